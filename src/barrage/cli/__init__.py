@@ -1,0 +1,35 @@
+"""The ``barrage`` command: a thin shell over the library.
+
+Each command parses its options, makes one library call, renders the result (a rich
+table, or one JSON object on stdout with ``--json``) and turns a
+:class:`barrage.errors.BarrageError` into one line on stderr and its exit code.
+Heavy libraries (pandas, duckdb, scipy, pandapower) are imported inside the commands so
+that ``barrage --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from barrage.cli import _common
+
+app = typer.Typer(
+    name="barrage",
+    help=(
+        "Early warning and impact simulation for massive drone and missile strikes on "
+        "Ukraine's power system, from public data."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each part registers its commands on `app` (or a sub-app) in its own module.
+from barrage.cli import record as _record  # noqa: E402,F401
+
+_ = _common
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,127 @@
+"""Record commands: ``ingest``, ``summary`` and ``run`` (the main job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from barrage.cli import app
+from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def _render_ingest(report: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"ingest {report['source_file']}", show_header=False)
+    for key in ("rows_read", "rows_added", "rows_updated", "rows_unchanged", "rows_quarantined"):
+        table.add_row(key.replace("_", " "), f"{report[key]:,}")
+    console = stdout_console()
+    console.print(table)
+    if report["unknown_models"]:
+        console.print(
+            "[yellow]models not in the taxonomy (class unknown):[/] "
+            + ", ".join(report["unknown_models"])
+        )
+    if report["rows_quarantined"]:
+        console.print(
+            "[yellow]quarantined by field:[/] "
+            + ", ".join(f"{k}: {v}" for k, v in report["quarantine_reasons"].items())
+            + "  (see the `quarantine` table)"
+        )
+
+
+def _render_summary(s: dict) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(
+        f"[bold]Attack record[/]: nights {s['first_night']} to {s['last_night']}, "
+        f"{s['nights']:,} nights with attacks, {s['massive_nights']} massive "
+        f"(>= {s['massive_threshold_missiles']} missiles)"
+    )
+    years = sorted({y for v in s["launched_by_class_year"].values() for y in v})
+    table = Table(title="launched (destroyed) by class and year")
+    table.add_column("class")
+    for y in years:
+        table.add_column(y, justify="right")
+    for cls, by_year in s["launched_by_class_year"].items():
+        destroyed = s["destroyed_by_class_year"].get(cls, {})
+        table.add_row(cls, *[f"{by_year.get(y, 0):,} ({destroyed.get(y, 0):,})" for y in years])
+    console.print(table)
+    largest = Table(title="largest nights (launched, recon drones excluded)")
+    largest.add_column("night")
+    largest.add_column("total", justify="right")
+    largest.add_column("by class")
+    for n in s["largest_nights"]:
+        by = ", ".join(f"{k} {v}" for k, v in n["launched_by_class"].items())
+        largest.add_row(n["night"], str(n["launched_total"]), by)
+    console.print(largest)
+    console.print(
+        f"rows stored {s['rows_stored']:,} (regional duplicates left out of totals: "
+        f"{s['rows_regional_duplicate']}), quarantined {s['rows_quarantined']:,}"
+    )
+    from barrage import ATTRIBUTION
+
+    console.print(f"[dim]{ATTRIBUTION}[/]")
+
+
+@app.command()
+@clean_errors
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Record CSV (missile_attacks_daily.csv).")],
+    db: DbOption = Path("barrage.duckdb"),
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
+    from barrage.record import ingest_record
+
+    report = ingest_record(path, db).as_dict()
+    if json_out:
+        emit_json({k: report[k] for k in (
+            "rows_read", "rows_added", "rows_updated", "rows_unchanged", "rows_quarantined",
+            "unknown_models", "quarantine_reasons", "source_file", "source_file_sha256")})
+    else:
+        _render_ingest(report)
+
+
+@app.command()
+@clean_errors
+def summary(db: DbOption = Path("barrage.duckdb"), json_out: JsonOption = False) -> None:
+    """Summarise the store: span, nights, massive nights, launches by class and year."""
+    from barrage.record import summary as record_summary
+
+    result = record_summary(db)
+    if json_out:
+        emit_json(result)
+    else:
+        _render_summary(result)
+
+
+@app.command()
+@clean_errors
+def run(
+    record: Annotated[
+        Path | None,
+        typer.Option("--record", help="Record CSV or its folder (else $BARRAGE_RECORD, else ./data)."),
+    ] = None,
+    db: DbOption = Path("barrage.duckdb"),
+    json_out: JsonOption = False,
+) -> None:
+    """The main job: ingest the record into the store and print the summary."""
+    from barrage.record import ingest_record, locate_record
+    from barrage.record import summary as record_summary
+
+    path = locate_record(record)
+    stderr_console().print(f"ingesting {path} into {db}")
+    report = ingest_record(path, db).as_dict()
+    result = record_summary(db)
+    if json_out:
+        emit_json({"ingest": report, "summary": result})
+    else:
+        _render_ingest(report)
+        _render_summary(result)

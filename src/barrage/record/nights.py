@@ -1,0 +1,135 @@
+"""Attack nights: per-night totals by class and family, and the record's summary.
+
+A row's night is the Kyiv date of the evening its window started (a window starting
+before 12:00 belongs to the previous evening). Regional duplicates are left out (see
+the ``attack_rows`` view in :mod:`barrage.record.store`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from barrage.errors import InputError
+from barrage.record.store import DEFAULT_DB, open_store
+from barrage.record.taxonomy import MISSILE_CLASSES, WEAPON_CLASSES
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+#: Default massive-strike threshold: missiles (cruise + ballistic + mixed) in one night.
+MASSIVE_MISSILES = 30
+
+
+def _missile_list() -> str:
+    return ", ".join(f"'{c}'" for c in MISSILE_CLASSES)
+
+
+def night_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per (night, weapon_class, family): launched, destroyed, not_reach_goal."""
+    df = con.execute(
+        "SELECT night, weapon_class, family, launched, destroyed, not_reach_goal, rows "
+        "FROM night_totals ORDER BY night, weapon_class, family"
+    ).df()
+    df["night"] = df["night"].astype("datetime64[ns]")
+    return df
+
+
+def load_night_totals(db: str | os.PathLike[str] = DEFAULT_DB) -> pd.DataFrame:
+    """:func:`night_totals` from a store file (opened read-only)."""
+    with open_store(db) as con:
+        return night_totals(con)
+
+
+def nightly_by_class(
+    con: duckdb.DuckDBPyConnection, value: str = "launched", *, full_calendar: bool = True
+) -> pd.DataFrame:
+    """Wide table: one row per night (every calendar night if ``full_calendar``), one
+    column per weapon class, plus ``missiles`` (cruise + ballistic + mixed)."""
+    if value not in ("launched", "destroyed", "not_reach_goal"):
+        raise InputError(f"value: expected launched, destroyed or not_reach_goal, got {value!r}")
+    df = con.execute(
+        f"SELECT night, weapon_class, sum({value}) AS n FROM night_totals GROUP BY ALL"
+    ).df()
+    import pandas as pd
+
+    if df.empty:
+        return pd.DataFrame(columns=[*WEAPON_CLASSES, "missiles"])
+    wide = df.pivot_table(index="night", columns="weapon_class", values="n", aggfunc="sum")
+    wide = wide.reindex(columns=list(WEAPON_CLASSES)).fillna(0.0)
+    wide.index = pd.to_datetime(wide.index)
+    if full_calendar:
+        wide = wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq="D"), fill_value=0.0)
+    wide.index.name = "night"
+    wide["missiles"] = wide[list(MISSILE_CLASSES)].sum(axis=1)
+    return wide
+
+
+def massive_nights(
+    con: duckdb.DuckDBPyConnection, threshold: int = MASSIVE_MISSILES
+) -> list[str]:
+    """Nights with ``threshold`` or more missiles launched (cruise + ballistic + mixed)."""
+    rows = con.execute(
+        f"SELECT night FROM night_totals WHERE weapon_class IN ({_missile_list()}) "
+        "GROUP BY night HAVING sum(launched) >= ? ORDER BY night",
+        [threshold],
+    ).fetchall()
+    return [r[0].isoformat() for r in rows]
+
+
+def summarise(con: duckdb.DuckDBPyConnection, *, largest: int = 10) -> dict:
+    """The store at a glance: span, nights, massive nights, launches by class and year."""
+    first, last, nights = con.execute(
+        "SELECT min(night), max(night), count(DISTINCT night) FROM night_totals"
+    ).fetchone()
+    if nights == 0:
+        raise InputError("the store holds no usable rows: ingest a record first")
+
+    def by_class_year(value: str) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for cls, year, n in con.execute(
+            f"SELECT weapon_class, year(night)::VARCHAR, sum({value}) FROM night_totals "
+            "GROUP BY ALL ORDER BY ALL"
+        ).fetchall():
+            out.setdefault(cls, {})[year] = int(n)
+        return out
+
+    largest_rows = con.execute(
+        "WITH t AS (SELECT night, weapon_class, sum(launched) AS n FROM night_totals "
+        "WHERE weapon_class <> 'recon_drone' GROUP BY ALL), "
+        "r AS (SELECT night, sum(n) AS total FROM t GROUP BY night ORDER BY total DESC, night LIMIT ?) "
+        "SELECT r.night, r.total, t.weapon_class, t.n FROM r JOIN t USING (night) "
+        "ORDER BY r.total DESC, r.night, t.weapon_class",
+        [largest],
+    ).fetchall()
+    largest_nights: list[dict] = []
+    for night, total, cls, n in largest_rows:
+        if not largest_nights or largest_nights[-1]["night"] != night.isoformat():
+            largest_nights.append({"night": night.isoformat(), "launched_total": int(total),
+                                   "launched_by_class": {}})
+        largest_nights[-1]["launched_by_class"][cls] = int(n)
+    counts = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE is_regional_duplicate) FROM attack_rows"
+    ).fetchone()
+    quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    return {
+        "first_night": first.isoformat(),
+        "last_night": last.isoformat(),
+        "nights": int(nights),
+        "massive_nights": len(massive_nights(con)),
+        "massive_threshold_missiles": MASSIVE_MISSILES,
+        "launched_by_class_year": by_class_year("launched"),
+        "destroyed_by_class_year": by_class_year("destroyed"),
+        "largest_nights": largest_nights,
+        "rows_stored": int(counts[0]),
+        "rows_regional_duplicate": int(counts[1]),
+        "rows_quarantined": int(quarantined),
+    }
+
+
+def summary(db: str | os.PathLike[str] = DEFAULT_DB, *, largest: int = 10) -> dict:
+    """:func:`summarise` on a store file (opened read-only)."""
+    with open_store(Path(db)) as con:
+        return summarise(con, largest=largest)

@@ -1,0 +1,128 @@
+"""The embedded DuckDB store: schema, connections and the single-writer rule.
+
+DuckDB lets one process open a file for writing. A second writer waits up to
+``lock_timeout_s`` and then gets :class:`~barrage.errors.StoreBusyError`; readers open
+read-only and do not block each other.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from barrage.errors import InputError, StoreBusyError
+from barrage.record.schema import DERIVED_COLUMNS, RECORD_COLUMNS
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import duckdb
+
+DEFAULT_DB = Path("barrage.duckdb")
+SCHEMA_VERSION = 1
+
+
+def _attacks_ddl() -> str:
+    cols = [f'"{c.store_name}" {c.store_type}' for c in RECORD_COLUMNS]
+    cols += [f'"{name}" {typ}' for name, typ, _, _ in DERIVED_COLUMNS]
+    return "CREATE TABLE IF NOT EXISTS attacks (\n  " + ",\n  ".join(cols) + ",\n  PRIMARY KEY (row_key)\n)"
+
+
+SCHEMA_SQL = [
+    _attacks_ddl(),
+    """CREATE TABLE IF NOT EXISTS quarantine (
+        source_file_sha256 VARCHAR, source_file VARCHAR, record_number BIGINT, line BIGINT,
+        reason VARCHAR, raw_row VARCHAR, ingested_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS ingests (
+        ingest_id BIGINT, source_file VARCHAR, source_file_sha256 VARCHAR,
+        rows_read BIGINT, rows_added BIGINT, rows_updated BIGINT, rows_unchanged BIGINT,
+        rows_quarantined BIGINT, unknown_models VARCHAR, started_at TIMESTAMP,
+        finished_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
+    # Regional (PvK...) rows that repeat the national report of the same night and model
+    # over an overlapping window, with a count the national one covers, are flagged and
+    # left out of every total (see docs/record.md).
+    """CREATE OR REPLACE VIEW attack_rows AS
+        SELECT a.*, (a.source_level = 'regional' AND EXISTS (
+            SELECT 1 FROM attacks n
+            WHERE n.source_level = 'national' AND n.night = a.night AND n.model = a.model
+              AND n.time_start <= a.time_end AND a.time_start <= n.time_end
+              AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
+        )) AS is_regional_duplicate
+        FROM attacks a""",
+    """CREATE OR REPLACE VIEW night_totals AS
+        SELECT night, weapon_class, family,
+               sum(coalesce(launched, 0)) AS launched,
+               sum(coalesce(destroyed, 0)) AS destroyed,
+               sum(coalesce(not_reach_goal, 0)) AS not_reach_goal,
+               count(*) AS rows
+        FROM attack_rows WHERE NOT is_regional_duplicate
+        GROUP BY ALL""",
+]
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set" in text)
+
+
+def connect(
+    db: str | os.PathLike[str] = DEFAULT_DB,
+    *,
+    read_only: bool = False,
+    lock_timeout_s: float = 30.0,
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, creating the schema for a writer; wait for a busy writer lock."""
+    import duckdb
+
+    path = Path(db)
+    if read_only and not path.exists():
+        raise InputError(
+            f"no store at {path}: run `barrage ingest PATH --db {path}` first "
+            "(or `barrage run` to ingest the default record)"
+        )
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not _is_lock_error(exc):
+                raise InputError(f"cannot open store {path}: {exc}") from None
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"store {path} is locked by another barrage process (waited "
+                    f"{lock_timeout_s:g} s); try again when it has finished"
+                ) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+        except duckdb.Error as exc:
+            raise InputError(f"cannot open store {path}: not a barrage DuckDB file ({exc})") from None
+    if not read_only:
+        for statement in SCHEMA_SQL:
+            con.execute(statement)
+        con.execute(
+            "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+    else:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "attacks" not in tables:
+            con.close()
+            raise InputError(f"store {path} holds no attack record: run `barrage ingest PATH --db {path}`")
+    return con
+
+
+@contextmanager
+def open_store(
+    db: str | os.PathLike[str] = DEFAULT_DB, *, read_only: bool = True, lock_timeout_s: float = 30.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Context manager around :func:`connect` that always closes."""
+    con = connect(db, read_only=read_only, lock_timeout_s=lock_timeout_s)
+    try:
+        yield con
+    finally:
+        con.close()
