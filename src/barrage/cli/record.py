@@ -82,9 +82,22 @@ def ingest(
 
     report = ingest_record(path, db).as_dict()
     if json_out:
-        emit_json({k: report[k] for k in (
-            "rows_read", "rows_added", "rows_updated", "rows_unchanged", "rows_quarantined",
-            "unknown_models", "quarantine_reasons", "source_file", "source_file_sha256")})
+        emit_json(
+            {
+                k: report[k]
+                for k in (
+                    "rows_read",
+                    "rows_added",
+                    "rows_updated",
+                    "rows_unchanged",
+                    "rows_quarantined",
+                    "unknown_models",
+                    "quarantine_reasons",
+                    "source_file",
+                    "source_file_sha256",
+                )
+            }
+        )
     else:
         _render_ingest(report)
 
@@ -107,7 +120,9 @@ def summary(db: DbOption = Path("barrage.duckdb"), json_out: JsonOption = False)
 def run(
     record: Annotated[
         Path | None,
-        typer.Option("--record", help="Record CSV or its folder (else $BARRAGE_RECORD, else ./data)."),
+        typer.Option(
+            "--record", help="Record CSV or its folder (else $BARRAGE_RECORD, else ./data)."
+        ),
     ] = None,
     db: DbOption = Path("barrage.duckdb"),
     json_out: JsonOption = False,

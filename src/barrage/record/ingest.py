@@ -22,7 +22,10 @@ from barrage.record.schema import RECORD_COLUMNS, REQUIRED_CSV_COLUMNS, WEAPON_C
 from barrage.record.store import DEFAULT_DB, connect
 from barrage.record.taxonomy import classify_models
 
-TIME_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]
+DATE_FORMAT = "%Y-%m-%d"
+TIME_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+#: The upsert key of a row (key_seq orders rows of one file that share the rest).
+KEY_COLUMNS = ("time_start", "time_end", "model", "source", "key_seq")
 EXPECTED_TIME = "YYYY-MM-DD or YYYY-MM-DD HH:MM"
 #: Dates outside this range are not plausible for this record.
 PLAUSIBLE_YEARS = (2014, 2100)
@@ -94,37 +97,53 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _parsed_select(header: list[str], tolerance: float) -> str:
-    """SQL that parses and checks every row of ``raw`` (text columns) in one pass."""
+def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
+    """SQL that parses and checks every row of ``source`` (text columns, a read_csv).
+
+    Three stages so that each field is trimmed, parsed and cast once: ``t`` trims,
+    ``v`` parses, the outer select checks and names the reasons.
+    """
     present = set(header)
-
-    def raw(csv_name: str) -> str:
-        return f"nullif(trim({_q(csv_name)}), '')" if csv_name in present else "NULL::VARCHAR"
-
     fmt = "[" + ", ".join(_lit(f) for f in TIME_FORMATS) + "]"
+
+    def s(name: str) -> str:  # trimmed text of a store column
+        return _q("s__" + name)
+
+    trimmed = ["record_number"] + [
+        (f"nullif(trim({_q(c.csv_name)}), '')" if c.csv_name in present else "NULL::VARCHAR")
+        + f" AS {s(c.store_name)}"
+        for c in RECORD_COLUMNS
+    ]
+    values = ["t.*"]
+    for which in ("time_start", "time_end"):
+        # A failed format is costly in DuckDB: try the date-only form only on short values.
+        values.append(
+            f"CASE WHEN length({s(which)}) <= 10 THEN try_strptime({s(which)}, '{DATE_FORMAT}') "
+            f"ELSE try_strptime({s(which)}, {fmt}) END AS {which}_ts"
+        )
+    counts = [c.store_name for c in RECORD_COLUMNS if c.store_type == "DOUBLE"]
+    values += [f"try_cast({s(n)} AS DOUBLE) AS {_q('v__' + n)}" for n in counts]
+
     select: list[str] = ["record_number"]
     reasons: list[str] = []
     for which in ("time_start", "time_end"):
-        r = raw(which)
-        select.append(f"{r} AS {which}_raw")
-        select.append(f"try_strptime({r}, {fmt}) AS {which}_ts")
-        select.append(f"(length({r}) <= 10) AS {which}_date_only")
+        r, ts = s(which), f"{which}_ts"
+        select += [f"{r} AS {which}_raw", ts, f"(length({r}) <= 10) AS {which}_date_only"]
         reasons.append(
             f"CASE WHEN {r} IS NULL THEN '{which}: empty (expected {EXPECTED_TIME})' "
-            f"WHEN try_strptime({r}, {fmt}) IS NULL THEN '{which}: cannot read ''' || {r} || ''' "
+            f"WHEN {ts} IS NULL THEN '{which}: cannot read ''' || {r} || ''' "
             f"(expected {EXPECTED_TIME})' "
-            f"WHEN year(try_strptime({r}, {fmt})) NOT BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
+            f"WHEN year({ts}) NOT BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
             f"THEN '{which}: implausible date ''' || {r} || '''' END"
         )
     for col in RECORD_COLUMNS:
-        name, r = col.store_name, raw(col.csv_name)
+        name, r = col.store_name, s(col.store_name)
         if col.store_type != "DOUBLE":
             if name not in ("time_start", "time_end"):
                 select.append(f"{r} AS {_q(name)}")
             continue
-        value = f"try_cast({r} AS DOUBLE)"
-        clean = f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END"
-        select.append(f"{clean} AS {_q(name)}")
+        value = _q("v__" + name)
+        select.append(f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END AS {_q(name)}")
         checks = [
             f"WHEN {r} IS NOT NULL AND {value} IS NULL THEN '{name}: expected a number, got ''' || {r} || ''''",
             f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || {r} || ''''",
@@ -135,24 +154,32 @@ def _parsed_select(header: list[str], tolerance: float) -> str:
                 f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || {r}"
             )
         reasons.append("CASE " + " ".join(checks) + " END")
-    reasons.append(f"CASE WHEN {raw('model')} IS NULL THEN 'model: empty (expected a weapon model name)' END")
-    launched = f"try_cast({raw('launched')} AS DOUBLE)"
-    destroyed = f"try_cast({raw('destroyed')} AS DOUBLE)"
     reasons.append(
-        f"CASE WHEN {destroyed} > {launched} + {tolerance!r} THEN 'destroyed: ' || {raw('destroyed')} "
-        f"|| ' exceeds launched ' || {raw('launched')} END"
+        f"CASE WHEN {s('model')} IS NULL THEN 'model: empty (expected a weapon model name)' END"
     )
-    ts_s = f"try_strptime({raw('time_start')}, {fmt})"
-    te_s = f"try_strptime({raw('time_end')}, {fmt})"
-    te_adj = f"CASE WHEN length({raw('time_end')}) <= 10 THEN {te_s} + INTERVAL 86399 SECOND ELSE {te_s} END"
     reasons.append(
-        f"CASE WHEN {te_adj} < {ts_s} THEN 'time_end: ' || {raw('time_end')} || ' is before time_start ' "
-        f"|| {raw('time_start')} END"
+        f"CASE WHEN v__destroyed > v__launched + {tolerance!r} THEN 'destroyed: ' || {s('destroyed')} "
+        f"|| ' exceeds launched ' || {s('launched')} END"
+    )
+    te_adj = (
+        f"CASE WHEN length({s('time_end')}) <= 10 THEN time_end_ts + INTERVAL 86399 SECOND "
+        "ELSE time_end_ts END"
+    )
+    reasons.append(
+        f"CASE WHEN {te_adj} < time_start_ts THEN 'time_end: ' || {s('time_end')} "
+        f"|| ' is before time_start ' || {s('time_start')} END"
     )
     select.append("concat_ws('; ', " + ", ".join(reasons) + ") AS reason")
-    content = ", ".join(f"coalesce({raw(c.csv_name)}, chr(0))" for c in RECORD_COLUMNS)
-    select.append(f"md5(concat_ws(chr(31), {content})) AS content_hash")
-    return "SELECT " + ",\n  ".join(select) + "\nFROM raw"
+    # The published fields (trimmed) travel with the row so a quarantined row keeps them.
+    fields = ", ".join(f"{_lit(c.csv_name)}: {s(c.store_name)}" for c in RECORD_COLUMNS)
+    return (
+        f"WITH raw AS (SELECT *, row_number() OVER () AS record_number FROM {source}), "
+        "t AS (SELECT " + ", ".join(trimmed) + " FROM raw), "
+        "v AS (SELECT " + ", ".join(values) + " FROM t), "
+        "c AS (SELECT " + ",\n  ".join(select) + f", {{{fields}}} AS published\nFROM v) "
+        "SELECT * EXCLUDE (published), CASE WHEN reason <> '' THEN to_json(published)::VARCHAR "
+        "END AS raw_row FROM c"
+    )
 
 
 def ingest_record(
@@ -165,8 +192,8 @@ def ingest_record(
     """Ingest one record CSV into the store; idempotent, incremental and atomic.
 
     Rows are keyed on (time_start, time_end, model, source, key_seq); a key already
-    stored with other content is a corrected row and is updated in place, keeping when
-    it first arrived. Bad rows go to ``quarantine`` with their reason.
+    stored with any other published field is a corrected row and is updated in place,
+    keeping when it first arrived. Bad rows go to ``quarantine`` with their reason.
     """
     import duckdb
     import pandas as pd
@@ -174,26 +201,43 @@ def ingest_record(
     path = Path(path)
     data, header = _read_and_check(path)
     sha = file_sha256(data)
+    read_path, cleanup = path, None
+    if b"\r" in data:
+        # Mixed or Windows line ends (e.g. rows appended by a spreadsheet) trip DuckDB's
+        # CSV state machine: read a copy with plain newlines instead.
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="barrage-ingest-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+        read_path = cleanup = Path(tmp)
     del data
     now = datetime.now(UTC).replace(tzinfo=None)
     con = connect(db, lock_timeout_s=lock_timeout_s)
     try:
         con.execute("BEGIN TRANSACTION")
         columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
+        source = (
+            "read_csv(?, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
+            f"columns={columns}, store_rejects=true, rejects_table='csv_rejects', "
+            "rejects_scan='csv_reject_scans', strict_mode=true, null_padding=false)"
+        )
         try:
             con.execute(
-                "CREATE TEMP TABLE raw AS SELECT *, row_number() OVER () AS record_number FROM read_csv("
-                f"?, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
-                f"columns={columns}, store_rejects=true, rejects_table='csv_rejects', "
-                "rejects_scan='csv_reject_scans', strict_mode=true, null_padding=false)",
-                [str(path)],
+                f"CREATE TEMP TABLE parsed AS {_parsed_select(header, destroyed_tolerance, source)}",
+                [str(read_path)],
             )
         except duckdb.Error as exc:
-            raise InputError(f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})") from None
-        con.execute(f"CREATE TEMP TABLE parsed AS {_parsed_select(header, destroyed_tolerance)}")
+            raise InputError(
+                f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})"
+            ) from None
 
-        models = [r[0] for r in con.execute(
-            "SELECT DISTINCT model FROM parsed WHERE model IS NOT NULL").fetchall()]
+        models = [
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT model FROM parsed WHERE model IS NOT NULL"
+            ).fetchall()
+        ]
         kinds = classify_models(models)
         model_map = pd.DataFrame(
             {
@@ -211,7 +255,9 @@ def ingest_record(
         # Valid rows, with their key and derived columns.
         store_cols = [c.store_name for c in RECORD_COLUMNS]
         passthrough = ", ".join(
-            f"p.{_q(c)}" for c in store_cols if c not in ("time_start", "time_end", "model")
+            f"p.{_q(c)}"
+            for c in store_cols
+            if c not in ("time_start", "time_end", "model", "source")
         )
         con.execute(
             f"""CREATE TEMP TABLE incoming AS
@@ -229,11 +275,9 @@ def ingest_record(
               FROM v
             )
             SELECT k.time_start_ts AS time_start, k.time_end_adj AS time_end, k.model_norm AS model,
-              {passthrough.replace('p.', 'k.')},
-              md5(concat_ws(chr(31), strftime(k.time_start_ts, '%Y-%m-%d %H:%M:%S'),
-                  strftime(k.time_end_adj, '%Y-%m-%d %H:%M:%S'), k.model_norm,
-                  coalesce(k.source, ''), k.key_seq::VARCHAR)) AS row_key,
-              k.key_seq::INTEGER AS key_seq, k.content_hash,
+              coalesce(k.source, '') AS source,
+              {passthrough.replace("p.", "k.")},
+              k.key_seq::INTEGER AS key_seq,
               k.time_start_date_only AS start_is_date_only, k.time_end_date_only AS end_is_date_only,
               CAST(k.time_start_ts - INTERVAL 12 HOUR AS DATE) AS night,
               k.family, k.weapon_class,
@@ -247,47 +291,71 @@ def ingest_record(
             FROM k"""
         )
         rows_parsed = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
-        rows_rejected = con.execute("SELECT count(*) FROM csv_rejects").fetchone()[0]
+        # DuckDB logs one reject per bad field; a line counts once.
+        con.execute(
+            "CREATE TEMP TABLE rejected_lines AS SELECT line, first(error_type ORDER BY "
+            "column_idx) AS error_type, first(csv_line) AS csv_line, "
+            "string_agg(DISTINCT error_message, '; ') AS error_message "
+            "FROM csv_rejects GROUP BY line"
+        )
+        rows_rejected = con.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
         rows_valid = con.execute("SELECT count(*) FROM incoming").fetchone()[0]
         rows_bad = rows_parsed - rows_valid
+        on_key = " AND ".join(f"a.{_q(c)} = i.{_q(c)}" for c in KEY_COLUMNS)
+        content = [c.store_name for c in RECORD_COLUMNS if c.store_name not in KEY_COLUMNS]
+        content += ["start_is_date_only", "end_is_date_only"]
+        changed = " OR ".join(f"a.{_q(c)} IS DISTINCT FROM i.{_q(c)}" for c in content)
         rows_added = con.execute(
-            "SELECT count(*) FROM incoming i ANTI JOIN attacks a ON a.row_key = i.row_key"
+            f"SELECT count(*) FROM incoming i ANTI JOIN attacks a ON {on_key}"
         ).fetchone()[0]
         rows_updated = con.execute(
-            "SELECT count(*) FROM incoming i JOIN attacks a ON a.row_key = i.row_key "
-            "WHERE a.content_hash <> i.content_hash"
+            f"SELECT count(*) FROM incoming i JOIN attacks a ON {on_key} WHERE {changed}"
         ).fetchone()[0]
         rows_unchanged = rows_valid - rows_added - rows_updated
 
-        con.execute("INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON a.row_key = i.row_key")
+        con.execute(
+            f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
+        )
         if rows_updated:
-            set_cols = [c for c in con.execute("SELECT * FROM incoming LIMIT 0").columns
-                        if c not in ("row_key", "first_ingested_at")]
+            set_cols = [
+                d[0]
+                for d in con.execute("SELECT * FROM incoming LIMIT 0").description
+                if d[0] not in (*KEY_COLUMNS, "first_ingested_at")
+            ]
             assignments = ", ".join(f"{_q(c)} = i.{_q(c)}" for c in set_cols)
             con.execute(
-                f"UPDATE attacks SET {assignments} FROM incoming i "
-                "WHERE attacks.row_key = i.row_key AND attacks.content_hash <> i.content_hash"
+                f"UPDATE attacks AS a SET {assignments} FROM incoming i WHERE {on_key} AND ({changed})"
             )
         con.execute(
-            f"""INSERT INTO quarantine
-            SELECT * FROM (
-              SELECT {_lit(sha)}, {_lit(str(path))}, p.record_number, NULL::BIGINT,
-                     p.reason, to_json(r)::VARCHAR, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
-              FROM parsed p JOIN raw r USING (record_number) WHERE p.reason <> ''
-              UNION ALL
-              SELECT {_lit(sha)}, {_lit(str(path))}, NULL::BIGINT, line,
-                     'csv: ' || error_message, csv_line, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
-              FROM csv_rejects
-            ) q(sha, f, rn, ln, reason, raw_row, ingested)
-            WHERE NOT EXISTS (SELECT 1 FROM quarantine x WHERE x.source_file_sha256 = q.sha
-                AND x.record_number IS NOT DISTINCT FROM q.rn AND x.line IS NOT DISTINCT FROM q.ln)"""
+            f"""CREATE TEMP TABLE bad_rows AS
+            SELECT {_lit(sha)} AS sha, {_lit(str(path))} AS f, record_number AS rn,
+                   NULL::BIGINT AS ln, reason, raw_row
+            FROM parsed WHERE reason <> ''
+            UNION ALL
+            SELECT {_lit(sha)}, {_lit(str(path))}, NULL::BIGINT, line,
+                   'csv: ' || error_message, csv_line
+            FROM rejected_lines"""
         )
-        reasons = dict(con.execute(
-            "SELECT split_part(reason, ':', 1) AS field, count(*) FROM ("
-            "SELECT reason FROM parsed WHERE reason <> '' UNION ALL "
-            "SELECT 'csv: ' || error_type FROM csv_rejects) GROUP BY 1 ORDER BY 1").fetchall())
-        unknown = sorted(r[0] for r in con.execute(
-            "SELECT DISTINCT model FROM incoming WHERE weapon_class = 'unknown'").fetchall())
+        con.execute(
+            f"""INSERT INTO quarantine
+            SELECT q.sha, q.f, q.rn, q.ln, q.reason, q.raw_row, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
+            FROM bad_rows q ANTI JOIN quarantine x
+              ON x.source_file_sha256 = q.sha AND coalesce(x.record_number, -1) = coalesce(q.rn, -1)
+             AND coalesce(x.line, -1) = coalesce(q.ln, -1)"""
+        )
+        reasons = dict(
+            con.execute(
+                "SELECT split_part(reason, ':', 1) AS field, count(*) FROM ("
+                "SELECT reason FROM parsed WHERE reason <> '' UNION ALL "
+                "SELECT 'csv: ' || error_type FROM rejected_lines) GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+        unknown = sorted(
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT model FROM incoming WHERE weapon_class = 'unknown'"
+            ).fetchall()
+        )
         report = IngestReport(
             source_file=str(path),
             source_file_sha256=sha,
@@ -302,11 +370,20 @@ def ingest_record(
         con.execute(
             "INSERT INTO ingests VALUES ((SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests), "
             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [str(path), sha, report.rows_read, report.rows_added, report.rows_updated,
-             report.rows_unchanged, report.rows_quarantined, json.dumps(unknown), now,
-             datetime.now(UTC).replace(tzinfo=None)],
+            [
+                str(path),
+                sha,
+                report.rows_read,
+                report.rows_added,
+                report.rows_updated,
+                report.rows_unchanged,
+                report.rows_quarantined,
+                json.dumps(unknown),
+                now,
+                datetime.now(UTC).replace(tzinfo=None),
+            ],
         )
-        for tmp in ("raw", "parsed", "model_map", "incoming"):
+        for tmp in ("parsed", "model_map", "incoming", "rejected_lines", "bad_rows"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
         con.execute("COMMIT")
     except BaseException:
@@ -317,4 +394,6 @@ def ingest_record(
         raise
     finally:
         con.close()
+        if cleanup is not None:
+            cleanup.unlink(missing_ok=True)
     return report

@@ -61,15 +61,15 @@ def nightly_by_class(
     wide = wide.reindex(columns=list(WEAPON_CLASSES)).fillna(0.0)
     wide.index = pd.to_datetime(wide.index)
     if full_calendar:
-        wide = wide.reindex(pd.date_range(wide.index.min(), wide.index.max(), freq="D"), fill_value=0.0)
+        wide = wide.reindex(
+            pd.date_range(wide.index.min(), wide.index.max(), freq="D"), fill_value=0.0
+        )
     wide.index.name = "night"
     wide["missiles"] = wide[list(MISSILE_CLASSES)].sum(axis=1)
     return wide
 
 
-def massive_nights(
-    con: duckdb.DuckDBPyConnection, threshold: int = MASSIVE_MISSILES
-) -> list[str]:
+def massive_nights(con: duckdb.DuckDBPyConnection, threshold: int = MASSIVE_MISSILES) -> list[str]:
     """Nights with ``threshold`` or more missiles launched (cruise + ballistic + mixed)."""
     rows = con.execute(
         f"SELECT night FROM night_totals WHERE weapon_class IN ({_missile_list()}) "
@@ -107,8 +107,9 @@ def summarise(con: duckdb.DuckDBPyConnection, *, largest: int = 10) -> dict:
     largest_nights: list[dict] = []
     for night, total, cls, n in largest_rows:
         if not largest_nights or largest_nights[-1]["night"] != night.isoformat():
-            largest_nights.append({"night": night.isoformat(), "launched_total": int(total),
-                                   "launched_by_class": {}})
+            largest_nights.append(
+                {"night": night.isoformat(), "launched_total": int(total), "launched_by_class": {}}
+            )
         largest_nights[-1]["launched_by_class"][cls] = int(n)
     counts = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE is_regional_duplicate) FROM attack_rows"
@@ -133,3 +134,79 @@ def summary(db: str | os.PathLike[str] = DEFAULT_DB, *, largest: int = 10) -> di
     """:func:`summarise` on a store file (opened read-only)."""
     with open_store(Path(db)) as con:
         return summarise(con, largest=largest)
+
+
+# --- As-of views (used by the warning layer; one documented rule) ----------------------
+#
+# A forecast issued "as of D" is issued at 12:00 Kyiv time on D and may use only the rows
+# whose ``time_end`` is before that moment. A row is therefore *known from* the first date
+# D with ``time_end < D 12:00``; a regional row stops counting (it is a regional
+# duplicate) from the first date its national counterpart is known.
+
+_KNOWN_FROM_SQL = (
+    "CASE WHEN {t} < CAST({t} AS DATE) + INTERVAL 12 HOUR "
+    "THEN CAST({t} AS DATE) ELSE CAST({t} AS DATE) + 1 END"
+)
+
+
+def known_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stored row with the dates from which it is known and (for a regional
+    duplicate) from which it is left out, so that any as-of view is a filter.
+
+    Columns: night, weapon_class, family, launched, destroyed, not_reach_goal, target,
+    affected_region, source_level, known_from (date), duplicate_from (date or NaT). A row
+    counts in the totals as of D when ``night < D`` and ``known_from <= D`` and not
+    ``duplicate_from <= D``.
+    """
+    kf_a = _KNOWN_FROM_SQL.format(t="a.time_end")
+    kf_n = _KNOWN_FROM_SQL.format(t="n.time_end")
+    df = con.execute(
+        f"""
+        SELECT a.night, a.weapon_class, a.family,
+               coalesce(a.launched, 0) AS launched, coalesce(a.destroyed, 0) AS destroyed,
+               coalesce(a.not_reach_goal, 0) AS not_reach_goal,
+               a.target, a.affected_region, a.source_level,
+               {kf_a} AS known_from,
+               CASE WHEN a.source_level = 'regional' THEN (
+                   SELECT min({kf_n}) FROM attacks n
+                   WHERE n.source_level = 'national' AND n.night = a.night
+                     AND n.model = a.model
+                     AND n.time_start <= a.time_end AND a.time_start <= n.time_end
+                     AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
+               ) END AS duplicate_from
+        FROM attacks a
+        ORDER BY a.night, a.time_start, a.model, a.source, a.key_seq
+        """
+    ).df()
+    for col in ("night", "known_from", "duplicate_from"):
+        df[col] = df[col].astype("datetime64[ns]")
+    return df
+
+
+def night_totals_as_of(con: duckdb.DuckDBPyConnection, cutoff: object) -> pd.DataFrame:
+    """:func:`night_totals` from only the rows with ``time_end < cutoff`` (a timestamp,
+    Kyiv local), with regional duplicates judged among those rows alone: what a store
+    ingested at ``cutoff`` would hold."""
+    df = con.execute(
+        """
+        WITH k AS (SELECT * FROM attacks WHERE time_end < CAST(? AS TIMESTAMP)),
+        r AS (
+            SELECT a.*, (a.source_level = 'regional' AND EXISTS (
+                SELECT 1 FROM k n
+                WHERE n.source_level = 'national' AND n.night = a.night AND n.model = a.model
+                  AND n.time_start <= a.time_end AND a.time_start <= n.time_end
+                  AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
+            )) AS is_regional_duplicate
+            FROM k a)
+        SELECT night, weapon_class, family,
+               sum(coalesce(launched, 0)) AS launched,
+               sum(coalesce(destroyed, 0)) AS destroyed,
+               sum(coalesce(not_reach_goal, 0)) AS not_reach_goal,
+               count(*) AS rows
+        FROM r WHERE NOT is_regional_duplicate
+        GROUP BY ALL ORDER BY night, weapon_class, family
+        """,
+        [str(cutoff)],
+    ).df()
+    df["night"] = df["night"].astype("datetime64[ns]")
+    return df

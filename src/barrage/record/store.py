@@ -28,7 +28,11 @@ SCHEMA_VERSION = 1
 def _attacks_ddl() -> str:
     cols = [f'"{c.store_name}" {c.store_type}' for c in RECORD_COLUMNS]
     cols += [f'"{name}" {typ}' for name, typ, _, _ in DERIVED_COLUMNS]
-    return "CREATE TABLE IF NOT EXISTS attacks (\n  " + ",\n  ".join(cols) + ",\n  PRIMARY KEY (row_key)\n)"
+    return (
+        "CREATE TABLE IF NOT EXISTS attacks (\n  "
+        + ",\n  ".join(cols)
+        + ",\n  PRIMARY KEY (time_start, time_end, model, source, key_seq)\n)"
+    )
 
 
 SCHEMA_SQL = [
@@ -101,7 +105,9 @@ def connect(
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
         except duckdb.Error as exc:
-            raise InputError(f"cannot open store {path}: not a barrage DuckDB file ({exc})") from None
+            raise InputError(
+                f"cannot open store {path}: not a barrage DuckDB file ({exc})"
+            ) from None
     if not read_only:
         for statement in SCHEMA_SQL:
             con.execute(statement)
@@ -109,10 +115,14 @@ def connect(
             "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
     else:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
         if "attacks" not in tables:
             con.close()
-            raise InputError(f"store {path} holds no attack record: run `barrage ingest PATH --db {path}`")
+            raise InputError(
+                f"store {path} holds no attack record: run `barrage ingest PATH --db {path}`"
+            )
     return con
 
 
