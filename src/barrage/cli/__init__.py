@@ -26,6 +26,9 @@ app = typer.Typer(
 
 # Each part registers its commands on `app` (or a sub-app) in its own module.
 from barrage.cli import record as _record  # noqa: E402,F401
+from barrage.cli import stockpile as _stockpile  # noqa: E402,F401
+from barrage.cli import grid as _grid  # noqa: E402,F401
+from barrage.cli import simulate as _simulate  # noqa: E402,F401
 
 _ = _common
 

@@ -1,0 +1,283 @@
+"""Salvo scenarios: the YAML schema, its validation, and the weapon-family table.
+
+A scenario says what is launched (counts by family, arrival windows, decoy share), what
+is defended (assets with a value weight), how it is defended (ordered layers with
+channels, stock, doctrine and kill probabilities), what electronic warfare removes, and
+how the attacker spreads the salvo over the assets. Every validation error names the
+field path and the allowed values, and surfaces as :class:`barrage.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from barrage.errors import InputError
+
+LayerType = Literal["mobile_fire_group", "gun", "shorad", "mrad", "long_range"]
+Doctrine = Literal["salvo", "shoot_look_shoot"]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One row of ``families.csv``: a weapon family, its class and unit cost."""
+
+    family: str
+    weapon_class: str
+    is_decoy: bool
+    unit_cost_usd: float
+    cost_source: str
+
+
+@functools.cache
+def load_families() -> dict[str, Family]:
+    """The weapon-family table shipped with the package, keyed by family name."""
+    text = resources.files("barrage.salvo").joinpath("families.csv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return {
+        r["family"]: Family(
+            family=r["family"],
+            weapon_class=r["weapon_class"],
+            is_decoy=r["is_decoy"].strip().lower() == "true",
+            unit_cost_usd=float(r["unit_cost_usd"]),
+            cost_source=r["cost_source"],
+        )
+        for r in rows
+    }
+
+
+def weapon_classes() -> list[str]:
+    """Weapon classes known to the family table, in a fixed (sorted) order."""
+    return sorted({f.weapon_class for f in load_families().values()})
+
+
+def _allowed(values: list[str]) -> str:
+    return ", ".join(sorted(values))
+
+
+class BetaPrior(BaseModel):
+    """A probability that varies from run to run as Beta(alpha, beta)."""
+
+    model_config = ConfigDict(extra="forbid")
+    alpha: float = Field(gt=0)
+    beta: float = Field(gt=0)
+
+
+ProbabilitySpec = Probability | BetaPrior
+
+
+def _check_prob_keys(value: dict[str, Any]) -> dict[str, Any]:
+    known = set(load_families()) | set(weapon_classes())
+    for key in value:
+        if key not in known:
+            raise ValueError(
+                f"unknown weapon class or family {key!r}; allowed: {_allowed(list(known))}"
+            )
+    return value
+
+
+class WeaponGroup(BaseModel):
+    """``count`` weapons of one family arriving uniformly within ``arrival_h``."""
+
+    model_config = ConfigDict(extra="forbid")
+    family: str
+    count: int = Field(ge=0)
+    arrival_h: tuple[float, float] = (0.0, 8.0)
+
+    @field_validator("family")
+    @classmethod
+    def _known_family(cls, value: str) -> str:
+        families = load_families()
+        if value not in families:
+            raise ValueError(f"unknown weapon family {value!r}; allowed: {_allowed(families)}")
+        return value
+
+    @field_validator("arrival_h")
+    @classmethod
+    def _ordered_window(cls, value: tuple[float, float]) -> tuple[float, float]:
+        start, end = value
+        if not 0 <= start <= end:
+            raise ValueError(f"expected [start, end] hours with 0 <= start <= end, got {value}")
+        return value
+
+
+class Salvo(BaseModel):
+    """The strike: weapon groups and the share of attack drones that are decoys."""
+
+    model_config = ConfigDict(extra="forbid")
+    weapons: list[WeaponGroup] = Field(min_length=1)
+    decoy_share: Probability = 0.0
+
+
+class Asset(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    value_weight: float = Field(default=1.0, ge=0)
+    region: str = ""
+
+
+class Layer(BaseModel):
+    """One defence layer, engaging in scenario order (outermost first)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    type: LayerType
+    engages: list[str] = Field(min_length=1)
+    channels: int = Field(ge=0)
+    engagement_time_min: float = Field(gt=0)
+    stock: int | None = Field(default=None, ge=0)
+    shots_per_target: int = Field(default=1, ge=1, le=8)
+    doctrine: Doctrine = "salvo"
+    kill_probability: dict[str, ProbabilitySpec]
+    interceptor_cost_usd: float = Field(default=0.0, ge=0)
+    covers: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+
+    @field_validator("engages")
+    @classmethod
+    def _known_classes(cls, value: list[str]) -> list[str]:
+        classes = weapon_classes()
+        for item in value:
+            if item not in classes:
+                raise ValueError(f"unknown weapon class {item!r}; allowed: {_allowed(classes)}")
+        return value
+
+    @field_validator("kill_probability")
+    @classmethod
+    def _kill_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_prob_keys(value)
+
+
+class Aim(BaseModel):
+    """How the attacker spreads the salvo over the assets."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["value_weighted", "uniform", "weights"] = "value_weighted"
+    weights: dict[str, float] = Field(default_factory=dict)
+
+
+class Scenario(BaseModel):
+    """A full salvo scenario; build it from YAML with :func:`load_scenario`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = "salvo"
+    description: str = ""
+    night_h: float = Field(default=12.0, gt=0, le=48)
+    slot_min: float = Field(default=10.0, gt=0)
+    salvo: Salvo
+    assets: list[Asset] = Field(min_length=1)
+    layers: list[Layer] = Field(default_factory=list)
+    ew_loss: dict[str, ProbabilitySpec] = Field(default_factory=dict)
+    debris_probability: dict[str, Probability] = Field(default_factory=dict)
+    aim: Aim = Field(default_factory=Aim)
+
+    @field_validator("ew_loss", "debris_probability")
+    @classmethod
+    def _prob_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _check_prob_keys(value)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        names = [a.name for a in self.assets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"assets: asset names must be unique, got {names}")
+        allowed = _allowed(names + ["all"])
+        for i, layer in enumerate(self.layers):
+            for asset in layer.covers:
+                if asset != "all" and asset not in names:
+                    raise ValueError(
+                        f"layers[{i}].covers: undefined asset {asset!r}; allowed: {allowed}"
+                    )
+        for asset in self.aim.weights:
+            if asset not in names:
+                raise ValueError(f"aim.weights: undefined asset {asset!r}; allowed: {allowed}")
+        for group in self.salvo.weapons:
+            if group.arrival_h[1] > self.night_h:
+                raise ValueError(
+                    f"salvo.weapons: arrival_h {list(group.arrival_h)} ends after "
+                    f"night_h={self.night_h}"
+                )
+        if self.aim.mode == "weights" and not any(w > 0 for w in self.aim.weights.values()):
+            raise ValueError("aim.weights: mode 'weights' needs at least one positive weight")
+        return self
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("float", "BetaPrior", "constrained-float"):
+            continue  # union branch labels, not user fields
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One readable message per error: ``source: field.path: what was wrong (got X)``."""
+    lines = []
+    seen: set[str] = set()
+    errors = exc.errors()
+    # a value failing both branches of ``float | BetaPrior``: keep the float branch's reason
+    float_locs = {_format_loc(e["loc"]) for e in errors if "BetaPrior" not in map(str, e["loc"])}
+    for err in errors:
+        loc = _format_loc(err["loc"])
+        if "BetaPrior" in map(str, err["loc"]) and loc in float_locs:
+            continue
+        if (
+            err["type"] in ("model_type", "dict_type")
+            and loc in float_locs
+            and len([e for e in errors if _format_loc(e["loc"]) == loc]) > 1
+        ):
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] not in ("value_error",) and "input" in err:
+            got = err["input"]
+            if not isinstance(got, dict | list):
+                msg += f" (got {got!r})"
+        line = f"{loc}: {msg}" if loc else msg
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return f"{source}: " + "; ".join(lines)
+
+
+def scenario_from_dict(data: Any, *, source: str = "scenario") -> Scenario:
+    """Validate a parsed mapping into a :class:`Scenario`, raising InputError."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(exc, source)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc})") from None
+    return scenario_from_dict(data, source=str(path))
+
+
+def example_scenarios() -> dict[str, Path]:
+    """The example scenarios shipped with the package, by stem."""
+    root = resources.files("barrage.salvo").joinpath("scenarios")
+    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml")}

@@ -1,0 +1,123 @@
+"""``barrage simulate salvo``: JSON contract, clean errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from barrage.cli import app
+from barrage.salvo import example_scenarios, load_scenario, simulate
+
+EXAMPLE = example_scenarios()["2024-08-26_combined"]
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def test_json_output_has_the_contract_and_matches_the_api(runner):
+    res = runner.invoke(
+        app, ["simulate", "salvo", str(EXAMPLE), "--runs", "2048", "--seed", "3", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {
+        "runs",
+        "seed",
+        "leakers",
+        "leakers_by_class",
+        "leakers_by_asset",
+        "interceptors_used_by_layer",
+    } <= set(out)
+    assert out["runs"] == 2048 and out["seed"] == 3
+    assert set(out["leakers"]) == {"mean", "p05", "p50", "p95"}
+    assert set(out["leakers_by_class"]) == {"attack_drone", "ballistic_missile", "cruise_missile"}
+    assert list(out["interceptors_used_by_layer"]) == [
+        "mobile_fire_groups",
+        "gepard_guns",
+        "shorad",
+        "mrad",
+        "patriot",
+    ]
+    api = simulate(load_scenario(EXAMPLE), runs=2048, seed=3).summary()
+    assert out["leakers"] == api["leakers"]
+
+
+def test_every_example_scenario_runs(runner):
+    assert set(example_scenarios()) >= {"2024-08-26_combined", "2025-07-09_combined"}
+    for path in example_scenarios().values():
+        res = runner.invoke(app, ["simulate", "salvo", str(path), "--runs", "1024"])
+        assert res.exit_code == 0, res.output
+        assert "leakers" in res.stdout
+
+
+def _bad(tmp_path: Path, mutate) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d["salvo"]["weapons"][0].update(count=-5),
+            "salvo.weapons[0].count: Input should be greater than or equal to 0 (got -5)",
+        ),
+        (
+            lambda d: d["salvo"]["weapons"][1].update(family="tomahawk"),
+            "salvo.weapons[1].family: unknown weapon family 'tomahawk'; allowed: decoy,",
+        ),
+        (
+            lambda d: d["layers"][2].update(covers=["kyiv_chp", "mars_base"]),
+            "layers[2].covers: undefined asset 'mars_base'; allowed: all, burshtyn_tpp,",
+        ),
+        (
+            lambda d: d["layers"][4]["kill_probability"].update(ballistic_missile=1.2),
+            "layers[4].kill_probability.ballistic_missile: Input should be less than or equal to 1 "
+            "(got 1.2)",
+        ),
+        (
+            lambda d: d["layers"][0]["kill_probability"].update(attack_drone=-0.1),
+            "layers[0].kill_probability.attack_drone: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda d: d["layers"][0].update(doctrine="spray"),
+            "layers[0].doctrine: Input should be 'salvo' or 'shoot_look_shoot' (got 'spray')",
+        ),
+    ],
+)
+def test_bad_scenario_names_the_field_and_exits_2(runner, tmp_path, mutate, expected):
+    path = _bad(tmp_path, mutate)
+    res = runner.invoke(app, ["simulate", "salvo", str(path), "--json"])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr.startswith(f"error: {path}: ")
+    assert expected in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_missing_file_and_bad_yaml_exit_2(runner, tmp_path):
+    res = runner.invoke(app, ["simulate", "salvo", str(tmp_path / "nope.yaml")])
+    assert res.exit_code == 2 and "cannot read scenario file" in res.stderr
+    bad = tmp_path / "b.yaml"
+    bad.write_text("salvo: [unclosed\n")
+    res = runner.invoke(app, ["simulate", "salvo", str(bad)])
+    assert res.exit_code == 2 and "not valid YAML" in res.stderr
+
+
+def test_help_for_every_simulate_command(runner):
+    for cmd in (
+        ["simulate", "--help"],
+        ["simulate", "salvo", "--help"],
+        ["simulate", "salvo-check", "--help"],
+    ):
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 0 and len(res.stdout) > 50

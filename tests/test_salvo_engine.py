@@ -1,0 +1,182 @@
+"""The salvo engine: reproducibility, closed forms, and agreement with the reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from barrage.salvo import compile_scenario, example_scenarios, load_scenario, simulate
+from barrage.salvo.reference import simulate_reference
+from barrage.salvo.scenario import scenario_from_dict
+from barrage.salvo.validation import binomial_leakers, hughes_leakers, slotted_leakers
+
+
+def one_layer(
+    n,
+    pk,
+    *,
+    channels=1_000_000,
+    slots_h=1.0,
+    slot_min=60,
+    stock=None,
+    shots=1,
+    doctrine="salvo",
+    arrival=(0.0, 1.0),
+):
+    return scenario_from_dict(
+        {
+            "night_h": slots_h,
+            "slot_min": slot_min,
+            "salvo": {"weapons": [{"family": "kh101", "count": n, "arrival_h": list(arrival)}]},
+            "assets": [{"name": "a"}],
+            "layers": [
+                {
+                    "name": "l",
+                    "type": "mrad",
+                    "engages": ["cruise_missile"],
+                    "channels": channels,
+                    "engagement_time_min": slot_min,
+                    "stock": stock,
+                    "shots_per_target": shots,
+                    "doctrine": doctrine,
+                    "kill_probability": {"cruise_missile": pk},
+                }
+            ],
+        }
+    )
+
+
+def assert_mean(sample, expected, k=4.0, floor=1e-9):
+    se = max(sample.std(ddof=1) / np.sqrt(sample.size), floor)
+    assert abs(sample.mean() - expected) <= k * se, (sample.mean(), expected, se)
+
+
+@pytest.fixture(scope="module")
+def combined_2025():
+    return load_scenario(example_scenarios()["2025-07-09_combined"])
+
+
+def test_same_seed_same_numbers_whatever_the_chunk(combined_2025):
+    runs = 3000  # not a multiple of the block: exercises the partial last block
+    base = simulate(combined_2025, runs=runs, seed=7, chunk_runs=1024)
+    for chunk in (2048, 3072, 100_000):
+        other = simulate(combined_2025, runs=runs, seed=7, chunk_runs=chunk)
+        np.testing.assert_array_equal(base.leakers_by_asset, other.leakers_by_asset)
+        np.testing.assert_array_equal(base.interceptors_by_layer, other.interceptors_by_layer)
+        np.testing.assert_array_equal(base.debris_by_asset, other.debris_by_asset)
+    different = simulate(combined_2025, runs=runs, seed=8)
+    assert not np.array_equal(base.leakers_by_asset, different.leakers_by_asset)
+
+
+def test_one_layer_unlimited_is_binomial():
+    n, pk, shots = 200, 0.3, 2
+    r = simulate(one_layer(n, pk, shots=shots), runs=20_000, seed=1)
+    mean, var = binomial_leakers(n, pk, shots)
+    assert_mean(r.leakers, mean)
+    # variance: the sample variance of a binomial has SE ~ var * sqrt(2/runs)
+    assert abs(r.leakers.var() - var) <= 4 * var * np.sqrt(2 / r.runs)
+    assert (r.interceptors_by_layer[:, 0] == n * shots).all()
+
+
+def test_hughes_salvo_equation_homogeneous():
+    # all arrive in one slot; the layer can engage y = channels of them
+    n, y, pk = 120, 50, 0.8
+    r = simulate(one_layer(n, pk, channels=y), runs=20_000, seed=2)
+    mean, var = hughes_leakers(n, y, pk)
+    assert_mean(r.leakers, mean)
+    assert abs(r.leakers.var() - var) <= 4 * var * np.sqrt(2 / r.runs)
+    # pk = 1: Hughes is deterministic, N - y
+    exact = simulate(one_layer(n, 1.0, channels=y), runs=500, seed=3)
+    assert (exact.leakers == n - y).all()
+
+
+def test_saturation_emerges_from_channels_and_time():
+    n, slots, cap, pk = 300, 12, 20, 0.7
+    scn = one_layer(n, pk, channels=cap, slots_h=slots, slot_min=60, arrival=(0, slots))
+    r = simulate(scn, runs=20_000, seed=4)
+    assert_mean(r.leakers, slotted_leakers(n, slots, cap, pk))
+    # more weapons, same defence: a lower intercept rate
+    big = simulate(
+        one_layer(2 * n, pk, channels=cap, slots_h=slots, arrival=(0, slots)), runs=5000, seed=4
+    )
+    assert big.destroyed.mean() / (2 * n) < r.destroyed.mean() / n - 0.05
+
+
+def test_finite_stock_and_shoot_look_shoot():
+    n, pk, stock = 100, 0.5, 60
+    r = simulate(
+        one_layer(n, pk, stock=stock, shots=2, doctrine="shoot_look_shoot"), runs=20_000, seed=5
+    )
+    assert r.interceptors_by_layer.max() <= stock
+    unlimited = simulate(
+        one_layer(n, pk, shots=2, doctrine="shoot_look_shoot"), runs=20_000, seed=5
+    )
+    # shoot-look-shoot: expected shots per engagement 1 + (1 - pk)
+    assert_mean(unlimited.interceptors_by_layer[:, 0].astype(float), n * (2 - pk))
+    assert_mean(unlimited.leakers.astype(float), n * (1 - pk) ** 2)
+
+
+def test_engine_agrees_with_pure_python_reference(combined_2025):
+    cs = compile_scenario(combined_2025)
+    ref = simulate_reference(cs, runs=400, seed=11)
+    vec = simulate(cs, runs=20_000, seed=11)
+    for name, sample in (
+        ("leakers", vec.leakers),
+        ("destroyed", vec.destroyed),
+        ("debris", vec.debris_falls),
+        ("decoys_engaged", vec.decoys_engaged),
+    ):
+        r = ref[name].astype(float)
+        se = np.sqrt(r.var(ddof=1) / r.size + sample.var(ddof=1) / sample.size)
+        assert abs(r.mean() - sample.mean()) <= 4 * se, name
+    for li in range(len(cs.layers)):
+        r = ref["interceptors_by_layer"][:, li].astype(float)
+        v = vec.interceptors_by_layer[:, li]
+        se = np.sqrt(r.var(ddof=1) / r.size + v.var(ddof=1) / v.size) + 1e-9
+        assert abs(r.mean() - v.mean()) <= 4 * se, cs.layers[li].name
+
+
+def test_decoys_are_never_leakers_and_debris_is_apart():
+    scn = scenario_from_dict(
+        {
+            "salvo": {"decoy_share": 1.0, "weapons": [{"family": "shahed", "count": 50}]},
+            "assets": [{"name": "a"}, {"name": "b", "value_weight": 0}],
+            "layers": [
+                {
+                    "name": "g",
+                    "type": "gun",
+                    "engages": ["attack_drone"],
+                    "channels": 2,
+                    "engagement_time_min": 10,
+                    "kill_probability": {"attack_drone": 0.5},
+                }
+            ],
+            "debris_probability": {"attack_drone": 1.0},
+        }
+    )
+    r = simulate(scn, runs=2000, seed=0)
+    assert r.leakers.max() == 0
+    assert (r.decoys_engaged > 0).all()
+    # every kill drops debris (p = 1), all on the only aimed-at asset
+    np.testing.assert_array_equal(r.debris_falls, r.destroyed)
+    assert r.debris_by_asset[:, 1].max() == 0
+    assert (r.decoys_through + r.destroyed == 50).all()
+
+
+def test_beta_kill_probability_varies_by_run():
+    scn = one_layer(100, 0.5)
+    data = scn.model_dump()
+    data["layers"][0]["kill_probability"] = {"cruise_missile": {"alpha": 2.0, "beta": 2.0}}
+    r = simulate(scenario_from_dict(data), runs=20_000, seed=9)
+    # Beta(2,2)-binomial: mean 50, variance n p q (a+b+n)/(a+b+1) = 100*.25*104/5
+    assert_mean(r.leakers.astype(float), 50.0)
+    assert abs(r.leakers.var() - 520.0) <= 4 * 520.0 * np.sqrt(2 / r.runs) * 1.5
+
+
+def test_cost_exchange_uses_unit_costs(combined_2025):
+    r = simulate(combined_2025, runs=1024, seed=0)
+    s = r.summary()["cost_exchange"]
+    assert s["attacker_cost_usd"] == pytest.approx(
+        437 * 35_000 + 291 * 10_000 + 4 * 13_000_000 + 3 * 1_000_000 + 6 * 10_000_000
+    )
+    assert s["defender_cost_usd"]["mean"] > 0
