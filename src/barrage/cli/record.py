@@ -140,3 +140,37 @@ def run(
     else:
         _render_ingest(report)
         _render_summary(result)
+
+
+@app.command()
+@clean_errors
+def fetch(
+    to: Annotated[
+        Path, typer.Option("--to", help="Folder to write missile_attacks_daily.csv into.")
+    ] = Path("data"),
+    db: DbOption = Path("barrage.duckdb"),
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="Download URL (else $BARRAGE_RECORD_URL, else Kaggle's public endpoint)."
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Download the newest public record, verify it, and report what it would change."""
+    from barrage.record.fetch import fetch_record
+
+    report = fetch_record(to, db=db, url=url).as_dict()
+    if json_out:
+        emit_json(report)
+        return
+    console = stdout_console()
+    state = "unchanged since the last fetch" if report["unchanged_file"] else "new version"
+    console.print(
+        f"fetched {report['path']} from {report['source']} ({report['bytes']:,} bytes, {state})"
+    )
+    console.print(
+        f"against {db}: {report['rows_new']:,} new rows on {len(report['new_nights'])} new nights, "
+        f"{report['rows_corrected']:,} corrected, {report['rows_unchanged']:,} unchanged, "
+        f"{report['rows_quarantined']:,} would be quarantined"
+    )

@@ -44,6 +44,7 @@ class IngestReport:
     rows_quarantined: int
     unknown_models: list[str] = field(default_factory=list)
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    new_nights: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -188,8 +189,12 @@ def ingest_record(
     *,
     destroyed_tolerance: float = 0.0,
     lock_timeout_s: float = 30.0,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Ingest one record CSV into the store; idempotent, incremental and atomic.
+
+    With ``dry_run`` the same work is done and reported, then rolled back: what an
+    ingest *would* change (``barrage fetch`` uses it to report a download's news).
 
     Rows are keyed on (time_start, time_end, model, source, key_seq); a key already
     stored with any other published field is a corrected row and is updated in place,
@@ -312,6 +317,13 @@ def ingest_record(
             f"SELECT count(*) FROM incoming i JOIN attacks a ON {on_key} WHERE {changed}"
         ).fetchone()[0]
         rows_unchanged = rows_valid - rows_added - rows_updated
+        new_nights = [
+            r[0].isoformat()
+            for r in con.execute(
+                "SELECT DISTINCT night FROM incoming WHERE night NOT IN "
+                "(SELECT DISTINCT night FROM attacks) ORDER BY night"
+            ).fetchall()
+        ]
 
         con.execute(
             f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
@@ -366,6 +378,7 @@ def ingest_record(
             rows_quarantined=int(rows_bad + rows_rejected),
             unknown_models=unknown,
             quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
+            new_nights=new_nights,
         )
         con.execute(
             "INSERT INTO ingests VALUES ((SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests), "
@@ -385,7 +398,7 @@ def ingest_record(
         )
         for tmp in ("parsed", "model_map", "incoming", "rejected_lines", "bad_rows"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
-        con.execute("COMMIT")
+        con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
         try:
             con.execute("ROLLBACK")

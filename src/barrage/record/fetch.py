@@ -1,0 +1,198 @@
+"""Fetch the newest public record, verify it, and say what it would change.
+
+Sources, in order: the ``kaggle`` client when it is installed and has credentials
+(``~/.kaggle/kaggle.json`` or ``KAGGLE_USERNAME``/``KAGGLE_KEY``), else a plain HTTP(S)
+download from ``url`` (default ``$BARRAGE_RECORD_URL``, else Kaggle's public download
+endpoint, which serves a zip). A download is accepted only when it is complete (its
+length matches ``Content-Length``), is a zip holding the record or the CSV itself, has
+the required columns and does not end in a broken row; otherwise nothing is written.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from barrage.errors import BarrageError, InputError
+from barrage.record.ingest import _read_and_check, file_sha256, ingest_record
+from barrage.record.locate import RECORD_FILENAME
+
+DEFAULT_URL = (
+    "https://www.kaggle.com/api/v1/datasets/download/piterfm/massive-missile-attacks-on-ukraine"
+)
+KAGGLE_DATASET = "piterfm/massive-missile-attacks-on-ukraine"
+#: Exit code for "could not download" (offline, refused, unauthorised).
+EXIT_FETCH_FAILED = 4
+MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+
+
+class FetchError(BarrageError):
+    """The record could not be downloaded (network, authorisation, incomplete)."""
+
+    exit_code = EXIT_FETCH_FAILED
+
+
+@dataclass
+class FetchReport:
+    """What a fetch brought: where it is and what ingesting it would change."""
+
+    path: str
+    source: str
+    sha256: str
+    bytes: int
+    rows_read: int
+    rows_new: int
+    rows_corrected: int
+    rows_unchanged: int
+    rows_quarantined: int
+    new_nights: list[str] = field(default_factory=list)
+    unchanged_file: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _http_get(url: str, timeout_s: float) -> bytes:
+    request = urllib.request.Request(url, headers={"User-Agent": "barrage-fetch"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
+            expected = response.headers.get("Content-Length")
+            data = response.read(MAX_DOWNLOAD_BYTES + 1)
+    except urllib.error.HTTPError as exc:
+        hint = " (unauthorised: set Kaggle credentials or --url)" if exc.code in (401, 403) else ""
+        raise FetchError(f"download from {url} refused: HTTP {exc.code}{hint}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(f"cannot reach {url} ({reason}); offline? nothing was changed") from None
+    if len(data) > MAX_DOWNLOAD_BYTES:
+        raise FetchError(f"download from {url} is larger than {MAX_DOWNLOAD_BYTES} bytes; refused")
+    if expected is not None and expected.isdigit() and int(expected) != len(data):
+        raise FetchError(
+            f"download from {url} is incomplete: {len(data)} of {expected} bytes; nothing was changed"
+        )
+    return data
+
+
+def _kaggle_download(dest: Path) -> Path | None:
+    """Use the kaggle client when it is installed and configured, else None."""
+    has_creds = (Path.home() / ".kaggle" / "kaggle.json").exists() or (
+        os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY")
+    )
+    if not has_creds:
+        return None
+    try:
+        from kaggle.api.kaggle_api_extended import KaggleApi  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    api = KaggleApi()
+    try:
+        api.authenticate()
+        api.dataset_download_file(KAGGLE_DATASET, RECORD_FILENAME, path=str(dest), quiet=True)
+    except Exception as exc:  # noqa: BLE001 - the client raises many types
+        raise FetchError(f"kaggle download failed: {exc}") from None
+    for candidate in (dest / RECORD_FILENAME, dest / f"{RECORD_FILENAME}.zip"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _extract_csv(data: bytes, origin: str) -> bytes:
+    """The record CSV from a zip (Kaggle serves one) or the bytes themselves."""
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == RECORD_FILENAME]
+                if not names:
+                    raise FetchError(f"{origin}: the zip holds no {RECORD_FILENAME}")
+                return zf.read(names[0])
+        except zipfile.BadZipFile:
+            raise FetchError(f"{origin}: broken zip (incomplete download?)") from None
+    return data
+
+
+def _check_complete(path: Path, data: bytes) -> None:
+    """Refuse a truncated CSV: a complete export ends in a newline, and its last row has
+    as many fields as the header, with balanced quotes."""
+    import csv
+
+    text = data.decode("utf-8", errors="replace").rstrip("\r\n")
+    lines = text.splitlines()
+    if len(lines) < 2:
+        raise FetchError(f"{path}: the download holds no rows")
+    header = next(csv.reader([lines[0]]))
+    last = next(csv.reader([lines[-1]]), [])
+    if not data.endswith(b"\n") or len(last) != len(header) or text.count('"') % 2:
+        raise FetchError(
+            f"{path}: the last row has {len(last)} of {len(header)} fields: truncated download, "
+            "nothing was changed"
+        )
+
+
+def fetch_record(
+    to: str | os.PathLike[str] = "data",
+    *,
+    db: str | os.PathLike[str] | None = None,
+    url: str | None = None,
+    timeout_s: float = 60.0,
+    use_kaggle: bool = True,
+) -> FetchReport:
+    """Download the newest record into ``to``/missile_attacks_daily.csv, verified.
+
+    The file in ``to`` is replaced only after the download is complete and parses; with
+    ``db``, the report says what ingesting it would change (a dry-run ingest).
+    """
+    to = Path(to)
+    url = url or os.environ.get("BARRAGE_RECORD_URL") or DEFAULT_URL
+    with tempfile.TemporaryDirectory(prefix="barrage-fetch-") as tmp:
+        tmp_dir = Path(tmp)
+        got = _kaggle_download(tmp_dir) if use_kaggle else None
+        if got is not None:
+            data, source = got.read_bytes(), f"kaggle:{KAGGLE_DATASET}"
+        else:
+            data, source = _http_get(url, timeout_s), url
+        csv_bytes = _extract_csv(data, source)
+        staged = tmp_dir / RECORD_FILENAME
+        staged.write_bytes(csv_bytes)
+        try:
+            _read_and_check(staged)
+        except InputError as exc:
+            raise FetchError(f"download from {source} is not a usable record: {exc}") from None
+        _check_complete(staged, csv_bytes)
+        sha = file_sha256(csv_bytes)
+        dest = to / RECORD_FILENAME
+        unchanged = dest.exists() and file_sha256(dest.read_bytes()) == sha
+        if db is not None and Path(db).exists():
+            # Dry-run on a copy: even a rolled-back transaction rewrites file blocks.
+            copy = tmp_dir / "store.duckdb"
+            shutil.copyfile(db, copy)
+            wal = Path(f"{db}.wal")
+            if wal.exists():
+                shutil.copyfile(wal, f"{copy}.wal")
+            would = ingest_record(staged, copy, dry_run=True)
+        else:
+            would = ingest_record(staged, ":memory:", dry_run=True)
+        to.mkdir(parents=True, exist_ok=True)
+        if not unchanged:
+            partial = dest.with_suffix(".csv.part")
+            shutil.copyfile(staged, partial)
+            os.replace(partial, dest)  # atomic on one filesystem
+    return FetchReport(
+        path=str(dest),
+        source=source,
+        sha256=sha,
+        bytes=len(csv_bytes),
+        rows_read=would.rows_read,
+        rows_new=would.rows_added,
+        rows_corrected=would.rows_updated,
+        rows_unchanged=would.rows_unchanged,
+        rows_quarantined=would.rows_quarantined,
+        new_nights=would.new_nights,
+        unchanged_file=unchanged,
+    )
