@@ -1,0 +1,587 @@
+"""Production and stock per family: a state-space prior, sourced statements and launches.
+
+For one stock family, on a daily grid from the first night of the record::
+
+    log r(t)   piecewise linear between knots every ``knot_months`` months (units/month);
+               knots follow a Gaussian random walk, theta_0 ~ N(mu_0, level_sd^2),
+               theta_k - theta_{k-1} ~ N(0, step_sd^2)
+    S(t)     = S_0 + sum_{u<=t} r(u) / 30.4375  -  sum_{nights n<=t} launched(n)
+    S(t)    >= 0 for every day before the as-of date  (a stock cannot go negative)
+    log S_0  ~ N(log(3 x monthly launches over the first 91 days), stock_sd^2)
+
+Statements are observations with their own error (see :mod:`.statements`): a rate
+estimate or plan is Gaussian on the mean log-rate over the period it refers to (a
+``low``-``high`` range read as a 90% interval, plus ``source_sd``; plans are shifted down
+by ``plan_bias`` and widened; figures counting only part of the family are scaled by
+``part_factor``); a reported stock or cumulative supply is log-normal on ``S`` or on the
+production summed over its period; ceilings and floors are one-sided (probit) terms.
+
+The fit is population Monte Carlo (adaptive importance sampling): the first proposal is
+the exact Gaussian posterior of the knots given the Gaussian rate statements (a Kalman
+smoother in closed form); each further round refits a Gaussian to the weighted draws;
+the last round weighs by the full target with the hard non-negativity constraint, then
+resamples to equal weights. Everything is vectorised over draws (no loop per draw).
+
+No look-ahead: a fit as of ``D`` uses statements with ``stated_on < D`` and launches on
+nights before ``D`` only; its grid may run past ``D`` (``horizon``) where launches enter
+the bookkeeping of the stock but never the weights.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from barrage.errors import InputError
+from barrage.stockpile.families import STOCK_ESTIMABLE, STOCK_FAMILIES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from barrage.stockpile.statements import Statement
+
+DAYS_PER_MONTH = 30.4375
+QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
+QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
+_Z90 = 1.6448536269514722
+MIN_ESS_FRACTION = 0.15
+MAX_EXTRA_ROUNDS = 4
+#: Draws per adaptation round (at least): a few effective draws make a poor proposal.
+MIN_ADAPT_DRAWS = 2000
+
+
+def _day_number(d: pd.Timestamp | dt.date) -> int:
+    return (np.datetime64(d, "D") - np.datetime64("1970-01-01", "D")).astype(int).item()
+
+
+def interp_weights(days: np.ndarray, knots: np.ndarray) -> np.ndarray:
+    """Dense (len(days), len(knots)) matrix of linear interpolation weights (clamped)."""
+    days = np.clip(np.asarray(days, dtype=float), knots[0], knots[-1])
+    hi = np.clip(np.searchsorted(knots, days, side="right"), 1, len(knots) - 1)
+    lo = hi - 1
+    frac = (days - knots[lo]) / (knots[hi] - knots[lo])
+    w = np.zeros((len(days), len(knots)))
+    rows = np.arange(len(days))
+    w[rows, lo] = 1.0 - frac
+    w[rows, hi] += frac
+    return w
+
+
+@dataclass
+class _Obs:
+    """The statements of one family, prepared as arrays for the vectorised target."""
+
+    g_rows: list[np.ndarray] = field(default_factory=list)  # Gaussian on mean log-rate
+    g_y: list[float] = field(default_factory=list)
+    g_sd: list[float] = field(default_factory=list)
+    b_rows: list[np.ndarray] = field(default_factory=list)  # one-sided on mean log-rate
+    b_y: list[float] = field(default_factory=list)
+    b_sd: list[float] = field(default_factory=list)
+    b_sign: list[float] = field(default_factory=list)  # +1 floor, -1 ceiling
+    # stock statements (time point, continuous days) and supply (period ends)
+    s_t: list[float] = field(default_factory=list)
+    s_y: list[float] = field(default_factory=list)
+    s_sd: list[float] = field(default_factory=list)
+    s_sign: list[float] = field(default_factory=list)  # 0 two-sided, +1 floor, -1 ceiling
+    p_from: list[float] = field(default_factory=list)
+    p_to: list[float] = field(default_factory=list)
+    p_y: list[float] = field(default_factory=list)
+    p_sd: list[float] = field(default_factory=list)
+    p_sign: list[float] = field(default_factory=list)
+    used: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FamilyPosterior:
+    """What a fit says about one family on its output days (stock at the end of each day).
+
+    Quantile arrays have shape (len(days), 5) for :data:`QUANTILES`. ``stock_q``,
+    ``built_q`` and the night arrays are None/empty for a family without recorded launches
+    (decoys). Per-draw month-end arrays have shape (n_draws, len(month_ends)).
+    """
+
+    family: str
+    as_of: pd.Timestamp
+    days: pd.DatetimeIndex
+    production_q: np.ndarray  # units/month
+    stock_q: np.ndarray | None
+    built_q: np.ndarray | None  # stock built since the last massive night (after its launches)
+    last_massive: np.ndarray  # datetime64[D] per output day, NaT when none
+    month_ends: pd.DatetimeIndex
+    month_end_stock: np.ndarray | None
+    month_end_cum_production: np.ndarray  # from the record's first night
+    night_days: pd.DatetimeIndex  # launch nights before as_of
+    night_launched: np.ndarray
+    night_stock_min: np.ndarray  # smallest stock over the draws after each launch night
+    night_stock_before_q: np.ndarray | None  # stock before each launch night's salvo
+    launches: pd.Series  # per grid day
+    ess: float
+    statements_used: list[str]
+
+    def row(self, date: pd.Timestamp | dt.date | str) -> int:
+        """Output row of the stock *as of* ``date`` (the end of the day before)."""
+        import pandas as pd
+
+        i = int(self.days.get_indexer([pd.Timestamp(date) - pd.Timedelta(days=1)])[0])
+        if i < 0:
+            raise InputError(
+                f"as-of {pd.Timestamp(date).date()} is not among the fitted output days "
+                f"({self.days[0].date()}..{(self.days[-1] + pd.Timedelta(days=1)).date()})"
+            )
+        return i
+
+
+def cumulative_production(theta: np.ndarray, day_weights: np.ndarray) -> np.ndarray:
+    """Units produced from the grid start to the end of each day, per draw.
+
+    The day's rate is the (log-linear) rate at its midpoint, held over the day; shape
+    (n_draws, n_days). ``day_weights``: :func:`interp_weights` at the day midpoints.
+    """
+    return np.cumsum(np.exp(theta @ day_weights.T), axis=1) / DAYS_PER_MONTH
+
+
+def _at_start(cum_end: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Cumulative production at the *start* of grid days ``idx`` (0 before the grid)."""
+    padded = np.concatenate([np.zeros((len(cum_end), 1)), cum_end], axis=1)
+    return padded[:, np.clip(idx, 0, cum_end.shape[1])]
+
+
+def _center_sd(low: float, high: float) -> tuple[float, float]:
+    """Log-centre and log-sd of a ``low``-``high`` range read as a 90% interval."""
+    if low > 0:
+        return 0.5 * (math.log(low) + math.log(high)), math.log(high / low) / (2 * _Z90)
+    return math.log(high / 2.0), math.log(2.0) / _Z90
+
+
+class StockpileModel:
+    """Production rate and stock per family, fitted by adaptive importance sampling.
+
+    Follows the estimator contract: ``__init__`` stores parameters, :meth:`fit` validates
+    and returns ``self``, learned state ends in ``_``.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_samples: int = 2000,
+        n_rounds: int = 3,
+        knot_months: int = 3,
+        level_sd: float = 1.5,
+        step_sd: float = 0.35,
+        stock_sd: float = 1.0,
+        source_sd: float = 0.35,
+        plan_bias: float = math.log(1.5),
+        plan_sd: float = 0.4,
+        part_factor: dict[str, float] | None = None,
+        part_sd: float = 0.35,
+        tempo_sd: float | None = 0.6,
+        seed: int = 0,
+    ) -> None:
+        self.n_samples = n_samples
+        self.n_rounds = n_rounds
+        self.knot_months = knot_months
+        self.level_sd = level_sd
+        self.step_sd = step_sd
+        self.stock_sd = stock_sd
+        self.source_sd = source_sd
+        self.plan_bias = plan_bias
+        self.plan_sd = plan_sd
+        self.part_factor = part_factor
+        self.part_sd = part_sd
+        self.tempo_sd = tempo_sd
+        self.seed = seed
+
+    # ------------------------------------------------------------------ checks
+    def _check_params(self) -> None:
+        for name in ("n_samples", "n_rounds", "knot_months"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise InputError(f"{name}: expected a positive integer, got {v!r}")
+        if self.n_samples < 100:
+            raise InputError(f"n_samples: expected at least 100, got {self.n_samples}")
+        for name in ("level_sd", "step_sd", "stock_sd", "source_sd", "plan_sd", "part_sd"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and v > 0):
+                raise InputError(f"{name}: expected a positive number, got {v!r}")
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        launches: pd.DataFrame,
+        statements: list[Statement],
+        *,
+        as_of: pd.Timestamp | dt.date | str,
+        massive_nights: pd.DatetimeIndex | None = None,
+        families: list[str] | tuple[str, ...] | None = None,
+        horizon: pd.Timestamp | dt.date | str | None = None,
+        output_as_of: pd.DatetimeIndex | None = None,
+    ) -> StockpileModel:
+        """Fit every family (or ``families``) as of ``as_of``.
+
+        ``launches``: :func:`barrage.stockpile.families.family_launches` output (nights
+        from ``as_of`` on are ignored except for bookkeeping up to ``horizon``).
+        ``massive_nights``: for "built since the last massive strike".
+        ``horizon``: last grid day is ``horizon - 1`` (default ``as_of``).
+        ``output_as_of``: summarise only at these as-of dates (default: every day).
+        """
+        import pandas as pd
+
+        self._check_params()
+        as_of_ts = pd.Timestamp(as_of).normalize()
+        horizon_ts = as_of_ts if horizon is None else pd.Timestamp(horizon).normalize()
+        if horizon_ts < as_of_ts:
+            raise InputError(f"horizon {horizon_ts.date()} is before as_of {as_of_ts.date()}")
+        if launches.empty:
+            raise InputError("no launches: ingest a record first")
+        start = pd.Timestamp(launches.index.min()).normalize()
+        if as_of_ts <= start + pd.Timedelta(days=1):
+            raise InputError(
+                f"as-of date {as_of_ts.date()}: expected a date after "
+                f"{(start + pd.Timedelta(days=1)).date()} (the record starts {start.date()})"
+            )
+        families = list(STOCK_FAMILIES) if families is None else list(families)
+        for f in families:
+            if f not in STOCK_FAMILIES:
+                raise InputError(f"family {f!r}: expected one of {', '.join(STOCK_FAMILIES)}")
+        massive = pd.DatetimeIndex([] if massive_nights is None else massive_nights)
+        massive = massive[massive < horizon_ts]  # the anchor of a day D-1 is a night < D
+
+        days = pd.date_range(start, horizon_ts - pd.Timedelta(days=1), freq="D")
+        launch_grid = launches.reindex(days, fill_value=0.0)
+        out_rows = None
+        if output_as_of is not None:
+            out = pd.DatetimeIndex(output_as_of).normalize()
+            if len(out) == 0 or out.min() <= start or out.max() > horizon_ts:
+                raise InputError(
+                    f"output_as_of: expected dates in ({start.date()}, {horizon_ts.date()}]"
+                )
+            out_rows = np.asarray((out - start).days - 1, dtype=int)
+        children = np.random.SeedSequence(self.seed).spawn(len(STOCK_FAMILIES))
+        order = list(STOCK_FAMILIES)
+        self.as_of_ = as_of_ts
+        self.posteriors_: dict[str, FamilyPosterior] = {}
+        for f in families:
+            rng = np.random.default_rng(children[order.index(f)])
+            own = [
+                s
+                for s in statements
+                if s.use and s.family == f and pd.Timestamp(s.stated_on) < as_of_ts
+            ]
+            lf = launch_grid[f].to_numpy(dtype=float) if f in launch_grid else np.zeros(len(days))
+            self.posteriors_[f] = self._fit_family(
+                f, days, lf, as_of_ts, own, massive, rng, out_rows
+            )
+        return self
+
+    def _fit_family(
+        self,
+        family: str,
+        days: pd.DatetimeIndex,
+        launched: np.ndarray,
+        as_of: pd.Timestamp,
+        statements: list[Statement],
+        massive: pd.DatetimeIndex,
+        rng: np.random.Generator,
+        out_rows: np.ndarray | None = None,
+    ) -> FamilyPosterior:
+        import pandas as pd
+        from scipy.special import log_ndtr
+
+        n_days = len(days)
+        t_obs = int((as_of - days[0]).days)  # grid rows [0, t_obs) are before as_of
+        day0 = float(_day_number(days[0]))
+        cum_l = np.cumsum(launched)
+        months_seen = max(t_obs / DAYS_PER_MONTH, 1.0)
+        mean_rate = max(cum_l[t_obs - 1] / months_seen, 1.0)
+
+        # knots: first of the record's month, every knot_months, past every date we need
+        # (set by as_of and the statements only, so a longer horizon draws the same knots;
+        # past the last knot the rate is held flat)
+        last_needed = max(
+            [as_of] + [pd.Timestamp(s.refers_to) for s in statements]
+        ) + pd.DateOffset(months=self.knot_months)
+        knot_dates = pd.date_range(
+            days[0].to_period("M").to_timestamp(), last_needed, freq=f"{self.knot_months}MS"
+        )
+        knots = np.array([_day_number(d) for d in knot_dates], dtype=float)
+        n_k = len(knots)
+
+        obs = self._prepare(family, statements, days, knots, t_obs)
+        self._tempo_anchor(obs, launched, day0, knots, t_obs)
+
+        # prior on knots: random walk; closed-form Gaussian posterior with rate statements
+        diff = np.eye(n_k) - np.eye(n_k, k=-1)
+        prec_d = np.full(n_k, self.step_sd**-2)
+        prec_d[0] = self.level_sd**-2
+        b_d = np.zeros(n_k)
+        b_d[0] = math.log(mean_rate)
+        q_prior = diff.T @ (prec_d[:, None] * diff)
+        h_prior = diff.T @ (prec_d * b_d)
+        a_g = np.array(obs.g_rows).reshape(-1, n_k)
+        y_g, sd_g = np.array(obs.g_y), np.array(obs.g_sd)
+        q_post = q_prior + a_g.T @ (a_g / sd_g[:, None] ** 2)
+        h_post = h_prior + a_g.T @ (y_g / sd_g**2)
+        cov_theta = np.linalg.inv(q_post)
+        mean_theta = cov_theta @ h_post
+        first = min(t_obs, 91)
+        early_rate = cum_l[first - 1] / (first / DAYS_PER_MONTH)
+        s0_mu = math.log(max(3.0 * early_rate, 5.0))
+
+        dim = n_k + 1
+        mean0 = np.append(mean_theta, s0_mu)
+        cov0 = np.zeros((dim, dim))
+        cov0[:n_k, :n_k] = cov_theta
+        cov0[-1, -1] = self.stock_sd**2
+        a_b = np.array(obs.b_rows).reshape(-1, n_k)
+        b_y, b_sd, b_sign = np.array(obs.b_y), np.array(obs.b_sd), np.array(obs.b_sign)
+        estimable = family in STOCK_ESTIMABLE
+
+        # points where the stock is needed during the fit: after every launch night before
+        # as_of (the stock is lowest there) and at each stock statement
+        nights = np.flatnonzero(launched[:t_obs] > 0) if estimable else np.array([], int)
+        night_cum_l = cum_l[nights]
+        s_idx = np.array(obs.s_t, dtype=float).astype(int) - int(day0)  # start of that day
+        s_cum_l = np.where(s_idx > 0, cum_l[np.maximum(s_idx - 1, 0)], 0.0)
+        s_y, s_sd, s_sign = np.array(obs.s_y), np.array(obs.s_sd), np.array(obs.s_sign)
+        p_from = np.array(obs.p_from, dtype=float).astype(int) - int(day0)
+        p_to = np.array(obs.p_to, dtype=float).astype(int) - int(day0)
+        p_y, p_sd, p_sign = np.array(obs.p_y), np.array(obs.p_sd), np.array(obs.p_sign)
+        n_ext = max([t_obs, *p_to.tolist()])
+        w_fit = interp_weights(day0 + np.arange(n_ext) + 0.5, knots)
+        n_night, n_s, n_p = len(nights), len(s_idx), len(p_y)
+        soft_scale = max(1.0, 0.02 * float(cum_l[t_obs - 1]))
+
+        def log_target(z: np.ndarray, hard: bool) -> np.ndarray:
+            theta, log_s0 = z[:, :n_k], z[:, -1]
+            r = theta @ diff.T - b_d
+            lt = -0.5 * (r**2 * prec_d).sum(axis=1)
+            lt += -0.5 * ((log_s0 - s0_mu) / self.stock_sd) ** 2
+            if len(y_g):
+                lt += -0.5 * (((theta @ a_g.T - y_g) / sd_g) ** 2).sum(axis=1)
+            if len(b_y):
+                lt += log_ndtr(b_sign * (theta @ a_b.T - b_y) / b_sd).sum(axis=1)
+            cum_p = cumulative_production(theta, w_fit)
+            s0 = np.exp(log_s0)[:, None]
+            if n_night:
+                deficit = np.maximum(-(s0 + cum_p[:, nights] - night_cum_l).min(axis=1), 0.0)
+                if hard:
+                    lt = np.where(deficit > 0, -np.inf, lt)
+                else:
+                    lt += -0.5 * (deficit / soft_scale) ** 2
+            if n_s:
+                stock = s0 + _at_start(cum_p, s_idx) - s_cum_l
+                ls = np.log(np.maximum(stock, 1e-9))
+                lt += np.where(
+                    s_sign == 0,
+                    -0.5 * ((ls - s_y) / s_sd) ** 2,
+                    log_ndtr(s_sign * (ls - s_y) / s_sd),
+                ).sum(axis=1)
+            if n_p:
+                supplied = _at_start(cum_p, p_to) - _at_start(cum_p, p_from)
+                lp = np.log(np.maximum(supplied, 1e-9))
+                lt += np.where(
+                    p_sign == 0,
+                    -0.5 * ((lp - p_y) / p_sd) ** 2,
+                    log_ndtr(p_sign * (lp - p_y) / p_sd),
+                ).sum(axis=1)
+            return lt
+
+        base = (1.0, mean0, np.linalg.cholesky(cov0 * 1.3**2))
+        components = [base]
+        n = self.n_samples
+        # soft constraint while adapting, hard from round n_rounds; extra hard rounds (up to
+        # MAX_EXTRA_ROUNDS) while the effective sample size is under MIN_ESS_FRACTION * n
+        adapting = True
+        for rnd in range(self.n_rounds + MAX_EXTRA_ROUNDS):
+            hard = rnd >= self.n_rounds - 1
+            last = rnd == self.n_rounds + MAX_EXTRA_ROUNDS - 1
+            final = hard and (not adapting or last)
+            z = _mixture_draw(components, n if final else max(n, MIN_ADAPT_DRAWS), rng)
+            logw = log_target(z, hard) - _mixture_logpdf(components, z)
+            if not np.isfinite(logw).any():
+                raise InputError(
+                    f"stockpile fit for {family!r} as of {as_of.date()}: no draw can supply the "
+                    "recorded launches; check the statements for this family"
+                )
+            w = np.exp(logw - logw.max())
+            w /= w.sum()
+            ess_frac = 1.0 / np.sum(w**2) / len(w)
+            if hard and ((ess_frac >= MIN_ESS_FRACTION and len(w) == n) or last):
+                break
+            # a good hard round on more draws than n: one more round with n draws answers
+            adapting = not (hard and ess_frac >= MIN_ESS_FRACTION)
+            m = w @ z
+            c = ((z - m) * w[:, None]).T @ (z - m) + 1e-6 * np.eye(dim)
+            components = [(0.85, m, np.linalg.cholesky(c * 1.2**2)), (0.15, *base[1:])]
+        ess = float(1.0 / np.sum(w**2))
+        z = z[_systematic_resample(w, n, rng)]
+        theta, s0 = z[:, :n_k], np.exp(z[:, -1])[:, None]
+
+        rows = np.arange(n_days) if out_rows is None else np.asarray(out_rows, dtype=int)
+        out_days = days[rows]
+        out_days = days[rows]
+        log_rate = theta @ interp_weights(day0 + np.arange(n_days) + 0.5, knots).T
+        production_q = np.exp(np.quantile(log_rate[:, rows], QUANTILES, axis=0).T)
+
+        m_rows = np.array([(m - days[0]).days for m in massive], dtype=int)
+        m_rows = m_rows[(m_rows >= 0) & (m_rows < n_days)]
+        pos = np.searchsorted(m_rows, rows, side="right") - 1
+        last_row = np.where(pos >= 0, m_rows[np.maximum(pos, 0)] if len(m_rows) else -1, -1)
+        grid64 = days.to_numpy().astype("datetime64[D]")
+        last_massive = np.where(
+            last_row >= 0, grid64[np.maximum(last_row, 0)], np.datetime64("NaT", "D")
+        )
+        month_rows = np.flatnonzero(days.is_month_end)
+        cum_p = np.cumsum(np.exp(log_rate), axis=1) / DAYS_PER_MONTH
+        del log_rate
+        me_cum = cum_p[:, month_rows]
+        if estimable:
+            stock = s0 + cum_p - cum_l
+            stock_q = np.quantile(stock[:, rows], QUANTILES, axis=0).T
+            built = stock[:, rows] - stock[:, np.maximum(last_row, 0)]
+            built_q = np.quantile(built, QUANTILES, axis=0).T
+            built_q[last_row < 0] = np.nan
+            night_after = stock[:, nights]
+            night_min = night_after.min(axis=0) if len(nights) else np.array([])
+            before_q = np.quantile(night_after + launched[nights], QUANTILES, axis=0).T
+            me_stock = stock[:, month_rows]
+        else:
+            stock_q = built_q = me_stock = before_q = None
+            night_min = np.array([])
+        return FamilyPosterior(
+            family=family,
+            as_of=as_of,
+            days=out_days,
+            production_q=production_q,
+            stock_q=stock_q,
+            built_q=built_q,
+            last_massive=last_massive,
+            month_ends=days[month_rows],
+            month_end_stock=me_stock,
+            month_end_cum_production=me_cum,
+            night_days=days[nights],
+            night_launched=launched[nights],
+            night_stock_min=night_min,
+            night_stock_before_q=before_q,
+            launches=pd.Series(launched, index=days),
+            ess=ess,
+            statements_used=obs.used,
+        )
+
+    def _tempo_anchor(
+        self, obs: _Obs, launched: np.ndarray, day0: float, knots: np.ndarray, t_obs: int
+    ) -> None:
+        """Production tracks launches within a factor ~e^tempo_sd over each knot interval.
+
+        A stock cannot grow without bound, nor can launches outrun output for long; this
+        pseudo-observation (not a statement) keeps rates without statements near the
+        launch tempo. Intervals with under 30 observed days are skipped.
+        """
+        if self.tempo_sd is None or not launched.any():
+            return
+        t_end = day0 + t_obs
+        for a, b in zip(knots[:-1], knots[1:], strict=True):
+            lo, hi = max(a, day0), min(b, t_end)
+            if hi - lo < 30:
+                continue
+            n = launched[int(lo - day0) : int(hi - day0)].sum()
+            rate = max(n / ((hi - lo) / DAYS_PER_MONTH), 0.5)
+            obs.g_rows.append(interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0))
+            obs.g_y.append(math.log(rate))
+            obs.g_sd.append(self.tempo_sd)
+
+    def _prepare(
+        self,
+        family: str,
+        statements: list[Statement],
+        days: pd.DatetimeIndex,
+        knots: np.ndarray,
+        t_obs: int,
+    ) -> _Obs:
+        """Turn statements into observation terms (see the module docstring)."""
+        obs = _Obs()
+        day0 = _day_number(days[0])
+        part = (self.part_factor or {"attack_drones": 1.4}).get(family, 1.0)
+        for s in statements:
+            first = _day_number(s.refers_from or s.refers_to)
+            last = _day_number(s.refers_to)
+            if last < day0:
+                continue  # about a time before the record starts
+            first = max(first, day0)
+            kind = s.kind
+            if s.coverage == "more" and kind in ("estimate", "plan"):
+                kind = "upper_bound"
+            if kind in ("estimate", "plan"):
+                y, sd = _center_sd(s.low, s.high)
+                sd = math.hypot(sd, self.source_sd, s.sd_extra)
+                if kind == "plan":
+                    y, sd = y - self.plan_bias, math.hypot(sd, self.plan_sd)
+                if s.coverage == "part":
+                    y, sd = y + math.log(part), math.hypot(sd, self.part_sd)
+                sign = 0.0
+            elif kind == "upper_bound":
+                y, sd, sign = math.log(s.high), math.hypot(self.source_sd, s.sd_extra), -1.0
+            else:
+                if s.low <= 0:
+                    continue
+                y, sd, sign = math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
+            if s.metric == "monthly_production":
+                row = interp_weights(np.arange(first, last + 1) + 0.5, knots).mean(axis=0)
+                if sign == 0:
+                    obs.g_rows.append(row)
+                    obs.g_y.append(y)
+                    obs.g_sd.append(sd)
+                else:
+                    obs.b_rows.append(row)
+                    obs.b_y.append(y)
+                    obs.b_sd.append(sd)
+                    obs.b_sign.append(sign)
+            elif s.metric == "stockpile":
+                obs.s_t.append(float(min(max(last, day0), day0 + t_obs)))
+                obs.s_y.append(y)
+                obs.s_sd.append(sd)
+                obs.s_sign.append(sign)
+            else:  # total_supplied
+                obs.p_from.append(float(first))
+                obs.p_to.append(float(last + 1))
+                obs.p_y.append(y)
+                obs.p_sd.append(sd)
+                obs.p_sign.append(sign)
+            obs.used.append(s.statement_id)
+        return obs
+
+
+def _mixture_draw(components, n: int, rng: np.random.Generator) -> np.ndarray:
+    weights = np.array([c[0] for c in components])
+    counts = rng.multinomial(n, weights / weights.sum())
+    parts = []
+    for (_, mean, chol), k in zip(components, counts, strict=True):
+        parts.append(mean + rng.standard_normal((k, len(mean))) @ chol.T)
+    return np.concatenate(parts)
+
+
+def _mixture_logpdf(components, z: np.ndarray) -> np.ndarray:
+    from scipy.linalg import solve_triangular
+    from scipy.special import logsumexp
+
+    total = sum(c[0] for c in components)
+    terms = []
+    for wgt, mean, chol in components:
+        u = solve_triangular(chol, (z - mean).T, lower=True)
+        logdet = np.log(np.diag(chol)).sum()
+        terms.append(
+            math.log(wgt / total)
+            - 0.5 * (u**2).sum(axis=0)
+            - logdet
+            - 0.5 * len(mean) * math.log(2 * math.pi)
+        )
+    return logsumexp(np.vstack(terms), axis=0)
+
+
+def _systematic_resample(w: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    positions = (rng.random() + np.arange(n)) / n
+    return np.minimum(np.searchsorted(np.cumsum(w), positions), len(w) - 1)
