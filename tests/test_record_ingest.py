@@ -326,3 +326,19 @@ def test_malformed_csv_lines_are_quarantined_not_lost(tmp_path):
     with duckdb.connect(str(db), read_only=True) as con:
         line, reason = con.execute("SELECT line, reason FROM quarantine").fetchone()
     assert line == 3 and reason.startswith("csv: ")
+
+
+def test_the_key_is_unique_after_repeated_and_corrected_ingests(record_csv, tmp_path):
+    db = tmp_path / "s.duckdb"
+    with record_csv.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    ingest_record(record_csv, db)
+    rows[3]["destroyed"] = "0.0"
+    ingest_record(write_record(tmp_path / "v2.csv", rows[::-1]), db)  # reordered + corrected
+    ingest_record(record_csv, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        total, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT (time_start, time_end, model, source, key_seq)) "
+            "FROM attacks"
+        ).fetchone()
+    assert total == distinct == 2946

@@ -24,6 +24,8 @@ from barrage.record.taxonomy import classify_models
 
 DATE_FORMAT = "%Y-%m-%d"
 TIME_FORMATS = ["%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+#: Fields trimmed of surrounding blanks before use (the rest are stored as published).
+TRIMMED_COLUMNS = ("time_start", "time_end", "model", "source")
 #: The upsert key of a row (key_seq orders rows of one file that share the rest).
 KEY_COLUMNS = ("time_start", "time_end", "model", "source", "key_seq")
 EXPECTED_TIME = "YYYY-MM-DD or YYYY-MM-DD HH:MM"
@@ -110,11 +112,16 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
     def s(name: str) -> str:  # trimmed text of a store column
         return _q("s__" + name)
 
-    trimmed = ["record_number"] + [
-        (f"nullif(trim({_q(c.csv_name)}), '')" if c.csv_name in present else "NULL::VARCHAR")
-        + f" AS {s(c.store_name)}"
-        for c in RECORD_COLUMNS
-    ]
+    # Trimming costs as much as parsing: trim only the fields whose whitespace matters
+    # (times, model, source); DuckDB's casts already ignore surrounding blanks.
+    def text(c) -> str:
+        if c.csv_name not in present:
+            return "NULL::VARCHAR"
+        if c.store_name in TRIMMED_COLUMNS:
+            return f"nullif(trim({_q(c.csv_name)}), '')"
+        return _q(c.csv_name)
+
+    trimmed = ["record_number"] + [f"{text(c)} AS {s(c.store_name)}" for c in RECORD_COLUMNS]
     values = ["t.*"]
     for which in ("time_start", "time_end"):
         # A failed format is costly in DuckDB: try the date-only form only on short values.
@@ -146,21 +153,21 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
         value = _q("v__" + name)
         select.append(f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END AS {_q(name)}")
         checks = [
-            f"WHEN {r} IS NOT NULL AND {value} IS NULL THEN '{name}: expected a number, got ''' || {r} || ''''",
-            f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || {r} || ''''",
-            f"WHEN {value} < 0 THEN '{name}: negative count ' || {r}",
+            f"WHEN {value} IS NULL AND trim(coalesce({r}, '')) <> '' THEN '{name}: expected a number, got ''' || trim({r}) || ''''",
+            f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || trim({r}) || ''''",
+            f"WHEN {value} < 0 THEN '{name}: negative count ' || trim({r})",
         ]
         if name in WEAPON_COUNT_COLUMNS:
             checks.append(
-                f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || {r}"
+                f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || trim({r})"
             )
         reasons.append("CASE " + " ".join(checks) + " END")
     reasons.append(
         f"CASE WHEN {s('model')} IS NULL THEN 'model: empty (expected a weapon model name)' END"
     )
     reasons.append(
-        f"CASE WHEN v__destroyed > v__launched + {tolerance!r} THEN 'destroyed: ' || {s('destroyed')} "
-        f"|| ' exceeds launched ' || {s('launched')} END"
+        f"CASE WHEN v__destroyed > v__launched + {tolerance!r} THEN 'destroyed: ' || trim({s('destroyed')}) "
+        f"|| ' exceeds launched ' || trim({s('launched')}) END"
     )
     te_adj = (
         f"CASE WHEN length({s('time_end')}) <= 10 THEN time_end_ts + INTERVAL 86399 SECOND "
@@ -217,7 +224,7 @@ def ingest_record(
             f.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
         read_path = cleanup = Path(tmp)
     del data
-    now = datetime.now(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     con = connect(db, lock_timeout_s=lock_timeout_s)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -254,7 +261,12 @@ def ingest_record(
             }
         )
         con.register("model_map_df", model_map)
-        con.execute("CREATE TEMP TABLE model_map AS SELECT * FROM model_map_df")
+        con.execute(
+            "CREATE TEMP TABLE model_map (model_raw VARCHAR, model_norm VARCHAR, family VARCHAR, "
+            "weapon_class VARCHAR, known BOOLEAN)"
+        )
+        if len(model_map):
+            con.execute("INSERT INTO model_map SELECT * FROM model_map_df")
         con.unregister("model_map_df")
 
         # Valid rows, with their key and derived columns.
@@ -265,7 +277,7 @@ def ingest_record(
             if c not in ("time_start", "time_end", "model", "source")
         )
         con.execute(
-            f"""CREATE TEMP TABLE incoming AS
+            f"""CREATE TEMP VIEW incoming AS
             WITH v AS (
               SELECT p.*, m.model_norm, m.family, m.weapon_class,
                 CASE WHEN p.time_end_date_only THEN p.time_end_ts + INTERVAL 86399 SECOND
@@ -273,11 +285,15 @@ def ingest_record(
                 trim(split_part(coalesce(p.source, ''), '/', 1)) AS chan0
               FROM parsed p JOIN model_map m ON p.model = m.model_raw
               WHERE p.reason = ''
+            ), shared AS (
+              -- Few rows share a key: number only those (a hash aggregate, no full sort).
+              SELECT unnest(rns) AS record_number, unnest(range(1, len(rns) + 1)) AS key_seq
+              FROM (SELECT list(record_number ORDER BY record_number) AS rns FROM v
+                    GROUP BY time_start_ts, time_end_adj, model_norm, coalesce(source, '')
+                    HAVING count(*) > 1)
             ), k AS (
-              SELECT v.*, row_number() OVER (
-                  PARTITION BY time_start_ts, time_end_adj, model_norm, coalesce(source, '')
-                  ORDER BY record_number) AS key_seq
-              FROM v
+              SELECT v.*, coalesce(shared.key_seq, 1) AS key_seq
+              FROM v LEFT JOIN shared USING (record_number)
             )
             SELECT k.time_start_ts AS time_start, k.time_end_adj AS time_end, k.model_norm AS model,
               coalesce(k.source, '') AS source,
@@ -304,40 +320,39 @@ def ingest_record(
             "FROM csv_rejects GROUP BY line"
         )
         rows_rejected = con.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
-        rows_valid = con.execute("SELECT count(*) FROM incoming").fetchone()[0]
+        rows_valid = con.execute("SELECT count(*) FROM parsed WHERE reason = ''").fetchone()[0]
         rows_bad = rows_parsed - rows_valid
         on_key = " AND ".join(f"a.{_q(c)} = i.{_q(c)}" for c in KEY_COLUMNS)
         content = [c.store_name for c in RECORD_COLUMNS if c.store_name not in KEY_COLUMNS]
         content += ["start_is_date_only", "end_is_date_only"]
         changed = " OR ".join(f"a.{_q(c)} IS DISTINCT FROM i.{_q(c)}" for c in content)
-        rows_added = con.execute(
-            f"SELECT count(*) FROM incoming i ANTI JOIN attacks a ON {on_key}"
-        ).fetchone()[0]
-        rows_updated = con.execute(
-            f"SELECT count(*) FROM incoming i JOIN attacks a ON {on_key} WHERE {changed}"
-        ).fetchone()[0]
-        rows_unchanged = rows_valid - rows_added - rows_updated
-        new_nights = [
-            r[0].isoformat()
-            for r in con.execute(
-                "SELECT DISTINCT night FROM incoming WHERE night NOT IN "
-                "(SELECT DISTINCT night FROM attacks) ORDER BY night"
-            ).fetchall()
-        ]
-
-        con.execute(
-            f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
-        )
-        if rows_updated:
+        known_nights = {r[0] for r in con.execute("SELECT DISTINCT night FROM attacks").fetchall()}
+        # `incoming` is a view, evaluated by the statements that need it (no copy of the
+        # file's rows is materialised twice). Corrections first, then new keys.
+        rows_updated = 0
+        if known_nights:
             set_cols = [
                 d[0]
                 for d in con.execute("SELECT * FROM incoming LIMIT 0").description
                 if d[0] not in (*KEY_COLUMNS, "first_ingested_at")
             ]
             assignments = ", ".join(f"{_q(c)} = i.{_q(c)}" for c in set_cols)
-            con.execute(
+            rows_updated = con.execute(
                 f"UPDATE attacks AS a SET {assignments} FROM incoming i WHERE {on_key} AND ({changed})"
-            )
+            ).fetchone()[0]
+        rows_added = con.execute(
+            f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
+        ).fetchone()[0]
+        rows_unchanged = rows_valid - rows_added - rows_updated
+        new_nights = sorted(
+            r[0].isoformat()
+            for r in con.execute(
+                "SELECT DISTINCT night FROM attacks WHERE first_ingested_at = ? "
+                "AND source_file_sha256 = ?",
+                [now, sha],
+            ).fetchall()
+            if r[0] not in known_nights
+        )
         con.execute(
             f"""CREATE TEMP TABLE bad_rows AS
             SELECT {_lit(sha)} AS sha, {_lit(str(path))} AS f, record_number AS rn,
@@ -365,7 +380,8 @@ def ingest_record(
         unknown = sorted(
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT model FROM incoming WHERE weapon_class = 'unknown'"
+                "SELECT DISTINCT model_norm FROM model_map WHERE weapon_class = 'unknown' AND model_raw IN "
+                "(SELECT model FROM parsed WHERE reason = '')"
             ).fetchall()
         )
         report = IngestReport(
@@ -396,7 +412,8 @@ def ingest_record(
                 datetime.now(UTC).replace(tzinfo=None),
             ],
         )
-        for tmp in ("parsed", "model_map", "incoming", "rejected_lines", "bad_rows"):
+        con.execute("DROP VIEW IF EXISTS incoming")
+        for tmp in ("parsed", "model_map", "rejected_lines", "bad_rows"):
             con.execute(f"DROP TABLE IF EXISTS {tmp}")
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
