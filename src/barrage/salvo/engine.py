@@ -3,8 +3,8 @@
 Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 1. Each weapon draws an arrival time, uniform in its group's window, and a target asset
-   from the attacker's aim. Weapons are put in arrival order (stable radix sort on a
-   16-bit time, 0.7 s resolution over a 12 h night).
+   from the attacker's aim. Weapons are put in arrival order (16-bit time, 0.7 s
+   resolution over a 12 h night; ties by weapon group, i.e. by weapon index).
 2. Electronic warfare removes each weapon with probability ``ew_loss`` (per class or
    family) before any layer sees it.
 3. Layers engage in scenario order (outermost first). Layer ``l`` can engage a weapon if
@@ -23,10 +23,14 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 Because layers interact only through which weapons are still flying, processing one
 layer over the whole night and then the next is the same as processing slot by slot.
-Probabilities are compared against 15-bit uniforms (resolution 1/32768).
+Probabilities are compared against 15-bit uniforms (resolution 1/32768). Speed comes from
+deciding EW before the sort (the sort key puts the weapons still flying first), working
+only on those columns, and computing slot ranks and stock cuts only for the runs where
+channels or stock can bind (see docs/benchmarks.md).
 
 Randomness: the runs are cut into fixed blocks of ``BLOCK_RUNS``; block ``b`` draws from
-``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order, so a run's
+``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order (the
+per-run Beta draws, then one ``random_raw`` call cut into 16-bit planes), so a run's
 numbers do not depend on how blocks are grouped into chunks.
 """
 
@@ -49,6 +53,13 @@ TIME_TICKS = 65536
 
 PROB_TICKS = 32768
 """Quantisation of probabilities (15-bit uniforms, resolution 1/32768)."""
+
+GROUP_BITS = 15
+GROUP_MASK = (1 << GROUP_BITS) - 1
+"""Sort keys are ``lost (1 bit) | arrival time (16 bits) | weapon group (15 bits)``."""
+
+SUB_CHUNK_RUNS = 512
+"""Runs simulated together inside a chunk: small enough for the arrays to stay in cache."""
 
 DEFAULT_DEBRIS_PROBABILITY = {
     "attack_drone": 0.3,
@@ -109,7 +120,7 @@ class CompiledScenario:
     window_lo: np.ndarray  # (W,) uint32 time ticks
     window_span: np.ndarray  # (W,) uint32
     assets: list[str]
-    aim_cumulative: np.ndarray  # (A-1,) uint32 thresholds on a 16-bit uniform
+    aim_cumulative: np.ndarray  # (A-1,) uint32 thresholds on a 16-bit uniform (<= 65536)
     n_slots: int
     layers: list[CompiledLayer]
     ew: ProbabilityTable
@@ -192,7 +203,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         if weights.sum() <= 0:
             raise InputError("assets.value_weight: value-weighted aim needs a positive weight")
     cum = np.cumsum(weights / weights.sum())[:-1]
-    aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS - 1).astype(np.uint32)
+    # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
+    aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
 
     n_slots = max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
     slot_len_min = scenario.night_h * 60.0 / n_slots
@@ -330,39 +342,35 @@ def summarise(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()), "p05": float(p05), "p50": float(p50), "p95": float(p95)}
 
 
-def _uniform15(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """15-bit uniforms from full-range 16-bit draws (the full range is the fast path)."""
-    u = rng.integers(0, TIME_TICKS, size=shape, dtype=np.uint16)
-    u >>= 1
-    return u
-
-
 def _draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> dict:
-    """All random numbers for one block, in a fixed order."""
-    w = cs.n_weapons
+    """All random numbers for one block, in a fixed order.
+
+    First the per-run probabilities (Beta draws), then one ``random_raw`` call cut into
+    16-bit planes of ``runs x weapons``: arrival time, EW, target, one kill uniform per
+    layer. The time and EW planes are per weapon; the others are per *arrival position*
+    (weapons are exchangeable within a group and these draws are iid, so it is the same
+    model and saves carrying them through the sort).
+    """
     draws = {"ew_p": cs.ew.draw(rng, runs)}
     draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
-    draws["time"] = rng.integers(0, TIME_TICKS, size=(runs, w), dtype=np.uint16)
-    draws["target"] = (
-        rng.integers(0, TIME_TICKS, size=(runs, w), dtype=np.uint16) if len(cs.assets) > 1 else None
-    )
-    draws["ew_u"] = _uniform15(rng, (runs, w))
-    draws["kill_u"] = [_uniform15(rng, (runs, w)) for _ in cs.layers]
+    n_planes = 3 + len(cs.layers)
+    n = n_planes * runs * cs.n_weapons
+    raw = rng.bit_generator.random_raw((n + 3) // 4)
+    planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, cs.n_weapons)
+    planes[1] >>= 1  # EW and kill uniforms are 15-bit (thresholds up to PROB_TICKS fit)
+    planes[3:] >>= 1
+    draws["planes"] = planes
     return draws
 
 
 def _stack(blocks: list[dict]) -> dict:
     if len(blocks) == 1:
         return blocks[0]
-    out = {}
-    for key, value in blocks[0].items():
-        if value is None:
-            out[key] = None
-        elif isinstance(value, list):
-            out[key] = [np.concatenate([b[key][i] for b in blocks]) for i in range(len(value))]
-        else:
-            out[key] = np.concatenate([b[key] for b in blocks])
-    return out
+    return {
+        "ew_p": np.concatenate([b["ew_p"] for b in blocks]),
+        "kill_p": [np.concatenate(ps) for ps in zip(*(b["kill_p"] for b in blocks), strict=True)],
+        "planes": np.concatenate([b["planes"] for b in blocks], axis=1),
+    }
 
 
 def _thresholds(p: np.ndarray) -> np.ndarray:
@@ -370,135 +378,300 @@ def _thresholds(p: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint16)
 
 
-def _gather(table: np.ndarray, fam_run: np.ndarray) -> np.ndarray:
-    """``table[run, fam[run, w]]`` for a (runs, F) table; ``fam_run = fam + run * F``."""
-    return table.ravel().take(fam_run)
+@dataclass(frozen=True)
+class _Plan:
+    """Per-scenario index tables. A *group* is a contiguous run of weapons of one family
+    and arrival window (exchangeable); a *category* is (group, target asset)."""
+
+    group_start: np.ndarray  # (G,) first weapon of each group
+    weapon_group: np.ndarray  # (W,) uint32
+    group_family: np.ndarray  # (G,) intp
+    cat_family: np.ndarray  # (K,) intp, K = G * A; category = group * A + asset
+    cat_class: np.ndarray  # (K, C) int64 one-hot
+    cat_asset: np.ndarray  # (K, A) int64 one-hot
+    cat_decoy: np.ndarray  # (K,) bool
+    weapons_by_class: np.ndarray  # (C,) int64
 
 
-def _count_by(keys: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """Per-run counts of ``mask`` by ``keys`` (values in 0..n-1) -> (runs, n)."""
-    out = np.empty((mask.shape[0], n), dtype=np.int64)
-    if n == 1:
-        out[:, 0] = np.count_nonzero(mask, axis=1)
-        return out
-    for i in range(n):
-        out[:, i] = np.count_nonzero(mask & (keys == i), axis=1)
+def _plan(cs: CompiledScenario) -> _Plan:
+    fam, lo, span = cs.weapon_family, cs.window_lo, cs.window_span
+    change = np.ones(fam.size, dtype=bool)
+    change[1:] = (fam[1:] != fam[:-1]) | (lo[1:] != lo[:-1]) | (span[1:] != span[:-1])
+    group_start = np.flatnonzero(change)
+    if group_start.size > GROUP_MASK + 1:
+        raise InputError(
+            f"salvo.weapons: at most {GROUP_MASK + 1} weapon groups, got {group_start.size}"
+        )
+    weapon_group = (np.cumsum(change) - 1).astype(np.uint32)
+    group_family = fam[group_start].astype(np.intp)
+    n_a, n_c = len(cs.assets), len(cs.classes)
+    cat_family = np.repeat(group_family, n_a)
+    cat_asset = np.tile(np.arange(n_a), group_family.size)
+    cat_class = cs.family_class.astype(np.intp)[cat_family]
+    return _Plan(
+        group_start=group_start,
+        weapon_group=weapon_group,
+        group_family=group_family,
+        cat_family=cat_family,
+        cat_class=np.eye(n_c, dtype=np.int64)[cat_class],
+        cat_asset=np.eye(n_a, dtype=np.int64)[cat_asset],
+        cat_decoy=cs.is_decoy[cat_family],
+        weapons_by_class=np.bincount(cs.family_class[fam], minlength=n_c).astype(np.int64),
+    )
+
+
+class _Thresholds:
+    """A per-family threshold table (``(F,)`` or per run ``(runs, F)``) ready to be read
+    at arrival positions. A table with one value on every category a layer can engage
+    is a scalar (no gather); otherwise it is gathered by category (and run)."""
+
+    def __init__(self, table: np.ndarray, plan: _Plan, can_cat: np.ndarray):
+        self.scalar = self.column = self.by_cat = None
+        if table.ndim == 1:
+            by_cat = table[plan.cat_family]
+            values = np.unique(by_cat[can_cat])
+            if values.size == 1:
+                self.scalar = values[0]
+            else:
+                self.by_cat = by_cat
+            return
+        fams = np.unique(plan.cat_family[can_cat])
+        if fams.size == 1:
+            self.column = table[:, fams[0]][:, None]
+        else:
+            self.by_cat = table[:, plan.cat_family]
+
+    def at(self, cat: np.ndarray, rows: slice) -> np.ndarray | np.uint16:
+        """Values at the positions of categories ``cat`` (runs ``rows`` of the chunk)."""
+        if self.scalar is not None:
+            return self.scalar
+        if self.column is not None:
+            return self.column[rows]
+        if self.by_cat.ndim == 1:
+            return self.by_cat.take(cat)
+        table = self.by_cat[rows]
+        return table.ravel().take(cat + (np.arange(len(table)) * table.shape[1])[:, None])
+
+
+def _layer_thresholds(cs: CompiledScenario, plan: _Plan, d: dict, can: list) -> list[dict]:
+    """Per layer: kill, debris and shoot-look-shoot thresholds for the chunk's runs."""
+    out = []
+    for li, layer in enumerate(cs.layers):
+        p1 = d["kill_p"][li]
+        if layer.kill.random_index.size == 0:
+            p1 = p1[0]
+        k = layer.shots
+        p_kill = 1.0 - (1.0 - p1) ** k
+        sls = layer.doctrine == "shoot_look_shoot" and k > 1
+        out.append(
+            {
+                "kill": _Thresholds(_thresholds(p_kill), plan, can[li]),
+                "debris": _Thresholds(_thresholds(p_kill * cs.debris), plan, can[li]),
+                # shoot-look-shoot: shot j + 1 is fired if the first j missed
+                "next_shot": [
+                    _Thresholds(_thresholds(1.0 - (1.0 - p1) ** j), plan, can[li])
+                    for j in range(1, k)
+                ]
+                if sls
+                else [],
+            }
+        )
     return out
 
 
-def _simulate_chunk(cs: CompiledScenario, d: dict) -> dict:
-    runs, w = d["time"].shape
-    n_f, n_a, n_c = len(cs.families), len(cs.assets), len(cs.classes)
-    rank_dtype = np.int16 if w < 32767 else np.int32
+def _row_count(mask: np.ndarray) -> np.ndarray:
+    """Per-row count of a 2-D bool array (a byte sum: several times faster than
+    ``count_nonzero(axis=1)``)."""
+    return mask.view(np.uint8).sum(axis=1, dtype=np.int32)
 
-    # 1. arrival order (stable radix sort on 16-bit times)
-    t = (cs.window_lo + ((cs.window_span * d["time"].astype(np.uint32)) >> 16)).astype(np.uint16)
-    order = np.argsort(t, axis=1, kind="stable")
-    t_sorted = np.take_along_axis(t, order, axis=1)
-    fam = cs.weapon_family[order]  # (runs, W)
-    slot = ((t_sorted.astype(np.uint32) * cs.n_slots) >> 16).astype(np.intp)
-    del t, t_sorted, order
-    new_slot = np.empty((runs, w), dtype=bool)
-    new_slot[:, 0] = True
-    np.not_equal(slot[:, 1:], slot[:, :-1], out=new_slot[:, 1:])
-    # targets are iid per weapon and independent of family and time: drawn in place
-    target = np.zeros((runs, w), dtype=np.uint8)
-    if d["target"] is not None:
-        for threshold in cs.aim_cumulative.astype(np.uint16):
-            target += d["target"] >= threshold
-    key = fam.astype(np.intp)
-    key *= n_a
-    key += target
-    fam_run = fam + (np.arange(runs, dtype=np.intp) * n_f)[:, None]
 
-    # 2. electronic warfare
-    alive = d["ew_u"] >= _gather(_thresholds(d["ew_p"]), fam_run)
-    ew_lost = ~alive
-    cls = cs.family_class.astype(np.int8)[fam]
-    decoy_w = cs.is_decoy[fam]
+def _layer_bits(cs: CompiledScenario, plan: _Plan) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Per-category eligibility: one bit per layer, and the per-layer bool tables."""
+    n_a = len(cs.assets)
+    can = [
+        layer.can_engage.reshape(len(cs.families), n_a)[plan.group_family].ravel()
+        for layer in cs.layers
+    ]
+    dtype = next(
+        t
+        for t in (np.uint8, np.uint16, np.uint32, np.uint64, None)
+        if t is None or len(can) <= np.iinfo(t).bits
+    )
+    if dtype is None:
+        return np.empty(0), can
+    bits = np.zeros(plan.cat_family.size, dtype=dtype)
+    for li, c in enumerate(can):
+        bits[c] |= dtype(1) << dtype(li)
+    return bits, can
 
-    n_l = len(cs.layers)
+
+def _simulate_chunk(cs: CompiledScenario, d: dict, *, rows: int = SUB_CHUNK_RUNS) -> dict:
+    """Per-run outputs for the runs of ``d`` (one or more stacked blocks).
+
+    Runs are independent, so they are simulated ``rows`` at a time to keep the working
+    arrays in cache; the numbers do not depend on ``rows``.
+    """
+    runs = d["planes"].shape[1]
+    plan = _plan(cs)
+    bits, can = _layer_bits(cs, plan)
+    thresholds = _layer_thresholds(cs, plan, d, can)
+    parts = []
+    for start in range(0, runs, rows):
+        sl = slice(start, min(start + rows, runs))
+        part = {
+            "ew_p": d["ew_p"][sl],
+            "kill_p": [p[sl] for p in d["kill_p"]],
+            "planes": d["planes"][:, sl],
+        }
+        parts.append(_simulate_rows(cs, plan, bits, can, thresholds, sl, part))
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _simulate_rows(
+    cs: CompiledScenario,
+    plan: _Plan,
+    bits: np.ndarray,
+    can: list[np.ndarray],
+    thresholds: list[dict],
+    sl: slice,
+    d: dict,
+) -> dict:
+    planes = d["planes"]
+    _, runs, w = planes.shape
+    n_a, n_l, n_slots = len(cs.assets), len(cs.layers), cs.n_slots
+    fam_w = cs.weapon_family.astype(np.intp)
+
+    # 1. EW, per weapon before sorting (a weapon's family is fixed by its column)
+    ew_t = _thresholds(d["ew_p"])
+    lost = planes[1] < (ew_t[:, fam_w] if cs.ew.random_index.size else ew_t[0, fam_w])
+    lost_by_group = np.add.reduceat(lost.view(np.uint8), plan.group_start, axis=1, dtype=np.int64)
+    ew_lost_by_class = lost_by_group @ plan.cat_class[::n_a]
+    n_flying = w - lost_by_group.sum(axis=1)
+
+    # 2. arrival order: sort keys (lost bit | 16-bit time | group) row by row; weapons
+    # still flying come first, in arrival order (ties by group, i.e. by weapon index)
+    key = planes[0].astype(np.uint32)
+    key *= cs.window_span
+    key >>= 16
+    key += cs.window_lo
+    key <<= GROUP_BITS
+    key |= plan.weapon_group
+    key += lost * np.uint32(1 << 31)
+    key.sort(axis=1)
+    wa = -(-max(1, int(n_flying.max())) // 8) * 8  # whole 8-byte words per row
+    if wa > w:
+        key = np.concatenate([key, np.full((runs, wa - w), 1 << 31, np.uint32)], axis=1)
+        planes = np.concatenate([planes, np.zeros(planes.shape[:2] + (wa - w,), np.uint16)], 2)
+    key = np.ascontiguousarray(key[:, :wa])
+    alive = key < np.uint32(1 << 31)
+    target = np.zeros((runs, wa), dtype=np.uint8 if n_a < 256 else np.uint16)
+    if n_a > 1:
+        t_plane = planes[2][:, :wa]
+        for threshold in cs.aim_cumulative[cs.aim_cumulative < TIME_TICKS].astype(np.uint16):
+            target += t_plane >= threshold
+    cat = (key & np.uint32(GROUP_MASK)).astype(np.intp)
+    cat *= n_a
+    cat += target
+    cat_bits = bits.take(cat) if bits.size else None
+    decoy = plan.cat_decoy.take(cat) if cs.is_decoy.any() else None
+    slot = None  # arrival slot by position, built the first time capacity may bind
+
     interceptors = np.zeros((runs, n_l), dtype=np.int64)
     kills = np.zeros((runs, n_l), dtype=np.int64)
     decoys_engaged = np.zeros(runs, dtype=np.int64)
-    destroyed = np.zeros((runs, w), dtype=bool)
-    debris = np.zeros((runs, w), dtype=bool)
+    debris = np.zeros((runs, wa), dtype=bool)
 
     # 3. layers, outermost first; each over the whole night
-    fam_i = fam.astype(np.intp)
     for li, layer in enumerate(cs.layers):
-        elig = layer.can_engage.take(key)
-        elig &= alive
-        n_elig = np.count_nonzero(elig, axis=1)
-        if not n_elig.any():
+        can_cat = can[li]
+        if not can_cat.any():
             continue
-        if n_elig.max() <= layer.capacity_per_slot.min():
-            engaged = elig  # capacity cannot bind in any slot of any run
+        if cat_bits is not None:
+            e = (cat_bits & bits.dtype.type(1 << li)) != 0
         else:
-            # rank of each eligible weapon within its slot, first come first served
-            rank = np.cumsum(elig, axis=1, dtype=rank_dtype)
-            offset = rank - elig
-            offset *= new_slot
-            np.maximum.accumulate(offset, axis=1, out=offset)
-            rank -= offset
-            engaged = rank <= layer.capacity_per_slot.astype(rank_dtype).take(slot)
-            engaged &= elig
-        p1 = d["kill_p"][li]
-        per_run = layer.kill.random_index.size > 0
-        fam_index = fam_run if per_run else fam_i
+            e = can_cat.take(cat)
+        e &= alive
+        n_e = _row_count(e)
+        if not n_e.any():
+            continue
+        capacity = layer.capacity_per_slot
+        c = int(capacity.min())
+        if n_e.max() > c:
+            if slot is None:  # lost weapons (at the end of each row) get slots >= n_slots
+                slot = ((key >> GROUP_BITS) * np.uint32(n_slots)) >> 16
+            # sorted rows: more than c flying weapons share a slot iff slot[i + c] == slot[i]
+            crowded = slot[:, c:] == slot[:, : wa - c]
+            crowded &= slot[:, c:] < n_slots
+            rows = np.flatnonzero(crowded.any(axis=1))
+            if rows.size:  # rank of each eligible weapon in its slot, first come first served
+                es, ss = e[rows], slot[rows]
+                new_slot = np.empty(es.shape, dtype=bool)
+                new_slot[:, 0] = True
+                np.not_equal(ss[:, 1:], ss[:, :-1], out=new_slot[:, 1:])
+                rank = np.cumsum(es, axis=1, dtype=np.int32)
+                offset = rank - es
+                offset *= new_slot
+                np.maximum.accumulate(offset, axis=1, out=offset)
+                rank -= offset
+                cap = np.concatenate([capacity, np.zeros(n_slots, np.int32)])
+                es &= rank <= cap.take(ss)
+                e[rows] = es
+                n_e[rows] = _row_count(es)
 
-        def lookup(
-            p: np.ndarray, fam_index: np.ndarray = fam_index, per_run: bool = per_run
-        ) -> np.ndarray:
-            table = _thresholds(p if per_run else p[0])
-            return table.ravel().take(fam_index)
-
-        u = d["kill_u"][li]
         k = layer.shots
-        p_kill = 1.0 - (1.0 - p1) ** k
-        if layer.doctrine == "shoot_look_shoot" and k > 1:
-            shots = engaged.astype(np.int32)
-            for j in range(1, k):
-                shots += engaged & (u >= lookup(1.0 - (1.0 - p1) ** j))
-        else:
-            shots = engaged.astype(np.int32)
-            shots *= k
-        total = shots.sum(axis=1)
+        th = thresholds[li]
+        u = planes[3 + li][:, :wa]
+        extra = [e & (u >= t.at(cat, sl)) for t in th["next_shot"]]
+        total = n_e + sum(_row_count(x) for x in extra) if extra else n_e * k
         if layer.stock is not None:
             over = np.flatnonzero(total > layer.stock)  # only these runs run out
             if over.size:
-                sub = shots[over]
-                within = np.cumsum(sub, axis=1, dtype=np.int32) <= layer.stock
-                sub *= within
-                shots[over] = sub
-                engaged[over] &= within
-                total[over] = sub.sum(axis=1)
-        killed = u < lookup(p_kill)
-        killed &= engaged
+                es = e[over]
+                shots = es.astype(np.int32)
+                if extra:
+                    for x in extra:
+                        shots += x[over]
+                else:
+                    shots *= k
+                within = np.cumsum(shots, axis=1, dtype=np.int32) <= layer.stock
+                es &= within
+                e[over] = es
+                shots *= within
+                total[over] = shots.sum(axis=1)
+        killed = u < th["kill"].at(cat, sl)
+        killed &= e
         # debris: only killed weapons; u is uniform below the kill threshold when killed
-        hit = np.flatnonzero(killed)
-        u_hit = u.ravel()[hit]
-        debris_p = p_kill * cs.debris
-        debris_t = _thresholds(debris_p if per_run else debris_p[0]).ravel()
-        debris.ravel()[hit[u_hit < debris_t.take(fam_index.ravel()[hit])]] = True
+        debris |= killed & (u < th["debris"].at(cat, sl))
         interceptors[:, li] = total
-        kills[:, li] = np.count_nonzero(killed, axis=1)
-        if cs.is_decoy.any():
-            decoys_engaged += np.count_nonzero(engaged & decoy_w, axis=1)
-        destroyed |= killed
-        alive &= ~killed
+        kills[:, li] = _row_count(killed)
+        if decoy is not None:
+            e &= decoy
+            decoys_engaged += _row_count(e)
+        alive ^= killed
 
-    leak = alive & ~decoy_w
+    # 4. tallies: weapons still flying by category, debris by asset
+    n_cat = plan.cat_family.size
+    flying = np.flatnonzero(alive)
+    by_cat = np.bincount(
+        (flying // wa) * n_cat + cat.ravel().take(flying), minlength=runs * n_cat
+    ).reshape(runs, n_cat)
+    leaking = ~plan.cat_decoy
+    fell = np.flatnonzero(debris)
+    debris_by_asset = np.bincount(
+        (fell // wa) * n_a + target.ravel().take(fell), minlength=runs * n_a
+    ).reshape(runs, n_a)
     return {
-        "leakers_by_class": _count_by(cls, leak, n_c),
-        "leakers_by_asset": _count_by(target, leak, n_a),
-        "destroyed_by_class": _count_by(cls, destroyed, n_c),
-        "ew_lost_by_class": _count_by(cls, ew_lost, n_c),
-        "debris_by_asset": _count_by(target, debris, n_a),
+        "leakers_by_class": by_cat @ (plan.cat_class * leaking[:, None]),
+        "leakers_by_asset": by_cat @ (plan.cat_asset * leaking[:, None]),
+        "destroyed_by_class": plan.weapons_by_class - ew_lost_by_class - by_cat @ plan.cat_class,
+        "ew_lost_by_class": ew_lost_by_class,
+        "debris_by_asset": debris_by_asset,
         "interceptors_by_layer": interceptors,
         "kills_by_layer": kills,
         "decoys_engaged": decoys_engaged,
-        "decoys_through": np.count_nonzero(alive & decoy_w, axis=1),
+        "decoys_through": by_cat @ plan.cat_decoy.astype(np.int64),
     }
 
 
@@ -517,7 +690,7 @@ def simulate(
     *,
     runs: int = 10_000,
     seed: int = 0,
-    chunk_runs: int = 2 * BLOCK_RUNS,
+    chunk_runs: int = BLOCK_RUNS,
     progress: Callable[[int], None] | None = None,
 ) -> SalvoResult:
     """Simulate ``runs`` independent nights of the scenario.
