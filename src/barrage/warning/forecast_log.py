@@ -1,0 +1,169 @@
+"""The live forecast log: every issued assessment, append-only and tamper-evident.
+
+Backtests can flatter; the forecasts that count are those issued before the outcome was
+known. Each logged forecast keeps when it was issued, its as-of date, target,
+probabilities, model version and the SHA-256 of the record it used. Entries form a hash
+chain (each entry's hash covers the previous one), so a forecast rewritten or deleted in
+the store is detected: the log then refuses to be read or appended to until repaired.
+The library offers no way to edit an entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from barrage.errors import BarrageError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+LOG_DDL = """CREATE TABLE IF NOT EXISTS forecast_log (
+    seq BIGINT, issued_at TIMESTAMP, as_of DATE, target VARCHAR, model_version VARCHAR,
+    record_sha256 VARCHAR, p_json VARCHAR, level VARCHAR, payload_json VARCHAR,
+    prev_hash VARCHAR, entry_hash VARCHAR)"""
+GENESIS = "0" * 64
+_FIELDS = (
+    "seq",
+    "issued_at",
+    "as_of",
+    "target",
+    "model_version",
+    "record_sha256",
+    "p_json",
+    "level",
+    "payload_json",
+)
+
+
+class ForecastLogError(BarrageError):
+    """The forecast log was altered outside barrage (exit code 5)."""
+
+    exit_code = 5
+
+
+@dataclass(frozen=True)
+class LoggedForecast:
+    seq: int
+    issued_at: datetime
+    entry_hash: str
+
+
+def _entry_hash(prev_hash: str, values: dict[str, Any]) -> str:
+    canonical = json.dumps([prev_hash, *[str(values[k]) for k in _FIELDS]], separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(LOG_DDL)
+
+
+def _rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [*_FIELDS, "prev_hash", "entry_hash"]
+    rows = con.execute(f"SELECT {', '.join(cols)} FROM forecast_log ORDER BY seq").fetchall()
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def verify_log(con: duckdb.DuckDBPyConnection) -> int:
+    """Check the whole chain; return the number of entries or raise ForecastLogError."""
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    if "forecast_log" not in tables:
+        return 0
+    prev = GENESIS
+    for i, row in enumerate(_rows(con), start=1):
+        if row["seq"] != i:
+            raise ForecastLogError(
+                f"forecast log: entry {i} is missing (found seq {row['seq']}): an entry was deleted"
+            )
+        if row["prev_hash"] != prev or _entry_hash(prev, row) != row["entry_hash"]:
+            raise ForecastLogError(
+                f"forecast log: entry {i} (issued {row['issued_at']}) was "
+                "altered after it was written; the log refuses to continue"
+            )
+        prev = row["entry_hash"]
+    return i if prev != GENESIS else 0
+
+
+def append_forecast(
+    con: duckdb.DuckDBPyConnection,
+    assessment: dict[str, Any],
+    *,
+    model_version: str,
+    record_sha256: str,
+    issued_at: datetime | None = None,
+) -> LoggedForecast:
+    """Append one assessment (the dict of ``barrage assess --json``) in its own transaction."""
+    ensure_log(con)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        n = verify_log(con)
+        last = con.execute("SELECT entry_hash FROM forecast_log WHERE seq = ?", [n]).fetchone()
+        prev = last[0] if last else GENESIS
+        values = {
+            "seq": n + 1,
+            "issued_at": (issued_at or datetime.now(UTC)).replace(tzinfo=None, microsecond=0),
+            "as_of": datetime.fromisoformat(str(assessment["as_of"])[:10]).date(),
+            "target": str(assessment["target"]),
+            "model_version": model_version,
+            "record_sha256": record_sha256,
+            "p_json": json.dumps(assessment["p"], sort_keys=True),
+            "level": str(assessment.get("level", "")),
+            "payload_json": json.dumps(assessment, sort_keys=True, default=str),
+        }
+        entry = _entry_hash(prev, values)
+        con.execute(
+            "INSERT INTO forecast_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*(values[k] for k in _FIELDS), prev, entry],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoggedForecast(values["seq"], values["issued_at"], entry)
+
+
+def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The verified log, one row per forecast and horizon: seq, issued_at, as_of, target,
+    model_version, record_sha256, level, horizon_days, p."""
+    import pandas as pd
+
+    verify_log(con)
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    cols = [
+        "seq",
+        "issued_at",
+        "as_of",
+        "target",
+        "model_version",
+        "record_sha256",
+        "level",
+        "horizon_days",
+        "p",
+    ]
+    if "forecast_log" not in tables:
+        return pd.DataFrame(columns=cols)
+    out = []
+    for row in _rows(con):
+        for horizon, p in json.loads(row["p_json"]).items():
+            out.append(
+                [
+                    row["seq"],
+                    row["issued_at"],
+                    row["as_of"],
+                    row["target"],
+                    row["model_version"],
+                    row["record_sha256"],
+                    row["level"],
+                    int(horizon),
+                    float(p),
+                ]
+            )
+    return pd.DataFrame(out, columns=cols)
