@@ -1,0 +1,43 @@
+"""``barrage serve``: the dashboard and the HTTP API from one process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from barrage.cli import app
+from barrage.cli._common import clean_errors, stderr_console
+
+
+@app.command()
+@clean_errors
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8000,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="DuckDB store (else $BARRAGE_DB, else ./barrage.duckdb)."),
+    ] = None,
+) -> None:
+    """Serve the dashboard at / and the API under /api (OpenAPI at /openapi.json).
+
+    Limits and the upload token come from BARRAGE_UPLOAD_TOKEN, BARRAGE_MAX_UPLOAD_MB,
+    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S.
+    """
+    import uvicorn
+
+    from barrage.web import Settings, create_app
+
+    settings = Settings() if db is None else Settings(db=db)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        stderr_console().print(
+            f"[yellow]binding {host}: the API is reachable beyond this machine[/]"
+        )
+    if settings.upload_token is None:
+        stderr_console().print("uploads disabled (set BARRAGE_UPLOAD_TOKEN to enable)")
+    stderr_console().print(f"serving {settings.db} on http://{host}:{port}/")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -1,0 +1,517 @@
+"""The HTTP API and the dashboard, one FastAPI app over the library.
+
+Each route parses, makes one library call (through :mod:`barrage.web.queries` or the
+job manager), and returns a typed answer; library errors become one clear 4xx/503
+message. Reads are cached until the next ingest (see :mod:`barrage.web.store`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hmac
+import tempfile
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from barrage import __version__
+from barrage.errors import BarrageError, InputError, StoreBusyError
+from barrage.record.taxonomy import WEAPON_CLASSES
+from barrage.web import queries
+from barrage.web.jobs import FINISHED, Job, JobManager, QueueFull, salvo_runner, strike_simulation
+from barrage.web.models import (
+    Assessment,
+    Backtest,
+    ErrorResponse,
+    Health,
+    Indicators,
+    IngestResult,
+    JobProgress,
+    JobStatus,
+    NightsPage,
+    SalvoJobRequest,
+    ScenarioInfo,
+    Summary,
+)
+from barrage.web.settings import Settings
+from barrage.web.store import StoreMissing, StoreView
+
+STATIC = Path(__file__).with_name("static")
+UNSERVED_ENERGY_NOTE = (
+    "unserved energy needs the grid's strike simulation (barrage.grid.simulate_strike), "
+    "which this build does not have yet; the salvo result shows what gets through"
+)
+
+WeaponClass = enum.Enum("WeaponClass", {c: c for c in WEAPON_CLASSES}, type=str)
+
+
+TargetQuery = Annotated[
+    str | None,
+    Query(
+        max_length=200,
+        description="A built-in target name or an expression such as 'missiles >= 30'.",
+    ),
+]
+AsOfQuery = Annotated[
+    dt.date | None,
+    Query(description="Issue date YYYY-MM-DD (12:00 Kyiv); default: the latest."),
+]
+
+JobId = Annotated[str, PathParam(min_length=1, max_length=64)]
+
+
+def _body_type(model: type) -> Any:
+    """Set a route's ``body`` type to a model built at run time (annotations are strings
+    under ``from __future__ import annotations``, resolved in module globals)."""
+
+    def wrap(func):
+        func.__annotations__["body"] = model
+        return func
+
+    return wrap
+
+
+def _err(*codes: int) -> dict[int | str, dict[str, Any]]:
+    text = {
+        400: "Bad request: the library refused an input (message says which and why).",
+        401: "Missing or wrong upload token.",
+        403: "Uploads are disabled on this server.",
+        404: "No such job.",
+        409: "The job has already finished.",
+        413: "Upload larger than the server's limit.",
+        422: "Malformed request: a parameter or field is invalid.",
+        429: "Job queue full.",
+        501: "Not in this build.",
+        503: "Store missing or busy, or a library part missing; see the message.",
+    }
+    return {c: {"model": ErrorResponse, "description": text[c]} for c in codes}
+
+
+def _error(status: int, detail: str, headers: dict | None = None, **extra: Any) -> JSONResponse:
+    body = ErrorResponse(detail=detail, **extra).model_dump(exclude_none=True)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _json(data: bytes, version: str | None = None) -> Response:
+    headers = {"ETag": f'"{version}"'} if version else None
+    return Response(content=data, media_type="application/json", headers=headers)
+
+
+def _ts(t: float | None) -> dt.datetime | None:
+    return None if t is None else dt.datetime.fromtimestamp(t, tz=dt.UTC)
+
+
+def job_status(job: Job) -> JobStatus:
+    total = max(job.total, 0)
+    return JobStatus(
+        id=job.id,
+        kind=job.kind,
+        state=job.state,
+        progress=JobProgress(
+            done=job.done,
+            total=total,
+            fraction=1.0 if job.state == "done" else (job.done / total if total else 0.0),
+        ),
+        submitted_at=_ts(job.submitted_at),
+        started_at=_ts(job.started_at),
+        finished_at=_ts(job.finished_at),
+        request=job.request,
+        result=job.result,
+        error=job.error,
+        unserved_energy_note=UNSERVED_ENERGY_NOTE if job.kind == "salvo" else None,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The app for one store; ``settings`` default to the ``BARRAGE_*`` environment."""
+    settings = settings or Settings()
+    store = StoreView(settings.db, wait_s=settings.store_wait_s)
+    jobs = JobManager(
+        max_queue=settings.max_queue, timeout_s=settings.job_timeout_s, keep=settings.keep_jobs
+    )
+    static: dict[str, bytes] = {}
+    # The server's run limit is part of the schema (so clients and fuzzers see it).
+    JobRequest = create_model(
+        "SalvoJobRequest",
+        __base__=SalvoJobRequest,
+        __doc__=SalvoJobRequest.__doc__,
+        runs=(
+            int,
+            Field(
+                default=min(2000, settings.max_runs),
+                ge=1,
+                le=settings.max_runs,
+                description="Monte Carlo runs, at most this server's limit.",
+            ),
+        ),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        import plotly.offline
+
+        # plotly.js from the installed package, so the dashboard works offline.
+        static["plotly.min.js"] = plotly.offline.get_plotlyjs().encode()
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(
+        title="barrage",
+        version=__version__,
+        summary="Early warning and strike simulation for Ukraine's power system (public data).",
+        lifespan=lifespan,
+    )
+    app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
+
+    # --- errors -------------------------------------------------------------------------
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        parts = []
+        for e in exc.errors():
+            loc = ".".join(str(x) for x in e.get("loc", ()))
+            msg = e.get("msg", "invalid")
+            value = e.get("input")
+            shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            parts.append(f"{loc}: {msg} (got {shown})")
+            errors.append({"loc": [str(x) for x in e.get("loc", ())], "msg": msg})
+        return _error(422, "; ".join(parts) or "invalid request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(BarrageError)
+    async def _barrage(request: Request, exc: BarrageError) -> JSONResponse:
+        if isinstance(exc, StoreBusyError):
+            return _error(503, exc.message, headers={"Retry-After": "5"})
+        if isinstance(exc, StoreMissing | queries.NotAvailable):
+            return _error(503, exc.message)
+        if isinstance(exc, QueueFull):
+            return _error(429, exc.message, headers={"Retry-After": "10"})
+        if isinstance(exc, InputError):
+            return _error(400, exc.message)
+        return _error(400, exc.message)
+
+    async def cached(name: str, params: Any, compute) -> Response:
+        hit = store.peek(name, params)
+        if hit is not None:
+            return _json(hit, store._version)
+        data, version = await run_in_threadpool(store.cached, name, params, compute)
+        return _json(data, version)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    async def health() -> Health:
+        """Liveness and what this server can do; reads at most the store's newest
+        ingest row (a stat while the store is unchanged)."""
+        version = error = None
+        try:
+            version = store.fresh_version() or await run_in_threadpool(store.version)
+        except BarrageError as exc:
+            error = exc.message
+        return Health(
+            status="ok" if error is None else "degraded",
+            version=__version__,
+            store=str(settings.db),
+            store_version=version,
+            store_error=error,
+            jobs_active=jobs.active(),
+            assessment_available=queries.assessment_available(),
+            strike_simulation_available=strike_simulation() is not None,
+        )
+
+    @app.get("/api/summary", response_model=Summary, responses=_err(503), tags=["record"])
+    async def summary() -> Response:
+        """The record at a glance (as `barrage summary --json`)."""
+        return await cached("summary", (), queries.summary)
+
+    @app.get("/api/nights", response_model=NightsPage, responses=_err(422, 503), tags=["record"])
+    async def nights(
+        start: Annotated[dt.date | None, Query(description="First night, YYYY-MM-DD.")] = None,
+        end: Annotated[dt.date | None, Query(description="Last night, YYYY-MM-DD.")] = None,
+        weapon_class: Annotated[
+            WeaponClass | None, Query(description="Only nights with launches of this class.")
+        ] = None,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Response:
+        """Attack nights, newest last, paged; launched and destroyed by weapon class."""
+        if start is not None and end is not None and start > end:
+            return _error(422, f"start {start} is after end {end}")
+        cls = weapon_class.value if weapon_class is not None else None
+        params = (start, end, cls, offset, limit)
+        return await cached(
+            "nights",
+            params,
+            lambda con: queries.nights(
+                con, start=start, end=end, weapon_class=cls, offset=offset, limit=limit
+            ),
+        )
+
+    @app.get(
+        "/api/indicators",
+        response_model=Indicators,
+        responses=_err(400, 422, 503),
+        tags=["warning"],
+    )
+    async def indicators(
+        as_of: AsOfQuery = None,
+        target: TargetQuery = None,
+        days: Annotated[int, Query(ge=1, le=3660, description="History window, days.")] = 365,
+    ) -> Response:
+        """Every indicator as of a date, with its percentile and its recent history."""
+        return await cached(
+            "indicators",
+            (as_of, target, days),
+            lambda con: queries.indicators(con, as_of=as_of, target=target, days=days),
+        )
+
+    @app.get(
+        "/api/assessment",
+        response_model=Assessment,
+        responses=_err(400, 422, 503),
+        tags=["warning"],
+    )
+    async def assessment(as_of: AsOfQuery = None, target: TargetQuery = None) -> Response:
+        """The warning (as `barrage assess --json`): level, probabilities, drivers. With
+        ``as_of``, the assessment as it would have been issued that day."""
+        return await cached(
+            "assessment",
+            (as_of, target),
+            lambda con: queries.assessment(con, as_of=as_of, target=target),
+        )
+
+    @app.get(
+        "/api/backtest", response_model=Backtest, responses=_err(400, 422, 503), tags=["warning"]
+    )
+    async def backtest(target: TargetQuery = None) -> Response:
+        """Backtest scores of every model and baseline, forecast-vs-outcome history and
+        reliability."""
+        return await cached("backtest", (target,), lambda con: queries.backtest(con, target=target))
+
+    # --- jobs -----------------------------------------------------------------------------
+
+    @app.get("/api/scenarios", response_model=list[ScenarioInfo], tags=["simulation"])
+    def scenarios() -> list[ScenarioInfo]:
+        """The bundled salvo scenarios a job can name."""
+        from barrage.salvo import example_scenarios, load_scenario
+
+        out = []
+        for name, path in example_scenarios().items():
+            scn = load_scenario(path)
+            out.append(
+                ScenarioInfo(
+                    name=name,
+                    description=scn.description,
+                    weapons=sum(g.count for g in scn.salvo.weapons),
+                    layers=[layer.name for layer in scn.layers],
+                )
+            )
+        return out
+
+    @app.post(
+        "/api/jobs/salvo",
+        response_model=JobStatus,
+        status_code=202,
+        responses=_err(400, 422, 429),
+        tags=["simulation"],
+    )
+    @_body_type(JobRequest)
+    def submit_salvo(body: SalvoJobRequest) -> JobStatus:
+        """Queue a salvo simulation; poll GET /api/jobs/{id} for progress and result."""
+        from barrage.salvo import (
+            compile_scenario,
+            example_scenarios,
+            load_scenario,
+            scenario_from_dict,
+        )
+
+        if body.scenario is not None and body.scenario_spec is not None:
+            raise InputError("give either scenario (a bundled name) or scenario_spec, not both")
+        examples = example_scenarios()
+        if body.scenario_spec is not None:
+            scn = scenario_from_dict(body.scenario_spec, source="scenario_spec")
+        else:
+            name = body.scenario or next(iter(examples))
+            if name not in examples:
+                raise InputError(
+                    f"scenario: unknown scenario {name!r}; expected one of "
+                    f"{', '.join(examples)} (or give scenario_spec)"
+                )
+            scn = load_scenario(examples[name])
+        compiled = compile_scenario(scn)
+        if compiled.n_weapons > settings.max_weapons:
+            raise InputError(
+                f"scenario: {compiled.n_weapons:,} weapons, more than this server's limit of "
+                f"{settings.max_weapons:,} per job"
+            )
+        request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
+        job = jobs.submit(
+            "salvo",
+            request,
+            salvo_runner(compiled, runs=body.runs, seed=body.seed),
+            total=body.runs,
+        )
+        return job_status(job)
+
+    if strike_simulation() is not None:
+        # The hook for the grid's strike simulation (salvo -> damage -> unserved energy):
+        # registered only when barrage.grid provides ``simulate_strike``.
+        @app.post(
+            "/api/jobs/strike",
+            response_model=JobStatus,
+            status_code=202,
+            responses=_err(400, 422, 429, 501),
+            tags=["simulation"],
+        )
+        @_body_type(JobRequest)
+        def submit_strike(body: SalvoJobRequest) -> JobStatus:
+            """Queue a strike simulation (salvo, damage, unserved energy)."""
+            return _error(  # type: ignore[return-value]
+                501, "strike jobs: barrage.grid.simulate_strike exists but is not wired here yet"
+            )
+
+    @app.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
+    def list_jobs() -> list[JobStatus]:
+        """Jobs kept on this server, oldest first."""
+        return [job_status(j) for j in list(jobs._jobs.values())]
+
+    @app.get(
+        "/api/jobs/{job_id}",
+        response_model=JobStatus,
+        responses=_err(404, 422),
+        tags=["simulation"],
+    )
+    def get_job(job_id: JobId) -> JobStatus:
+        """A job's state, progress (runs done of total) and, when done, its result."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise StarletteHTTPException(404, f"no job {job_id!r} on this server")
+        return job_status(job)
+
+    @app.delete(
+        "/api/jobs/{job_id}",
+        response_model=JobStatus,
+        responses=_err(404, 409, 422),
+        tags=["simulation"],
+    )
+    def cancel_job(job_id: JobId) -> JobStatus:
+        """Cancel a queued or running job (it stops at its next block of runs)."""
+        job = jobs.get(job_id)
+        if job is None:
+            raise StarletteHTTPException(404, f"no job {job_id!r} on this server")
+        if job.state in FINISHED:
+            raise StarletteHTTPException(409, f"job {job_id} already {job.state}")
+        return job_status(jobs.cancel(job_id) or job)
+
+    # --- the one write ----------------------------------------------------------------------
+
+    @app.post(
+        "/api/ingest",
+        response_model=IngestResult,
+        responses=_err(400, 401, 403, 413, 503),
+        tags=["record"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The record CSV (missile_attacks_daily.csv), as the raw body.",
+                "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    async def ingest(request: Request) -> Response:
+        """Ingest an uploaded record file into the store (token required; atomic: a
+        refused upload changes nothing)."""
+        token = settings.upload_token
+        if token is None:
+            return _error(403, "uploads are disabled: set BARRAGE_UPLOAD_TOKEN on the server")
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if not hmac.compare_digest(
+            value.strip().encode() if scheme.lower() == "bearer" else b"",
+            token.get_secret_value().encode(),
+        ):
+            return _error(
+                401,
+                "missing or wrong upload token (send 'Authorization: Bearer <token>')",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        limit = settings.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, f"upload of {int(declared):,} bytes exceeds the limit of {limit:,}")
+        with tempfile.TemporaryDirectory(prefix="barrage-upload-") as tmp:
+            path = Path(tmp) / f"upload-{time.strftime('%Y%m%dT%H%M%S')}.csv"
+            size = 0
+            with path.open("wb") as f:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > limit:
+                        return _error(413, f"upload exceeds the limit of {limit:,} bytes")
+                    f.write(chunk)
+            report = await run_in_threadpool(_ingest_file, path)
+        return _json(report.model_dump_json().encode())
+
+    def _ingest_file(path: Path) -> IngestResult:
+        from barrage.record import ingest_record
+
+        with store.lock.write():
+            try:
+                report = ingest_record(path, settings.db, lock_timeout_s=settings.store_wait_s)
+            except InputError as exc:
+                # name the upload, not the server's temporary file
+                raise InputError(exc.message.replace(str(path), "uploaded file")) from None
+            finally:
+                store.forget_version()
+        d = report.as_dict()
+        return IngestResult(
+            **{k: d[k] for k in IngestResult.model_fields if k in d},
+            store_version=store.version(),
+        )
+
+    # --- the dashboard -------------------------------------------------------------------
+
+    from barrage.web import dashboard
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> Response:
+        hit = store.peek("dashboard", ())
+        if hit is None:
+            try:
+                hit, _ = await run_in_threadpool(
+                    store.cached, "dashboard", (), lambda con: dashboard.render(con, settings)
+                )
+            except BarrageError as exc:
+                return HTMLResponse(dashboard.render_error(exc.message), status_code=503)
+        return HTMLResponse(hit)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        if name == "plotly.min.js" and name in static:
+            return Response(
+                static[name],
+                media_type="text/javascript",
+                headers={"Cache-Control": "public, max-age=86400"},
+            )
+        allowed = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+        if name not in allowed:
+            raise StarletteHTTPException(404, f"no static file {name!r}")
+        return Response((STATIC / name).read_bytes(), media_type=allowed[name])
+
+    return app

@@ -1,0 +1,303 @@
+"""The dashboard page: server-rendered HTML, plotly figures, no CDN.
+
+Every number on the page comes from the same query functions as the API
+(:mod:`barrage.web.queries`); this module only lays them out.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from barrage import ATTRIBUTION, __version__
+from barrage.errors import BarrageError
+from barrage.web import queries
+from barrage.web.settings import Settings
+
+LEVEL_CLASS = {"low": "low", "elevated": "elevated", "high": "high", "severe": "severe"}
+INDICATOR_PANELS = (
+    "tempo_missiles_30d",
+    "tempo_attack_drone_30d",
+    "days_since_event_d",
+    "accumulation_missiles",
+    "intercept_rate_missiles_30d",
+    "probing_recon_energy_7d",
+)
+_PLOT_CONFIG = {"responsive": True, "displaylogo": False}
+
+
+def e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fig_html(fig, div_id: str) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id, config=_PLOT_CONFIG)
+
+
+def _layout(fig, title: str, height: int = 320) -> None:
+    fig.update_layout(
+        title={"text": title, "font": {"size": 14}},
+        height=height,
+        margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        legend={"orientation": "h", "y": -0.15},
+        template="plotly_white",
+        autosize=True,
+    )
+
+
+def banner(con) -> str:
+    """The warning at a glance: level, probabilities, the top drivers in sentences."""
+    try:
+        a = queries.assessment(con, as_of=None, target=None)
+    except BarrageError as exc:
+        return (
+            '<section id="warning-banner" class="banner unavailable" data-available="false">'
+            f'<h2>Warning</h2><p id="warning-unavailable">Assessment unavailable: {e(exc.message)}'
+            "</p></section>"
+        )
+    level = str(a.level)
+    target = a.target.get("expression") or a.target.get("name", "")
+    probs = "".join(
+        f'<div class="prob"><span class="k">within {e(k)} day{"s" if k != "1" else ""}</span>'
+        f'<span class="v" id="p-{e(k)}" data-p="{v!r}">{v * 100:.0f}%</span></div>'
+        for k, v in sorted(a.p.items(), key=lambda kv: int(kv[0]) if kv[0].isdigit() else 0)
+    )
+    drivers = "".join(f"<li>{e(d.sentence)}</li>" for d in a.drivers[:3])
+    return (
+        f'<section id="warning-banner" class="banner level-{e(LEVEL_CLASS.get(level.lower(), "other"))}" '
+        f'data-available="true"><div class="level-box"><span class="k">warning level</span>'
+        f'<span id="warning-level">{e(level)}</span>'
+        f'<span class="asof">as of {e(a.as_of)}, target {e(target)}</span></div>'
+        f'<div class="probs">{probs}</div>'
+        f'<div class="drivers"><h3>Why</h3><ul id="warning-drivers">{drivers}</ul></div>'
+        "</section>"
+    )
+
+
+def timeline(con) -> str:
+    """Missiles and attack drones per night, massive-strike nights marked."""
+    import plotly.graph_objects as go
+
+    from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
+
+    wide = nightly_by_class(con, "launched", full_calendar=True)
+    massive = [n for n in massive_nights(con)]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=wide.index,
+            y=wide["attack_drone"],
+            name="attack drones",
+            mode="lines",
+            line={"width": 1, "color": "#8c8c8c"},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=wide.index,
+            y=wide["missiles"],
+            name="missiles",
+            mode="lines",
+            line={"width": 1.2, "color": "#1f4e99"},
+        )
+    )
+    if massive:
+        import pandas as pd
+
+        idx = pd.to_datetime(massive)
+        fig.add_trace(
+            go.Scatter(
+                x=idx,
+                y=wide.loc[idx, "missiles"],
+                mode="markers",
+                name=f"massive (>= {MASSIVE_MISSILES} missiles)",
+                marker={"color": "#c0392b", "size": 7, "symbol": "triangle-up"},
+            )
+        )
+    _layout(fig, "Launches per night", height=340)
+    fig.update_xaxes(rangeslider={"visible": False})
+    return (
+        '<section id="timeline"><h2>Launches</h2>'
+        f'<p class="note">{len(massive)} massive nights marked.</p>'
+        f"{_fig_html(fig, 'timeline-plot')}</section>"
+    )
+
+
+def indicator_panels(con) -> str:
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    ind = queries.indicators(con, as_of=None, target=None, days=365)
+    by_name = {i.name: i for i in ind.indicators}
+    shown = [by_name[n] for n in INDICATOR_PANELS if n in by_name]
+    fig = make_subplots(
+        rows=3,
+        cols=2,
+        subplot_titles=[f"{i.name} ({i.unit})" for i in shown],
+        vertical_spacing=0.12,
+    )
+    for k, i in enumerate(shown):
+        fig.add_trace(
+            go.Scatter(
+                x=[h[0] for h in i.history],
+                y=[h[1] for h in i.history],
+                mode="lines",
+                name=i.name,
+                showlegend=False,
+                line={"width": 1.2},
+            ),
+            row=k // 2 + 1,
+            col=k % 2 + 1,
+        )
+    _layout(fig, f"Indicators, last {ind.days} days (as of {ind.as_of})", height=620)
+    fig.update_annotations(font_size=11)
+    rows = "".join(
+        f"<tr><td>{e(i.name)}</td><td class='num'>"
+        f"{'' if i.value is None else f'{i.value:,.3g}'}</td><td>{e(i.unit)}</td>"
+        f"<td class='num'>{'' if i.percentile is None else f'{i.percentile:.0f}'}</td>"
+        f"<td>{e(i.meaning)}</td></tr>"
+        for i in ind.indicators
+    )
+    return (
+        '<section id="indicators"><h2>Indicators</h2>'
+        f"<p class='note'>Target: {e(ind.target_expression)}; percentile of the current value "
+        "against its own history.</p>"
+        f"{_fig_html(fig, 'indicator-plot')}"
+        "<details><summary>All indicators</summary><div class='scroll'><table>"
+        "<tr><th>indicator</th><th>value</th><th>unit</th><th>pct</th><th>meaning</th></tr>"
+        f"{rows}</table></div></details></section>"
+    )
+
+
+def forecast_history(con) -> str:
+    """Forecasts against what happened, and their reliability, from the backtest."""
+    try:
+        bt = queries.backtest(con, target=None)
+    except BarrageError as exc:
+        return (
+            '<section id="history"><h2>Forecasts against outcomes</h2>'
+            f"<p class='note' id='history-unavailable'>Backtest unavailable: {e(exc.message)}"
+            "</p></section>"
+        )
+    import plotly.graph_objects as go
+
+    parts = ['<section id="history"><h2>Forecasts against outcomes</h2>']
+    if bt.history:
+        x = [h.get("as_of") or h.get("origin") for h in bt.history]
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[h.get("p") for h in bt.history],
+                name="forecast p",
+                mode="lines",
+                line={"width": 1.2},
+            )
+        )
+        hit = [xx for xx, h in zip(x, bt.history, strict=True) if h.get("outcome") in (1, True)]
+        fig.add_trace(
+            go.Scatter(
+                x=hit,
+                y=[1.02] * len(hit),
+                mode="markers",
+                name="event",
+                marker={"color": "#c0392b", "size": 5},
+            )
+        )
+        _layout(fig, "Forecast probability and events")
+        parts.append(_fig_html(fig, "history-plot"))
+    rel = bt.reliability or {}
+    if rel.get("mean_forecast") and rel.get("observed_frequency"):
+        fig = go.Figure()
+        fig.add_trace(
+            go.Scatter(
+                x=[0, 1],
+                y=[0, 1],
+                mode="lines",
+                name="perfect",
+                line={"dash": "dot", "color": "#999"},
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=rel["mean_forecast"],
+                y=rel["observed_frequency"],
+                mode="markers+lines",
+                name="observed",
+            )
+        )
+        _layout(fig, "Reliability")
+        fig.update_xaxes(title="forecast probability", range=[0, 1])
+        fig.update_yaxes(title="observed frequency", range=[0, 1])
+        parts.append(_fig_html(fig, "reliability-plot"))
+    if bt.scores:
+        cols = list(bt.scores[0])
+        head = "".join(f"<th>{e(c)}</th>" for c in cols)
+        body = "".join(
+            "<tr>"
+            + "".join(
+                f"<td class='num'>{v:.3f}</td>" if isinstance(v, float) else f"<td>{e(v)}</td>"
+                for v in (s.get(c) for c in cols)
+            )
+            + "</tr>"
+            for s in bt.scores
+        )
+        parts.append(f"<div class='scroll'><table id='scores'><tr>{head}</tr>{body}</table></div>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def simulation_form(settings: Settings) -> str:
+    from barrage.salvo import example_scenarios
+
+    options = "".join(f"<option value='{e(n)}'>{e(n)}</option>" for n in example_scenarios())
+    return (
+        '<section id="simulation"><h2>What if: simulate a salvo</h2>'
+        '<form id="sim-form" autocomplete="off">'
+        f"<label>Scenario <select name='scenario' id='sim-scenario'>{options}</select></label>"
+        f"<label>Runs <input type='number' name='runs' id='sim-runs' value='2000' min='1' "
+        f"max='{settings.max_runs}' step='1'></label>"
+        "<label>Seed <input type='number' name='seed' id='sim-seed' value='0' min='0'></label>"
+        "<button type='submit' id='sim-submit'>Run</button>"
+        "<button type='button' id='sim-cancel' disabled>Cancel</button></form>"
+        "<div id='sim-status' class='note' aria-live='polite'></div>"
+        "<progress id='sim-progress' max='1' value='0' hidden></progress>"
+        "<div id='sim-result'></div>"
+        "</section>"
+    )
+
+
+def render(con, settings: Settings) -> str:
+    sections = [
+        banner(con),
+        timeline(con),
+        indicator_panels(con),
+        forecast_history(con),
+        simulation_form(settings),
+    ]
+    return _page("".join(sections))
+
+
+def render_error(message: str) -> str:
+    return _page(
+        f"<section class='banner unavailable'><h2>Store unavailable</h2>"
+        f"<p id='store-error'>{e(message)}</p></section>"
+    )
+
+
+def _page(body: str) -> str:
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>barrage: strike warning</title>
+<link rel="stylesheet" href="/static/dashboard.css">
+<script src="/static/plotly.min.js"></script>
+</head><body>
+<header><h1>barrage</h1><span class="sub">massive-strike warning and what-if simulation for
+Ukraine's power system, from public data</span>
+<nav><a href="/docs">API</a> <a href="/openapi.json">OpenAPI</a> <a href="/health">health</a></nav>
+</header>
+<main>{body}</main>
+<footer><p id="attribution">{e(ATTRIBUTION)}</p><p>barrage {e(__version__)}</p></footer>
+<script src="/static/dashboard.js"></script>
+</body></html>"""

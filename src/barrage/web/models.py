@@ -1,0 +1,166 @@
+"""The API's request and response types (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx answer: one clear sentence, plus the field errors of a bad request."""
+
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    version: str
+    store: str = Field(description="Store file the server reads.")
+    store_version: str | None = Field(description="'<ingest_id>:<sha256>' of the newest ingest.")
+    store_error: str | None = None
+    jobs_active: int
+    assessment_available: bool
+    strike_simulation_available: bool
+
+
+class LargestNight(BaseModel):
+    night: str
+    launched_total: int
+    launched_by_class: dict[str, int]
+
+
+class Summary(BaseModel):
+    first_night: str
+    last_night: str
+    nights: int
+    massive_nights: int
+    massive_threshold_missiles: int
+    launched_by_class_year: dict[str, dict[str, int]]
+    destroyed_by_class_year: dict[str, dict[str, int]]
+    largest_nights: list[LargestNight]
+    rows_stored: int
+    rows_regional_duplicate: int
+    rows_quarantined: int
+    attribution: str
+
+
+class Night(BaseModel):
+    night: dt.date
+    launched_by_class: dict[str, int]
+    destroyed_by_class: dict[str, int]
+    missiles_launched: int = Field(description="cruise + ballistic + mixed")
+    massive: bool = Field(description="missiles_launched >= the massive-strike threshold")
+
+
+class NightsPage(BaseModel):
+    total: int = Field(description="Nights matching the filters, all pages.")
+    offset: int
+    limit: int
+    start: dt.date | None
+    end: dt.date | None
+    weapon_class: str | None
+    items: list[Night]
+
+
+class IndicatorValue(BaseModel):
+    name: str
+    unit: str
+    meaning: str
+    value: float | None
+    percentile: float | None = Field(description="Last value as a percentile of its history.")
+    history: list[tuple[dt.date, float | None]] = Field(
+        description="(as_of, value) for the requested window, oldest first."
+    )
+
+
+class Indicators(BaseModel):
+    as_of: dt.date
+    target: str
+    target_expression: str
+    days: int
+    indicators: list[IndicatorValue]
+
+
+class Driver(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    sentence: str = Field(description="The driver in words.")
+
+
+class Assessment(BaseModel):
+    """The warning as ``barrage assess --json`` gives it."""
+
+    model_config = ConfigDict(extra="allow")
+    as_of: str
+    target: dict[str, str] = Field(description="{name, expression} of the target night.")
+    p: dict[str, float] = Field(description="P(target night within k days), k = '1','3','7'.")
+    level: str
+    expected_launches: dict[str, Any] | None = None
+    drivers: list[Driver]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Backtest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    target: str
+    scores: list[dict[str, Any]]
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    reliability: dict[str, Any] | None = None
+
+
+class SalvoJobRequest(BaseModel):
+    """A salvo simulation: an example scenario by name, or a full scenario object."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str | None = Field(
+        default=None, description="Name of a bundled scenario (GET /api/scenarios)."
+    )
+    scenario_spec: dict[str, Any] | None = Field(
+        default=None, description="A full scenario (the YAML schema of docs/salvo.md) as JSON."
+    )
+    runs: int = Field(default=2000, ge=1, description="Monte Carlo runs (server limit applies).")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
+class JobProgress(BaseModel):
+    done: int
+    total: int
+    fraction: float
+
+
+class JobStatus(BaseModel):
+    id: str
+    kind: str
+    state: Literal["queued", "running", "done", "failed", "cancelled", "timed_out"]
+    progress: JobProgress
+    submitted_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    request: dict[str, Any]
+    result: dict[str, Any] | None = Field(
+        default=None, description="The simulation's summary (as `--json`) once done."
+    )
+    error: str | None = None
+    unserved_energy_note: str | None = None
+
+
+class ScenarioInfo(BaseModel):
+    name: str
+    description: str
+    weapons: int
+    layers: list[str]
+
+
+class IngestResult(BaseModel):
+    rows_read: int
+    rows_added: int
+    rows_updated: int
+    rows_unchanged: int
+    rows_quarantined: int
+    unknown_models: list[str]
+    quarantine_reasons: dict[str, int]
+    new_nights: list[str]
+    source_file_sha256: str
+    store_version: str

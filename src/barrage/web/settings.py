@@ -1,0 +1,44 @@
+"""Server configuration: one pydantic settings model read from ``BARRAGE_*`` variables.
+
+Defaults are safe: loopback only, uploads disabled until a token is set, small jobs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """What the server may do; each field is ``BARRAGE_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="BARRAGE_", extra="ignore")
+
+    db: Path = Field(default=Path("barrage.duckdb"), description="DuckDB store file.")
+    upload_token: SecretStr | None = Field(
+        default=None, description="Bearer token for POST /api/ingest; unset disables uploads."
+    )
+    max_upload_mb: float = Field(default=50.0, gt=0, description="Largest record upload, MB.")
+    max_runs: int = Field(default=50_000, ge=1, description="Most Monte Carlo runs per job.")
+    max_weapons: int = Field(default=5_000, ge=1, description="Most weapons in a job's salvo.")
+    max_queue: int = Field(default=4, ge=1, description="Jobs queued or running at once.")
+    job_timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit per job.")
+    keep_jobs: int = Field(default=100, ge=1, description="Finished jobs kept for polling.")
+    store_wait_s: float = Field(
+        default=2.0, ge=0, description="How long a request waits for a busy store before 503."
+    )
+
+    @field_validator("upload_token", mode="before")
+    @classmethod
+    def _blank_token_disables_uploads(cls, value: object) -> object:
+        """An empty or blank token would accept an empty header: treat it as unset."""
+        if value is None:
+            return None
+        text = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return text if text.strip() else None
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)

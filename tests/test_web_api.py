@@ -1,0 +1,361 @@
+"""The HTTP API: typed answers from the same library calls as the CLI, clean 4xx on bad
+requests, bounded jobs, and a token-guarded upload that never half-changes the store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from fastapi.testclient import TestClient
+
+from barrage import ATTRIBUTION
+from barrage.record import nightly_by_class, open_store, summary
+from barrage.salvo import example_scenarios, load_scenario, simulate
+from barrage.web import Settings, create_app
+
+TOKEN = "s3cret-token"
+EXAMPLE = "2024-08-26_combined"
+
+
+@pytest.fixture()
+def store(record_db: Path, tmp_path: Path) -> Path:
+    """A private copy of the session store (uploads write to it)."""
+    db = tmp_path / "web.duckdb"
+    shutil.copy(record_db, db)
+    return db
+
+
+def make_client(db: Path, **overrides) -> TestClient:
+    settings = Settings(db=db, upload_token=TOKEN, **overrides)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture()
+def client(store: Path):
+    with make_client(store) as c:
+        yield c
+
+
+def store_state(db: Path) -> tuple:
+    """Everything an upload could change, to compare before and after."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return tuple(
+            con.execute(q).fetchall()
+            for q in (
+                "SELECT count(*), sum(launched) FROM attacks",
+                "SELECT count(*) FROM quarantine",
+                "SELECT ingest_id, source_file_sha256 FROM ingests ORDER BY ingest_id",
+            )
+        )
+
+
+def test_health_reports_the_store_version(client, store):
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    with open_store(store) as con:
+        last = con.execute("SELECT max(ingest_id) FROM ingests").fetchone()[0]
+    assert body["store_version"].startswith(f"{last}:")
+
+
+def test_summary_is_the_library_summary_with_attribution(client, store):
+    got = client.get("/api/summary").json()
+    assert got.pop("attribution") == ATTRIBUTION
+    assert got == json.loads(json.dumps(summary(store)))
+
+
+def test_nights_filter_and_page_like_the_library(client, store):
+    with open_store(store) as con:
+        wide = nightly_by_class(con, "launched", full_calendar=False)
+    sel = wide[(wide.index >= "2024-01-01") & (wide.index <= "2024-12-31")]
+    sel = sel[sel["ballistic_missile"] > 0]
+    r = client.get(
+        "/api/nights",
+        params={
+            "start": "2024-01-01",
+            "end": "2024-12-31",
+            "weapon_class": "ballistic_missile",
+            "offset": 5,
+            "limit": 7,
+        },
+    )
+    assert r.status_code == 200
+    page = r.json()
+    assert page["total"] == len(sel)
+    assert [i["night"] for i in page["items"]] == [d.date().isoformat() for d in sel.index[5:12]]
+    assert [i["launched_by_class"]["ballistic_missile"] for i in page["items"]] == [
+        int(v) for v in sel["ballistic_missile"].iloc[5:12]
+    ]
+    massive = client.get("/api/nights", params={"limit": 500, "offset": 0}).json()
+    flagged = [i for i in massive["items"] if i["massive"]]
+    assert flagged and all(i["missiles_launched"] >= 30 for i in flagged)
+
+
+@pytest.mark.parametrize(
+    ("url", "status", "words"),
+    [
+        ("/api/nights?start=2024-13-40", 422, "query.start"),
+        ("/api/nights?end=yesterday", 422, "query.end"),
+        ("/api/nights?start=2024-05-01&end=2024-04-01", 422, "after end"),
+        ("/api/nights?weapon_class=hypersonic_unicorn", 422, "query.weapon_class"),
+        ("/api/nights?limit=0", 422, "query.limit"),
+        ("/api/indicators?as_of=not-a-date", 422, "query.as_of"),
+        ("/api/indicators?target=no_such_target", 400, "unknown target 'no_such_target'"),
+        ("/api/indicators?as_of=3783-04-20", 400, "after the last date this store knows"),
+        ("/api/indicators?as_of=2001-01-01", 400, "before the record starts"),
+        ("/api/indicators?target=import%20os", 400, "target"),
+        ("/api/jobs/doesnotexist", 404, "no job 'doesnotexist'"),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(client, url, status, words):
+    r = client.get(url)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+
+
+def test_indicators_have_history_and_percentiles(client):
+    r = client.get("/api/indicators", params={"as_of": "2025-06-01", "days": 30})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["as_of"] == "2025-06-01"
+    tempo = {i["name"]: i for i in body["indicators"]}["tempo_missiles_30d"]
+    assert len(tempo["history"]) == 30
+    assert tempo["history"][-1][0] == "2025-06-01"
+    assert tempo["value"] == tempo["history"][-1][1]
+    assert 0 <= tempo["percentile"] <= 100
+
+
+def test_reads_are_cached_until_the_next_ingest(client, store, record_csv, tmp_path):
+    first = client.get("/api/summary")
+    again = client.get("/api/summary")
+    assert first.headers["etag"] == again.headers["etag"]
+    # a later version of the record: drop its last night, ingest it, then the full file
+    small = tmp_path / "older.csv"
+    lines = record_csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    small.write_text("".join(lines[:-50]), encoding="utf-8")
+    fresh = tmp_path / "fresh.duckdb"
+    with make_client(fresh) as c2:
+        assert c2.get("/api/summary").status_code == 503  # no store yet: a clean message
+        up = c2.post(
+            "/api/ingest", content=small.read_bytes(), headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert up.status_code == 200, up.text
+        before = c2.get("/api/summary").json()
+        up = c2.post(
+            "/api/ingest",
+            content=record_csv.read_bytes(),
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert up.status_code == 200, up.text
+        assert up.json()["rows_added"] > 0
+        after = c2.get("/api/summary").json()
+    assert after["rows_stored"] > before["rows_stored"]
+    assert after == json.loads(json.dumps(summary(fresh))) | {"attribution": ATTRIBUTION}
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "words"),
+    [
+        ({}, b"time_start,time_end\n", 401, "upload token"),
+        ({"Authorization": "Bearer wrong"}, b"x", 401, "upload token"),
+        ({"Authorization": TOKEN}, b"x", 401, "upload token"),  # no Bearer scheme
+        ({"Authorization": f"Bearer {TOKEN}"}, b"", 400, "empty file"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"a,b\n1,2\n", 400, "missing required column"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"\xff\xfe\x00bad", 400, "not UTF-8"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"x" * 3000, 413, "exceeds the limit"),
+    ],
+)
+def test_rejected_uploads_leave_the_store_unchanged(store, headers, body, status, words):
+    before = store_state(store)
+    with make_client(store, max_upload_mb=2000 / 2**20) as c:
+        r = c.post("/api/ingest", content=body, headers=headers)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert "/tmp" not in r.json()["detail"]
+    assert store_state(store) == before
+
+
+def test_oversized_streamed_upload_is_cut_off(store):
+    """No Content-Length (chunked): the server counts while streaming."""
+    before = store_state(store)
+
+    def chunks():
+        for _ in range(100):
+            yield b"y" * 1000
+
+    with make_client(store, max_upload_mb=10_000 / 2**20) as c:
+        r = c.post("/api/ingest", content=chunks(), headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status_code == 413
+    assert store_state(store) == before
+
+
+@pytest.mark.parametrize("token", [None, "", "   "])
+def test_uploads_are_refused_without_a_configured_token(store, token):
+    before = store_state(store)
+    with TestClient(create_app(Settings(db=store, upload_token=token))) as c:
+        r = c.post("/api/ingest", content=b"x", headers={"Authorization": "Bearer "})
+    assert r.status_code == 403
+    assert "BARRAGE_UPLOAD_TOKEN" in r.json()["detail"]
+    assert store_state(store) == before
+
+
+def wait_for(client: TestClient, job_id: str, timeout_s: float = 30) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job['state']} after {timeout_s} s")
+
+
+def test_salvo_job_gives_the_library_result(client):
+    r = client.post("/api/jobs/salvo", json={"scenario": EXAMPLE, "runs": 1500, "seed": 7})
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done", job["error"]
+    assert job["progress"] == {"done": 1500, "total": 1500, "fraction": 1.0}
+    expected = simulate(load_scenario(example_scenarios()[EXAMPLE]), runs=1500, seed=7).summary()
+    assert job["result"] == json.loads(json.dumps(expected))
+    assert "unserved energy" in job["unserved_energy_note"]
+
+
+def test_inline_scenario_and_its_validation(client):
+    spec = load_scenario(example_scenarios()[EXAMPLE]).model_dump(mode="json")
+    r = client.post("/api/jobs/salvo", json={"scenario_spec": spec, "runs": 64})
+    assert r.status_code == 202
+    assert wait_for(client, r.json()["id"])["state"] == "done"
+    spec["layers"][0]["engages"] = ["flying_carpet"]
+    r = client.post("/api/jobs/salvo", json={"scenario_spec": spec, "runs": 64})
+    assert r.status_code == 400
+    assert "flying_carpet" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"runs": 10**9}, 422, "less than or equal to 50000"),
+        ({"runs": 0}, 422, "body.runs"),
+        ({"runs": "many"}, 422, "body.runs"),
+        ({"scenario": "nope"}, 400, "unknown scenario 'nope'"),
+        ({"scenario": EXAMPLE, "scenario_spec": {}}, 400, "not both"),
+        ({"scenario": EXAMPLE, "colour": "red"}, 422, "body.colour"),
+    ],
+)
+def test_bad_jobs_are_refused(client, body, status, words):
+    r = client.post("/api/jobs/salvo", json=body)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    assert client.get("/api/jobs").json() == []
+
+
+def test_jobs_are_bounded_in_queue_time_and_cancellable(store):
+    with make_client(store, max_queue=2, job_timeout_s=0.3) as c:
+        big = {"scenario": "2025-07-09_combined", "runs": 50_000}
+        first = c.post("/api/jobs/salvo", json=big).json()
+        second = c.post("/api/jobs/salvo", json=big).json()
+        full = c.post("/api/jobs/salvo", json=big)
+        assert full.status_code == 429
+        assert "queue full" in full.json()["detail"]
+        cancelled = c.delete(f"/api/jobs/{second['id']}")
+        assert cancelled.status_code == 200
+        first_done = wait_for(c, first["id"])
+        assert first_done["state"] == "timed_out"
+        assert "time limit" in first_done["error"]
+        assert 0 < first_done["progress"]["done"] < 50_000
+        assert wait_for(c, second["id"])["state"] == "cancelled"
+        assert c.delete(f"/api/jobs/{first['id']}").status_code == 409
+    with make_client(store) as c:
+        job = c.post("/api/jobs/salvo", json=big).json()
+        while c.get(f"/api/jobs/{job['id']}").json()["progress"]["done"] == 0:
+            time.sleep(0.02)
+        assert c.delete(f"/api/jobs/{job['id']}").status_code == 200
+        stopped = wait_for(c, job["id"])
+        assert stopped["state"] == "cancelled"
+        assert stopped["progress"]["done"] < 50_000
+
+
+def test_strike_jobs_say_what_is_missing(client):
+    from barrage.web.jobs import strike_simulation
+
+    r = client.post("/api/jobs/strike", json={"runs": 10})
+    if strike_simulation() is None:
+        assert r.status_code in (404, 405)  # not offered until the grid has one
+        assert "/api/jobs/strike" not in client.get("/openapi.json").json()["paths"]
+        assert not client.get("/health").json()["strike_simulation_available"]
+    else:
+        assert r.status_code in (202, 400, 501)
+
+
+def test_dashboard_is_served_offline_and_responsive(client):
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.text
+    assert '<meta name="viewport"' in html
+    assert ATTRIBUTION.split(".")[0].replace("'", "&#x27;") in html
+    assert 'src="/static/plotly.min.js"' in html
+    assert "cdn" not in html.lower()
+    for section in ("warning-banner", "timeline-plot", "indicator-plot", "sim-form"):
+        assert f'id="{section}"' in html or f"id='{section}'" in html
+    js = client.get("/static/plotly.min.js")
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+    assert client.get("/static/dashboard.js").status_code == 200
+    assert client.get("/static/../app.py").status_code == 404
+
+
+def test_openapi_types_every_json_response(client):
+    schema = client.get("/openapi.json").json()
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            ok = [c for c in op["responses"] if c.startswith("2")]
+            assert ok, (method, path)
+            for code in ok:
+                content = op["responses"][code].get("content", {})
+                assert "schema" in content.get("application/json", {}), (method, path, code)
+
+
+def test_barrage_serve_binds_loopback_and_answers(store):
+    """The real command: a subprocess on a free loopback port, /health answers."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from _webserver import free_port
+
+    port = free_port()
+    env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from barrage.cli import main; main()",
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            str(store),
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stderr.read()
+                assert time.monotonic() < deadline, "barrage serve did not start"
+                time.sleep(0.1)
+        assert r.json()["store"] == str(store)
+        assert r.json()["status"] == "ok"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
