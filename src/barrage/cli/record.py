@@ -125,9 +125,12 @@ def run(
         ),
     ] = None,
     db: DbOption = Path("barrage.duckdb"),
+    out: Annotated[Path, typer.Option("--out", help="HTML report to write.")] = Path(
+        "out/report.html"
+    ),
     json_out: JsonOption = False,
 ) -> None:
-    """The main job: ingest the record into the store and print the summary."""
+    """The main job: ingest the record, summarise it, assess the risk, write the report."""
     from barrage.record import ingest_record, locate_record
     from barrage.record import summary as record_summary
 
@@ -135,11 +138,29 @@ def run(
     stderr_console().print(f"ingesting {path} into {db}")
     report = ingest_record(path, db).as_dict()
     result = record_summary(db)
+    from barrage.cli.warning import load_inputs, run_backtest_with_progress
+    from barrage.report import write_report
+    from barrage.warning.assess import assess
+
+    inputs = load_inputs(db, None, None)
+    assessment = assess(inputs)
+    html = write_report(
+        inputs,
+        out,
+        backtest=run_backtest_with_progress(inputs, None, None, None),
+        assessment=assessment,
+    )
     if json_out:
-        emit_json({"ingest": report, "summary": result})
+        emit_json(
+            {"ingest": report, "summary": result, "assessment": assessment, "report": str(html)}
+        )
     else:
         _render_ingest(report)
         _render_summary(result)
+        from barrage.cli.warning import _render_assessment
+
+        _render_assessment(assessment)
+        stdout_console().print(f"wrote {html}")
 
 
 @app.command()

@@ -1,0 +1,59 @@
+"""Benchmark: the full backtest (3 horizons, all models, weekly refits, whole snapshot).
+
+Prints the wall time and its ratio to a named reference run in the same script: one
+climatology-only backtest over the same origins (the cost of the loop and the data, with
+the cheapest model). Target: full backtest under 120 s on 2 cores.
+
+    /work/venv/bin/python benchmarks/bench_backtest.py [--db FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
+from barrage.record import ingest_record, open_store
+from barrage.warning import run_backtest
+from barrage.warning.evaluate import default_plan
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--db", type=Path, default=None)
+    args = parser.parse_args()
+    db = args.db
+    if db is None:
+        shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+        db = Path(tempfile.mkdtemp()) / "bench.duckdb"
+        ingest_record(shared / "attack-record" / "missile_attacks_daily.csv", db)
+    with open_store(db) as con:
+        record = KnownRecord.from_store(con)
+    target = resolve_target(None)
+    weather = load_weather(default_weather_path())
+    plan = default_plan(record)
+
+    t0 = time.perf_counter()
+    run_backtest(record, replace(plan, models=("climatology",)), target, weather=weather)
+    ref_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    result = run_backtest(record, plan, target, weather=weather)
+    full_s = time.perf_counter() - t0
+    n = len(result.forecasts)
+    print(
+        f"origins {plan.start}..{plan.end}, horizons {plan.horizons}, models {len(plan.models)}, "
+        f"forecasts {n:,}"
+    )
+    print(f"reference (climatology only): {ref_s:.1f} s")
+    print(
+        f"full backtest: {full_s:.1f} s  (ratio to reference {full_s / ref_s:.2f}x; "
+        f"budget 120 s: {'OK' if full_s < 120 else 'OVER'})"
+    )
+
+
+if __name__ == "__main__":
+    main()

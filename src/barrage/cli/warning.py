@@ -1,0 +1,203 @@
+"""Warning commands: ``assess``, ``backtest`` and ``report``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from barrage.cli import app
+from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--target",
+        help="massive_missiles (default), massive_drones, massive_any, or an "
+        "expression such as 'missiles >= 30 or attack_drones >= 400'.",
+    ),
+]
+WeatherOption = Annotated[
+    Path | None,
+    typer.Option("--weather", help="Weather CSV (default: $BARRAGE_WEATHER or the shared data)."),
+]
+
+
+def load_inputs(db: Path, target: str | None, weather: Path | None):
+    """Store, target and weather for the warning commands (one place, one error style)."""
+    from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
+    from barrage.record import open_store
+    from barrage.warning.assess import AssessInputs
+
+    tgt = resolve_target(target)
+    with open_store(db) as con:
+        record = KnownRecord.from_store(con)
+    wx = load_weather(weather if weather is not None else default_weather_path())
+    return AssessInputs(record=record, target=tgt, weather=wx)
+
+
+def _render_assessment(a: dict) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    for w in a["warnings"]:
+        stderr_console().print(f"[bold yellow]warning:[/] {w}")
+    colour = {"LOW": "green", "ELEVATED": "yellow", "HIGH": "dark_orange", "SEVERE": "red"}[
+        a["level"]
+    ]
+    console.print(
+        f"[bold]{a['target']['name']}[/] ({a['target']['expression']}) as of "
+        f"{a['issued_at']}: [bold {colour}]{a['level']}[/]"
+    )
+    console.print(
+        "probability of at least one target night: "
+        + ", ".join(f"{k} d {v:.0%}" for k, v in a["p"].items())
+    )
+    table = Table(title="expected launches (mean, 80% interval)")
+    table.add_column("group")
+    for k in a["p"]:
+        table.add_column(f"{k} d", justify="right")
+    for g, by_k in a["expected_launches"].items():
+        table.add_row(
+            g, *[f"{v['mean']:.0f} ({v['p10']:.0f}-{v['p90']:.0f})" for v in by_k.values()]
+        )
+    console.print(table)
+    s = a["expected_next_strike"]
+    if s["missiles"] is not None:
+        console.print(
+            f"next strike size ({s['basis']}): ~{s['missiles']:.0f} missiles, "
+            f"~{s['attack_drones']:.0f} attack drones"
+        )
+    console.print("[bold]drivers[/]")
+    for d in a["drivers"]:
+        console.print(f" {'+' if d['effect'] > 0 else '-'} {d['sentence']}")
+    from barrage import ATTRIBUTION
+
+    console.print(f"[dim]{ATTRIBUTION}[/]")
+
+
+@app.command()
+@clean_errors
+def assess(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Forecast date YYYY-MM-DD (issued 12:00 Kyiv; default: after the last night).",
+        ),
+    ] = None,
+    target: TargetOption = None,
+    db: DbOption = Path("barrage.duckdb"),
+    weather: WeatherOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Assess the risk of a massive strike: probabilities, level, expected size, drivers."""
+    from barrage.warning.assess import assess as run_assess
+
+    result = run_assess(load_inputs(db, target, weather), as_of)
+    if json_out:
+        for w in result["warnings"]:
+            stderr_console().print(f"[bold yellow]warning:[/] {w}")
+        emit_json(result)
+    else:
+        _render_assessment(result)
+
+
+def _progress_bar(label: str):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr_console(),
+        transient=False,
+    )
+
+
+def run_backtest_with_progress(inputs, start, end, horizons):
+    """Backtest with a rich progress bar on stderr (shared by backtest and report)."""
+    from barrage.warning.evaluate import default_plan, run
+
+    plan = default_plan(inputs.record, start=start, end=end, horizons=horizons)
+    with _progress_bar("backtest") as bar:
+        task = bar.add_task("backtest refits", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return run(inputs, plan, progress=tick)
+
+
+@app.command()
+@clean_errors
+def backtest(
+    start: Annotated[str | None, typer.Option("--start", help="First forecast date.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last forecast date.")] = None,
+    horizon: Annotated[
+        list[int] | None, typer.Option("--horizon", help="Horizon in days (repeat; default 1 3 7).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write forecasts CSV here.")] = None,
+    target: TargetOption = None,
+    db: DbOption = Path("barrage.duckdb"),
+    weather: WeatherOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Rolling-origin backtest of every model; scores per model and horizon."""
+    from barrage.warning.evaluate import forecasts_csv, score_summary
+
+    inputs = load_inputs(db, target, weather)
+    result = run_backtest_with_progress(inputs, start, end, tuple(horizon) if horizon else None)
+    summary = score_summary(result)
+    if out is not None:
+        forecasts_csv(result, out)
+        summary["csv"] = str(out)
+    if json_out:
+        emit_json(summary)
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"backtest {summary['start']} to {summary['end']} (all origins)")
+        for c in ("horizon", "model", "brier", "skill (90% CI)", "log", "AUC", "AP", "ECE"):
+            table.add_column(c, justify="right")
+        for row in summary["scores"]:
+            if row["period"] != "all":
+                continue
+            table.add_row(
+                str(row["horizon_days"]),
+                row["model"],
+                f"{row['brier']:.4f}",
+                f"{row['brier_skill']:+.3f} ({row['brier_skill_lo']:+.3f}, "
+                f"{row['brier_skill_hi']:+.3f})",
+                f"{row['log_score']:.3f}",
+                f"{row['roc_auc']:.3f}",
+                f"{row['average_precision']:.3f}",
+                f"{row['ece']:.3f}",
+            )
+        stdout_console().print(table)
+
+
+@app.command()
+@clean_errors
+def report(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")] = Path(
+        "out/report.html"
+    ),
+    target: TargetOption = None,
+    db: DbOption = Path("barrage.duckdb"),
+    weather: WeatherOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Write the self-contained HTML report (timeline, indicators, backtest, reliability)."""
+    from barrage.report import write_report
+
+    inputs = load_inputs(db, target, weather)
+    path = write_report(inputs, out, backtest=run_backtest_with_progress(inputs, None, None, None))
+    if json_out:
+        emit_json({"report": str(path), "bytes": path.stat().st_size})
+    else:
+        stdout_console().print(f"wrote {path}")

@@ -1,0 +1,312 @@
+"""Indicators for every forecast origin at once, from one as-of night panel.
+
+Origin ``t`` (the date ``first_night + t``) sees only nights ``< t``: every window below
+ends the night before the origin. Windows are differences of cumulative sums, so the whole
+matrix is a handful of array operations. Each indicator has a one-line meaning in
+:data:`INDICATORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from barrage.indicators.panel import NightPanel
+from barrage.indicators.targets import Target
+from barrage.indicators.weather import recent_weather
+from barrage.record.taxonomy import MISSILE_CLASSES, WEAPON_CLASSES
+
+TEMPO_WINDOWS_D = (7, 30, 90)
+#: Heating season in Ukraine: 15 October to 15 April (day of year bounds, inclusive).
+HEATING_START_DOY, HEATING_END_DOY = 288, 105
+
+
+@dataclass(frozen=True)
+class Indicator:
+    name: str
+    unit: str
+    meaning: str
+
+
+def _tempo_meaning(group: str, w: int) -> str:
+    return f"{group} launched per night over the {w} nights before the forecast date"
+
+
+_TEMPO_GROUPS = {
+    "attack_drone": "attack drones",
+    "missiles": "missiles (cruise + ballistic + mixed)",
+    "cruise_missile": "cruise missiles",
+    "ballistic_missile": "ballistic missiles",
+}
+
+INDICATORS: dict[str, Indicator] = {
+    **{
+        f"tempo_{g}_{w}d": Indicator(f"tempo_{g}_{w}d", "weapons/night", _tempo_meaning(label, w))
+        for g, label in _TEMPO_GROUPS.items()
+        for w in TEMPO_WINDOWS_D
+    },
+    "days_since_event_d": Indicator(
+        "days_since_event_d", "days", "days since the last night meeting the target"
+    ),
+    "gap_percentile": Indicator(
+        "gap_percentile",
+        "fraction",
+        "share of past gaps between target nights that were no longer than the current one",
+    ),
+    "events_90d": Indicator("events_90d", "nights", "target nights in the last 90 nights"),
+    "events_365d": Indicator("events_365d", "nights", "target nights in the last 365 nights"),
+    "accumulation_missiles": Indicator(
+        "accumulation_missiles",
+        "missiles",
+        "missiles produced (estimate) minus missiles launched since the last target night",
+    ),
+    "accumulation_attack_drones": Indicator(
+        "accumulation_attack_drones",
+        "drones",
+        "attack drones produced (estimate) minus launched since the last target night",
+    ),
+    "intercept_rate_attack_drone_30d": Indicator(
+        "intercept_rate_attack_drone_30d",
+        "fraction",
+        "attack drones destroyed / launched, 30 nights",
+    ),
+    "intercept_rate_missiles_30d": Indicator(
+        "intercept_rate_missiles_30d", "fraction", "missiles destroyed / launched, 30 nights"
+    ),
+    "intercept_trend_attack_drone": Indicator(
+        "intercept_trend_attack_drone",
+        "fraction",
+        "attack-drone intercept rate, last 30 nights minus the 90 nights before",
+    ),
+    "intercept_trend_missiles": Indicator(
+        "intercept_trend_missiles",
+        "fraction",
+        "missile intercept rate, last 30 nights minus the 90 nights before",
+    ),
+    "probing_recon_energy_7d": Indicator(
+        "probing_recon_energy_7d",
+        "drones",
+        "reconnaissance drones over regions with critical energy sites, last 7 nights",
+    ),
+    "probing_small_strikes_energy_7d": Indicator(
+        "probing_small_strikes_energy_7d",
+        "missiles",
+        "missiles at energy regions on nights below the target, last 7 nights",
+    ),
+    "heating_season": Indicator(
+        "heating_season", "0/1", "forecast date in the heating season (15 Oct - 15 Apr)"
+    ),
+    "season_cos": Indicator(
+        "season_cos", "-1..1", "cosine of the day of year (1 in mid-January, -1 in mid-July)"
+    ),
+    "cloud_night_pct": Indicator(
+        "cloud_night_pct",
+        "%",
+        "night cloud cover observed on attack dates in the last 7 days (forecast stand-in)",
+    ),
+    "wind_max_kmh": Indicator(
+        "wind_max_kmh", "km/h", "max wind observed on attack dates in the last 7 days"
+    ),
+    "salvo_size_last": Indicator(
+        "salvo_size_last", "weapons", "missiles + attack drones launched on the last target night"
+    ),
+    "salvo_size_trend": Indicator(
+        "salvo_size_trend",
+        "ratio",
+        "mean size of the last 3 target nights over the 3 before, minus 1",
+    ),
+}
+
+#: ``production(first_night, n_origins) -> {"missiles": per-day array, "attack_drones": ...}``
+#: e.g. from ``barrage.stockpile``; None uses the launch-rate proxy.
+ProductionHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
+
+
+def _cumsum0(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.zeros((1, *x.shape[1:])), np.cumsum(x, axis=0)])
+
+
+def _window(cs: np.ndarray, t: np.ndarray, w: int) -> np.ndarray:
+    """Sum over nights [t - w, t - 1] from a zero-prefixed cumulative sum."""
+    return cs[t] - cs[np.maximum(t - w, 0)]
+
+
+def event_flags(panel: NightPanel, target: Target) -> np.ndarray:
+    """Which known nights meet the target (bool per night of the panel)."""
+    return target.evaluate(panel.by_class("launched"))
+
+
+def launch_rate_proxy(
+    panel: NightPanel, t: np.ndarray, series: np.ndarray, window_d: int = 180
+) -> np.ndarray:
+    """Production proxy: mean launches per night over the ``window_d`` nights before each
+    origin (launches are a floor on output; used until a stockpile estimate is given)."""
+    cs = _cumsum0(series)
+    return _window(cs, t, window_d) / np.maximum(np.minimum(t, window_d), 1)
+
+
+def indicator_frame(
+    panel: NightPanel,
+    target: Target,
+    *,
+    weather: pd.DataFrame | None = None,
+    production: ProductionHook | None = None,
+) -> pd.DataFrame:
+    """Indicators for every origin 1..n (n = nights in the panel, i.e. up to ``as_of``).
+
+    Row ``t`` is the forecast issued at 12:00 on ``first_night + t`` and uses nights
+    ``< t`` only. Index: the origin dates.
+    """
+    n = panel.n_nights
+    t = np.arange(1, n + 1)
+    launched = panel.launched
+    cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
+    miss_idx = [cls[c] for c in MISSILE_CLASSES]
+    groups = {
+        "attack_drone": launched[:, cls["attack_drone"]],
+        "missiles": launched[:, miss_idx].sum(axis=1),
+        "cruise_missile": launched[:, cls["cruise_missile"]],
+        "ballistic_missile": launched[:, cls["ballistic_missile"]],
+    }
+    out: dict[str, np.ndarray] = {}
+    for g, series in groups.items():
+        cs = _cumsum0(series)
+        for w in TEMPO_WINDOWS_D:
+            out[f"tempo_{g}_{w}d"] = _window(cs, t, w) / np.minimum(t, w)
+
+    # Events, days since, gaps.
+    ev = event_flags(panel, target)
+    ev_idx = np.flatnonzero(ev)
+    last = np.maximum.accumulate(np.where(ev, np.arange(n), -1))  # last event <= night i
+    last_before = last[t - 1]  # last event night < t
+    has_event = last_before >= 0
+    days_since = np.where(has_event, t - last_before, t).astype(float)
+    out["days_since_event_d"] = days_since
+    if ev_idx.size >= 2:
+        gap_len = np.diff(ev_idx)
+        gap_end = ev_idx[1:]
+        closed = gap_end[None, :] < t[:, None]
+        n_closed = closed.sum(axis=1)
+        le = (closed & (gap_len[None, :] <= days_since[:, None])).sum(axis=1)
+        out["gap_percentile"] = np.where(n_closed > 0, le / np.maximum(n_closed, 1), np.nan)
+    else:
+        out["gap_percentile"] = np.full(n, np.nan)
+    ev_cs = _cumsum0(ev.astype(float))
+    out["events_90d"] = _window(ev_cs, t, 90)
+    out["events_365d"] = _window(ev_cs, t, 365)
+
+    # Accumulation since the last event: estimated production minus launches.
+    prod = production(panel.first_night, n) if production is not None else None
+    start = np.where(has_event, last_before + 1, 0)
+    for key, g in (("missiles", "missiles"), ("attack_drones", "attack_drone")):
+        cs = _cumsum0(groups[g])
+        launched_since = cs[t] - cs[start]
+        if prod is not None and key in prod:
+            pcs = _cumsum0(np.asarray(prod[key], float)[:n])
+            produced = pcs[t] - pcs[start]
+        else:
+            produced = launch_rate_proxy(panel, t, groups[g]) * (t - start)
+        out[f"accumulation_{key}"] = produced - launched_since
+
+    # Intercept rates and their trend.
+    destroyed = panel.destroyed
+    for key, lv, dv in (
+        ("attack_drone", groups["attack_drone"], destroyed[:, cls["attack_drone"]]),
+        ("missiles", groups["missiles"], destroyed[:, miss_idx].sum(axis=1)),
+    ):
+        lcs, dcs = _cumsum0(lv), _cumsum0(dv)
+        l30, d30 = _window(lcs, t, 30), _window(dcs, t, 30)
+        l120, d120 = _window(lcs, t, 120), _window(dcs, t, 120)
+        r30 = np.divide(d30, l30, out=np.full(n, np.nan), where=l30 > 0)
+        lp, dp = l120 - l30, d120 - d30
+        rprev = np.divide(dp, lp, out=np.full(n, np.nan), where=lp > 0)
+        out[f"intercept_rate_{key}_30d"] = np.clip(r30, 0, 1)
+        out[f"intercept_trend_{key}"] = np.clip(r30, 0, 1) - np.clip(rprev, 0, 1)
+
+    # Probing: recon over energy regions; small strikes (nights below the target) there.
+    out["probing_recon_energy_7d"] = _window(_cumsum0(panel.recon_energy), t, 7)
+    small = np.where(ev, 0.0, panel.missiles_energy)
+    out["probing_small_strikes_energy_7d"] = _window(_cumsum0(small), t, 7)
+
+    # Season and weather.
+    origins = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
+    doy = origins.dayofyear.to_numpy()
+    out["heating_season"] = ((doy >= HEATING_START_DOY) | (doy <= HEATING_END_DOY)).astype(float)
+    out["season_cos"] = np.cos(2 * np.pi * (doy - 15) / 365.25)
+    wx = recent_weather(weather, panel.first_night, n + 1)
+    out["cloud_night_pct"] = wx["cloud_night_pct"][t]
+    out["wind_max_kmh"] = wx["wind_max_kmh"][t]
+
+    # Salvo size of target nights and its trend.
+    size = groups["missiles"] + groups["attack_drone"]
+    ev_size = size[ev_idx]
+    k = np.searchsorted(ev_idx, t, side="left")  # events before origin t
+    csz = np.concatenate([[0.0], np.cumsum(ev_size)])
+    out["salvo_size_last"] = np.where(k >= 1, csz[k] - csz[np.maximum(k - 1, 0)], np.nan)
+    last3 = (csz[k] - csz[np.maximum(k - 3, 0)]) / 3
+    prev3 = (csz[np.maximum(k - 3, 0)] - csz[np.maximum(k - 6, 0)]) / 3
+    out["salvo_size_trend"] = np.where(
+        (k >= 6) & (prev3 > 0), last3 / np.where(prev3 > 0, prev3, 1) - 1, np.nan
+    )
+    frame = pd.DataFrame(out, index=origins)
+    frame.index.name = "as_of"
+    return frame[list(INDICATORS)]
+
+
+def outcomes(panel: NightPanel, target: Target, horizons: tuple[int, ...]) -> pd.DataFrame:
+    """Outcome for origins 1..n and each horizon k: did any night of ``[t, t+k-1]`` meet
+    the target (1/0), NaN where that window is not fully known in the panel."""
+    ev = event_flags(panel, target).astype(float)
+    n = panel.n_nights
+    cs = _cumsum0(ev)
+    t = np.arange(1, n + 1)
+    cols = {}
+    for k in horizons:
+        end = t + k  # exclusive
+        ok = end <= n
+        s = cs[np.minimum(end, n)] - cs[np.minimum(t, n)]
+        cols[k] = np.where(ok, (s > 0).astype(float), np.nan)
+    idx = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
+    df = pd.DataFrame(cols, index=idx)
+    df.index.name = "as_of"
+    return df
+
+
+def launch_totals(panel: NightPanel, horizons: tuple[int, ...]) -> dict[str, pd.DataFrame]:
+    """Launches over ``[t, t+k-1]`` per origin, for attack drones and missiles (NaN if not
+    fully known)."""
+    cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
+    n = panel.n_nights
+    series = {
+        "attack_drone": panel.launched[:, cls["attack_drone"]],
+        "missiles": panel.launched[:, [cls[c] for c in MISSILE_CLASSES]].sum(axis=1),
+    }
+    t = np.arange(1, n + 1)
+    idx = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
+    res = {}
+    for name, s in series.items():
+        cs = _cumsum0(s)
+        cols = {}
+        for k in horizons:
+            end = t + k
+            cols[k] = np.where(end <= n, cs[np.minimum(end, n)] - cs[np.minimum(t, n)], np.nan)
+        res[name] = pd.DataFrame(cols, index=idx)
+    return res
+
+
+def percentile_of_last(frame: pd.DataFrame) -> pd.Series:
+    """Each indicator's last value as a percentile (0-100) of its own earlier values."""
+    values = frame.to_numpy(float)
+    last, hist = values[-1], values[:-1]
+    out = {}
+    for j, col in enumerate(frame.columns):
+        h = hist[:, j]
+        h = h[~np.isnan(h)]
+        if np.isnan(last[j]) or h.size == 0:
+            out[col] = np.nan
+        else:
+            out[col] = 100.0 * (np.sum(h < last[j]) + 0.5 * np.sum(h == last[j])) / h.size
+    return pd.Series(out)

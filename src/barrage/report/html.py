@@ -1,0 +1,194 @@
+"""One HTML file: timeline, indicators, backtest forecasts, reliability, scores, credit.
+
+plotly.js is embedded once (``plotly.offline.get_plotlyjs()``) so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from barrage import ATTRIBUTION
+from barrage.indicators import event_flags, indicator_frame
+from barrage.warning.evaluate import score_table
+from barrage.warning.scores import reliability_table
+
+PANEL_INDICATORS = (
+    "days_since_event_d",
+    "tempo_missiles_30d",
+    "tempo_attack_drone_30d",
+    "accumulation_missiles",
+    "intercept_rate_missiles_30d",
+    "salvo_size_last",
+)
+
+
+def _div(fig) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False)
+
+
+def _timeline(frame: pd.DataFrame, ev: np.ndarray):
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for col, name in (
+        ("attack_drone", "attack drones"),
+        ("cruise_missile", "cruise missiles"),
+        ("ballistic_missile", "ballistic missiles"),
+    ):
+        fig.add_bar(x=frame.index, y=frame[col], name=name)
+    fig.add_scatter(
+        x=frame.index[ev],
+        y=frame["missiles"].to_numpy()[ev] + frame["attack_drone"].to_numpy()[ev],
+        mode="markers",
+        marker={"symbol": "triangle-down", "size": 9, "color": "red"},
+        name="target night (massive strike)",
+    )
+    fig.update_layout(
+        barmode="stack",
+        title="Launches per night by class",
+        height=420,
+        yaxis_title="weapons launched",
+    )
+    return fig
+
+
+def _indicators(ind: pd.DataFrame):
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(
+        rows=len(PANEL_INDICATORS),
+        cols=1,
+        shared_xaxes=True,
+        subplot_titles=PANEL_INDICATORS,
+        vertical_spacing=0.03,
+    )
+    for i, c in enumerate(PANEL_INDICATORS, start=1):
+        fig.add_scatter(x=ind.index, y=ind[c], name=c, row=i, col=1, showlegend=False)
+    fig.update_layout(height=180 * len(PANEL_INDICATORS), title="Indicators (as of each date)")
+    return fig
+
+
+def _forecast(fc: pd.DataFrame, horizon: int):
+    import plotly.graph_objects as go
+
+    g = fc[fc["horizon_days"] == horizon]
+    fig = go.Figure()
+    for model in ("climatology", "renewal", "hawkes", "feature"):
+        s = g[g["model"] == model]
+        fig.add_scatter(x=s["as_of"], y=s["p"], name=model, mode="lines")
+    s = g[g["model"] == "climatology"].dropna(subset=["outcome"])
+    hit = s[s["outcome"] == 1]
+    fig.add_scatter(
+        x=hit["as_of"],
+        y=np.full(len(hit), 1.02),
+        mode="markers",
+        name="event followed",
+        marker={"symbol": "line-ns-open", "size": 8, "color": "red"},
+    )
+    fig.update_layout(
+        title=f"Backtest: {horizon}-day probability against what happened",
+        yaxis={"range": [0, 1.05], "title": "probability"},
+        height=380,
+    )
+    return fig
+
+
+def _reliability(fc: pd.DataFrame, horizon: int):
+    import plotly.graph_objects as go
+
+    g = fc[(fc["horizon_days"] == horizon)].dropna(subset=["outcome"])
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect"
+    )
+    for model, s in g.groupby("model"):
+        rt = reliability_table(s["p"].to_numpy(), s["outcome"].to_numpy())
+        fig.add_scatter(
+            x=rt["forecast"],
+            y=rt["observed"],
+            mode="lines+markers",
+            name=model,
+            text=[f"n={c}" for c in rt["count"]],
+        )
+    fig.update_layout(
+        title=f"Reliability, {horizon}-day horizon",
+        xaxis_title="forecast",
+        yaxis_title="observed frequency",
+        height=420,
+    )
+    return fig
+
+
+def _score_html(scores: pd.DataFrame) -> str:
+    keep = scores[scores["period"].isin(["all", "last_24m", "last_12m"])]
+    head = (
+        "<tr><th>horizon</th><th>period</th><th>model</th><th>Brier</th>"
+        "<th>skill vs climatology (90% CI)</th><th>log</th><th>AUC</th><th>AP</th>"
+        "<th>ECE</th><th>hit rate</th><th>FAR</th></tr>"
+    )
+    body = []
+    for r in keep.itertuples():
+        body.append(
+            f"<tr><td>{r.horizon_days}</td><td>{r.period}</td><td>{html.escape(r.model)}</td>"
+            f"<td>{r.brier:.4f}</td><td>{r.brier_skill:+.3f} ({r.brier_skill_lo:+.3f}, "
+            f"{r.brier_skill_hi:+.3f})</td><td>{r.log_score:.3f}</td><td>{r.roc_auc:.3f}</td>"
+            f"<td>{r.average_precision:.3f}</td><td>{r.ece:.3f}</td>"
+            f"<td>{r.warn_hit_rate:.2f}</td><td>{r.warn_false_alarm_ratio:.2f}</td></tr>"
+        )
+    return f"<table>{head}{''.join(body)}</table>"
+
+
+def write_report(
+    inputs,
+    out: str | os.PathLike[str],
+    *,
+    backtest,
+    assessment: dict | None = None,
+    n_boot: int = 100,
+) -> Path:
+    """Write the report to ``out`` and return its path."""
+    from plotly.offline import get_plotlyjs
+
+    from barrage.warning.assess import assess
+
+    rec, target = inputs.record, inputs.target
+    panel = rec.panel(rec.last_known_day)
+    frame = panel.frame()
+    ev = event_flags(panel, target)
+    ind = indicator_frame(panel, target, weather=inputs.weather, production=inputs.production)
+    a = assessment if assessment is not None else assess(inputs)
+    fc = backtest.forecasts
+    scores = score_table(backtest, n_boot=n_boot)
+    horizons = sorted(fc["horizon_days"].unique())
+    k_main = 7 if 7 in horizons else horizons[-1]
+    drivers = "".join(f"<li>{html.escape(d['sentence'])}</li>" for d in a["drivers"])
+    warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>" for w in a["warnings"])
+    probs = ", ".join(f"{k} days: {v:.0%}" for k, v in a["p"].items())
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>barrage report</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".warn{color:#b45309;font-weight:bold}</style>",
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+        "<h1>barrage: massive-strike warning</h1>",
+        f"<p>Target <b>{html.escape(target.name)}</b>: <code>{html.escape(target.expression)}</code>."
+        f" Assessment as of {a['issued_at']}: <b>{a['level']}</b> ({probs}).</p>",
+        warn,
+        f"<h2>Drivers</h2><ul>{drivers}</ul>",
+        _div(_timeline(frame, ev)),
+        _div(_indicators(ind)),
+        _div(_forecast(fc, k_main)),
+        _div(_reliability(fc, k_main)),
+        "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
+        _score_html(scores),
+        f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",
+    ]
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(parts), encoding="utf-8")
+    return path

@@ -1,0 +1,30 @@
+"""Warning: forecast models, the rolling-origin backtest and the assessment.
+
+Public API::
+
+    from barrage.warning import assess, run_backtest, BacktestPlan, MODELS
+"""
+
+from barrage.warning.backtest import (
+    HORIZONS_D,
+    BacktestPlan,
+    BacktestResult,
+    ForecastWindow,
+    realtime_design,
+    run_backtest,
+)
+from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL, design_matrix, make_model
+
+__all__ = [
+    "BASELINES",
+    "HORIZONS_D",
+    "MODELS",
+    "PRIMARY_MODEL",
+    "BacktestPlan",
+    "BacktestResult",
+    "ForecastWindow",
+    "design_matrix",
+    "make_model",
+    "realtime_design",
+    "run_backtest",
+]

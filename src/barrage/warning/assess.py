@@ -1,0 +1,195 @@
+"""The assessment as of a date: probabilities, warning level, expected launches, drivers.
+
+Warning levels come from the 3-day probability and a cost-loss rule: a protective action
+that costs C and avoids a loss L is worth taking when p > C / L. The levels stand for
+actions of rising cost (see docs/warning.md):
+
+- ELEVATED (p3 >= 0.15): cheap readiness — repair crews and spares on call, staff alerts.
+- HIGH (p3 >= 0.35): costly moves — pre-position mobile generation, postpone maintenance
+  outages, re-dispatch to keep reserves near critical substations.
+- SEVERE (p3 >= 0.60): expensive, disruptive — pre-emptive grid reconfiguration and
+  consumer load reduction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from barrage.errors import InputError
+from barrage.indicators import (
+    INDICATORS,
+    KnownRecord,
+    Target,
+    event_flags,
+    launch_totals,
+    outcomes,
+    percentile_of_last,
+    to_day,
+)
+from barrage.warning.backtest import HORIZONS_D, realtime_design
+from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel
+from barrage.warning.models import FEATURE_COLUMNS, MODELS, PRIMARY_MODEL, make_model
+
+LEVELS: tuple[tuple[str, float], ...] = (("SEVERE", 0.60), ("HIGH", 0.35), ("ELEVATED", 0.15))
+LEVEL_HORIZON_D = 3
+#: p at any horizon at or above this counts as a warning in the backtest scores (HIGH).
+WARNING_THRESHOLD = 0.35
+MIN_HISTORY_D = 60
+STALE_AFTER_D = 7
+DRIVER_HORIZON_D = 7
+
+
+def warning_level(p_level_horizon: float) -> str:
+    for name, threshold in LEVELS:
+        if p_level_horizon >= threshold:
+            return name
+    return "LOW"
+
+
+@dataclass
+class AssessInputs:
+    record: KnownRecord
+    target: Target
+    weather: pd.DataFrame | None = None
+    production: object | None = None
+
+
+def _drivers(
+    model, X_row: pd.DataFrame, X_train: pd.DataFrame, percentiles: pd.Series, top: int
+) -> list[dict]:
+    """Effect of each indicator: the probability now minus the probability with that
+    indicator set to its training median (all else equal), in probability points."""
+    p_now = float(model.predict_proba(X_row)[0, 1])
+    cols = [c for c in FEATURE_COLUMNS if c in INDICATORS]
+    variants = pd.concat([X_row] * len(cols), ignore_index=True)
+    medians = X_train[cols].median()
+    for i, c in enumerate(cols):
+        variants.loc[i, c] = medians[c]
+    variants.index = pd.DatetimeIndex([X_row.index[0]] * len(cols))
+    p_alt = model.predict_proba(variants)[:, 1]
+    out = []
+    for c, pa in zip(cols, p_alt, strict=True):
+        value = float(X_row[c].iloc[0])
+        effect = p_now - float(pa)
+        pct = percentiles.get(c, np.nan)
+        ind = INDICATORS[c]
+        direction = "raises" if effect > 0 else "lowers"
+        pct_text = "" if np.isnan(pct) else f", {pct:.0f}th percentile of its history"
+        value_text = "missing" if np.isnan(value) else f"{value:.3g} {ind.unit}"
+        out.append(
+            {
+                "indicator": c,
+                "value": None if np.isnan(value) else value,
+                "percentile": None if np.isnan(pct) else float(pct),
+                "effect": effect,
+                "meaning": ind.meaning,
+                "sentence": (
+                    f"{ind.meaning[0].upper()}{ind.meaning[1:]}: {value_text}{pct_text}; "
+                    f"it {direction} the {DRIVER_HORIZON_D}-day probability by "
+                    f"{abs(effect) * 100:.1f} points against a typical value."
+                ),
+            }
+        )
+    out.sort(key=lambda d: -abs(d["effect"]))
+    return out[:top]
+
+
+def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: int = 6) -> dict:
+    """Forecast as of 12:00 Kyiv on ``as_of`` (default: the day after the last night in
+    the store), using only rows known then."""
+    rec, target = inputs.record, inputs.target
+    day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
+    if day <= rec.first_night:
+        raise InputError(f"--as-of {day}: before the record starts (first night {rec.first_night})")
+    first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
+    if day < first_ok:
+        raise InputError(
+            f"--as-of {day}: too little history to fit a forecast; the first usable date is "
+            f"{first_ok}"
+        )
+    t = rec.day_index(day)
+    known = (rec.known_from <= t) & (rec.night < t)
+    last_known_night = rec.first_night + np.timedelta64(int(rec.night[known].max()), "D")
+    warnings: list[str] = []
+    stale = None
+    gap_d = int((day - last_known_night).astype(int))
+    if gap_d > STALE_AFTER_D:
+        stale = {"last_night": str(last_known_night), "days": gap_d}
+        warnings.append(
+            f"the record is stale: its last night is {last_known_night}, {gap_d} days before "
+            f"{day}; nights since then count as nights without attacks"
+        )
+
+    X = realtime_design(rec, target, day, weather=inputs.weather, production=inputs.production)
+    panel = rec.panel(day)
+    y_known = outcomes(panel, target, HORIZONS_D)
+    l_known = launch_totals(panel, HORIZONS_D)
+    X_now = X.iloc[[-1]]
+    p: dict[str, float] = {}
+    p_by_model: dict[str, dict[str, float]] = {m: {} for m in MODELS}
+    expected: dict[str, dict[str, dict[str, float]]] = {g: {} for g in LAUNCH_GROUPS}
+    driver_model = driver_train = None
+    for k in HORIZONS_D:
+        train = X.index[X.index <= pd.Timestamp(day - np.timedelta64(k + 1, "D"))]
+        yk = y_known[k].reindex(train)
+        ok = yk.notna().to_numpy()
+        Xtr, ytr = X.loc[train[ok]], yk.to_numpy()[ok]
+        for name in MODELS:
+            model = make_model(name, k).fit(Xtr, ytr)
+            pk = float(model.predict_proba(X_now)[0, 1])
+            p_by_model[name][str(k)] = pk
+            if name == PRIMARY_MODEL:
+                p[str(k)] = pk
+                if k == DRIVER_HORIZON_D:
+                    driver_model, driver_train = model, Xtr
+        for g in LAUNCH_GROUPS:
+            lk = l_known[g][k].reindex(train[ok])
+            lok = lk.notna().to_numpy()
+            nb = NegBinLaunchModel(group=g, horizon_days=k).fit(Xtr[lok], lk.to_numpy()[lok])
+            q = nb.predict_quantiles(X_now, (0.1, 0.5, 0.9))[0]
+            expected[g][str(k)] = {
+                "mean": float(nb.predict_mean(X_now)[0]),
+                "p10": float(q[0]),
+                "p50": float(q[1]),
+                "p90": float(q[2]),
+            }
+
+    percentiles = percentile_of_last(X[list(INDICATORS)])
+    drivers = _drivers(driver_model, X_now, driver_train, percentiles, top_drivers)
+    ev = np.flatnonzero(event_flags(panel, target))
+    frame = panel.frame()
+    recent = frame.iloc[ev[-5:]] if ev.size else frame.iloc[:0]
+    next_strike = {
+        "basis": f"median of the last {len(recent)} target nights",
+        "missiles": float(recent["missiles"].median()) if len(recent) else None,
+        "attack_drones": float(recent["attack_drone"].median()) if len(recent) else None,
+        "last_target_night": str(recent.index[-1].date()) if len(recent) else None,
+    }
+    level = warning_level(p[str(LEVEL_HORIZON_D)])
+    return {
+        "as_of": str(day),
+        "issued_at": f"{day}T12:00 Europe/Kyiv",
+        "target": {"name": target.name, "expression": target.expression},
+        "p": p,
+        "level": level,
+        "level_rule": f"{LEVEL_HORIZON_D}-day probability: "
+        + ", ".join(f"{n} >= {v:g}" for n, v in LEVELS)
+        + ", else LOW",
+        "model": PRIMARY_MODEL,
+        "p_by_model": p_by_model,
+        "expected_launches": expected,
+        "expected_next_strike": next_strike,
+        "drivers": drivers,
+        "indicators": {
+            c: {
+                "value": None if np.isnan(v) else float(v),
+                "percentile": None if np.isnan(percentiles[c]) else float(percentiles[c]),
+            }
+            for c, v in X_now[list(INDICATORS)].iloc[0].items()
+        },
+        "stale": stale,
+        "warnings": warnings,
+    }

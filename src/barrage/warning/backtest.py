@@ -1,0 +1,253 @@
+"""Rolling-origin backtest: expanding window, weekly refits, a k-day gap, no look-ahead.
+
+The as-of rule (see :mod:`barrage.indicators.panel`): a forecast issued on D uses the
+rows with ``time_end < D 12:00``. The design row of every origin is computed from the
+panel as known on that origin ("real-time" features), the training outcomes of a refit
+on R from the panel as known on R, and the scores from the final panel. A refit on R
+trains on origins up to ``R - k - 1`` (a gap of k days, so the last training window
+closes before R) and forecasts origins ``R .. R + refit_every_d - 1``. Every transform,
+threshold and calibrator is fitted inside the refit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from barrage.errors import InputError
+from barrage.indicators import KnownRecord, Target, event_flags, launch_totals, outcomes, to_day
+from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel, crps_negbin
+from barrage.warning.models import MODELS, design_matrix, make_model
+
+HORIZONS_D: tuple[int, ...] = (1, 3, 7)
+Progress = Callable[[int, int], None]
+
+
+def _as_date(value: object, name: str) -> date:
+    try:
+        return pd.Timestamp(value).date()  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        raise InputError(f"{name}: expected a date YYYY-MM-DD, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class ForecastWindow:
+    """One refit: train on origins up to ``train_last_origin`` (outcomes known on
+    ``forecast_first``), forecast origins ``forecast_first .. forecast_last``."""
+
+    train_last_origin: date
+    forecast_first: date
+    forecast_last: date
+    horizon_days: int
+
+    def __post_init__(self) -> None:
+        if self.horizon_days < 1:
+            raise InputError(f"horizon_days: expected >= 1, got {self.horizon_days}")
+        gap = (self.forecast_first - self.train_last_origin).days
+        if gap <= self.horizon_days:
+            raise InputError(
+                f"window: last training origin {self.train_last_origin} is {gap} day(s) before "
+                f"the forecast {self.forecast_first}; a {self.horizon_days}-day horizon needs more "
+                f"than {self.horizon_days} (its outcome would not be known yet)"
+            )
+        if self.forecast_last < self.forecast_first:
+            raise InputError(
+                f"window: forecast_last {self.forecast_last} is before forecast_first "
+                f"{self.forecast_first}"
+            )
+
+
+@dataclass(frozen=True)
+class BacktestPlan:
+    """Origins ``start .. end`` (inclusive), refits every ``refit_every_d`` days."""
+
+    start: date
+    end: date
+    horizons: tuple[int, ...] = HORIZONS_D
+    refit_every_d: int = 7
+    min_train_origins: int = 60
+    models: tuple[str, ...] = field(default_factory=lambda: tuple(MODELS))
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            raise InputError(f"backtest: end {self.end} is before start {self.start}")
+        if not self.horizons or any(int(k) < 1 for k in self.horizons):
+            raise InputError(f"horizon: expected whole days >= 1, got {self.horizons}")
+        if not 1 <= self.refit_every_d <= 7:
+            raise InputError(
+                f"refit_every_d: expected 1..7 (refit at least weekly), got {self.refit_every_d}"
+            )
+        unknown = [m for m in self.models if m not in MODELS]
+        if unknown:
+            raise InputError(f"models: unknown {unknown}; expected some of {list(MODELS)}")
+
+    def windows(self, horizon_days: int) -> list[ForecastWindow]:
+        out = []
+        first = self.start
+        while first <= self.end:
+            last = min(first + timedelta(days=self.refit_every_d - 1), self.end)
+            out.append(
+                ForecastWindow(first - timedelta(days=horizon_days + 1), first, last, horizon_days)
+            )
+            first = last + timedelta(days=1)
+        return out
+
+
+def realtime_design(
+    record: KnownRecord, target: Target, last_origin: object, *, weather=None, production=None
+) -> pd.DataFrame:
+    """Design rows for origins ``first_night + 1 .. last_origin``, row D computed from the
+    panel as known on D (so no row ever uses a later revision)."""
+    last = to_day(last_origin)
+    n = record.day_index(last)
+    if n < 1:
+        raise InputError(f"as_of {last}: before the record starts ({record.first_night})")
+    final = design_matrix(record.panel(last), target, weather=weather, production=production)
+    rows = final.to_numpy(float).copy()
+    # Only origins with a row settling after them differ from the final vintage.
+    settle, night = record.settled_from, record.night
+    gap = (settle > night + 1) & (night + 1 <= n)
+    pairs = np.unique(np.column_stack([night[gap] + 1, np.minimum(settle[gap], n + 1)]), axis=0)
+    unsettled_origins = {int(t) for a, b in pairs for t in range(a, b)}
+    for t in sorted(o for o in unsettled_origins if 1 <= o <= n):
+        d = design_matrix(
+            record.panel(record.first_night + np.timedelta64(t, "D")),
+            target,
+            weather=weather,
+            production=production,
+        )
+        rows[t - 1] = d.to_numpy(float)[-1]
+    return pd.DataFrame(rows, index=final.index, columns=final.columns)
+
+
+@dataclass
+class BacktestResult:
+    forecasts: pd.DataFrame  # as_of, model, horizon_days, p, outcome
+    launches: pd.DataFrame  # as_of, group, model, horizon_days, mean, dispersion, outcome, crps
+    event_days: np.ndarray  # integer days (from first night) of target nights
+    first_night: np.datetime64
+    plan: BacktestPlan
+    target: Target
+
+
+def run_backtest(
+    record: KnownRecord,
+    plan: BacktestPlan,
+    target: Target,
+    *,
+    weather=None,
+    production=None,
+    progress: Progress | None = None,
+) -> BacktestResult:
+    """Run every model of ``plan`` at every horizon over the plan's origins.
+
+    BLAS runs single-threaded here: the fits are tiny, and threads only contend.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _run_backtest(
+            record, plan, target, weather=weather, production=production, progress=progress
+        )
+
+
+def _run_backtest(record, plan, target, *, weather, production, progress) -> BacktestResult:
+    final_day = record.last_known_day
+    last_origin = min(to_day(plan.end), final_day)
+    first_ok = record.first_night + np.timedelta64(
+        plan.min_train_origins + max(plan.horizons) + 1, "D"
+    )
+    if to_day(plan.start) < first_ok:
+        raise InputError(
+            f"backtest start {plan.start}: needs {plan.min_train_origins} training "
+            f"origins; the first possible start is {first_ok}"
+        )
+    X = realtime_design(record, target, last_origin, weather=weather, production=production)
+    final_panel = record.panel(final_day)
+    y_final = outcomes(final_panel, target, plan.horizons).reindex(X.index)
+    l_final = {
+        g: df.reindex(X.index) for g, df in launch_totals(final_panel, plan.horizons).items()
+    }
+    windows = {k: plan.windows(k) for k in plan.horizons}
+    total = sum(len(w) for w in windows.values())
+    done = 0
+    fc_parts, ln_parts = [], []
+    label_cache: dict[np.datetime64, tuple] = {}
+    for k, wins in windows.items():
+        for w in wins:
+            R = np.datetime64(w.forecast_first, "D")
+            if R > last_origin:
+                break
+            if R not in label_cache:
+                pr = record.panel(R)
+                label_cache[R] = (
+                    outcomes(pr, target, plan.horizons),
+                    launch_totals(pr, plan.horizons),
+                )
+            y_known, l_known = label_cache[R]
+            train_idx = X.index[X.index <= pd.Timestamp(w.train_last_origin)]
+            yk = y_known[k].reindex(train_idx)
+            ok = yk.notna().to_numpy()
+            Xtr, ytr = X.loc[train_idx[ok]], yk.to_numpy()[ok]
+            test_idx = X.index[
+                (X.index >= pd.Timestamp(w.forecast_first))
+                & (X.index <= pd.Timestamp(min(w.forecast_last, last_origin.astype(date))))
+            ]
+            if len(Xtr) < plan.min_train_origins or len(test_idx) == 0:
+                continue
+            Xte = X.loc[test_idx]
+            for name in plan.models:
+                p = make_model(name, k).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
+                fc_parts.append(
+                    pd.DataFrame(
+                        {
+                            "as_of": test_idx,
+                            "model": name,
+                            "horizon_days": k,
+                            "p": p,
+                            "outcome": y_final[k].reindex(test_idx).to_numpy(),
+                        }
+                    )
+                )
+            for g in LAUNCH_GROUPS:
+                ltr = l_known[g][k].reindex(train_idx[ok])
+                lok = ltr.notna().to_numpy()
+                for mname, use in (("negbin_features", True), ("negbin_climatology", False)):
+                    m = NegBinLaunchModel(group=g, horizon_days=k, use_features=use)
+                    m.fit(Xtr[lok], ltr.to_numpy()[lok])
+                    ln_parts.append(
+                        pd.DataFrame(
+                            {
+                                "as_of": test_idx,
+                                "group": g,
+                                "model": mname,
+                                "horizon_days": k,
+                                "mean": m.predict_mean(Xte),
+                                "dispersion": m.dispersion_,
+                                "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
+                            }
+                        )
+                    )
+            done += 1
+            if progress is not None:
+                progress(done, total)
+    if not fc_parts:
+        raise InputError("backtest: no forecast origin has enough training data in the window")
+    forecasts = pd.concat(fc_parts, ignore_index=True)
+    launches = pd.concat(ln_parts, ignore_index=True)
+    launches["crps"] = np.nan
+    ok = launches["outcome"].notna()
+    for (_g, _m, _k, r), part in launches[ok].groupby(
+        ["group", "model", "horizon_days", "dispersion"]
+    ):
+        launches.loc[part.index, "crps"] = crps_negbin(
+            part["mean"].to_numpy(), r, part["outcome"].to_numpy()
+        )
+    ev_days = np.flatnonzero(event_flags(final_panel, target))
+    if progress is not None:
+        progress(total, total)
+    return BacktestResult(forecasts, launches, ev_days, record.first_night, plan, target)

@@ -1,0 +1,146 @@
+"""Backtest scoring: per model, horizon and period, with block-bootstrap intervals."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from barrage.errors import InputError
+from barrage.indicators import KnownRecord
+from barrage.warning.backtest import HORIZONS_D, BacktestPlan, BacktestResult, run_backtest
+from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
+
+#: First forecast date by default: this many days after the record's first night.
+BURN_IN_D = 80
+REFERENCE_MODEL = "climatology"
+
+
+def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
+    from barrage.warning.backtest import _as_date
+
+    first = (record.first_night + np.timedelta64(BURN_IN_D, "D")).astype(object)
+    last = record.last_night.astype(object)
+    s = _as_date(start, "--start") if start is not None else first
+    e = _as_date(end, "--end") if end is not None else last
+    if s < first:
+        raise InputError(f"--start {s}: too early; the backtest needs history, first start {first}")
+    return BacktestPlan(
+        start=s,
+        end=min(e, last + timedelta(days=1)),
+        horizons=tuple(horizons) if horizons else HORIZONS_D,
+    )
+
+
+def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
+    return run_backtest(
+        inputs.record,
+        plan,
+        inputs.target,
+        weather=inputs.weather,
+        production=inputs.production,
+        progress=progress,
+    )
+
+
+def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Named subsets of forecast origins (boolean masks)."""
+    doy = index.dayofyear
+    heating = (doy >= 288) | (doy <= 105)
+    return {
+        "all": np.ones(len(index), bool),
+        "last_24m": index > last - pd.DateOffset(months=24),
+        "last_12m": index > last - pd.DateOffset(months=12),
+        "winter_2022_23": (index >= "2022-10-01") & (index <= "2023-03-31"),
+        "2023": index.year == 2023,
+        "2024": index.year == 2024,
+        "2025": index.year == 2025,
+        "heating": heating,
+        "non_heating": ~heating,
+    }
+
+
+def score_table(
+    result: BacktestResult, *, n_boot: int = 200, threshold: float = 0.35, seed: int = 0
+) -> pd.DataFrame:
+    """One row per (horizon, model, period): metrics with intervals and warning skill."""
+    fc = result.forecasts.dropna(subset=["outcome"])
+    rows = []
+    for k, g in fc.groupby("horizon_days"):
+        wide = g.pivot(index="as_of", columns="model", values="p")
+        y = g.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+        last = wide.index.max()
+        day = (wide.index.to_numpy("datetime64[D]") - result.first_night).astype(np.int64)
+        for pname, mask in periods(wide.index, last).items():
+            if mask.sum() < 30 or y[mask].nunique() < 2:
+                continue
+            yy = y[mask].to_numpy()
+            ref = wide.loc[mask, REFERENCE_MODEL].to_numpy()
+            for model in wide.columns:
+                pp = wide.loc[mask, model].to_numpy()
+                sc = score_with_intervals(
+                    pp, yy, ref, block_len=max(14, 4 * int(k)), n_boot=n_boot, seed=seed
+                )
+                ws = warning_skill(day[mask], pp, yy, result.event_days, int(k), threshold)
+                rows.append(
+                    {
+                        "horizon_days": int(k),
+                        "model": model,
+                        "period": pname,
+                        "origins": int(mask.sum()),
+                        "event_share": float(yy.mean()),
+                        **sc,
+                        **{f"warn_{a}": b for a, b in ws.items()},
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def launch_scores(result: BacktestResult) -> pd.DataFrame:
+    ln = result.launches.dropna(subset=["crps"])
+    return (
+        ln.groupby(["group", "horizon_days", "model"])["crps"]
+        .mean()
+        .rename("crps_mean")
+        .reset_index()
+    )
+
+
+def _clean(v):
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, np.generic):
+        return _clean(v.item())
+    return v
+
+
+def score_summary(result: BacktestResult, *, n_boot: int = 200) -> dict:
+    """JSON-ready summary of the backtest: scores per model, horizon and period."""
+    table = score_table(result, n_boot=n_boot)
+    fc = result.forecasts
+    return {
+        "target": {"name": result.target.name, "expression": result.target.expression},
+        "start": str(fc["as_of"].min().date()),
+        "end": str(fc["as_of"].max().date()),
+        "horizons": list(result.plan.horizons),
+        "refit_every_d": result.plan.refit_every_d,
+        "models": list(result.plan.models),
+        "metrics": [*METRICS, "brier_skill"],
+        "scores": [{k: _clean(v) for k, v in r.items()} for r in table.to_dict("records")],
+        "launch_crps": [
+            {k: _clean(v) for k, v in r.items()} for r in launch_scores(result).to_dict("records")
+        ],
+    }
+
+
+def forecasts_csv(result: BacktestResult, path: str | os.PathLike[str]) -> None:
+    """One row per (as_of, model, horizon): as_of, model, horizon_days, p, outcome."""
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    df = result.forecasts[["as_of", "model", "horizon_days", "p", "outcome"]].copy()
+    df["as_of"] = df["as_of"].dt.date.astype(str)
+    df.to_csv(path, index=False)

@@ -1,0 +1,359 @@
+"""Forecast models with the scikit-learn contract, interchangeable in the backtest.
+
+Every model is built with ``horizon_days`` (k), fitted with ``fit(X, y)`` on a design
+matrix (one row per forecast origin, columns from :func:`design_matrix`) and the k-day
+outcome, and answers ``predict_proba(X)`` with columns (no event, event). ``__init__``
+stores parameters only; learned state ends in ``_``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.signal import lfilter
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from barrage.errors import InputError
+from barrage.indicators import NightPanel, Target, event_flags, indicator_frame
+
+#: Decay rates (per night) of the self-exciting kernel; the MLE profiles over them.
+HAWKES_DECAYS = (0.5, 0.2, 0.1, 0.05, 0.025, 0.0125)
+_EPS = 1e-6
+
+
+def hawkes_columns() -> list[str]:
+    return [f"excite_{b:g}" for b in HAWKES_DECAYS]
+
+
+def design_matrix(
+    panel: NightPanel, target: Target, *, weather=None, production=None
+) -> pd.DataFrame:
+    """Indicators plus the self-exciting sums ``sum_s exp(-b (t - s))`` over past target
+    nights s, for every origin of the panel."""
+    frame = indicator_frame(panel, target, weather=weather, production=production)
+    ev = event_flags(panel, target).astype(float)
+    for b, col in zip(HAWKES_DECAYS, hawkes_columns(), strict=True):
+        decay = np.exp(-b)
+        # y[i] = ev[i] + decay * y[i-1]; origin t = i + 1 sees e^{-b} * y[i].
+        frame[col] = decay * lfilter([1.0], [1.0, -decay], ev)
+    return frame
+
+
+def _check_xy(X: pd.DataFrame, y) -> tuple[pd.DataFrame, np.ndarray]:
+    if not isinstance(X, pd.DataFrame):
+        raise InputError("X: expected a pandas DataFrame from design_matrix()")
+    y = np.asarray(y, dtype=float)
+    if y.shape[0] != len(X):
+        raise InputError(f"y: length {y.shape[0]} differs from X ({len(X)} rows)")
+    if np.isnan(y).any() or not np.isin(y, (0.0, 1.0)).all():
+        raise InputError("y: expected 0/1 outcomes without missing values")
+    return X, y
+
+
+def _proba(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, float), _EPS, 1 - _EPS)
+    return np.column_stack([1 - p, p])
+
+
+class _Base(ClassifierMixin, BaseEstimator):
+    def __init__(self, *, horizon_days: int = 7) -> None:
+        self.horizon_days = horizon_days
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+
+class ClimatologyModel(_Base):
+    """Expanding base rate: the share of training origins with an event (Beta(1,1) prior)."""
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.rate_ = (y.sum() + 1.0) / (y.size + 2.0)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return _proba(np.full(len(X), self.rate_))
+
+
+class SeasonalClimatologyModel(_Base):
+    """Base rate by calendar month, shrunk to the heating / non-heating season rate, shrunk
+    to the overall rate (each level weighs ``prior_weight`` pseudo-origins)."""
+
+    def __init__(self, *, horizon_days: int = 7, prior_weight: float = 60.0) -> None:
+        self.horizon_days = horizon_days
+        self.prior_weight = prior_weight
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        m = self.prior_weight
+        overall = (y.sum() + 1.0) / (y.size + 2.0)
+        season = X["heating_season"].to_numpy(int)
+        month = X.index.month.to_numpy()
+        self.season_rate_ = {
+            s: (y[season == s].sum() + m * overall) / ((season == s).sum() + m) for s in (0, 1)
+        }
+        self.month_rate_ = {}
+        for mo in range(1, 13):
+            sel = month == mo
+            s = 1 if (mo >= 10 or mo <= 4) else 0
+            prior = self.season_rate_[s]
+            self.month_rate_[mo] = (y[sel].sum() + m * prior) / (sel.sum() + m)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return _proba(np.array([self.month_rate_[mo] for mo in X.index.month]))
+
+
+class RecentRateModel(_Base):
+    """Recent rate: target nights in the last 90 nights as a nightly Poisson rate,
+    ``p = 1 - exp(-k * rate)``. Nothing is learned beyond a fallback rate."""
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.classes_ = np.array([0, 1])
+        self.fitted_ = True
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        rate = (X["events_90d"].to_numpy(float) + 0.5) / 91.0
+        return _proba(1 - np.exp(-self.horizon_days * rate))
+
+
+class RenewalModel(_Base):
+    """Renewal / hazard baseline: the k-day event share by bin of days since the last
+    target night, each bin shrunk to the overall rate (``prior_weight`` pseudo-origins)."""
+
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 7,
+        prior_weight: float = 20.0,
+        bin_edges_d: tuple[float, ...] = (0, 3, 5, 7, 10, 14, 21, 30, 45, 60, 90),
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.prior_weight = prior_weight
+        self.bin_edges_d = bin_edges_d
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        b = np.digitize(X["days_since_event_d"].to_numpy(float), self.bin_edges_d)
+        overall = (y.sum() + 1.0) / (y.size + 2.0)
+        nb = len(self.bin_edges_d) + 1
+        s = np.bincount(b, y, nb)
+        c = np.bincount(b, None, nb)
+        self.bin_rate_ = (s + self.prior_weight * overall) / (c + self.prior_weight)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        b = np.digitize(X["days_since_event_d"].to_numpy(float), self.bin_edges_d)
+        return _proba(self.bin_rate_[b])
+
+
+class HawkesModel(_Base):
+    """Discrete-time self-exciting (Hawkes-type) model fitted by maximum likelihood.
+
+    Nightly intensity ``lambda(t) = mu * exp(c * heating) + alpha * sum_s exp(-b (t - s))``
+    over past target nights s; for a k-day window
+    ``Lambda = k mu e^{c h} + alpha E_b(t) sum_{j<k} e^{-b j}`` and
+    ``p = 1 - exp(-Lambda)`` (excitation by events inside the window is left out). The
+    Bernoulli likelihood of the k-day outcomes (a composite likelihood for k > 1) is
+    maximised with scipy over (log mu, c, log alpha) for each decay b, and the best b kept.
+    """
+
+    def _lam(self, params, E, h, geo):
+        log_mu, c, log_alpha = params
+        return self.horizon_days * np.exp(log_mu + c * h) + np.exp(log_alpha) * E * geo
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        h = X["heating_season"].to_numpy(float)
+        k = self.horizon_days
+        best = None
+        base = max((y.mean() if y.size else 0.05), 0.01)
+        x0 = np.array([np.log(-np.log1p(-min(base, 0.95)) / k), 0.0, np.log(0.05)])
+        for b, col in zip(HAWKES_DECAYS, hawkes_columns(), strict=True):
+            E = X[col].to_numpy(float)
+            geo = np.sum(np.exp(-b * np.arange(k)))
+
+            def nll(params, E=E, geo=geo):
+                log_mu, c, log_alpha = params
+                base = k * np.exp(log_mu + c * h)
+                exc = np.exp(log_alpha) * E * geo
+                lam = base + exc
+                q = -np.expm1(-lam)
+                f = -np.sum(y * np.log(q + 1e-12) - (1 - y) * lam)
+                dl = -(y * np.exp(-lam) / (q + 1e-12) - (1 - y))  # dNLL/dlambda
+                g = np.array([np.sum(dl * base), np.sum(dl * base * h), np.sum(dl * exc)])
+                return f, g
+
+            res = minimize(
+                nll, x0, jac=True, method="L-BFGS-B", bounds=[(-12, 2), (-3, 3), (-12, 3)]
+            )
+            if best is None or res.fun < best[0]:
+                best = (res.fun, b, col, res.x)
+        self.nll_, self.decay_, self.column_, self.params_ = best
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        geo = np.sum(np.exp(-self.decay_ * np.arange(self.horizon_days)))
+        lam = self._lam(
+            self.params_, X[self.column_].to_numpy(float), X["heating_season"].to_numpy(float), geo
+        )
+        return _proba(-np.expm1(-lam))
+
+
+#: Indicators the feature model uses, chosen a priori (not by backtest scores): the
+#: renewal clock, recent tempo and accumulation, season, weather and probing.
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "days_since_event_d",
+    "gap_percentile",
+    "events_90d",
+    "events_365d",
+    "tempo_missiles_7d",
+    "tempo_missiles_30d",
+    "tempo_missiles_90d",
+    "tempo_attack_drone_7d",
+    "tempo_attack_drone_90d",
+    "tempo_ballistic_missile_30d",
+    "accumulation_missiles",
+    "accumulation_attack_drones",
+    "intercept_rate_missiles_30d",
+    "intercept_trend_missiles",
+    "probing_recon_energy_7d",
+    "probing_small_strikes_energy_7d",
+    "heating_season",
+    "season_cos",
+    "cloud_night_pct",
+    "salvo_size_trend",
+    "excite_0.05",
+)
+#: Heavy-tailed columns enter as sign(x) log1p(|x|).
+LOG_COLUMNS = frozenset(
+    c
+    for c in FEATURE_COLUMNS
+    if c.startswith(("tempo_", "accumulation_", "days_since", "probing_", "events_"))
+)
+
+
+def _logit_fit(A: np.ndarray, y: np.ndarray, l2: float, w0: np.ndarray | None = None) -> np.ndarray:
+    """L2-penalised logistic regression (intercept unpenalised) by L-BFGS with the exact
+    gradient; ``A`` carries a leading column of ones."""
+    pen = np.full(A.shape[1], l2)
+    pen[0] = 0.0
+
+    def f(w):
+        z = A @ w
+        ll = np.sum(np.logaddexp(0, z) - y * z) + 0.5 * np.sum(pen * w * w)
+        g = A.T @ (expit(z) - y) + pen * w
+        return ll, g
+
+    w0 = np.zeros(A.shape[1]) if w0 is None else w0
+    return minimize(f, w0, jac=True, method="L-BFGS-B").x
+
+
+class FeatureModel(_Base):
+    """Logistic regression on the indicators (log transform of heavy tails, median
+    imputation, standardisation, L2 penalty ``1/C`` per origin-weighted unit), calibrated
+    by Platt scaling on the last ``calibration_share`` of the training origins: the
+    regression is fitted on the earlier origins (ending ``k`` days before), the calibrator
+    on its forecasts for the later ones, then the regression is refitted on all. Every
+    transform is learned from the training rows only."""
+
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 7,
+        C: float = 0.05,
+        calibration_share: float = 0.3,
+        columns: tuple[str, ...] = FEATURE_COLUMNS,
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.C = C
+        self.calibration_share = calibration_share
+        self.columns = columns
+
+    def _raw(self, X: pd.DataFrame) -> np.ndarray:
+        A = X[list(self.columns)].to_numpy(float).copy()
+        for j, c in enumerate(self.columns):
+            if c in LOG_COLUMNS:
+                A[:, j] = np.sign(A[:, j]) * np.log1p(np.abs(A[:, j]))
+        return A
+
+    def _transform(self, A: np.ndarray) -> np.ndarray:
+        A = np.where(np.isnan(A), self.median_, A)
+        return np.column_stack([np.ones(len(A)), (A - self.mean_) / self.scale_])
+
+    def _fit_transform(self, A: np.ndarray) -> np.ndarray:
+        med = np.nanmedian(np.where(np.isnan(A).all(axis=0), 0.0, A), axis=0) if A.size else 0
+        self.median_ = np.nan_to_num(med)
+        filled = np.where(np.isnan(A), self.median_, A)
+        self.mean_ = filled.mean(axis=0)
+        sd = filled.std(axis=0)
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        return self._transform(A)
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.classes_ = np.array([0, 1])
+        self.fallback_ = (y.sum() + 1.0) / (y.size + 2.0)
+        self.coef_ = None
+        raw = self._raw(X)
+        n = len(y)
+        l2 = 1.0 / self.C
+        n_cal = int(n * self.calibration_share)
+        n_fit = n - n_cal - self.horizon_days
+        if y.sum() < 5 or (1 - y).sum() < 5 or n_fit < 30:
+            return self
+        yf, yc = y[:n_fit], y[n - n_cal :]
+        self.platt_ = np.array([0.0, 1.0])
+        if 0 < yf.sum() < yf.size and 0 < yc.sum() < yc.size:
+            A_fit = self._fit_transform(raw[:n_fit])
+            w = _logit_fit(A_fit, yf, l2)
+            z_cal = self._transform(raw[n - n_cal :]) @ w
+            B = np.column_stack([np.ones(n_cal), z_cal])
+            self.platt_ = _logit_fit(B, yc, 1e-3, w0=np.array([0.0, 1.0]))
+        A = self._fit_transform(raw)
+        self.coef_ = _logit_fit(A, y, l2)
+        return self
+
+    def decision_function(self, X) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        z = self._transform(self._raw(X)) @ self.coef_
+        return self.platt_[0] + self.platt_[1] * z
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "classes_")
+        if self.coef_ is None:
+            return _proba(np.full(len(X), self.fallback_))
+        return _proba(expit(self.decision_function(X)))
+
+
+#: The models of the backtest, baselines first; "feature" is the model the assessment uses.
+MODELS: dict[str, type[_Base]] = {
+    "climatology": ClimatologyModel,
+    "seasonal": SeasonalClimatologyModel,
+    "recent_rate": RecentRateModel,
+    "renewal": RenewalModel,
+    "hawkes": HawkesModel,
+    "feature": FeatureModel,
+}
+BASELINES: tuple[str, ...] = ("climatology", "seasonal", "recent_rate", "renewal")
+PRIMARY_MODEL = "feature"
+
+
+def make_model(name: str, horizon_days: int) -> _Base:
+    if name not in MODELS:
+        raise InputError(f"model: unknown {name!r}; expected one of {', '.join(MODELS)}")
+    return MODELS[name](horizon_days=horizon_days)

@@ -1,0 +1,154 @@
+"""The warning commands through the real CLI: outputs, errors, and no look-ahead."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from barrage.cli import app
+
+runner = CliRunner()
+
+
+def _assess(db, *args):
+    res = runner.invoke(app, ["assess", "--db", str(db), "--json", *args])
+    return res
+
+
+@pytest.fixture(scope="module")
+def assessed_full(record_db):
+    out = {}
+    for d in ("2023-11-20", "2025-03-10"):
+        res = _assess(record_db, "--as-of", d)
+        assert res.exit_code == 0, res.output
+        out[d] = json.loads(res.stdout)
+    return out
+
+
+def test_assess_json_shape(assessed_full):
+    a = assessed_full["2025-03-10"]
+    assert a["as_of"] == "2025-03-10"
+    assert set(a["p"]) == {"1", "3", "7"}
+    assert 0 < a["p"]["1"] <= a["p"]["7"] < 1
+    assert a["level"] in {"LOW", "ELEVATED", "HIGH", "SEVERE"}
+    assert set(a["expected_launches"]) == {"attack_drone", "missiles"}
+    assert a["drivers"] and {"indicator", "value", "percentile", "effect"} <= set(a["drivers"][0])
+    assert a["stale"] is None and a["warnings"] == []
+
+
+@pytest.mark.parametrize("as_of", ["2023-11-20", "2025-03-10"])
+def test_no_look_ahead_against_a_store_of_only_known_rows(
+    as_of, assessed_full, record_csv, tmp_path
+):
+    """assess --as-of D on the full store equals assess on a store ingested from only the
+    rows with time_end < D 12:00."""
+    raw = pd.read_csv(record_csv, dtype=str, keep_default_na=False)
+    end = pd.to_datetime(raw["time_end"], format="mixed")
+    date_only = raw["time_end"].str.len() <= 10
+    end = end.where(~date_only, end + pd.Timedelta(hours=23, minutes=59, seconds=59))
+    cutoff = pd.Timestamp(as_of) + pd.Timedelta(hours=12)
+    part = raw[end < cutoff]
+    assert 0 < len(part) < len(raw)
+    csv = tmp_path / "part.csv"
+    part.to_csv(csv, index=False)
+    db = tmp_path / "part.duckdb"
+    assert runner.invoke(app, ["ingest", str(csv), "--db", str(db), "--json"]).exit_code == 0
+    res = _assess(db, "--as-of", as_of)
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout)
+    assert got == assessed_full[as_of]
+
+
+def test_stale_record_still_answers_with_a_warning(record_db):
+    res = _assess(record_db, "--as-of", "2025-11-15")
+    assert res.exit_code == 0
+    a = json.loads(res.stdout)
+    assert a["stale"] == {"last_night": "2025-09-30", "days": 46}
+    assert "stale" in res.stderr and "2025-09-30" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--as-of", "2021-01-01"], "before the record starts"),
+        (["--as-of", "2022-10-15"], "too little history"),
+        (["--as-of", "yesterday-ish"], "expected a date"),
+        (["--target", "nope"], "unknown target 'nope'"),
+        (["--target", "missiles >= __import__('os')"], "not allowed"),
+    ],
+)
+def test_bad_input_is_a_clean_error(record_db, args, message):
+    res = _assess(record_db, *args)
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert message in res.stderr and "Traceback" not in res.stderr
+
+
+def test_empty_store_is_a_clean_error(tmp_path):
+    from barrage.record.store import connect
+
+    db = tmp_path / "empty.duckdb"
+    connect(db).close()
+    res = _assess(db)
+    assert res.exit_code == 2
+    assert "no usable rows" in res.stderr
+
+
+def test_backtest_csv_and_json(record_db, tmp_path):
+    out = tmp_path / "bt.csv"
+    res = runner.invoke(
+        app,
+        [
+            "backtest",
+            "--db",
+            str(record_db),
+            "--start",
+            "2025-04-01",
+            "--end",
+            "2025-06-30",
+            "--horizon",
+            "7",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["horizons"] == [7]
+    rows = [r for r in summary["scores"] if r["period"] == "all"]
+    assert {r["model"] for r in rows} == {
+        "climatology",
+        "seasonal",
+        "recent_rate",
+        "renewal",
+        "hawkes",
+        "feature",
+    }
+    clim = next(r for r in rows if r["model"] == "climatology")
+    assert clim["brier_skill"] == 0.0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
+    assert len(df) == 91 * 6
+    assert df["as_of"].min() == "2025-04-01" and df["as_of"].max() == "2025-06-30"
+
+
+def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
+    from barrage.cli import warning as cli_warning
+
+    real = cli_warning.run_backtest_with_progress
+    monkeypatch.setattr(
+        cli_warning,
+        "run_backtest_with_progress",
+        lambda inputs, s, e, h: real(inputs, "2025-05-01", None, (7,)),
+    )
+    out = tmp_path / "r.html"
+    res = runner.invoke(app, ["report", "--db", str(record_db), "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "Petro Ivaniuk" in text and "Plotly" in text and "<script src" not in text
+    assert len(text) > 3_000_000  # plotly.js is embedded
+    assert json.loads(res.stdout)["report"] == str(out)

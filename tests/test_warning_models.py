@@ -1,0 +1,121 @@
+"""Models and scores: the estimator contract, windows, metrics against scikit-learn."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.utils.validation import NotFittedError
+
+from barrage.errors import InputError
+from barrage.indicators import KnownRecord, outcomes, resolve_target
+from barrage.record import open_store
+from barrage.warning import MODELS, BacktestPlan, ForecastWindow, make_model, realtime_design
+from barrage.warning.launches import crps_negbin
+from barrage.warning.scores import (
+    average_precision,
+    block_bootstrap_indices,
+    expected_calibration_error,
+    roc_auc,
+)
+
+
+@pytest.fixture(scope="module")
+def design(record_db):
+    with open_store(record_db) as con:
+        rec = KnownRecord.from_store(con)
+    target = resolve_target(None)
+    X = realtime_design(rec, target, "2025-06-01")
+    y = outcomes(rec.panel("2025-06-01"), target, (7,))[7]
+    ok = y.notna()
+    return X[ok], y[ok].to_numpy()
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_models_follow_the_estimator_contract(name, design):
+    X, y = design
+    model = make_model(name, 7)
+    with pytest.raises(NotFittedError):
+        model.predict_proba(X.iloc[:3])
+    assert model.fit(X.iloc[:500], y[:500]) is model
+    p = model.predict_proba(X.iloc[500:])
+    assert p.shape == (len(X) - 500, 2)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert ((p > 0) & (p < 1)).all()
+
+
+def test_climatology_is_the_base_rate(design):
+    X, y = design
+    p = make_model("climatology", 7).fit(X, y).predict_proba(X.iloc[:1])[0, 1]
+    assert p == pytest.approx((y.sum() + 1) / (y.size + 2))
+
+
+def test_hawkes_learns_self_excitation_from_clustered_events():
+    rng = np.random.default_rng(0)
+    n = 5000
+    ev = np.zeros(n)
+    excite = np.zeros(n)
+    for i in range(1, n):  # simulate a discrete Hawkes with strong excitation
+        excite[i] = np.exp(-0.1) * (excite[i - 1] + ev[i - 1])
+        ev[i] = rng.random() < 1 - np.exp(-(0.01 + 0.08 * excite[i]))
+    X = pd.DataFrame(
+        {
+            "heating_season": 0.0,
+            **{f"excite_{b:g}": 0.0 for b in (0.5, 0.2, 0.1, 0.05, 0.025, 0.0125)},
+        },
+        index=pd.date_range("2020-01-01", periods=n),
+    )
+    X["excite_0.1"] = excite
+    model = make_model("hawkes", 1).fit(X, ev)
+    assert model.decay_ == 0.1
+    assert np.exp(model.params_[2]) == pytest.approx(0.08, rel=0.3)
+
+
+def test_bad_y_is_input_error(design):
+    X, _ = design
+    with pytest.raises(InputError, match="0/1"):
+        make_model("feature", 7).fit(X.iloc[:10], np.full(10, 2.0))
+
+
+def test_window_refuses_a_gap_shorter_than_the_horizon():
+    with pytest.raises(InputError, match="outcome would not be known"):
+        ForecastWindow(date(2024, 1, 5), date(2024, 1, 10), date(2024, 1, 16), 7)
+    ok = ForecastWindow(date(2024, 1, 2), date(2024, 1, 10), date(2024, 1, 16), 7)
+    assert ok.horizon_days == 7
+
+
+def test_plan_refuses_impossible_settings():
+    with pytest.raises(InputError, match="before start"):
+        BacktestPlan(start=date(2024, 2, 1), end=date(2024, 1, 1))
+    with pytest.raises(InputError, match="at least weekly"):
+        BacktestPlan(start=date(2024, 1, 1), end=date(2024, 2, 1), refit_every_d=14)
+    wins = BacktestPlan(start=date(2024, 1, 1), end=date(2024, 1, 20)).windows(3)
+    assert [w.forecast_first for w in wins] == [
+        date(2024, 1, 1),
+        date(2024, 1, 8),
+        date(2024, 1, 15),
+    ]
+    assert wins[0].train_last_origin == date(2023, 12, 28)
+
+
+def test_metrics_match_scikit_learn():
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(float)
+    p = np.clip(0.3 + 0.3 * (y - 0.3) + rng.normal(0, 0.2, 300), 0.01, 0.99).round(2)
+    assert roc_auc(p, y) == pytest.approx(roc_auc_score(y, p))
+    assert average_precision(p, y) == pytest.approx(average_precision_score(y, p))
+    assert expected_calibration_error(np.full(10, 0.5), np.array([1.0] * 5 + [0.0] * 5)) == 0
+
+
+def test_block_bootstrap_keeps_blocks():
+    idx = block_bootstrap_indices(100, 10, 5, seed=3)
+    assert idx.shape == (5, 100)
+    assert (np.diff(idx[:, :10], axis=1) == 1).all()
+
+
+def test_crps_of_a_sharp_forecast_is_the_absolute_error():
+    # Dispersion -> infinity is Poisson; a tiny mean is nearly a point mass at 0.
+    assert crps_negbin(np.array([1e-9]), 10.0, np.array([4.0]))[0] == pytest.approx(4.0, abs=1e-6)
