@@ -22,18 +22,28 @@ def salvo(
     scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
     runs: int = typer.Option(10_000, "--runs", help="Monte Carlo runs."),
     seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
+    scheduler: str = typer.Option(
+        "auto",
+        "--scheduler",
+        help="local (a Dask LocalCluster here), tcp://HOST:PORT (an existing Dask "
+        "cluster), sync (this process) or auto (local for big runs, sync for small ones). "
+        "Same numbers on every scheduler.",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Worker processes for --scheduler local (default: one per core)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
-    from rich.progress import Progress
+    from barrage.compute import check_scheduler, check_workers, progress_bar, simulate_salvo
+    from barrage.salvo import load_scenario
 
-    from barrage.salvo import load_scenario, simulate
-
+    check_scheduler(scheduler)
+    check_workers(workers)
     scn = load_scenario(scenario)
-    with Progress(console=stderr_console(), transient=True) as bar:
-        task = bar.add_task(f"simulating {scn.name}", total=runs)
-        result = simulate(
-            scn, runs=runs, seed=seed, progress=lambda done: bar.update(task, completed=done)
+    with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
+        result = simulate_salvo(
+            scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
         )
     summary = result.summary()
     if as_json:

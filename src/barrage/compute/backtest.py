@@ -1,0 +1,67 @@
+"""The rolling-origin backtest on the execution layer: one chunk per horizon.
+
+:func:`barrage.warning.run_backtest` loops over horizons, then refit windows; a horizon's
+forecasts, launch fits and scores use nothing from another horizon, so each horizon runs
+as its own backtest and the parts are put back in the plan's horizon order, which is
+the order the single run produces. Most of the time goes into the per-window model fits,
+so this scales up to the number of horizons (3 by default).
+
+A finer split (one chunk per refit window) needs a per-window entry point in
+``barrage.warning.backtest``; see docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from barrage.compute.executor import Progress, run_map
+from barrage.indicators import KnownRecord, Target
+from barrage.warning.backtest import BacktestPlan, BacktestResult, run_backtest
+
+
+def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
+    record, plan, target_name, target_expression, weather, production = payload
+    # the Target holds a compiled closure: rebuild it here instead of pickling it
+    target = Target(target_name, target_expression)
+    one = dataclasses.replace(plan, horizons=(horizon_days,))
+    return run_backtest(record, one, target, weather=weather, production=production)
+
+
+def run_backtest_in_chunks(
+    record: KnownRecord,
+    plan: BacktestPlan,
+    target: Target,
+    *,
+    weather=None,
+    production=None,
+    scheduler: Any = "local",
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> BacktestResult:
+    """:func:`barrage.warning.run_backtest`, each horizon a task on ``scheduler``.
+
+    The frames are equal to the single run's (same rows, same order, same values);
+    ``on_progress(done, total)`` counts refit windows.
+    """
+    horizons = tuple(int(k) for k in plan.horizons)
+    parts: list[BacktestResult] = run_map(
+        _horizon_task,
+        list(horizons),
+        scheduler=scheduler,
+        workers=workers,
+        on_progress=on_progress,
+        context=(record, plan, target.name, target.expression, weather, production),
+        weights=[len(plan.windows(k)) for k in horizons],
+    )
+    return BacktestResult(
+        forecasts=pd.concat([p.forecasts for p in parts], ignore_index=True),
+        launches=pd.concat([p.launches for p in parts], ignore_index=True),
+        event_days=np.asarray(parts[0].event_days),
+        first_night=parts[0].first_night,
+        plan=plan,
+        target=target,
+    )

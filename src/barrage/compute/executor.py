@@ -1,0 +1,300 @@
+"""One execution layer for barrage's heavy work: map a function over chunks on Dask.
+
+Every heavy job (salvo runs, strike scenarios, backtest folds) is a list of independent
+chunks and a pure function of one chunk. :func:`run_map` runs it
+
+* ``"sync"``: in this process, one chunk after the other (debugging, small jobs);
+* ``"local"``: on a ``distributed.LocalCluster`` started for the call (one process per
+  worker, one thread each) and stopped after it;
+* ``"auto"``: the heavy entry points (``simulate_salvo``, ``shed_load_in_chunks``) pick
+  ``"sync"`` for jobs too small to repay a cluster's start-up, else ``"local"``;
+* ``"tcp://HOST:PORT"``: on an existing Dask cluster (``dask-scheduler`` and
+  ``dask-worker``, dask-jobqueue, Dask on Kubernetes; see docs/scale-out.md);
+* a ``distributed.Client`` already connected (a service reusing one cluster).
+
+Results come back in chunk order whatever finished first, so a reduction in that order is
+the same on any scheduler. Randomness belongs to fixed blocks seeded from
+``SeedSequence(seed)`` (:func:`chunk_seeds`), not to chunks, so the chunk size changes
+nothing but speed. A chunk lost with a dead worker is recomputed by Dask from the same
+inputs, so the result is unchanged. On Ctrl-C the tasks are cancelled and a cluster
+started here is closed with its worker processes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from barrage.errors import InputError
+
+Progress = Callable[[int, int], None]
+"""``on_progress(done, total)``: called after each finished chunk (and once at 0)."""
+
+SCHEDULER_HELP = (
+    "Where heavy work runs: local (a LocalCluster on this machine), tcp://HOST:PORT "
+    "(an existing Dask scheduler), sync (this process, no parallelism) or auto (sync for "
+    "small jobs, else local)."
+)
+_REMOTE_PREFIXES = ("tcp://", "tls://", "inproc://")
+_NO_CONTEXT = object()
+CONNECT_TIMEOUT_S = 10.0
+"""How long to try reaching a ``tcp://`` scheduler before giving up."""
+
+
+def check_scheduler(scheduler: Any) -> Any:
+    """Validate a scheduler spec; returns it unchanged (a string or a Client)."""
+    if not isinstance(scheduler, str):
+        if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
+            return scheduler  # a distributed.Client
+        raise InputError(f"--scheduler: expected a string or a Dask Client, got {scheduler!r}")
+    if scheduler in ("sync", "local", "auto") or scheduler.startswith(_REMOTE_PREFIXES):
+        return scheduler
+    raise InputError(
+        f"--scheduler: expected 'local', 'sync', 'auto' or a scheduler address like "
+        f"'tcp://HOST:8786', got {scheduler!r}"
+    )
+
+
+def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
+    """``"auto"``: ``"local"`` when ``work >= threshold``, else ``"sync"``."""
+    if isinstance(scheduler, str) and scheduler == "auto":
+        return "local" if work >= threshold else "sync"
+    return scheduler
+
+
+def check_workers(workers: int | None) -> int | None:
+    """Validate ``--workers`` (``None``: one per core)."""
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise InputError(f"--workers: expected a positive number of workers, got {workers!r}")
+    return workers
+
+
+def plan_chunks(total: int, chunk_size: int) -> list[range]:
+    """Cut ``0 .. total-1`` into consecutive ranges of ``chunk_size`` (the last shorter)."""
+    if not isinstance(total, int | np.integer) or total < 0:
+        raise InputError(f"total: expected a non-negative integer, got {total!r}")
+    if not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        raise InputError(f"chunk size: expected a positive integer, got {chunk_size!r}")
+    return [range(lo, min(lo + chunk_size, total)) for lo in range(0, total, chunk_size)]
+
+
+def chunk_seeds(seed: int | np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """``n`` independent child seeds of ``seed``: child ``i`` is the same for any ``n > i``.
+
+    Give them to fixed blocks of work (not to chunks of a size chosen for speed), so that
+    regrouping blocks into chunks changes no number.
+    """
+    if n < 0:
+        raise InputError(f"n: expected a non-negative number of seeds, got {n}")
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return root.spawn(n)
+
+
+def auto_chunk_size(
+    total: int, n_workers: int, *, min_size: int = 1, max_size: int | None = None
+) -> int:
+    """A chunk size giving about four chunks per worker (load balance after a worker is
+    lost, a progress bar that moves), within ``min_size .. max_size``.
+
+    ``min_size`` is where the per-chunk overhead becomes negligible (measured in
+    benchmarks/bench_compute.py); ``max_size`` bounds a chunk's memory.
+    """
+    size = max(min_size, math.ceil(total / max(1, 4 * n_workers)))
+    if max_size is not None:
+        size = min(size, max_size)
+    return max(1, size)
+
+
+def local_workers(workers: int | None = None) -> int:
+    """Worker processes for a LocalCluster: ``workers`` or one per core."""
+    return check_workers(workers) or max(1, os.cpu_count() or 1)
+
+
+WORKER_ENVIRON_UNSET = ("MALLOC_TRIM_THRESHOLD_",)
+"""Variables Dask's nanny would set in worker processes that barrage leaves unset.
+
+``MALLOC_TRIM_THRESHOLD_=65536`` (Dask's default) also switches off glibc's dynamic mmap
+threshold, so every large numpy temporary becomes a fresh mmap and its pages fault in
+again: the salvo engine ran 1.95x slower in such a worker, and 1.7-2.1x slower in a plain
+process with the variable set (benchmarks/bench_compute.py). For workers started by hand, see docs/scale-out.md."""
+
+
+def start_local_cluster(n_workers: int, *, silence_logs: int = logging.ERROR) -> Any:
+    """A LocalCluster of ``n_workers`` processes with one thread each on this machine
+    (its dashboard, if bokeh is installed, on a free port: ``cluster.dashboard_link``)."""
+    import dask
+    from distributed import LocalCluster
+
+    unset = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in WORKER_ENVIRON_UNSET}
+    with dask.config.set(unset):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # a free port: no clash with another cluster's 8787
+            silence_logs=silence_logs,
+        )
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: Any = "local", *, workers: int | None = None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``scheduler`` (``None`` for ``"sync"``).
+
+    ``"local"`` starts a LocalCluster of ``workers`` processes (default: one per core),
+    one thread each, and closes it, worker processes included, on leaving (also on
+    Ctrl-C). An address connects to that cluster and only disconnects on leaving. A Client
+    passed in is used as it is and left open.
+    """
+    scheduler = check_scheduler(scheduler)
+    check_workers(workers)
+    if not isinstance(scheduler, str):
+        yield scheduler
+        return
+    if scheduler == "sync":
+        yield None
+        return
+    from distributed import Client
+
+    if scheduler in ("local", "auto"):  # auto: the caller judged the job big enough
+        cluster = start_local_cluster(local_workers(workers))
+        try:
+            client = Client(cluster, set_as_default=False)
+            try:
+                yield client
+            finally:
+                client.close()
+        finally:
+            cluster.close()
+        return
+    try:
+        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one "
+            "with `dask-scheduler` or use --scheduler local"
+        ) from None
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def n_workers_of(client: Any) -> int:
+    """Worker threads a client can use (1 for sync)."""
+    if client is None:
+        return 1
+    return max(1, sum(client.nthreads().values()))
+
+
+def run_map(
+    func: Callable[..., Any],
+    chunks: Sequence[Any],
+    *,
+    scheduler: Any = "local",
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+    context: Any = _NO_CONTEXT,
+    weights: Sequence[int] | None = None,
+) -> list[Any]:
+    """``[func(chunk) for chunk in chunks]`` on ``scheduler``, results in chunk order.
+
+    ``context``: one object every call needs (a compiled scenario, a network); it is sent
+    to each worker once and the calls become ``func(context, chunk)``. ``func`` must be
+    importable by the workers (a module-level function, not a lambda or a closure).
+    ``weights``: what each chunk counts for in ``on_progress(done, total)`` (default 1,
+    so progress is in chunks; the salvo passes runs).
+    """
+    chunks = list(chunks)
+    weights = [1] * len(chunks) if weights is None else [int(w) for w in weights]
+    if len(weights) != len(chunks):
+        raise InputError(
+            f"weights: expected {len(chunks)} values (one per chunk), got {len(weights)}"
+        )
+    with dask_client(scheduler, workers=workers) as client:
+        return map_on(
+            client, func, chunks, on_progress=on_progress, context=context, weights=weights
+        )
+
+
+def map_on(
+    client: Any,
+    func: Callable[..., Any],
+    chunks: list[Any],
+    *,
+    on_progress: Progress | None = None,
+    context: Any = _NO_CONTEXT,
+    weights: list[int] | None = None,
+) -> list[Any]:
+    """:func:`run_map` on an open client (``None``: in this process)."""
+    weights = [1] * len(chunks) if weights is None else weights
+    total = sum(weights)
+    if on_progress is not None:
+        on_progress(0, total)
+    if client is None:
+        out, done = [], 0
+        for chunk, w in zip(chunks, weights, strict=True):
+            out.append(func(chunk) if context is _NO_CONTEXT else func(context, chunk))
+            done += w
+            if on_progress is not None:
+                on_progress(done, total)
+        return out
+    return _map_distributed(client, func, chunks, on_progress, context, weights, total)
+
+
+def _map_distributed(client, func, chunks, on_progress, context, weights, total) -> list[Any]:
+    from distributed import as_completed
+
+    futures: list[Any] = []
+    shared = None
+    try:
+        args: tuple = ()
+        if context is not _NO_CONTEXT:
+            # one copy per worker; a replacement worker fetches it from a peer
+            shared = client.scatter(context, broadcast=True, hash=False)
+            args = (shared,)
+        # earlier chunks first: the progress bar and a Ctrl-C leave the fewest gaps
+        futures = [
+            client.submit(func, *args, chunk, pure=False, priority=-i)
+            for i, chunk in enumerate(chunks)
+        ]
+        index = {f.key: i for i, f in enumerate(futures)}
+        results: list[Any] = [None] * len(chunks)
+        done = 0
+        for future in as_completed(futures, loop=client.loop):
+            i = index[future.key]
+            results[i] = future.result()
+            future.release()  # the worker may drop it now
+            done += weights[i]
+            if on_progress is not None:
+                on_progress(done, total)
+        return results
+    except BaseException:
+        # Ctrl-C or a failed chunk: stop everything still queued or running
+        with contextlib.suppress(Exception):
+            client.cancel([f for f in futures if f.status != "finished"], force=True)
+        raise
+    finally:
+        if shared is not None:
+            with contextlib.suppress(Exception):
+                client.cancel([shared])
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, *, console: Any = None) -> Iterator[Progress]:
+    """A rich progress bar on stderr, fed through the ``on_progress(done, total)`` hook."""
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    with RichProgress(console=console or Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
