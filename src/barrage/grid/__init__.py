@@ -15,6 +15,13 @@ from barrage.grid.network import (
     with_load_tags,
 )
 from barrage.grid.opf import Damage, damage_from_assets, solve_opf
+from barrage.grid.planning import plan_defence
+from barrage.grid.strike import (
+    StrikeResult,
+    StrikeScenario,
+    load_strike_scenario,
+    simulate_strike,
+)
 
 __all__ = [
     "PRIORITY_CLASSES",
@@ -29,6 +36,11 @@ __all__ = [
     "read_matpower",
     "read_network",
     "shed_load_batch",
+    "plan_defence",
     "solve_opf",
+    "simulate_strike",
+    "load_strike_scenario",
+    "StrikeResult",
+    "StrikeScenario",
     "with_load_tags",
 ]

@@ -1,0 +1,551 @@
+"""A strike, end to end: salvo -> hits on grid assets -> load shed -> restoration.
+
+One Monte Carlo with one sample axis (runs) from the first weapon to the last repair:
+
+1. :func:`barrage.salvo.simulate` gives the leakers per run, by weapon class and by
+   salvo asset (a *site*).
+2. Each site maps to grid assets (``substation:<bus>``, ``plant:<n>``, ``branch:<n>``).
+   A leaker on a site strikes one of the site's grid assets, chosen uniformly, and
+   destroys it with probability ``grid.damage_probability[class][kind]``; so a grid
+   asset ``m`` of kind ``k`` survives the night with probability
+   ``prod_{site a, class c} (1 - p[c, k] / n_a) ** leakers[a, c]`` (``n_a`` = grid
+   assets of the site), independently across assets.
+3. :mod:`barrage.grid.restoration` repairs the damage day by day (crews, spare
+   transformers, lead times) and prices each day's damaged set with
+   :func:`barrage.grid.shed_load_batch` under the day's winter demand.
+
+The salvo result reports leakers by class and by asset, not their cross-table; when the
+cross-table is absent the class mix of a site's leakers is drawn from the run's leakers
+(multivariate hypergeometric with both margins fixed), i.e. class and site are taken as
+independent within a run. A ``leakers_by_asset_class`` (runs, assets, classes) field on
+the salvo result, when present, is used as is.
+
+Test networks only (PGLib-OPF, pandapower cases); never a real-world target list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from barrage.errors import InputError
+from barrage.grid.network import PRIORITY_CLASSES, Network, assets, read_network
+from barrage.grid.restoration import (
+    ASSET_KINDS,
+    RepairSpec,
+    Restoration,
+    ShedCache,
+    Winter,
+    default_repair,
+    simulate_restoration,
+)
+from barrage.salvo.engine import SalvoResult, simulate
+from barrage.salvo.scenario import (
+    Layer,
+    Scenario,
+    format_validation_error,
+    scenario_from_dict,
+    weapon_classes,
+)
+
+Probability = float
+AssetKind = Literal["substation", "plant", "line", "transformer"]
+
+DEFAULT_GRID_DIR = Path("..") / "shared" / "data" / "grid" / "pglib-opf"
+"""Where network files named in a scenario are looked for last (relative to the working
+directory), after ``--grid-dir`` and ``$BARRAGE_GRID_DIR``."""
+
+#: P(one leaker that strikes a grid asset destroys it), by weapon class and asset kind.
+#: ASSUMPTIONS for illustration (no public per-weapon damage statistics): a drone's
+#: ~50 kg warhead disables transformers and switchgear more often than a turbine hall or
+#: a line; missiles carry several hundred kg.
+DEFAULT_DAMAGE_PROBABILITY: dict[str, dict[str, float]] = {
+    "attack_drone": {"substation": 0.35, "transformer": 0.35, "plant": 0.2, "line": 0.1},
+    "cruise_missile": {"substation": 0.6, "transformer": 0.6, "plant": 0.45, "line": 0.3},
+    "ballistic_missile": {"substation": 0.7, "transformer": 0.7, "plant": 0.55, "line": 0.3},
+    "mixed_missile": {"substation": 0.6, "transformer": 0.6, "plant": 0.45, "line": 0.3},
+}
+
+
+class GridSection(BaseModel):
+    """The ``grid:`` section of a strike scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    network: str = Field(min_length=1)
+    targets: dict[str, list[str]] = Field(min_length=1)
+    damage_probability: dict[str, dict[AssetKind, float]] = Field(default_factory=dict)
+    repair: dict[AssetKind, RepairSpec] = Field(default_factory=dict)
+    transformer_lead_time: RepairSpec = Field(
+        default_factory=lambda: RepairSpec(median_days=210.0, sigma=0.25)
+    )
+    crews: int = Field(default=4, ge=0, le=10_000)
+    spare_transformers: int = Field(default=2, ge=0, le=10_000)
+    horizon_days: int = Field(default=365, ge=1, le=3650)
+    winter: Winter = Field(default_factory=Winter)
+
+    @model_validator(mode="after")
+    def _check(self) -> GridSection:
+        classes = weapon_classes()
+        for cls, table in self.damage_probability.items():
+            if cls not in classes:
+                raise ValueError(
+                    f"damage_probability: unknown weapon class {cls!r}; allowed: "
+                    + ", ".join(classes)
+                )
+            for kind, p in table.items():
+                if not 0.0 <= p <= 1.0:
+                    raise ValueError(
+                        f"damage_probability.{cls}.{kind}: expected a probability in [0, 1], "
+                        f"got {p}"
+                    )
+        for site, ids in self.targets.items():
+            if not ids:
+                raise ValueError(f"targets.{site}: map the site to at least one grid asset")
+        return self
+
+
+class Candidate(BaseModel):
+    """A unit the defender may add: an air-defence placement, spare transformers, crews."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    kind: Literal["air_defence", "spare_transformers", "crews"]
+    cost: float = Field(default=1.0, gt=0)
+    max_units: int = Field(default=1, ge=1, le=20)
+    units: int = Field(default=1, ge=1, le=1000)  # spares or crews per unit
+    layer: Layer | None = None
+
+    @model_validator(mode="after")
+    def _layer_iff_air_defence(self) -> Candidate:
+        if self.kind == "air_defence" and self.layer is None:
+            raise ValueError(f"candidate {self.name!r}: kind air_defence needs a 'layer'")
+        if self.kind != "air_defence" and self.layer is not None:
+            raise ValueError(f"candidate {self.name!r}: only air_defence takes a 'layer'")
+        if self.kind == "air_defence" and self.max_units != 1:
+            raise ValueError(f"candidate {self.name!r}: an air_defence placement has max_units 1")
+        return self
+
+
+class Planning(BaseModel):
+    """The ``planning:`` section: what the defender may add, and the budget."""
+
+    model_config = ConfigDict(extra="forbid")
+    budget: float = Field(default=2.0, ge=0)
+    candidates: list[Candidate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Planning:
+        names = [c.name for c in self.candidates]
+        if len(set(names)) != len(names):
+            raise ValueError(f"candidates: names must be unique, got {names}")
+        return self
+
+
+@dataclass(frozen=True)
+class StrikeScenario:
+    """A salvo scenario plus its grid section (and optionally a planning section)."""
+
+    salvo: Scenario
+    grid: GridSection
+    planning: Planning | None = None
+    source: str = "scenario"
+    base_dir: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.salvo.name
+
+
+def _validate(model, data: Any, source: str, prefix: str):
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        msg = format_validation_error(exc, source)
+        head, _, rest = msg.partition(": ")
+        parts = [f"{prefix}.{p}" if not p.startswith(prefix) else p for p in rest.split("; ")]
+        raise InputError(f"{head}: " + "; ".join(parts)) from None
+
+
+def strike_from_dict(
+    data: Any, *, source: str = "scenario", base_dir: Path | None = None
+) -> StrikeScenario:
+    """Validate a parsed mapping (salvo fields + ``grid:`` + optional ``planning:``)."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
+    data = dict(data)
+    if "grid" not in data:
+        raise InputError(
+            f"{source}: a strike scenario needs a 'grid:' section (network, targets); "
+            "see docs/grid.md"
+        )
+    grid_raw = data.pop("grid")
+    planning_raw = data.pop("planning", None)
+    salvo = scenario_from_dict(data, source=source)
+    grid = _validate(GridSection, grid_raw, source, "grid")
+    planning = (
+        _validate(Planning, planning_raw, source, "planning") if planning_raw is not None else None
+    )
+    sites = [a.name for a in salvo.assets]
+    for site in sites:
+        if site not in grid.targets:
+            raise InputError(
+                f"{source}: grid.targets: salvo asset {site!r} is not mapped to grid assets; "
+                "add e.g. '{site}: [substation:<bus>]'".replace("{site}", site)
+            )
+    for site in grid.targets:
+        if site not in sites:
+            raise InputError(
+                f"{source}: grid.targets: {site!r} is not a salvo asset; allowed: "
+                + ", ".join(sites)
+            )
+    if planning is not None:
+        for i, cand in enumerate(planning.candidates):
+            if cand.layer is None:
+                continue
+            for asset in cand.layer.covers:
+                if asset != "all" and asset not in sites:
+                    raise InputError(
+                        f"{source}: planning.candidates[{i}].layer.covers: undefined asset "
+                        f"{asset!r}; allowed: " + ", ".join(sites + ["all"])
+                    )
+    return StrikeScenario(salvo, grid, planning, source, base_dir)
+
+
+def load_strike_scenario(path: str | Path) -> StrikeScenario:
+    """Read and validate a strike scenario YAML file."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({exc})") from None
+    return strike_from_dict(data, source=str(path), base_dir=path.parent)
+
+
+def example_strike_scenarios() -> dict[str, Path]:
+    """Strike scenarios shipped with the package (test networks only), by stem."""
+    from importlib import resources
+
+    root = resources.files("barrage.grid").joinpath("scenarios")
+    return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def resolve_grid_dir(grid_dir: str | Path | None) -> Path:
+    """``grid_dir`` if given, else ``$BARRAGE_GRID_DIR``, else ``../shared/data/grid/pglib-opf``."""
+    if grid_dir is not None:
+        return Path(grid_dir)
+    env = os.environ.get("BARRAGE_GRID_DIR")
+    return Path(env) if env else DEFAULT_GRID_DIR
+
+
+def resolve_network(scenario: StrikeScenario, grid_dir: str | Path | None = None) -> Network:
+    """Read the scenario's network: ``pandapower:<case>``, an absolute path, or a file
+    name looked up beside the scenario and then in the grid folder."""
+    name = scenario.grid.network
+    if name.startswith("pandapower:"):
+        return read_network(name)
+    path = Path(name).expanduser()
+    tried = []
+    if path.is_absolute():
+        tried.append(path)
+    else:
+        if scenario.base_dir is not None:
+            tried.append(scenario.base_dir / path)
+        tried.append(resolve_grid_dir(grid_dir) / path)
+    for candidate in tried:
+        if candidate.is_file():
+            return read_network(candidate)
+    raise InputError(
+        f"{scenario.source}: grid.network {name!r} not found (looked in "
+        + ", ".join(str(t) for t in tried)
+        + "); pass --grid-dir or set BARRAGE_GRID_DIR to the folder of PGLib-OPF cases"
+    )
+
+
+@dataclass(frozen=True)
+class StrikeModel:
+    """A strike scenario bound to its network: the arrays the Monte Carlo uses."""
+
+    scenario: StrikeScenario
+    network: Network
+    target_ids: tuple[str, ...]  # distinct grid assets named in grid.targets (M)
+    target_rows: np.ndarray  # (M,) rows of assets(network)
+    target_kinds: np.ndarray  # (M,) str
+    capacity_mw: np.ndarray  # (M,)
+    site_share: np.ndarray  # (A, M): 1 / n_a where site a holds asset m
+    cache: ShedCache = field(repr=False, compare=False, default=None)
+
+    def damage_table(self, classes: list[str]) -> np.ndarray:
+        """(C, M) destruction probability per leaker, by the salvo's weapon classes."""
+        user = self.scenario.grid.damage_probability
+        out = np.zeros((len(classes), len(self.target_ids)))
+        for i, cls in enumerate(classes):
+            table = {**DEFAULT_DAMAGE_PROBABILITY.get(cls, {}), **user.get(cls, {})}
+            out[i] = [table.get(k, 0.0) for k in self.target_kinds]
+        return out
+
+
+def build_strike_model(
+    scenario: StrikeScenario, *, grid_dir: str | Path | None = None, network: Network | None = None
+) -> StrikeModel:
+    """Resolve the network and check every mapped grid asset exists in it."""
+    net = network if network is not None else resolve_network(scenario, grid_dir)
+    table = assets(net)
+    index = {a: i for i, a in enumerate(table["asset_id"])}
+    ids: list[str] = []
+    sites = [a.name for a in scenario.salvo.assets]
+    for site in sites:
+        for j, raw in enumerate(scenario.grid.targets[site]):
+            key = str(raw).strip()
+            if key not in index:
+                raise InputError(
+                    f"{scenario.source}: grid.targets.{site}[{j}]: {key!r} is not an asset of "
+                    f"network {net.name!r}; expected substation:<bus number>, "
+                    f"plant:1..{len(net.generators)} or branch:1..{len(net.branches)}"
+                )
+            if key not in ids:
+                ids.append(key)
+    share = np.zeros((len(sites), len(ids)))
+    for a, site in enumerate(sites):
+        mapped = list(dict.fromkeys(str(x).strip() for x in scenario.grid.targets[site]))
+        for key in mapped:
+            share[a, ids.index(key)] = 1.0 / len(mapped)
+    rows = np.array([index[k] for k in ids], dtype=np.int64)
+    return StrikeModel(
+        scenario=scenario,
+        network=net,
+        target_ids=tuple(ids),
+        target_rows=rows,
+        target_kinds=table["kind"].to_numpy()[rows].astype(str),
+        capacity_mw=np.nan_to_num(table["capacity_mw"].to_numpy()[rows].astype(float), posinf=0.0),
+        site_share=share,
+        cache=ShedCache(net),
+    )
+
+
+def _grid_rng(seed: int, runs: int, stream: int) -> list[np.random.Generator]:
+    """Generators for the grid's draws, one per block of 1024 runs, apart from the salvo's
+    (entropy ``[seed, stream]``), so a run's numbers do not depend on the total runs."""
+    n_blocks = max(1, -(-runs // 1024))
+    children = np.random.SeedSequence([seed, 0x67726964, stream]).spawn(n_blocks)
+    return [np.random.Generator(np.random.PCG64(c)) for c in children]
+
+
+def _blocked(gens, runs: int, draw) -> np.ndarray:
+    parts = [draw(g, min(1024, runs - 1024 * b)) for b, g in enumerate(gens)]
+    return np.concatenate(parts)
+
+
+def leakers_by_site_class(salvo: SalvoResult, seed: int) -> np.ndarray:
+    """(runs, assets, classes) leaker counts; see the module notes on the class mix."""
+    joint = getattr(salvo, "leakers_by_asset_class", None)
+    if joint is not None:
+        return np.asarray(joint, dtype=np.int64)
+    by_class = np.asarray(salvo.leakers_by_class, dtype=np.int64)
+    by_site = np.asarray(salvo.leakers_by_asset, dtype=np.int64)
+    runs, n_c = by_class.shape
+    n_a = by_site.shape[1]
+    out = np.zeros((runs, n_a, n_c), dtype=np.int64)
+    gens = _grid_rng(seed, runs, 1)
+    starts = [1024 * b for b in range(len(gens))]
+    for g, s in zip(gens, starts, strict=True):
+        sl = slice(s, min(s + 1024, runs))
+        pool = by_class[sl].copy()
+        for a in range(n_a - 1):  # small loops over sites and classes, vectorised over runs
+            left = by_site[sl, a].copy()
+            pool_left = pool.sum(axis=1)
+            for c in range(n_c - 1):
+                good = pool[:, c]
+                x = g.hypergeometric(good, pool_left - good, np.minimum(left, pool_left))
+                out[sl, a, c] = x
+                left -= x
+                pool_left -= good
+                pool[:, c] -= x
+            out[sl, a, n_c - 1] = left
+            pool[:, n_c - 1] -= left
+        out[sl, n_a - 1] = pool
+    return out
+
+
+def draw_damage(model: StrikeModel, salvo: SalvoResult, seed: int) -> np.ndarray:
+    """(runs, M) True where a mapped grid asset is destroyed."""
+    joint = leakers_by_site_class(salvo, seed)
+    p = model.damage_table(salvo.classes)  # (C, M)
+    hit = np.clip(model.site_share[:, None, :] * p[None, :, :], 0.0, 1.0 - 1e-12)  # (A, C, M)
+    log_survive = np.einsum("rac,acm->rm", joint.astype(float), np.log1p(-hit))
+    u = _blocked(
+        _grid_rng(seed, salvo.runs, 2),
+        salvo.runs,
+        lambda g, n: g.random((n, len(model.target_ids))),
+    )
+    return u < -np.expm1(log_survive)
+
+
+def summarise_tail(values: np.ndarray) -> dict[str, float]:
+    """Mean, 5/50/95% quantiles and CVaR95 (mean of the worst 5% of runs)."""
+    v = np.asarray(values, dtype=float)
+    p05, p50, p95 = np.quantile(v, [0.05, 0.5, 0.95])
+    k = max(1, int(np.ceil(0.05 * len(v))))
+    worst = np.sort(v)[-k:]
+    return {
+        "mean": float(v.mean()),
+        "p05": float(p05),
+        "p50": float(p50),
+        "p95": float(p95),
+        "cvar95": float(worst.mean()),
+    }
+
+
+@dataclass(frozen=True)
+class StrikeResult:
+    """Per-run outcomes of a strike (one sample axis: runs) and the salvo behind them."""
+
+    runs: int
+    seed: int
+    network: str
+    target_ids: tuple[str, ...]
+    salvo: SalvoResult = field(repr=False)
+    damaged: np.ndarray = field(repr=False)  # (runs, M) bool
+    restoration: Restoration = field(repr=False)
+
+    @property
+    def unserved_energy_mwh(self) -> np.ndarray:
+        return self.restoration.unserved_energy_mwh
+
+    def summary(self) -> dict:
+        """JSON-ready distributions (mean, p05, p50, p95, CVaR95) of every output."""
+        r = self.restoration
+        n = self.runs
+        ue = r.unserved_energy_mwh
+        salvo = self.salvo.summary()
+        return {
+            "runs": n,
+            "seed": self.seed,
+            "network": self.network,
+            "unserved_energy_mwh": summarise_tail(ue),
+            "unserved_energy_mwh_standard_error": float(ue.std(ddof=1) / np.sqrt(n))
+            if n > 1
+            else 0.0,
+            "unserved_energy_by_class_mwh": {
+                c: summarise_tail(r.unserved_energy_by_class_mwh[:, i])
+                for i, c in enumerate(PRIORITY_CLASSES)
+            },
+            "customer_hours": summarise_tail(r.customer_hours),
+            "cold_customer_hours": summarise_tail(r.cold_customer_hours),
+            "harm_weighted_customer_hours": summarise_tail(r.harm_weighted_customer_hours),
+            "peak_shed_mw": summarise_tail(r.peak_shed_mw),
+            "shed_hours": summarise_tail(r.shed_hours),
+            "restoration_days": summarise_tail(r.restoration_days),
+            "restored_within_horizon": float(r.restored_within_horizon.mean()),
+            "assets_destroyed": summarise_tail(self.damaged.sum(axis=1)),
+            "destroyed_probability_by_asset": {
+                a: float(self.damaged[:, i].mean()) for i, a in enumerate(self.target_ids)
+            },
+            "mean_shed_mw_by_day": [round(float(v), 3) for v in r.shed_mw.mean(axis=0)],
+            "leakers": salvo["leakers"],
+            "leakers_by_class": salvo["leakers_by_class"],
+            "leakers_by_asset": salvo["leakers_by_asset"],
+        }
+
+
+def run_strike(
+    model: StrikeModel,
+    *,
+    runs: int,
+    seed: int,
+    salvo_scenario: Scenario | None = None,
+    extra_spares: int = 0,
+    extra_crews: int = 0,
+) -> StrikeResult:
+    """The Monte Carlo for a bound model; planning varies the salvo's layers, spares and
+    crews while keeping the seed (common random numbers)."""
+    sc = model.scenario
+    salvo = simulate(salvo_scenario or sc.salvo, runs=runs, seed=seed)
+    damaged = draw_damage(model, salvo, seed)
+    g = sc.grid
+    repair = {**default_repair(), **g.repair}
+    gens = _grid_rng(seed, runs, 3)
+    m = len(model.target_ids)
+    work_z = _blocked(gens, runs, lambda gen, n: gen.standard_normal((n, 2, m)))
+    restoration = simulate_restoration(
+        model.network,
+        model.cache,
+        damaged=damaged,
+        target_rows=model.target_rows,
+        target_kinds=model.target_kinds,
+        capacity_mw=model.capacity_mw,
+        repair=repair,
+        lead_time=g.transformer_lead_time,
+        z_work=work_z[:, 0],
+        z_lead=work_z[:, 1],
+        crews=g.crews + extra_crews,
+        spares=g.spare_transformers + extra_spares,
+        horizon_days=g.horizon_days,
+        winter=g.winter,
+    )
+    return StrikeResult(
+        runs=runs,
+        seed=seed,
+        network=model.network.name,
+        target_ids=model.target_ids,
+        salvo=salvo,
+        damaged=damaged,
+        restoration=restoration,
+    )
+
+
+def simulate_strike(
+    scenario: StrikeScenario | str | Path | dict,
+    runs: int = 1000,
+    seed: int = 0,
+    *,
+    grid_dir: str | Path | None = None,
+    network: Network | None = None,
+) -> StrikeResult:
+    """Salvo -> hits -> load shed -> restoration, as one Monte Carlo over ``runs``.
+
+    ``scenario``: a :class:`StrikeScenario`, a YAML path or a parsed mapping.
+    ``grid_dir``: folder of network files (default ``$BARRAGE_GRID_DIR`` or
+    ``../shared/data/grid/pglib-opf``). ``network`` overrides the file named in the
+    scenario. The result's ``summary()`` gives unserved energy (mean, p05, p50, p95,
+    CVaR95), customer-hours, cold exposure, peak and duration of shedding and leakers.
+    """
+    if isinstance(scenario, str | Path):
+        scenario = load_strike_scenario(scenario)
+    elif isinstance(scenario, dict):
+        scenario = strike_from_dict(scenario)
+    if not isinstance(runs, int) or runs < 1:
+        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+    if not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    model = build_strike_model(scenario, grid_dir=grid_dir, network=network)
+    return run_strike(model, runs=runs, seed=seed)
+
+
+__all__ = [
+    "ASSET_KINDS",
+    "Candidate",
+    "GridSection",
+    "Planning",
+    "StrikeModel",
+    "StrikeResult",
+    "StrikeScenario",
+    "build_strike_model",
+    "example_strike_scenarios",
+    "load_strike_scenario",
+    "simulate_strike",
+    "strike_from_dict",
+    "summarise_tail",
+]

@@ -1,0 +1,97 @@
+"""Defender's planning: greedy beats the naive plan; enumeration checks greedy's gap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from barrage.cli import app
+from barrage.errors import InputError
+from barrage.grid.planning import PlanEvaluator, affordable_plans, plan_defence
+from barrage.grid.strike import build_strike_model, example_strike_scenarios, strike_from_dict
+
+EXAMPLE = example_strike_scenarios()["strike_case24"]
+
+
+@pytest.fixture(scope="module")
+def grid_dir(shared_data: Path) -> Path:
+    return shared_data / "grid" / "pglib-opf"
+
+
+@pytest.fixture(scope="module")
+def plan(grid_dir):
+    return plan_defence(EXAMPLE, runs=200, seed=0, grid_dir=grid_dir)
+
+
+def test_greedy_beats_protecting_the_largest_loads(plan):
+    greedy = plan["greedy"]["expected_unserved_energy_mwh"]
+    naive = plan["naive_largest_loads"]
+    assert naive["units"] == {"point_defence_north": 1, "point_defence_transformers": 1}
+    assert greedy < naive["expected_unserved_energy_mwh"]
+    # paired (common random numbers) difference, well beyond its standard error
+    assert naive["difference_vs_reference_mwh"] > 3 * naive["difference_standard_error_mwh"]
+    assert plan["greedy"]["cost"] <= plan["budget"]
+    assert greedy < plan["no_additions"]["expected_unserved_energy_mwh"]
+
+
+def test_exact_enumeration_confirms_the_greedy_gap(plan):
+    exact = plan["exact"]
+    assert exact["plans_scored"] == 49  # every affordable plan at budget 2
+    g = plan["greedy"]["expected_unserved_energy_mwh"]
+    assert exact["expected_unserved_energy_mwh"] <= g + 1e-6
+    assert exact["greedy_gap_mwh"] == pytest.approx(g - exact["expected_unserved_energy_mwh"])
+    assert exact["greedy_gap_mwh"] >= 0
+
+
+def test_marginal_values_add_up_to_the_plan(plan):
+    steps = plan["greedy"]["steps"]
+    assert steps, "greedy bought nothing"
+    total = sum(s["reduction_mwh"] for s in steps)
+    base = plan["no_additions"]["expected_unserved_energy_mwh"]
+    assert total == pytest.approx(base - plan["greedy"]["expected_unserved_energy_mwh"])
+    assert all(s["reduction_mwh"] > 0 for s in steps)
+    assert plan["evaluations"]["greedy_lazy"] < plan["evaluations"]["greedy_plain_upper_bound"]
+
+
+def test_common_random_numbers_empty_plan_equals_plain_strike(grid_dir):
+    """Unbought candidate layers (stock 0) leave the strike's numbers unchanged."""
+    from barrage.grid import simulate_strike
+
+    scenario = strike_from_dict(yaml.safe_load(EXAMPLE.read_text()))
+    ev = PlanEvaluator(build_strike_model(scenario, grid_dir=grid_dir), runs=100, seed=5)
+    plain = simulate_strike(scenario, runs=100, seed=5, grid_dir=grid_dir)
+    assert (ev.unserved(ev.empty()) == plain.unserved_energy_mwh).all()
+    assert len(affordable_plans(ev, 0.5)) == 3  # nothing, one spare, one crew
+
+
+def test_cli_plan_defence_json(grid_dir):
+    res = CliRunner().invoke(
+        app,
+        ["plan-defence", str(EXAMPLE), "--budget", "1", "--runs", "60", "--no-exact", "--json"],
+        env={"BARRAGE_GRID_DIR": str(grid_dir)},
+    )
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["budget"] == 1 and out["greedy"]["cost"] <= 1 and out["exact"] is None
+
+
+def test_cli_plan_defence_bad_budget_is_clean(grid_dir):
+    res = CliRunner().invoke(
+        app,
+        ["plan-defence", str(EXAMPLE), "--budget", "-1", "--runs", "20", "--json"],
+        env={"BARRAGE_GRID_DIR": str(grid_dir)},
+    )
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: --budget: expected a non-negative number")
+    assert res.stdout == ""
+
+
+def test_scenario_without_planning_section(grid_dir):
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data.pop("planning")
+    with pytest.raises(InputError, match="no 'planning:' section"):
+        plan_defence(strike_from_dict(data), runs=10, grid_dir=grid_dir)
