@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from barrage.errors import InputError
-from barrage.record.store import DEFAULT_DB, open_store
+from barrage.record.store import (
+    DEFAULT_DB,
+    REPEATS_NATIONAL,
+    flag_duplicates_sql,
+    night_totals_sql,
+    open_store,
+)
 from barrage.record.taxonomy import MISSILE_CLASSES, WEAPON_CLASSES
 
 if TYPE_CHECKING:
@@ -168,11 +174,7 @@ def known_rows(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                a.target, a.affected_region, a.source_level,
                {kf_a} AS known_from,
                CASE WHEN a.source_level = 'regional' THEN (
-                   SELECT min({kf_n}) FROM attacks n
-                   WHERE n.source_level = 'national' AND n.night = a.night
-                     AND n.model = a.model
-                     AND n.time_start <= a.time_end AND a.time_start <= n.time_end
-                     AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
+                   SELECT min({kf_n}) FROM attacks n WHERE {REPEATS_NATIONAL}
                ) END AS duplicate_from
         FROM attacks a
         ORDER BY a.night, a.time_start, a.model, a.source, a.key_seq
@@ -188,24 +190,9 @@ def night_totals_as_of(con: duckdb.DuckDBPyConnection, cutoff: object) -> pd.Dat
     Kyiv local), with regional duplicates judged among those rows alone: what a store
     ingested at ``cutoff`` would hold."""
     df = con.execute(
-        """
-        WITH k AS (SELECT * FROM attacks WHERE time_end < CAST(? AS TIMESTAMP)),
-        r AS (
-            SELECT a.*, (a.source_level = 'regional' AND EXISTS (
-                SELECT 1 FROM k n
-                WHERE n.source_level = 'national' AND n.night = a.night AND n.model = a.model
-                  AND n.time_start <= a.time_end AND a.time_start <= n.time_end
-                  AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
-            )) AS is_regional_duplicate
-            FROM k a)
-        SELECT night, weapon_class, family,
-               sum(coalesce(launched, 0)) AS launched,
-               sum(coalesce(destroyed, 0)) AS destroyed,
-               sum(coalesce(not_reach_goal, 0)) AS not_reach_goal,
-               count(*) AS rows
-        FROM r WHERE NOT is_regional_duplicate
-        GROUP BY ALL ORDER BY night, weapon_class, family
-        """,
+        "WITH k AS (SELECT * FROM attacks WHERE time_end < CAST(? AS TIMESTAMP)), "
+        f"r AS ({flag_duplicates_sql('k')}) "
+        f"{night_totals_sql('r')} ORDER BY night, weapon_class, family",
         [str(cutoff)],
     ).df()
     df["night"] = df["night"].astype("datetime64[ns]")

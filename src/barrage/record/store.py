@@ -35,6 +35,32 @@ def _attacks_ddl() -> str:
     return "CREATE TABLE IF NOT EXISTS attacks (\n  " + ",\n  ".join(cols) + "\n)"
 
 
+#: The one de-duplication rule: a regional (PvK...) row ``a`` repeats a national row ``n``
+#: of the same night and model over an overlapping window, with a count it covers.
+REPEATS_NATIONAL = """n.source_level = 'national' AND n.night = a.night AND n.model = a.model
+    AND n.time_start <= a.time_end AND a.time_start <= n.time_end
+    AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)"""
+
+
+def flag_duplicates_sql(rows: str) -> str:
+    """SELECT over ``rows`` (a table or CTE of attack rows) adding ``is_regional_duplicate``."""
+    return (
+        "SELECT a.*, (a.source_level = 'regional' AND EXISTS ("
+        f"SELECT 1 FROM {rows} n WHERE {REPEATS_NATIONAL})) AS is_regional_duplicate "
+        f"FROM {rows} a"
+    )
+
+
+def night_totals_sql(flagged_rows: str) -> str:
+    """Night x class x family totals over flagged rows, regional duplicates left out."""
+    return (
+        "SELECT night, weapon_class, family, sum(coalesce(launched, 0)) AS launched, "
+        "sum(coalesce(destroyed, 0)) AS destroyed, "
+        "sum(coalesce(not_reach_goal, 0)) AS not_reach_goal, count(*) AS rows "
+        f"FROM {flagged_rows} WHERE NOT is_regional_duplicate GROUP BY ALL"
+    )
+
+
 SCHEMA_SQL = [
     _attacks_ddl(),
     """CREATE TABLE IF NOT EXISTS quarantine (
@@ -46,25 +72,9 @@ SCHEMA_SQL = [
         rows_quarantined BIGINT, unknown_models VARCHAR, started_at TIMESTAMP,
         finished_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
-    # Regional (PvK...) rows that repeat the national report of the same night and model
-    # over an overlapping window, with a count the national one covers, are flagged and
-    # left out of every total (see docs/record.md).
-    """CREATE OR REPLACE VIEW attack_rows AS
-        SELECT a.*, (a.source_level = 'regional' AND EXISTS (
-            SELECT 1 FROM attacks n
-            WHERE n.source_level = 'national' AND n.night = a.night AND n.model = a.model
-              AND n.time_start <= a.time_end AND a.time_start <= n.time_end
-              AND coalesce(a.launched, 0) <= coalesce(n.launched, 0)
-        )) AS is_regional_duplicate
-        FROM attacks a""",
-    """CREATE OR REPLACE VIEW night_totals AS
-        SELECT night, weapon_class, family,
-               sum(coalesce(launched, 0)) AS launched,
-               sum(coalesce(destroyed, 0)) AS destroyed,
-               sum(coalesce(not_reach_goal, 0)) AS not_reach_goal,
-               count(*) AS rows
-        FROM attack_rows WHERE NOT is_regional_duplicate
-        GROUP BY ALL""",
+    # Regional duplicates are flagged and left out of every total (docs/record.md).
+    f"CREATE OR REPLACE VIEW attack_rows AS {flag_duplicates_sql('attacks')}",
+    f"CREATE OR REPLACE VIEW night_totals AS {night_totals_sql('attack_rows')}",
 ]
 
 
