@@ -27,16 +27,10 @@ WeatherOption = Annotated[
 
 
 def load_inputs(db: Path, target: str | None, weather: Path | None):
-    """Store, target and weather for the warning commands (one place, one error style)."""
-    from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
-    from barrage.record import open_store
-    from barrage.warning.assess import AssessInputs
+    """Store, target and weather for the warning commands (one library call)."""
+    from barrage.warning.assess import inputs_from_store
 
-    tgt = resolve_target(target)
-    with open_store(db) as con:
-        record = KnownRecord.from_store(con)
-    wx = load_weather(weather if weather is not None else default_weather_path())
-    return AssessInputs(record=record, target=tgt, weather=wx)
+    return inputs_from_store(db, target, weather)
 
 
 def _render_assessment(a: dict) -> None:
@@ -92,12 +86,40 @@ def assess(
     target: TargetOption = None,
     db: DbOption = Path("barrage.duckdb"),
     weather: WeatherOption = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="Append this assessment to the store's live forecast log (append-only).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
     """Assess the risk of a massive strike: probabilities, level, expected size, drivers."""
     from barrage.warning.assess import assess as run_assess
 
-    result = run_assess(load_inputs(db, target, weather), as_of)
+    inputs = load_inputs(db, target, weather)
+    if record:
+        from barrage.record import open_store
+        from barrage.warning.forecast_log import verify_log
+
+        with open_store(db) as con:
+            verify_log(con)  # a tampered log refuses before any work
+    result = run_assess(inputs, as_of)
+    if record:
+        from barrage.record import open_store
+        from barrage.record.lock import exclusive_lock
+        from barrage.warning.live import log_assessment, update_lock_path
+
+        with (
+            exclusive_lock(update_lock_path(db), wait_s=30.0, what="update"),
+            open_store(db, read_only=False) as con,
+        ):
+            logged = log_assessment(con, result, inputs.target)
+        result = {**result, "log": {"seq": logged.seq, "logged": logged.logged}}
+        stderr_console().print(
+            f"{'logged' if logged.logged else 'already logged'} as forecast #{logged.seq}"
+        )
     if json_out:
         for w in result["warnings"]:
             stderr_console().print(f"[bold yellow]warning:[/] {w}")
@@ -193,10 +215,15 @@ def report(
     json_out: JsonOption = False,
 ) -> None:
     """Write the self-contained HTML report (timeline, indicators, backtest, reliability)."""
+    from barrage.record import open_store
     from barrage.report import write_report
+    from barrage.warning.live import scorecard, target_key
 
     inputs = load_inputs(db, target, weather)
-    path = write_report(inputs, out, backtest=run_backtest_with_progress(inputs, None, None, None))
+    bt = run_backtest_with_progress(inputs, None, None, None)
+    with open_store(db) as con:
+        card = scorecard(con, weather=weather, backtests={target_key(inputs.target): bt.forecasts})
+    path = write_report(inputs, out, backtest=bt, scorecard=card)
     if json_out:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:

@@ -143,6 +143,39 @@ def _score_html(scores: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+def _scorecard_html(sc: dict | None) -> str:
+    """The live track beside the backtest (``barrage scorecard``), if anything is logged."""
+    if not sc or not sc.get("rows"):
+        return (
+            "<h2>Live track</h2><p>No live forecast logged yet (run <code>barrage update</code> "
+            "daily).</p>"
+        )
+
+    def f(v, fmt=".4f"):
+        return "-" if v is None else format(v, fmt)
+
+    body = []
+    for r in sc["rows"]:
+        live, bt = r.get("live") or {}, r.get("backtest") or {}
+        drift = {None: "-", True: "DRIFT", False: "ok"}[r.get("drift")]
+        body.append(
+            f"<tr><td>{html.escape(r['target'])}</td><td>{r['horizon_days']}</td>"
+            f"<td>{r['closed']}/{r['forecasts']}</td><td>{f(live.get('brier'))}</td>"
+            f"<td>{f(bt.get('brier'))} ({f(bt.get('brier_lo'))}-{f(bt.get('brier_hi'))})</td>"
+            f"<td>{f(live.get('log_score'), '.3f')}</td><td>{f(live.get('hit_rate'), '.2f')}</td>"
+            f"<td>{f(live.get('false_alarm_ratio'), '.2f')}</td>"
+            f"<td title='{html.escape(r.get('drift_note', ''))}'>{drift}</td></tr>"
+        )
+    return (
+        "<h2 id='live-track'>Live track: logged forecasts against the backtest</h2>"
+        f"<p>{sc['log_entries']} forecasts logged ({html.escape(', '.join(sc['model_versions']))});"
+        f" outcomes known to {sc.get('last_known_day')}. Drift: {html.escape(sc['drift_rule'])}.</p>"
+        "<table><tr><th>target</th><th>horizon</th><th>closed/all</th><th>live Brier</th>"
+        "<th>backtest Brier (90% CI)</th><th>log</th><th>hit rate</th><th>FAR</th><th>drift</th>"
+        f"</tr>{''.join(body)}</table>"
+    )
+
+
 def write_report(
     inputs,
     out: str | os.PathLike[str],
@@ -150,6 +183,7 @@ def write_report(
     backtest,
     assessment: dict | None = None,
     n_boot: int = 100,
+    scorecard: dict | None = None,
 ) -> Path:
     """Write the report to ``out`` and return its path."""
     from plotly.offline import get_plotlyjs
@@ -186,6 +220,7 @@ def write_report(
         _div(_reliability(fc, k_main)),
         "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
         _score_html(scores),
+        _scorecard_html(scorecard),
         f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",
     ]
     path = Path(out)

@@ -41,6 +41,7 @@ from barrage.web.models import (
     NightsPage,
     SalvoJobRequest,
     ScenarioInfo,
+    Scorecard,
     Summary,
 )
 from barrage.web.settings import Settings
@@ -303,6 +304,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """Backtest scores of every model and baseline, forecast-vs-outcome history and
         reliability."""
         return await cached("backtest", (target,), lambda con: queries.backtest(con, target=target))
+
+    @app.get("/api/scorecard", response_model=Scorecard, responses=_err(400, 503), tags=["warning"])
+    async def scorecard() -> Response:
+        """The live forecast log scored where the outcome is known, beside the backtest
+        on the same origins, with a drift flag (as `barrage scorecard --json`)."""
+        # Appending a forecast changes the log, not the ingest version: key on its head.
+        head = await run_in_threadpool(lambda: _read(queries.log_head))
+        return await cached("scorecard", (head,), queries.scorecard)
+
+    def _read(fn):
+        with store.read() as con:
+            return fn(con)
 
     # --- jobs -----------------------------------------------------------------------------
 

@@ -247,6 +247,52 @@ def forecast_history(con) -> str:
     return "".join(parts)
 
 
+def scorecard_panel(con) -> str:
+    """The live track: logged forecasts scored beside the backtest, drift flagged."""
+    try:
+        sc = queries.scorecard(con)
+    except BarrageError as exc:
+        return (
+            '<section id="scorecard"><h2>Live track</h2>'
+            f"<p class='note' id='scorecard-unavailable'>Scorecard unavailable: {e(exc.message)}"
+            "</p></section>"
+        )
+
+    def f(v: Any, fmt: str = ".3f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    rows = []
+    for r in sc.rows:
+        live, bt = r.get("live") or {}, r.get("backtest") or {}
+        drift = {None: "-", True: "DRIFT", False: "ok"}[r.get("drift")]
+        rows.append(
+            f"<tr><td>{e(r['target'])}</td><td class='num'>{r['horizon_days']}</td>"
+            f"<td class='num'>{r['closed']}/{r['forecasts']}</td>"
+            f"<td class='num'>{f(live.get('brier'), '.4f')}</td>"
+            f"<td class='num'>{f(bt.get('brier'), '.4f')} ({f(bt.get('brier_lo'), '.4f')}"
+            f"-{f(bt.get('brier_hi'), '.4f')})</td>"
+            f"<td class='num'>{f(live.get('log_score'))}</td>"
+            f"<td class='num'>{f(live.get('hit_rate'), '.2f')}</td>"
+            f"<td class='num'>{f(live.get('false_alarm_ratio'), '.2f')}</td>"
+            f"<td class='drift-{e(drift.lower())}' title='{e(r.get('drift_note', ''))}'>"
+            f"{e(drift)}</td></tr>"
+        )
+    body = (
+        "<table id='scorecard-table'><tr><th>target</th><th>horizon</th><th>closed/all</th>"
+        "<th>live Brier</th><th>backtest Brier (90%)</th><th>log</th><th>hit</th><th>FAR</th>"
+        f"<th>drift</th></tr>{''.join(rows)}</table>"
+        if rows
+        else "<p class='note' id='scorecard-empty'>No forecast logged yet: run "
+        "<code>barrage update</code> daily (see docs/live.md).</p>"
+    )
+    return (
+        f'<section id="scorecard" data-drift="{str(sc.drift).lower()}"><h2>Live track</h2>'
+        f"<p class='note'>{sc.log_entries} forecasts logged "
+        f"({e(', '.join(sc.model_versions) or 'none')}); outcomes known to "
+        f"{e(sc.last_known_day or '-')}. Drift: {e(sc.drift_rule)}.</p>{body}</section>"
+    )
+
+
 def simulation_form(settings: Settings) -> str:
     from barrage.salvo import example_scenarios
 
@@ -273,6 +319,7 @@ def render(con, settings: Settings) -> str:
         timeline(con),
         indicator_panels(con),
         forecast_history(con),
+        scorecard_panel(con),
         simulation_form(settings),
     ]
     return _page("".join(sections))

@@ -110,6 +110,20 @@ class Backtest(BaseModel):
     reliability: dict[str, Any] | None = None
 
 
+class Scorecard(BaseModel):
+    """The live forecasts scored beside the backtest (as ``barrage scorecard --json``)."""
+
+    model_config = ConfigDict(extra="allow")
+    log_entries: int
+    model_versions: list[str]
+    current_model_version: str
+    last_known_day: str | None = None
+    threshold: float
+    drift_rule: str
+    drift: bool
+    rows: list[dict[str, Any]]
+
+
 class SalvoJobRequest(BaseModel):
     """A salvo simulation: an example scenario by name, or a full scenario object."""
 

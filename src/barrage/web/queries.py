@@ -16,6 +16,7 @@ from barrage.web.models import (
     IndicatorValue,
     Night,
     NightsPage,
+    Scorecard,
     Summary,
 )
 
@@ -182,16 +183,9 @@ def backtest_available() -> bool:
 
 
 def _assess_inputs(con, target: str | None):
-    """The assessment's inputs as ``barrage assess`` builds them: target, the known
-    record, the default weather file."""
-    from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
-
-    AssessInputs = _warning_function("assess.AssessInputs")
-    return AssessInputs(
-        record=KnownRecord.from_store(con),
-        target=resolve_target(target),
-        weather=load_weather(default_weather_path()),
-    )
+    """The assessment's inputs as ``barrage assess`` builds them (one implementation:
+    :func:`barrage.warning.assess.inputs_from_store`)."""
+    return _warning_function("assess.inputs_from_store")(con, target)
 
 
 def assessment(con, *, as_of: dt.date | None, target: str | None) -> Assessment:
@@ -205,3 +199,21 @@ def assessment(con, *, as_of: dt.date | None, target: str | None) -> Assessment:
 def backtest(con, *, target: str | None) -> Backtest:
     fn = _warning_function("evaluate.backtest_scores")
     return Backtest.model_validate(fn(con, target=target))
+
+
+def scorecard(con) -> Scorecard:
+    """The live forecast log scored beside the backtest (``barrage scorecard``)."""
+    return Scorecard.model_validate(_warning_function("live.scorecard")(con))
+
+
+def log_head(con) -> tuple[int, str]:
+    """(entries, newest entry hash) of the forecast log: it changes on every append."""
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    if "forecast_log" not in tables:
+        return (0, "")
+    row = con.execute(
+        "SELECT seq, entry_hash FROM forecast_log ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    return (0, "") if row is None else (int(row[0]), str(row[1]))
