@@ -24,14 +24,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Each part registers its commands on `app` (or a sub-app) in its own module.
-from barrage.cli import grid as _grid  # noqa: E402,F401
-from barrage.cli import live as _live  # noqa: E402,F401
+# Each part registers its commands on `app` (or a sub-app) in its own module, in the
+# order `barrage --help` lists them: the main job and the record first.
+# ruff: noqa: I001
 from barrage.cli import record as _record  # noqa: E402,F401
-from barrage.cli import simulate as _simulate  # noqa: E402,F401
-from barrage.cli import stockpile as _stockpile  # noqa: E402,F401
-from barrage.cli import strike as _strike  # noqa: E402,F401
 from barrage.cli import warning as _warning  # noqa: E402,F401
+from barrage.cli import live as _live  # noqa: E402,F401
+from barrage.cli import stockpile as _stockpile  # noqa: E402,F401
+from barrage.cli import simulate as _simulate  # noqa: E402,F401
+from barrage.cli import strike as _strike  # noqa: E402,F401
+from barrage.cli import grid as _grid  # noqa: E402,F401
 from barrage.cli import web as _web  # noqa: E402,F401
 
 _ = _common

@@ -72,51 +72,6 @@ def _render_summary(s: dict) -> None:
 
 @app.command()
 @clean_errors
-def ingest(
-    path: Annotated[Path, typer.Argument(help="Record CSV (missile_attacks_daily.csv).")],
-    db: DbOption = Path("barrage.duckdb"),
-    json_out: JsonOption = False,
-) -> None:
-    """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
-    from barrage.record import ingest_record
-
-    report = ingest_record(path, db).as_dict()
-    if json_out:
-        emit_json(
-            {
-                k: report[k]
-                for k in (
-                    "rows_read",
-                    "rows_added",
-                    "rows_updated",
-                    "rows_unchanged",
-                    "rows_quarantined",
-                    "unknown_models",
-                    "quarantine_reasons",
-                    "source_file",
-                    "source_file_sha256",
-                )
-            }
-        )
-    else:
-        _render_ingest(report)
-
-
-@app.command()
-@clean_errors
-def summary(db: DbOption = Path("barrage.duckdb"), json_out: JsonOption = False) -> None:
-    """Summarise the store: span, nights, massive nights, launches by class and year."""
-    from barrage.record import summary as record_summary
-
-    result = record_summary(db)
-    if json_out:
-        emit_json(result)
-    else:
-        _render_summary(result)
-
-
-@app.command()
-@clean_errors
 def run(
     record: Annotated[
         Path | None,
@@ -161,6 +116,51 @@ def run(
 
         _render_assessment(assessment)
         stdout_console().print(f"wrote {html}")
+
+
+@app.command()
+@clean_errors
+def ingest(
+    path: Annotated[Path, typer.Argument(help="Record CSV (missile_attacks_daily.csv).")],
+    db: DbOption = Path("barrage.duckdb"),
+    json_out: JsonOption = False,
+) -> None:
+    """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
+    from barrage.record import ingest_record
+
+    report = ingest_record(path, db).as_dict()
+    if json_out:
+        emit_json(
+            {
+                k: report[k]
+                for k in (
+                    "rows_read",
+                    "rows_added",
+                    "rows_updated",
+                    "rows_unchanged",
+                    "rows_quarantined",
+                    "unknown_models",
+                    "quarantine_reasons",
+                    "source_file",
+                    "source_file_sha256",
+                )
+            }
+        )
+    else:
+        _render_ingest(report)
+
+
+@app.command()
+@clean_errors
+def summary(db: DbOption = Path("barrage.duckdb"), json_out: JsonOption = False) -> None:
+    """Summarise the store: span, nights, massive nights, launches by class and year."""
+    from barrage.record import summary as record_summary
+
+    result = record_summary(db)
+    if json_out:
+        emit_json(result)
+    else:
+        _render_summary(result)
 
 
 @app.command()
