@@ -127,12 +127,17 @@ def test_backtest_csv_and_json(record_db, tmp_path):
         "renewal",
         "hawkes",
         "feature",
+        "feature_stock",
+        "feature_isotonic",
+        "renewal_seasonal",
+        "gbm",
+        "ensemble",
     }
     clim = next(r for r in rows if r["model"] == "climatology")
     assert clim["brier_skill"] == 0.0
     df = pd.read_csv(out)
     assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
-    assert len(df) == 91 * 6
+    assert len(df) == 91 * 11
     assert df["as_of"].min() == "2025-04-01" and df["as_of"].max() == "2025-06-30"
 
 

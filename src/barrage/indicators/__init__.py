@@ -7,7 +7,10 @@ Public API::
 
 from barrage.indicators.features import (
     INDICATORS,
+    STOCK_GROUPS,
+    STOCKPILE_INDICATORS,
     Indicator,
+    StockpileHook,
     event_flags,
     indicator_frame,
     launch_totals,
@@ -22,6 +25,9 @@ __all__ = [
     "BUILTIN_TARGETS",
     "DEFAULT_TARGET",
     "INDICATORS",
+    "STOCKPILE_INDICATORS",
+    "STOCK_GROUPS",
+    "StockpileHook",
     "Indicator",
     "KnownRecord",
     "NightPanel",

@@ -118,11 +118,47 @@ INDICATORS: dict[str, Indicator] = {
         "ratio",
         "mean size of the last 3 target nights over the 3 before, minus 1",
     ),
+    "stock_accumulation_ratio_missiles": Indicator(
+        "stock_accumulation_ratio_missiles",
+        "salvos",
+        "missiles built (stockpile estimate) minus launched since the last target night, "
+        "in typical target-night salvos",
+    ),
+    "stock_accumulation_ratio_attack_drones": Indicator(
+        "stock_accumulation_ratio_attack_drones",
+        "salvos",
+        "attack drones built (stockpile estimate) minus launched since the last target "
+        "night, in typical target-night salvos",
+    ),
+    "stock_nights_of_capacity_missiles": Indicator(
+        "stock_nights_of_capacity_missiles",
+        "nights",
+        "estimated missile stock over the 30-night launch tempo (capped at 365)",
+    ),
+    "stock_nights_of_capacity_attack_drones": Indicator(
+        "stock_nights_of_capacity_attack_drones",
+        "nights",
+        "estimated attack-drone stock over the 30-night launch tempo (capped at 365)",
+    ),
 }
+#: Indicators that need a stockpile estimate (the ``stockpile=`` hook); NaN without one.
+STOCKPILE_INDICATORS: tuple[str, ...] = tuple(c for c in INDICATORS if c.startswith("stock_"))
+#: Stock groups of the stockpile hook and the launch series of the panel they match.
+STOCK_GROUPS: dict[str, str] = {"missiles": "missiles", "attack_drones": "attack_drone"}
+MAX_NIGHTS_OF_CAPACITY = 365.0
+TYPICAL_SALVO_WINDOW_D = 365
 
 #: ``production(first_night, n_origins) -> {"missiles": per-day array, "attack_drones": ...}``
 #: e.g. from ``barrage.stockpile``; None uses the launch-rate proxy.
 ProductionHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
+#: ``stockpile(first_night, n) -> arrays of length n`` (the warning layer passes one in;
+#: indicators never import barrage.stockpile). Keys, for g in :data:`STOCK_GROUPS`:
+#: ``refit_index`` (per origin t = 1..n, the day index r <= t of the refit in force, -1
+#: when none), ``stock_<g>_at_refit`` (per origin: stock at the end of night r - 1, from
+#: statements before r and launches before r), ``production_<g>_per_day`` (per night
+#: i = 0..n-1: the production rate from the refit in force at origin i + 1, so origin t
+#: only reads rates estimated before t).
+StockpileHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
 
 
 def _cumsum0(x: np.ndarray) -> np.ndarray:
@@ -154,11 +190,13 @@ def indicator_frame(
     *,
     weather: pd.DataFrame | None = None,
     production: ProductionHook | None = None,
+    stockpile: StockpileHook | None = None,
 ) -> pd.DataFrame:
     """Indicators for every origin 1..n (n = nights in the panel, i.e. up to ``as_of``).
 
     Row ``t`` is the forecast issued at 12:00 on ``first_night + t`` and uses nights
-    ``< t`` only. Index: the origin dates.
+    ``< t`` only. Index: the origin dates. The stockpile indicators are NaN without a
+    ``stockpile`` hook.
     """
     n = panel.n_nights
     t = np.arange(1, n + 1)
@@ -251,9 +289,76 @@ def indicator_frame(
     out["salvo_size_trend"] = np.where(
         (k >= 6) & (prev3 > 0), last3 / np.where(prev3 > 0, prev3, 1) - 1, np.nan
     )
+    out.update(_stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out))
     frame = pd.DataFrame(out, index=origins)
     frame.index.name = "as_of"
     return frame[list(INDICATORS)]
+
+
+def _typical_salvo(series: np.ndarray, ev_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Median launches of a group on the target nights of the 365 nights before each
+    origin where it was launched (all earlier target nights if none); NaN if none."""
+    n = t.size
+    out = np.full(n, np.nan)
+    if ev_idx.size == 0:
+        return out
+    vals = series[ev_idx]
+    before = ev_idx[None, :] < t[:, None]
+    used = before & (vals[None, :] > 0)
+    recent = used & (ev_idx[None, :] >= (t - TYPICAL_SALVO_WINDOW_D)[:, None])
+    mask = np.where(recent.any(axis=1)[:, None], recent, used)
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size:
+        m = np.where(mask[rows], vals[None, :], np.nan)
+        out[rows] = np.nanmedian(m, axis=1)
+    return out
+
+
+def _stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out) -> dict:
+    """Accumulation since the last target night in typical salvos, and nights of
+    capacity at the recent tempo, from the hook's production rates and refit stocks plus
+    the panel's launches (as known on each origin)."""
+    n = t.size
+    if stockpile is None:
+        return {c: np.full(n, np.nan) for c in STOCKPILE_INDICATORS}
+    sp = stockpile(panel.first_night, n)
+    r = np.asarray(sp["refit_index"], dtype=np.int64)[:n]
+    fitted = r >= 0
+    first_refit = int(r[fitted].min()) if fitted.any() else n + 1
+    res = {}
+    for g, series_name in STOCK_GROUPS.items():
+        series = groups[series_name]
+        prod = np.asarray(sp[f"production_{g}_per_day"], float)[:n].copy()
+        # Nights before the first refit take its rate: only origins after it read them.
+        ok = np.isfinite(prod)
+        prod = np.where(ok, prod, prod[ok][0] if ok.any() else 0.0)
+        pcs, lcs = _cumsum0(prod), _cumsum0(series)
+        valid = fitted & (t >= first_refit)
+        built = (pcs[t] - pcs[start]) - (lcs[t] - lcs[start])
+        typical = _typical_salvo(series, ev_idx, t)
+        ratio = np.divide(
+            built, typical, out=np.full(n, np.nan), where=valid & has_event & (typical > 0)
+        )
+        rr = np.where(fitted, r, 0)
+        stock = (
+            np.asarray(sp[f"stock_{g}_at_refit"], float)[:n]
+            + (pcs[t] - pcs[rr])
+            - (lcs[t] - lcs[rr])
+        )
+        tempo = out[f"tempo_{series_name}_30d"]
+        capacity = np.where(
+            tempo > 0,
+            np.minimum(
+                np.maximum(np.nan_to_num(stock), 0) / np.where(tempo > 0, tempo, 1.0),
+                MAX_NIGHTS_OF_CAPACITY,
+            ),
+            MAX_NIGHTS_OF_CAPACITY,
+        )
+        res[f"stock_accumulation_ratio_{g}"] = ratio
+        res[f"stock_nights_of_capacity_{g}"] = np.where(
+            valid & np.isfinite(stock), capacity, np.nan
+        )
+    return res
 
 
 def outcomes(panel: NightPanel, target: Target, horizons: tuple[int, ...]) -> pd.DataFrame:

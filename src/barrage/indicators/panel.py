@@ -97,6 +97,9 @@ class KnownRecord:
         self.class_index = pd.Categorical(rows["weapon_class"], categories=WEAPON_CLASSES).codes
         if (self.class_index < 0).any():
             raise InputError("attacks: weapon_class outside the taxonomy's classes")
+        fam = pd.Categorical(rows["family"].fillna("").astype(str))
+        self.family_names = np.asarray(fam.categories, dtype=object)
+        self.family_index = fam.codes
         self.launched = rows["launched"].to_numpy(float)
         self.destroyed = rows["destroyed"].to_numpy(float)
         text = rows["target"].fillna("") + " " + rows["affected_region"].fillna("")
@@ -120,6 +123,30 @@ class KnownRecord:
     def last_known_day(self) -> np.datetime64:
         """The first as-of date at which every stored row is known."""
         return self.first_night + np.timedelta64(int(self.known_from.max()), "D")
+
+    def counted(self, as_of: object) -> np.ndarray:
+        """Which rows count in the totals as of 12:00 Kyiv on ``as_of`` (bool per row)."""
+        t = self.day_index(to_day(as_of))
+        return (self.night < t) & (self.known_from <= t) & ~(self.duplicate_from <= t)
+
+    def night_totals(self, as_of: object) -> pd.DataFrame:
+        """Per (night, weapon_class, family) launches as known on ``as_of``, in the shape of
+        :func:`barrage.record.night_totals` (for models that need weapon families)."""
+        counts = self.counted(as_of)
+        df = pd.DataFrame(
+            {
+                "night": self.first_night + self.night[counts].astype("timedelta64[D]"),
+                "weapon_class": np.asarray(WEAPON_CLASSES, dtype=object)[self.class_index[counts]],
+                "family": self.family_names[self.family_index[counts]],
+                "launched": self.launched[counts],
+            }
+        )
+        df["night"] = df["night"].astype("datetime64[ns]")
+        return (
+            df.groupby(["night", "weapon_class", "family"], as_index=False, sort=True)["launched"]
+            .sum()
+            .reset_index(drop=True)
+        )
 
     def panel(self, as_of: object) -> NightPanel:
         """Night totals as a store ingested at 12:00 Kyiv on ``as_of`` would hold them."""

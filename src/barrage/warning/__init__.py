@@ -13,16 +13,26 @@ from barrage.warning.backtest import (
     realtime_design,
     run_backtest,
 )
-from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL, design_matrix, make_model
+from barrage.warning.models import (
+    BASELINES,
+    DRIVER_MODEL,
+    MODELS,
+    PRIMARY_MODEL,
+    design_matrix,
+    make_model,
+)
+from barrage.warning.stock import StockpileFeatures
 
 __all__ = [
     "BASELINES",
+    "DRIVER_MODEL",
     "HORIZONS_D",
     "MODELS",
     "PRIMARY_MODEL",
     "BacktestPlan",
     "BacktestResult",
     "ForecastWindow",
+    "StockpileFeatures",
     "design_matrix",
     "make_model",
     "realtime_design",

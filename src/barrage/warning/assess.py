@@ -31,7 +31,13 @@ from barrage.indicators import (
 )
 from barrage.warning.backtest import HORIZONS_D, realtime_design
 from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel
-from barrage.warning.models import FEATURE_COLUMNS, MODELS, PRIMARY_MODEL, make_model
+from barrage.warning.models import (
+    DRIVER_MODEL,
+    MODELS,
+    PRIMARY_MODEL,
+    STOCK_FEATURE_COLUMNS,
+    make_model,
+)
 
 LEVELS: tuple[tuple[str, float], ...] = (("SEVERE", 0.60), ("HIGH", 0.35), ("ELEVATED", 0.15))
 LEVEL_HORIZON_D = 3
@@ -55,15 +61,19 @@ class AssessInputs:
     target: Target
     weather: pd.DataFrame | None = None
     production: object | None = None
+    #: The stockpile hook (:class:`barrage.warning.stock.StockpileFeatures`); None leaves
+    #: the stockpile indicators missing (imputed by the models).
+    stockpile: object | None = None
 
 
 def _drivers(
     model, X_row: pd.DataFrame, X_train: pd.DataFrame, percentiles: pd.Series, top: int
 ) -> list[dict]:
-    """Effect of each indicator: the probability now minus the probability with that
+    """Effect of each indicator on the driver model (:data:`DRIVER_MODEL`, which reads
+    the stockpile indicators too): its probability now minus its probability with that
     indicator set to its training median (all else equal), in probability points."""
     p_now = float(model.predict_proba(X_row)[0, 1])
-    cols = [c for c in FEATURE_COLUMNS if c in INDICATORS]
+    cols = [c for c in STOCK_FEATURE_COLUMNS if c in INDICATORS]
     variants = pd.concat([X_row] * len(cols), ignore_index=True)
     medians = X_train[cols].median()
     for i, c in enumerate(cols):
@@ -88,8 +98,8 @@ def _drivers(
                 "meaning": ind.meaning,
                 "sentence": (
                     f"{ind.meaning[0].upper()}{ind.meaning[1:]}: {value_text}{pct_text}; "
-                    f"it {direction} the {DRIVER_HORIZON_D}-day probability by "
-                    f"{abs(effect) * 100:.1f} points against a typical value."
+                    f"it {direction} the feature model's {DRIVER_HORIZON_D}-day probability "
+                    f"by {abs(effect) * 100:.1f} points against a typical value."
                 ),
             }
         )
@@ -123,7 +133,14 @@ def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: in
             f"{day}; nights since then count as nights without attacks"
         )
 
-    X = realtime_design(rec, target, day, weather=inputs.weather, production=inputs.production)
+    X = realtime_design(
+        rec,
+        target,
+        day,
+        weather=inputs.weather,
+        production=inputs.production,
+        stockpile=inputs.stockpile,
+    )
     panel = rec.panel(day)
     y_known = outcomes(panel, target, HORIZONS_D)
     l_known = launch_totals(panel, HORIZONS_D)
@@ -143,8 +160,8 @@ def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: in
             p_by_model[name][str(k)] = pk
             if name == PRIMARY_MODEL:
                 p[str(k)] = pk
-                if k == DRIVER_HORIZON_D:
-                    driver_model, driver_train = model, Xtr
+            if name == DRIVER_MODEL and k == DRIVER_HORIZON_D:
+                driver_model, driver_train = model, Xtr
         for g in LAUNCH_GROUPS:
             lk = l_known[g][k].reindex(train[ok])
             lok = lk.notna().to_numpy()
@@ -179,6 +196,7 @@ def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: in
         + ", ".join(f"{n} >= {v:g}" for n, v in LEVELS)
         + ", else LOW",
         "model": PRIMARY_MODEL,
+        "driver_model": DRIVER_MODEL,
         "p_by_model": p_by_model,
         "expected_launches": expected,
         "expected_next_strike": next_strike,
@@ -193,3 +211,28 @@ def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: in
         "stale": stale,
         "warnings": warnings,
     }
+
+
+def inputs_from_store(
+    store, target: str | Target | None = None, weather: object | None = None
+) -> AssessInputs:
+    """The inputs every warning entry point uses (CLI, web, live updates): the known
+    record from ``store`` (a path or an open DuckDB connection), the resolved target and
+    the weather (a path, a loaded frame, or None for the default file), and the stockpile
+    hook (monthly stockpile refits as known, computed on first use and cached)."""
+    from barrage.indicators import default_weather_path, load_weather, resolve_target
+    from barrage.record import open_store
+
+    tgt = resolve_target(target)
+    if hasattr(store, "execute"):
+        record = KnownRecord.from_store(store)
+    else:
+        with open_store(store) as con:
+            record = KnownRecord.from_store(con)
+    if weather is None or not isinstance(weather, pd.DataFrame):
+        weather = load_weather(weather if weather is not None else default_weather_path())
+    from barrage.warning.stock import StockpileFeatures
+
+    return AssessInputs(
+        record=record, target=tgt, weather=weather, stockpile=StockpileFeatures(record)
+    )

@@ -98,15 +98,24 @@ class BacktestPlan:
 
 
 def realtime_design(
-    record: KnownRecord, target: Target, last_origin: object, *, weather=None, production=None
+    record: KnownRecord,
+    target: Target,
+    last_origin: object,
+    *,
+    weather=None,
+    production=None,
+    stockpile=None,
 ) -> pd.DataFrame:
     """Design rows for origins ``first_night + 1 .. last_origin``, row D computed from the
-    panel as known on D (so no row ever uses a later revision)."""
+    panel as known on D (so no row ever uses a later revision). ``stockpile``: the hook of
+    :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D)."""
     last = to_day(last_origin)
     n = record.day_index(last)
     if n < 1:
         raise InputError(f"as_of {last}: before the record starts ({record.first_night})")
-    final = design_matrix(record.panel(last), target, weather=weather, production=production)
+    final = design_matrix(
+        record.panel(last), target, weather=weather, production=production, stockpile=stockpile
+    )
     rows = final.to_numpy(float).copy()
     # Only origins with a row settling after them differ from the final vintage.
     settle, night = record.settled_from, record.night
@@ -119,6 +128,7 @@ def realtime_design(
             target,
             weather=weather,
             production=production,
+            stockpile=stockpile,
         )
         rows[t - 1] = d.to_numpy(float)[-1]
     return pd.DataFrame(rows, index=final.index, columns=final.columns)
@@ -141,21 +151,31 @@ def run_backtest(
     *,
     weather=None,
     production=None,
+    stockpile=None,
     progress: Progress | None = None,
 ) -> BacktestResult:
     """Run every model of ``plan`` at every horizon over the plan's origins.
 
-    BLAS runs single-threaded here: the fits are tiny, and threads only contend.
+    BLAS runs single-threaded here: the fits are tiny, and threads only contend. The
+    stockpile refits (one per month) are computed once, before the loop.
     """
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
         return _run_backtest(
-            record, plan, target, weather=weather, production=production, progress=progress
+            record,
+            plan,
+            target,
+            weather=weather,
+            production=production,
+            stockpile=stockpile,
+            progress=progress,
         )
 
 
-def _run_backtest(record, plan, target, *, weather, production, progress) -> BacktestResult:
+def _run_backtest(
+    record, plan, target, *, weather, production, stockpile, progress
+) -> BacktestResult:
     final_day = record.last_known_day
     last_origin = min(to_day(plan.end), final_day)
     first_ok = record.first_night + np.timedelta64(
@@ -166,7 +186,9 @@ def _run_backtest(record, plan, target, *, weather, production, progress) -> Bac
             f"backtest start {plan.start}: needs {plan.min_train_origins} training "
             f"origins; the first possible start is {first_ok}"
         )
-    X = realtime_design(record, target, last_origin, weather=weather, production=production)
+    X = realtime_design(
+        record, target, last_origin, weather=weather, production=production, stockpile=stockpile
+    )
     final_panel = record.panel(final_day)
     y_final = outcomes(final_panel, target, plan.horizons).reindex(X.index)
     l_final = {

@@ -41,6 +41,7 @@ def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
         inputs.target,
         weather=inputs.weather,
         production=inputs.production,
+        stockpile=getattr(inputs, "stockpile", None),
         progress=progress,
     )
 

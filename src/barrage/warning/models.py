@@ -17,7 +17,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from barrage.errors import InputError
-from barrage.indicators import NightPanel, Target, event_flags, indicator_frame
+from barrage.indicators import (
+    STOCKPILE_INDICATORS,
+    NightPanel,
+    Target,
+    event_flags,
+    indicator_frame,
+)
 
 #: Decay rates (per night) of the self-exciting kernel; the MLE profiles over them.
 HAWKES_DECAYS = (0.5, 0.2, 0.1, 0.05, 0.025, 0.0125)
@@ -29,11 +35,13 @@ def hawkes_columns() -> list[str]:
 
 
 def design_matrix(
-    panel: NightPanel, target: Target, *, weather=None, production=None
+    panel: NightPanel, target: Target, *, weather=None, production=None, stockpile=None
 ) -> pd.DataFrame:
     """Indicators plus the self-exciting sums ``sum_s exp(-b (t - s))`` over past target
     nights s, for every origin of the panel."""
-    frame = indicator_frame(panel, target, weather=weather, production=production)
+    frame = indicator_frame(
+        panel, target, weather=weather, production=production, stockpile=stockpile
+    )
     ev = event_flags(panel, target).astype(float)
     for b, col in zip(HAWKES_DECAYS, hawkes_columns(), strict=True):
         decay = np.exp(-b)
@@ -239,11 +247,13 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "salvo_size_trend",
     "excite_0.05",
 )
+#: The feature model's columns plus the stockpile indicators (issue: stockpile wired in).
+STOCK_FEATURE_COLUMNS: tuple[str, ...] = FEATURE_COLUMNS + STOCKPILE_INDICATORS
 #: Heavy-tailed columns enter as sign(x) log1p(|x|).
 LOG_COLUMNS = frozenset(
     c
-    for c in FEATURE_COLUMNS
-    if c.startswith(("tempo_", "accumulation_", "days_since", "probing_", "events_"))
+    for c in STOCK_FEATURE_COLUMNS
+    if c.startswith(("tempo_", "accumulation_", "days_since", "probing_", "events_", "stock_"))
 )
 
 
@@ -266,10 +276,11 @@ def _logit_fit(A: np.ndarray, y: np.ndarray, l2: float, w0: np.ndarray | None = 
 class FeatureModel(_Base):
     """Logistic regression on the indicators (log transform of heavy tails, median
     imputation, standardisation, L2 penalty ``1/C`` per origin-weighted unit), calibrated
-    by Platt scaling on the last ``calibration_share`` of the training origins: the
-    regression is fitted on the earlier origins (ending ``k`` days before), the calibrator
-    on its forecasts for the later ones, then the regression is refitted on all. Every
-    transform is learned from the training rows only."""
+    by Platt scaling (or isotonic regression, ``calibration="isotonic"``) on the last
+    ``calibration_share`` of the training origins: the regression is fitted on the earlier
+    origins (ending ``k`` days before), the calibrator on its forecasts for the later ones,
+    then the regression is refitted on all. Every transform is learned from the training
+    rows only."""
 
     def __init__(
         self,
@@ -278,11 +289,13 @@ class FeatureModel(_Base):
         C: float = 0.05,
         calibration_share: float = 0.3,
         columns: tuple[str, ...] = FEATURE_COLUMNS,
+        calibration: str = "platt",
     ) -> None:
         self.horizon_days = horizon_days
         self.C = C
         self.calibration_share = calibration_share
         self.columns = columns
+        self.calibration = calibration
 
     def _raw(self, X: pd.DataFrame) -> np.ndarray:
         A = X[list(self.columns)].to_numpy(float).copy()
@@ -316,14 +329,25 @@ class FeatureModel(_Base):
         n_fit = n - n_cal - self.horizon_days
         if y.sum() < 5 or (1 - y).sum() < 5 or n_fit < 30:
             return self
+        if self.calibration not in ("platt", "isotonic"):
+            raise InputError(
+                f"calibration: expected 'platt' or 'isotonic', got {self.calibration!r}"
+            )
         yf, yc = y[:n_fit], y[n - n_cal :]
         self.platt_ = np.array([0.0, 1.0])
+        self.isotonic_ = None
         if 0 < yf.sum() < yf.size and 0 < yc.sum() < yc.size:
             A_fit = self._fit_transform(raw[:n_fit])
             w = _logit_fit(A_fit, yf, l2)
             z_cal = self._transform(raw[n - n_cal :]) @ w
             B = np.column_stack([np.ones(n_cal), z_cal])
             self.platt_ = _logit_fit(B, yc, 1e-3, w0=np.array([0.0, 1.0]))
+            if self.calibration == "isotonic":
+                from sklearn.isotonic import IsotonicRegression
+
+                self.isotonic_ = IsotonicRegression(
+                    y_min=0.01, y_max=0.99, out_of_bounds="clip"
+                ).fit(z_cal, yc)
         A = self._fit_transform(raw)
         self.coef_ = _logit_fit(A, y, l2)
         return self
@@ -337,10 +361,200 @@ class FeatureModel(_Base):
         check_is_fitted(self, "classes_")
         if self.coef_ is None:
             return _proba(np.full(len(X), self.fallback_))
+        if self.isotonic_ is not None:
+            z = self._transform(self._raw(X)) @ self.coef_
+            return _proba(self.isotonic_.predict(z))
         return _proba(expit(self.decision_function(X)))
 
 
-#: The models of the backtest, baselines first; "feature" is the model the assessment uses.
+class StockFeatureModel(FeatureModel):
+    """The feature model with the stockpile indicators (accumulation in typical salvos,
+    nights of capacity) added to its columns."""
+
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 7,
+        C: float = 0.05,
+        calibration_share: float = 0.3,
+        columns: tuple[str, ...] = STOCK_FEATURE_COLUMNS,
+        calibration: str = "platt",
+    ) -> None:
+        super().__init__(
+            horizon_days=horizon_days,
+            C=C,
+            calibration_share=calibration_share,
+            columns=columns,
+            calibration=calibration,
+        )
+
+
+class IsotonicFeatureModel(StockFeatureModel):
+    """:class:`StockFeatureModel` calibrated by isotonic regression instead of Platt."""
+
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 7,
+        C: float = 0.05,
+        calibration_share: float = 0.3,
+        columns: tuple[str, ...] = STOCK_FEATURE_COLUMNS,
+        calibration: str = "isotonic",
+    ) -> None:
+        super().__init__(
+            horizon_days=horizon_days,
+            C=C,
+            calibration_share=calibration_share,
+            columns=columns,
+            calibration=calibration,
+        )
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class RenewalSeasonalModel(_Base):
+    """Renewal hazard with seasonal modulation: ``logit p = a + b logit p_renewal +
+    c (logit p_month - logit p_overall)``, the renewal and monthly rates fitted on the
+    training origins and (a, b, c) by lightly penalised logistic regression on them."""
+
+    def __init__(self, *, horizon_days: int = 7, l2: float = 1.0) -> None:
+        self.horizon_days = horizon_days
+        self.l2 = l2
+
+    def _design(self, X):
+        pr = self.renewal_.predict_proba(X)[:, 1]
+        ps = self.seasonal_.predict_proba(X)[:, 1]
+        return np.column_stack(
+            [np.ones(len(X)), _logit(pr), _logit(ps) - _logit(np.array(self.overall_))]
+        )
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.renewal_ = RenewalModel(horizon_days=self.horizon_days).fit(X, y)
+        self.seasonal_ = SeasonalClimatologyModel(horizon_days=self.horizon_days).fit(X, y)
+        self.overall_ = (y.sum() + 1.0) / (y.size + 2.0)
+        self.coef_ = _logit_fit(self._design(X), y, self.l2, w0=np.array([0.0, 1.0, 1.0]))
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return _proba(expit(self._design(X) @ self.coef_))
+
+
+#: Columns of the boosted trees and their monotonic constraints (+1: raises p), a priori.
+GBM_COLUMNS: dict[str, int] = {
+    "days_since_event_d": 0,
+    "gap_percentile": 0,
+    "events_90d": 1,
+    "events_365d": 0,
+    "tempo_missiles_30d": 0,
+    "tempo_attack_drone_30d": 0,
+    "season_cos": 0,
+    "heating_season": 1,
+    "excite_0.05": 1,
+    "stock_accumulation_ratio_missiles": 1,
+    "stock_nights_of_capacity_missiles": 1,
+}
+
+
+class GradientBoostingModel(_Base):
+    """scikit-learn ``HistGradientBoostingClassifier`` on a few indicators, with monotonic
+    constraints where the sign is known a priori and strong regularisation (shallow
+    trees, large leaves, L2, few iterations). Missing values go to the learned side."""
+
+    def __init__(
+        self,
+        *,
+        horizon_days: int = 7,
+        max_iter: int = 60,
+        learning_rate: float = 0.05,
+        max_depth: int = 2,
+        min_samples_leaf: int = 40,
+        l2_regularization: float = 5.0,
+        random_state: int = 0,
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.l2_regularization = l2_regularization
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from threadpoolctl import threadpool_limits
+
+        X, y = _check_xy(X, y)
+        self.classes_ = np.array([0, 1])
+        self.fallback_ = (y.sum() + 1.0) / (y.size + 2.0)
+        self.model_ = None
+        if y.sum() < 5 or (1 - y).sum() < 5:
+            return self
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter,
+            learning_rate=self.learning_rate,
+            max_depth=self.max_depth,
+            min_samples_leaf=self.min_samples_leaf,
+            l2_regularization=self.l2_regularization,
+            max_bins=32,
+            early_stopping=False,
+            monotonic_cst=list(GBM_COLUMNS.values()),
+            random_state=self.random_state,
+        )
+        with threadpool_limits(1, user_api="openmp"):  # tiny fits: threads only contend
+            self.model_.fit(self._matrix(X, fit=True), y)
+        return self
+
+    def _matrix(self, X, *, fit: bool = False) -> np.ndarray:
+        """The GBM columns; a column with no value in training (the stockpile indicators
+        without a stockpile hook) is set to 0, which the trees cannot split on."""
+        A = X[list(GBM_COLUMNS)].to_numpy(float)
+        if fit:
+            self.empty_columns_ = np.isnan(A).all(axis=0)
+        A[:, self.empty_columns_] = 0.0
+        return A
+
+    def predict_proba(self, X):
+        check_is_fitted(self, "classes_")
+        if self.model_ is None:
+            return _proba(np.full(len(X), self.fallback_))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="openmp"):
+            return _proba(self.model_.predict_proba(self._matrix(X))[:, 1])
+
+
+#: Members of the ensemble (equal weights), each fitted in the fold.
+ENSEMBLE_MEMBERS: tuple[str, ...] = ("renewal", "seasonal", "feature_stock")
+
+
+class EnsembleModel(_Base):
+    """Equal-weight average of the probabilities of calibrated members (renewal,
+    seasonal, feature model with stockpile indicators), each fitted on the fold."""
+
+    def __init__(
+        self, *, horizon_days: int = 7, members: tuple[str, ...] = ENSEMBLE_MEMBERS
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.members = members
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.members_ = [make_model(m, self.horizon_days).fit(X, y) for m in self.members]
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return _proba(np.mean([m.predict_proba(X)[:, 1] for m in self.members_], axis=0))
+
+
+#: The models of the backtest, baselines first; PRIMARY_MODEL is the one the assessment uses.
 MODELS: dict[str, type[_Base]] = {
     "climatology": ClimatologyModel,
     "seasonal": SeasonalClimatologyModel,
@@ -348,9 +562,19 @@ MODELS: dict[str, type[_Base]] = {
     "renewal": RenewalModel,
     "hawkes": HawkesModel,
     "feature": FeatureModel,
+    "feature_stock": StockFeatureModel,
+    "feature_isotonic": IsotonicFeatureModel,
+    "renewal_seasonal": RenewalSeasonalModel,
+    "gbm": GradientBoostingModel,
+    "ensemble": EnsembleModel,
 }
 BASELINES: tuple[str, ...] = ("climatology", "seasonal", "recent_rate", "renewal")
-PRIMARY_MODEL = "feature"
+#: Chosen on the development origins (before 2023-10-01) by the rule in docs/warning.md:
+#: lowest mean Brier at 3 and 7 days. Not chosen on the evaluation period.
+PRIMARY_MODEL = "recent_rate"
+#: The model whose sensitivity to each indicator the assessment reports as drivers (the
+#: primary model reads one indicator only, so it cannot say what moves the risk).
+DRIVER_MODEL = "feature_stock"
 
 
 def make_model(name: str, horizon_days: int) -> _Base:
