@@ -48,6 +48,12 @@ STALE_AFTER_D = 7
 DRIVER_HORIZON_D = 7
 
 
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 91st..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def warning_level(p_level_horizon: float) -> str:
     for name, threshold in LEVELS:
         if p_level_horizon >= threshold:
@@ -87,7 +93,7 @@ def _drivers(
         pct = percentiles.get(c, np.nan)
         ind = INDICATORS[c]
         direction = "raises" if effect > 0 else "lowers"
-        pct_text = "" if np.isnan(pct) else f", {pct:.0f}th percentile of its history"
+        pct_text = "" if np.isnan(pct) else f", {_ordinal(round(pct))} percentile of its history"
         value_text = "missing" if np.isnan(value) else f"{value:.3g} {ind.unit}"
         out.append(
             {
