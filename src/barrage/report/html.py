@@ -176,6 +176,34 @@ def _scorecard_html(sc: dict | None) -> str:
     )
 
 
+#: Families whose stock the report plots (the ones massive strikes are made of).
+REPORT_STOCK_FAMILIES = ("attack_drones", "kh101", "kalibr", "iskander_m_kn23")
+
+
+def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: int = 0) -> str:
+    """Stock over time with 50%/90% bands for the main families (barrage.stockpile)."""
+    from barrage.stockpile import load_statements
+    from barrage.stockpile.families import family_launches, massive_night_dates
+    from barrage.stockpile.figures import stock_figure
+    from barrage.stockpile.model import StockpileModel
+
+    launches = family_launches(night_totals)
+    families = [f for f in REPORT_STOCK_FAMILIES if f in launches.columns]
+    model = StockpileModel(seed=seed).fit(
+        launches,
+        load_statements(),  # the fit keeps only statements made before as_of
+        as_of=as_of,
+        massive_nights=massive_night_dates(night_totals),
+        families=families,
+    )
+    figs = "".join(_div(stock_figure(model, f)) for f in families if f in model.posteriors_)
+    return (
+        "<h2>Stockpiles</h2><p>Estimated stock (median, 50% and 90% intervals) from the "
+        "sourced production statements made before the assessment and the launches in the "
+        "record (docs/stockpile.md).</p>" + figs
+    )
+
+
 def write_report(
     inputs,
     out: str | os.PathLike[str],
@@ -220,6 +248,7 @@ def write_report(
         _div(_reliability(fc, k_main)),
         "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
         _score_html(scores),
+        _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),
         _scorecard_html(scorecard),
         f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",
     ]
