@@ -4,7 +4,7 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 1. Each weapon draws an arrival time, uniform in its group's window, and a target asset
    from the attacker's aim. Weapons are put in arrival order (16-bit time, 0.7 s
-   resolution over a 12 h night; ties by weapon group, i.e. by weapon index).
+   resolution over a 12 h night; ties by family).
 2. Electronic warfare removes each weapon with probability ``ew_loss`` (per class or
    family) before any layer sees it.
 3. Layers engage in scenario order (outermost first). Layer ``l`` can engage a weapon if
@@ -23,15 +23,19 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 Because layers interact only through which weapons are still flying, processing one
 layer over the whole night and then the next is the same as processing slot by slot.
-Probabilities are compared against 15-bit uniforms (resolution 1/32768). Speed comes from
-deciding EW before the sort (the sort key puts the weapons still flying first), working
-only on those columns, and computing slot ranks and stock cuts only for the runs where
-channels or stock can bind (see docs/benchmarks.md).
+Kill probabilities are compared against 15-bit uniforms (resolution 1/32768). Speed
+comes from drawing EW as one binomial per run and weapon group (weapons of a group are
+exchangeable), so random numbers are drawn only for the weapons still flying; from
+keeping every per-weapon flag as bits in 64-bit words (``np.packbits``; counts by
+``np.bitwise_count``); from comparing each kill or debris threshold once over the night
+per value (families with the same value share it); and from computing slot ranks and
+stock cuts only for the runs where channels or stock can bind (see docs/benchmarks.md).
 
 Randomness: the runs are cut into fixed blocks of ``BLOCK_RUNS``; block ``b`` draws from
 ``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order (the
-per-run Beta draws, then one ``random_raw`` call cut into 16-bit planes), so a run's
-numbers do not depend on how blocks are grouped into chunks.
+per-run Beta draws, the per-group EW binomials, then one ``random_raw`` call cut into
+16-bit planes as wide as the block's largest number of weapons still flying), so a
+run's numbers do not depend on how blocks are grouped into chunks.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -56,7 +61,7 @@ PROB_TICKS = 32768
 
 GROUP_BITS = 15
 GROUP_MASK = (1 << GROUP_BITS) - 1
-"""Sort keys are ``lost (1 bit) | arrival time (16 bits) | weapon group (15 bits)``."""
+"""Sort keys are ``arrival time (16 bits) | family (15 bits)``; unused positions ``1 << 31``."""
 
 SUB_CHUNK_RUNS = 512
 """Runs simulated together inside a chunk: small enough for the arrays to stay in cache."""
@@ -125,6 +130,11 @@ class CompiledScenario:
     layers: list[CompiledLayer]
     ew: ProbabilityTable
     debris: np.ndarray  # (F,) float
+
+    @cached_property
+    def _plan(self) -> _Plan:
+        """The engine's per-scenario tables, built once per compiled scenario."""
+        return _plan(self)
 
     @property
     def n_weapons(self) -> int:
@@ -342,23 +352,44 @@ def summarise(values: np.ndarray) -> dict[str, float]:
     return {"mean": float(values.mean()), "p05": float(p05), "p50": float(p50), "p95": float(p95)}
 
 
+def _groups(cs: CompiledScenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First weapon, size and family of each *group*: a contiguous run of weapons of one
+    family and arrival window (exchangeable weapons)."""
+    fam, lo, span = cs.weapon_family, cs.window_lo, cs.window_span
+    change = np.ones(fam.size, dtype=bool)
+    change[1:] = (fam[1:] != fam[:-1]) | (lo[1:] != lo[:-1]) | (span[1:] != span[:-1])
+    start = np.flatnonzero(change)
+    size = np.diff(np.append(start, fam.size))
+    return start, size, fam[start].astype(np.intp)
+
+
 def _draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> dict:
     """All random numbers for one block, in a fixed order.
 
-    First the per-run probabilities (Beta draws), then one ``random_raw`` call cut into
-    16-bit planes of ``runs x weapons``: arrival time, EW, target, one kill uniform per
-    layer. The time and EW planes are per weapon; the others are per *arrival position*
-    (weapons are exchangeable within a group and these draws are iid, so it is the same
-    model and saves carrying them through the sort).
+    First the per-run probabilities (Beta draws), then the number of each group's weapons
+    lost to EW (one binomial per run and group: weapons of a group are exchangeable, so
+    which ones are lost does not matter), then one ``random_raw`` call cut into 16-bit
+    planes of ``runs x width``, ``width`` being the block's largest number of weapons still
+    flying: arrival time, target and one kill uniform per kill plane (layers engaging
+    disjoint families share a plane: a weapon only ever reads one of them), per *position* (the
+    weapons still flying of each group in turn, then unused positions). Drawing only for
+    the weapons still flying halves the random numbers on a night with heavy EW.
     """
     draws = {"ew_p": cs.ew.draw(rng, runs)}
     draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
-    n_planes = 3 + len(cs.layers)
-    n = n_planes * runs * cs.n_weapons
+    size, family = cs._plan.group_size, cs._plan.group_family
+    p_lost = draws["ew_p"][:, family]
+    lost = np.zeros((runs, size.size), dtype=np.int64)
+    some = np.flatnonzero((p_lost > 0).any(axis=0))  # groups that can lose weapons to EW
+    if some.size:
+        lost[:, some] = rng.binomial(size[some], p_lost[:, some])
+    draws["ew_lost"] = lost
+    width = -(-max(1, int((size - lost).sum(axis=1).max())) // 64) * 64  # whole words
+    n_planes = 2 + cs._plan.n_kill_planes
+    n = n_planes * runs * width
     raw = rng.bit_generator.random_raw((n + 3) // 4)
-    planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, cs.n_weapons)
-    planes[1] >>= 1  # EW and kill uniforms are 15-bit (thresholds up to PROB_TICKS fit)
-    planes[3:] >>= 1
+    planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, width)
+    planes[2:] >>= 1  # kill uniforms are 15-bit (thresholds up to PROB_TICKS fit)
     draws["planes"] = planes
     return draws
 
@@ -366,10 +397,16 @@ def _draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> di
 def _stack(blocks: list[dict]) -> dict:
     if len(blocks) == 1:
         return blocks[0]
+    width = max(b["planes"].shape[2] for b in blocks)
+    planes = [
+        np.pad(p, ((0, 0), (0, 0), (0, width - p.shape[2]))) if p.shape[2] < width else p
+        for p in (b["planes"] for b in blocks)
+    ]  # positions past a block's width are never used by its runs
     return {
         "ew_p": np.concatenate([b["ew_p"] for b in blocks]),
         "kill_p": [np.concatenate(ps) for ps in zip(*(b["kill_p"] for b in blocks), strict=True)],
-        "planes": np.concatenate([b["planes"] for b in blocks], axis=1),
+        "ew_lost": np.concatenate([b["ew_lost"] for b in blocks]),
+        "planes": np.concatenate(planes, axis=1),
     }
 
 
@@ -378,131 +415,156 @@ def _thresholds(p: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint16)
 
 
+def _pack(mask: np.ndarray) -> np.ndarray:
+    """A ``runs x positions`` bool array (positions a multiple of 64) as bit words."""
+    return np.packbits(mask, axis=1, bitorder="little").view(np.uint64)
+
+
+def _unpack(words: np.ndarray) -> np.ndarray:
+    return np.unpackbits(words.view(np.uint8), axis=1, bitorder="little").view(bool)
+
+
+def _count(words: np.ndarray) -> np.ndarray:
+    """Per-row number of set bits."""
+    return np.bitwise_count(words).sum(axis=1, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """One threshold of one layer (kill, debris or a shoot-look-shoot next shot), as
+    value classes over the families the layer engages: families with the same fixed
+    threshold share one comparison over the night; a family drawn per run has its own.
+    The first class (most weapons) applies to every position outside the others."""
+
+    values: list  # per class: scalar uint16 or (runs, 1) column for the chunk's runs
+    families: list[list[int]]  # per class after the first: its families
+
+
+@dataclass(frozen=True)
+class _LayerPlan:
+    families: np.ndarray  # (F,) bool: families it engages
+    assets: np.ndarray | None  # (A,) bool: assets it covers (None: all)
+    kill_plane: int  # index of its kill-uniform plane (shared by disjoint layers)
+    drawn: np.ndarray  # (F,) bool: kill probability drawn per run
+    classes: list[list[list[int]]]  # per rule (kill, debris, next shots): value classes
+    rules: list[_Rule] | None  # the rules themselves when nothing is drawn per run
+
+
 @dataclass(frozen=True)
 class _Plan:
-    """Per-scenario index tables. A *group* is a contiguous run of weapons of one family
-    and arrival window (exchangeable); a *category* is (group, target asset)."""
+    """Per-scenario tables; a *group* is a run of weapons of one family and window."""
 
-    group_start: np.ndarray  # (G,) first weapon of each group
-    weapon_group: np.ndarray  # (W,) uint32
+    group_size: np.ndarray  # (G,) int64
     group_family: np.ndarray  # (G,) intp
-    cat_family: np.ndarray  # (K,) intp, K = G * A; category = group * A + asset
-    cat_class: np.ndarray  # (K, C) int64 one-hot
-    cat_asset: np.ndarray  # (K, A) int64 one-hot
-    cat_decoy: np.ndarray  # (K,) bool
+    group_key: np.ndarray  # (G + 1,) uint32 ``lo << 15 | family``; last: an unused position
+    group_span: np.ndarray  # (G + 1,) uint32 arrival window in ticks; last: 0
+    group_class: np.ndarray  # (G, C) int64 one-hot
     weapons_by_class: np.ndarray  # (C,) int64
+    layers: list[_LayerPlan]
+    n_kill_planes: int
+    min_capacity: int
+
+
+def _rule_tables(cs: CompiledScenario, li: int, p1: np.ndarray) -> list[np.ndarray]:
+    """Kill, debris and next-shot thresholds, ``(F,)`` or ``(runs, F)``."""
+    layer = cs.layers[li]
+    k = layer.shots
+    p_kill = 1.0 - (1.0 - p1) ** k
+    tables = [_thresholds(p_kill), _thresholds(p_kill * cs.debris)]
+    if layer.doctrine == "shoot_look_shoot":  # shot j + 1 is fired if the first j missed
+        tables += [_thresholds(1.0 - (1.0 - p1) ** j) for j in range(1, k)]
+    return tables
+
+
+def _value_classes(table, engaged, drawn, weight) -> list[list[int]]:
+    by_value: dict = {}
+    for f in engaged:
+        by_value.setdefault(("drawn", f) if drawn[f] else int(table[f]), []).append(int(f))
+    classes = sorted(by_value.values(), key=lambda fs: -int(weight[fs].sum()))
+    return classes or [[0]]
+
+
+def _make_rule(table: np.ndarray, classes: list[list[int]]) -> _Rule:
+    values = [table[fs[0]] if table.ndim == 1 else table[:, [fs[0]]] for fs in classes]
+    return _Rule(values=values, families=classes[1:])
 
 
 def _plan(cs: CompiledScenario) -> _Plan:
-    fam, lo, span = cs.weapon_family, cs.window_lo, cs.window_span
-    change = np.ones(fam.size, dtype=bool)
-    change[1:] = (fam[1:] != fam[:-1]) | (lo[1:] != lo[:-1]) | (span[1:] != span[:-1])
-    group_start = np.flatnonzero(change)
-    if group_start.size > GROUP_MASK + 1:
-        raise InputError(
-            f"salvo.weapons: at most {GROUP_MASK + 1} weapon groups, got {group_start.size}"
+    start, size, family = _groups(cs)
+    n_c, n_f, n_a = len(cs.classes), len(cs.families), len(cs.assets)
+    group_key = (cs.window_lo[start] << np.uint32(GROUP_BITS)) | family.astype(np.uint32)
+    weight = np.bincount(cs.weapon_family, minlength=n_f)
+    layers, plane_families = [], []
+    for li, layer in enumerate(cs.layers):
+        can = layer.can_engage.reshape(n_f, n_a)
+        fams = can.any(axis=1)
+        # layers that engage disjoint families can share one kill-uniform plane
+        plane = next((i for i, pf in enumerate(plane_families) if not (pf & fams).any()), None)
+        if plane is None:
+            plane = len(plane_families)
+            plane_families.append(fams.copy())
+        else:
+            plane_families[plane] |= fams
+        drawn = np.zeros(n_f, dtype=bool)
+        drawn[layer.kill.random_index] = True
+        tables = _rule_tables(cs, li, layer.kill.p)  # fixed entries as in every run
+        classes = [_value_classes(t, np.flatnonzero(fams), drawn, weight) for t in tables]
+        layers.append(
+            _LayerPlan(
+                families=fams,
+                assets=None if can.any(axis=0).all() else can.any(axis=0),
+                kill_plane=plane,
+                drawn=drawn,
+                classes=classes,
+                rules=None
+                if drawn.any()
+                else [_make_rule(t, c) for t, c in zip(tables, classes, strict=True)],
+            )
         )
-    weapon_group = (np.cumsum(change) - 1).astype(np.uint32)
-    group_family = fam[group_start].astype(np.intp)
-    n_a, n_c = len(cs.assets), len(cs.classes)
-    cat_family = np.repeat(group_family, n_a)
-    cat_asset = np.tile(np.arange(n_a), group_family.size)
-    cat_class = cs.family_class.astype(np.intp)[cat_family]
     return _Plan(
-        group_start=group_start,
-        weapon_group=weapon_group,
-        group_family=group_family,
-        cat_family=cat_family,
-        cat_class=np.eye(n_c, dtype=np.int64)[cat_class],
-        cat_asset=np.eye(n_a, dtype=np.int64)[cat_asset],
-        cat_decoy=cs.is_decoy[cat_family],
-        weapons_by_class=np.bincount(cs.family_class[fam], minlength=n_c).astype(np.int64),
+        group_size=size.astype(np.int64),
+        group_family=family,
+        group_key=np.append(group_key, np.uint32(1 << 31)).astype(np.uint32),
+        group_span=np.append(cs.window_span[start], 0).astype(np.uint32),
+        group_class=np.eye(n_c, dtype=np.int64)[cs.family_class[family]],
+        weapons_by_class=np.bincount(cs.family_class[cs.weapon_family], minlength=n_c).astype(
+            np.int64
+        ),
+        layers=layers,
+        n_kill_planes=max(1, len(plane_families)),
+        min_capacity=min((int(x.capacity_per_slot.min()) for x in cs.layers), default=0),
     )
 
 
-class _Thresholds:
-    """A per-family threshold table (``(F,)`` or per run ``(runs, F)``) ready to be read
-    at arrival positions. A table with one value on every category a layer can engage
-    is a scalar (no gather); otherwise it is gathered by category (and run)."""
-
-    def __init__(self, table: np.ndarray, plan: _Plan, can_cat: np.ndarray):
-        self.scalar = self.column = self.by_cat = None
-        if table.ndim == 1:
-            by_cat = table[plan.cat_family]
-            values = np.unique(by_cat[can_cat])
-            if values.size == 1:
-                self.scalar = values[0]
-            else:
-                self.by_cat = by_cat
-            return
-        fams = np.unique(plan.cat_family[can_cat])
-        if fams.size == 1:
-            self.column = table[:, fams[0]][:, None]
-        else:
-            self.by_cat = table[:, plan.cat_family]
-
-    def at(self, cat: np.ndarray, rows: slice) -> np.ndarray | np.uint16:
-        """Values at the positions of categories ``cat`` (runs ``rows`` of the chunk)."""
-        if self.scalar is not None:
-            return self.scalar
-        if self.column is not None:
-            return self.column[rows]
-        if self.by_cat.ndim == 1:
-            return self.by_cat.take(cat)
-        table = self.by_cat[rows]
-        return table.ravel().take(cat + (np.arange(len(table)) * table.shape[1])[:, None])
-
-
-def _layer_thresholds(cs: CompiledScenario, plan: _Plan, d: dict, can: list) -> list[dict]:
-    """Per layer: kill, debris and shoot-look-shoot thresholds for the chunk's runs."""
+def _layer_rules(cs: CompiledScenario, d: dict) -> list[list[_Rule]]:
+    """Per layer: kill, debris and next-shot rules for the chunk's runs."""
     out = []
-    for li, layer in enumerate(cs.layers):
-        p1 = d["kill_p"][li]
-        if layer.kill.random_index.size == 0:
-            p1 = p1[0]
-        k = layer.shots
-        p_kill = 1.0 - (1.0 - p1) ** k
-        sls = layer.doctrine == "shoot_look_shoot" and k > 1
-        out.append(
-            {
-                "kill": _Thresholds(_thresholds(p_kill), plan, can[li]),
-                "debris": _Thresholds(_thresholds(p_kill * cs.debris), plan, can[li]),
-                # shoot-look-shoot: shot j + 1 is fired if the first j missed
-                "next_shot": [
-                    _Thresholds(_thresholds(1.0 - (1.0 - p1) ** j), plan, can[li])
-                    for j in range(1, k)
-                ]
-                if sls
-                else [],
-            }
-        )
+    for li, lp in enumerate(cs._plan.layers):
+        if lp.rules is not None:
+            out.append(lp.rules)
+            continue
+        tables = _rule_tables(cs, li, d["kill_p"][li])
+        out.append([_make_rule(t, c) for t, c in zip(tables, lp.classes, strict=True)])
     return out
 
 
-def _row_count(mask: np.ndarray) -> np.ndarray:
-    """Per-row count of a 2-D bool array (a byte sum: several times faster than
-    ``count_nonzero(axis=1)``)."""
-    return mask.view(np.uint8).sum(axis=1, dtype=np.int32)
+def _below(u: np.ndarray, rule: _Rule, rows: slice, family_words: list) -> np.ndarray:
+    """Bit words of ``u < threshold`` at every position, each family with its own."""
 
+    def compare(value) -> np.ndarray:
+        if value.ndim:
+            value = value[rows]
+        elif value == 0:
+            return np.zeros((u.shape[0], u.shape[1] // 64), np.uint64)
+        return _pack(u < value)
 
-def _layer_bits(cs: CompiledScenario, plan: _Plan) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Per-category eligibility: one bit per layer, and the per-layer bool tables."""
-    n_a = len(cs.assets)
-    can = [
-        layer.can_engage.reshape(len(cs.families), n_a)[plan.group_family].ravel()
-        for layer in cs.layers
-    ]
-    dtype = next(
-        t
-        for t in (np.uint8, np.uint16, np.uint32, np.uint64, None)
-        if t is None or len(can) <= np.iinfo(t).bits
-    )
-    if dtype is None:
-        return np.empty(0), can
-    bits = np.zeros(plan.cat_family.size, dtype=dtype)
-    for li, c in enumerate(can):
-        bits[c] |= dtype(1) << dtype(li)
-    return bits, can
+    out = compare(rule.values[0])
+    if rule.families:
+        words = [np.bitwise_or.reduce([family_words[f] for f in fs]) for fs in rule.families]
+        out &= ~np.bitwise_or.reduce(words)
+        for value, w in zip(rule.values[1:], words, strict=True):
+            out |= compare(value) & w
+    return out
 
 
 def _simulate_chunk(cs: CompiledScenario, d: dict, *, rows: int = SUB_CHUNK_RUNS) -> dict:
@@ -512,101 +574,111 @@ def _simulate_chunk(cs: CompiledScenario, d: dict, *, rows: int = SUB_CHUNK_RUNS
     arrays in cache; the numbers do not depend on ``rows``.
     """
     runs = d["planes"].shape[1]
-    plan = _plan(cs)
-    bits, can = _layer_bits(cs, plan)
-    thresholds = _layer_thresholds(cs, plan, d, can)
+    plan = cs._plan
+    rules = _layer_rules(cs, d)
     parts = []
     for start in range(0, runs, rows):
         sl = slice(start, min(start + rows, runs))
-        part = {
-            "ew_p": d["ew_p"][sl],
-            "kill_p": [p[sl] for p in d["kill_p"]],
-            "planes": d["planes"][:, sl],
-        }
-        parts.append(_simulate_rows(cs, plan, bits, can, thresholds, sl, part))
+        part = {"ew_lost": d["ew_lost"][sl], "planes": d["planes"][:, sl]}
+        parts.append(_simulate_rows(cs, plan, rules, sl, part))
     if len(parts) == 1:
         return parts[0]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _simulate_rows(
-    cs: CompiledScenario,
-    plan: _Plan,
-    bits: np.ndarray,
-    can: list[np.ndarray],
-    thresholds: list[dict],
-    sl: slice,
-    d: dict,
+    cs: CompiledScenario, plan: _Plan, rules: list[dict], sl: slice, d: dict
 ) -> dict:
     planes = d["planes"]
     _, runs, w = planes.shape
-    n_a, n_l, n_slots = len(cs.assets), len(cs.layers), cs.n_slots
-    fam_w = cs.weapon_family.astype(np.intp)
+    n_f, n_a, n_l, n_slots = len(cs.families), len(cs.assets), len(cs.layers), cs.n_slots
 
-    # 1. EW, per weapon before sorting (a weapon's family is fixed by its column)
-    ew_t = _thresholds(d["ew_p"])
-    lost = planes[1] < (ew_t[:, fam_w] if cs.ew.random_index.size else ew_t[0, fam_w])
-    lost_by_group = np.add.reduceat(lost.view(np.uint8), plan.group_start, axis=1, dtype=np.int64)
-    ew_lost_by_class = lost_by_group @ plan.cat_class[::n_a]
-    n_flying = w - lost_by_group.sum(axis=1)
-
-    # 2. arrival order: sort keys (lost bit | 16-bit time | group) row by row; weapons
-    # still flying come first, in arrival order (ties by group, i.e. by weapon index)
-    key = planes[0].astype(np.uint32)
-    key *= cs.window_span
-    key >>= 16
-    key += cs.window_lo
-    key <<= GROUP_BITS
-    key |= plan.weapon_group
-    key += lost * np.uint32(1 << 31)
-    key.sort(axis=1)
-    wa = -(-max(1, int(n_flying.max())) // 8) * 8  # whole 8-byte words per row
+    # 1. EW was drawn per group; the positions of a row are the weapons still flying of
+    # each group in turn, then unused positions (up to a whole number of 64-bit words)
+    ew_lost_by_group = d["ew_lost"]
+    flying_by_group = plan.group_size - ew_lost_by_group
+    n_flying = flying_by_group.sum(axis=1)
+    wa = -(-max(1, int(n_flying.max())) // 64) * 64
     if wa > w:
-        key = np.concatenate([key, np.full((runs, wa - w), 1 << 31, np.uint32)], axis=1)
         planes = np.concatenate([planes, np.zeros(planes.shape[:2] + (wa - w,), np.uint16)], 2)
-    key = np.ascontiguousarray(key[:, :wa])
-    alive = key < np.uint32(1 << 31)
-    target = np.zeros((runs, wa), dtype=np.uint8 if n_a < 256 else np.uint16)
-    if n_a > 1:
-        t_plane = planes[2][:, :wa]
-        for threshold in cs.aim_cumulative[cs.aim_cumulative < TIME_TICKS].astype(np.uint16):
-            target += t_plane >= threshold
-    cat = (key & np.uint32(GROUP_MASK)).astype(np.intp)
-    cat *= n_a
-    cat += target
-    cat_bits = bits.take(cat) if bits.size else None
-    decoy = plan.cat_decoy.take(cat) if cs.is_decoy.any() else None
+    counts = np.concatenate([flying_by_group, (wa - n_flying)[:, None]], axis=1).ravel()
+
+    # 2. arrival order: sort keys (16-bit time | family; unused positions 1 << 31) row by
+    # row; weapons in arrival order first (ties by family)
+    key = planes[0][:, :wa].astype(np.uint32)
+    key *= np.repeat(np.tile(plan.group_span, runs), counts).reshape(runs, wa)
+    key >>= 16
+    key <<= GROUP_BITS
+    key += np.repeat(np.tile(plan.group_key, runs), counts).reshape(runs, wa)
+    key.sort(axis=1)
+
+    # every per-position flag below is a bit in ``runs x wa/64`` words
+    alive = _pack(key < np.uint32(1 << 31))
+    family = (key & np.uint32(GROUP_MASK)).astype(np.uint8 if n_f < 256 else np.uint16)
+    family_words = [_pack(family == f) for f in range(n_f)]
+    t_plane = planes[1][:, :wa]
+    at_least = [alive.copy()] + [  # target >= asset a: thresholds on the 16-bit aim draw
+        _pack(t_plane >= t) if t < TIME_TICKS else np.zeros_like(alive) for t in cs.aim_cumulative
+    ]
+    asset_words = [at_least[a] & ~at_least[a + 1] for a in range(n_a - 1)] + [at_least[-1]]
+
+    def any_of(words: list, chosen) -> np.ndarray:
+        picked = [x for x, keep in zip(words, chosen, strict=True) if keep]
+        return np.bitwise_or.reduce(picked) if picked else np.zeros_like(alive)
+
+    decoy = any_of(family_words, cs.is_decoy)
     slot = None  # arrival slot by position, built the first time capacity may bind
+    crowded_rows: dict[int, np.ndarray] = {}  # capacity -> rows with a slot above it
+    slot_key = np.uint32(-(-TIME_TICKS // n_slots) << GROUP_BITS)
+
+    def crowded(c: int) -> np.ndarray:
+        """Rows where more than ``c`` weapons still flying share a slot (sorted rows: iff
+        ``slot[i + c] == slot[i]``), found among the rows where ``c + 1`` weapons arrive
+        within one slot length (a key difference: no slot numbers for the other rows).
+        The rows for ``c`` are among those for the smallest capacity."""
+        nonlocal slot
+        if c not in crowded_rows:
+            c_min = plan.min_capacity
+            if c >= wa:
+                rows = np.arange(0)
+            elif c != c_min and c_min < wa:
+                rows = crowded(c_min)
+            else:
+                near = (key[:, c:] - key[:, : wa - c]) < slot_key
+                near &= key[:, c:] < np.uint32(1 << 31)  # not unused positions
+                rows = np.flatnonzero(near.any(axis=1))
+            if rows.size:
+                if slot is None:  # unused positions (at the end of each row): slots >= n_slots
+                    slot = ((key >> GROUP_BITS) * np.uint32(n_slots)) >> 16
+                s = slot[rows]
+                hit = s[:, c:] == s[:, : wa - c]
+                hit &= s[:, c:] < n_slots
+                rows = rows[hit.any(axis=1)]
+            crowded_rows[c] = rows
+        return crowded_rows[c]
 
     interceptors = np.zeros((runs, n_l), dtype=np.int64)
     kills = np.zeros((runs, n_l), dtype=np.int64)
     decoys_engaged = np.zeros(runs, dtype=np.int64)
-    debris = np.zeros((runs, wa), dtype=bool)
+    debris = np.zeros_like(alive)
 
     # 3. layers, outermost first; each over the whole night
     for li, layer in enumerate(cs.layers):
-        can_cat = can[li]
-        if not can_cat.any():
+        lp = plan.layers[li]
+        if not lp.families.any():
             continue
-        if cat_bits is not None:
-            e = (cat_bits & bits.dtype.type(1 << li)) != 0
-        else:
-            e = can_cat.take(cat)
-        e &= alive
-        n_e = _row_count(e)
+        e = alive & any_of(family_words, lp.families)
+        if lp.assets is not None:
+            e &= any_of(asset_words, lp.assets)
+        n_e = _count(e)
         if not n_e.any():
             continue
         capacity = layer.capacity_per_slot
         c = int(capacity.min())
         if n_e.max() > c:
-            if slot is None:  # lost weapons (at the end of each row) get slots >= n_slots
-                slot = ((key >> GROUP_BITS) * np.uint32(n_slots)) >> 16
-            # sorted rows: more than c flying weapons share a slot iff slot[i + c] == slot[i]
-            crowded = slot[:, c:] == slot[:, : wa - c]
-            crowded &= slot[:, c:] < n_slots
-            rows = np.flatnonzero(crowded.any(axis=1))
+            rows = crowded(c)
             if rows.size:  # rank of each eligible weapon in its slot, first come first served
-                es, ss = e[rows], slot[rows]
+                es, ss = _unpack(e[rows]), slot[rows]
                 new_slot = np.empty(es.shape, dtype=bool)
                 new_slot[:, 0] = True
                 np.not_equal(ss[:, 1:], ss[:, :-1], out=new_slot[:, 1:])
@@ -617,61 +689,64 @@ def _simulate_rows(
                 rank -= offset
                 cap = np.concatenate([capacity, np.zeros(n_slots, np.int32)])
                 es &= rank <= cap.take(ss)
-                e[rows] = es
-                n_e[rows] = _row_count(es)
+                e[rows] = _pack(es)
+                n_e[rows] = _count(e[rows])
 
         k = layer.shots
-        th = thresholds[li]
-        u = planes[3 + li][:, :wa]
-        extra = [e & (u >= t.at(cat, sl)) for t in th["next_shot"]]
-        total = n_e + sum(_row_count(x) for x in extra) if extra else n_e * k
+        kill_rule, debris_rule, *next_shot = rules[li]
+        u = planes[2 + lp.kill_plane][:, :wa]
+        extra = [e & ~_below(u, r, sl, family_words) for r in next_shot]
+        total = n_e + sum(_count(x) for x in extra) if extra else n_e * k
         if layer.stock is not None:
             over = np.flatnonzero(total > layer.stock)  # only these runs run out
             if over.size:
-                es = e[over]
+                es = _unpack(e[over])
                 shots = es.astype(np.int32)
                 if extra:
                     for x in extra:
-                        shots += x[over]
+                        shots += _unpack(x[over])
                 else:
                     shots *= k
                 within = np.cumsum(shots, axis=1, dtype=np.int32) <= layer.stock
                 es &= within
-                e[over] = es
+                e[over] = _pack(es)
                 shots *= within
                 total[over] = shots.sum(axis=1)
-        killed = u < th["kill"].at(cat, sl)
+        killed = _below(u, kill_rule, sl, family_words)
         killed &= e
         # debris: only killed weapons; u is uniform below the kill threshold when killed
-        debris |= killed & (u < th["debris"].at(cat, sl))
+        debris |= killed & _below(u, debris_rule, sl, family_words)
         interceptors[:, li] = total
-        kills[:, li] = _row_count(killed)
-        if decoy is not None:
-            e &= decoy
-            decoys_engaged += _row_count(e)
-        alive ^= killed
+        kills[:, li] = _count(killed)
+        decoys_engaged += _count(e & decoy)
+        alive &= ~killed
 
-    # 4. tallies: weapons still flying by category, debris by asset
-    n_cat = plan.cat_family.size
-    flying = np.flatnonzero(alive)
-    by_cat = np.bincount(
-        (flying // wa) * n_cat + cat.ravel().take(flying), minlength=runs * n_cat
-    ).reshape(runs, n_cat)
-    leaking = ~plan.cat_decoy
-    fell = np.flatnonzero(debris)
-    debris_by_asset = np.bincount(
-        (fell // wa) * n_a + target.ravel().take(fell), minlength=runs * n_a
-    ).reshape(runs, n_a)
+    # 4. tallies from the weapons still flying and the debris
+    flying_by_class = np.stack(
+        [
+            _count(alive & any_of(family_words, cs.family_class == c))
+            for c in range(len(cs.classes))
+        ],
+        axis=1,
+    )
+    leaking = alive & ~decoy
+    ew_lost_by_class = ew_lost_by_group @ plan.group_class
     return {
-        "leakers_by_class": by_cat @ (plan.cat_class * leaking[:, None]),
-        "leakers_by_asset": by_cat @ (plan.cat_asset * leaking[:, None]),
-        "destroyed_by_class": plan.weapons_by_class - ew_lost_by_class - by_cat @ plan.cat_class,
+        "leakers_by_class": np.stack(
+            [
+                _count(leaking & any_of(family_words, cs.family_class == c))
+                for c in range(len(cs.classes))
+            ],
+            axis=1,
+        ),
+        "leakers_by_asset": np.stack([_count(leaking & a) for a in asset_words], axis=1),
+        "destroyed_by_class": plan.weapons_by_class - ew_lost_by_class - flying_by_class,
         "ew_lost_by_class": ew_lost_by_class,
-        "debris_by_asset": debris_by_asset,
+        "debris_by_asset": np.stack([_count(debris & a) for a in asset_words], axis=1),
         "interceptors_by_layer": interceptors,
         "kills_by_layer": kills,
         "decoys_engaged": decoys_engaged,
-        "decoys_through": by_cat @ plan.cat_decoy.astype(np.int64),
+        "decoys_through": _count(alive & decoy),
     }
 
 
