@@ -6,6 +6,9 @@ Measures, each against the reference run ``sync`` (the same chunks in this proce
   and without a scattered context; and the cluster's start and stop time;
 * salvo throughput (runs/s) with 1 and 2 workers, and the 2/1 ratio;
 * strike throughput (damage scenarios/s, load shed by DC OPF) with 1 and 2 workers;
+* the strike Monte Carlo (``simulate_strike_chunked``: salvo, hits, load shed,
+  restoration on the shipped case24 example) with 1 and 2 workers, in runs/s, against
+  ``barrage.grid.simulate_strike`` in this process;
 * the share of a chunk lost to overhead for salvo chunks of 1..8 blocks, from which the
   default chunk size is chosen.
 
@@ -55,6 +58,13 @@ def _cluster(n: int, dask_defaults: bool = False):
 REPEAT = 2
 
 
+def _uptime() -> str:
+    """The load when measured: the machine is shared with other jobs."""
+    import subprocess
+
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def _timed(fn, *args, **kwargs):
     """Result and best wall time of ``REPEAT`` calls (the machine is shared)."""
     best = float("inf")
@@ -84,12 +94,13 @@ def main() -> None:
         ),
     )
     parser.add_argument("--noop-chunks", type=int, default=400)
+    parser.add_argument("--strike-runs", type=int, default=4096)
     parser.add_argument("--repeat", type=int, default=2, help="best of this many timings")
     args = parser.parse_args()
     global REPEAT
     REPEAT = max(1, args.repeat)
 
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"machine: {os.cpu_count()} cores; uptime: {_uptime()}")
     cs = compile_scenario(load_scenario(example_scenarios()[args.scenario]))
     net = read_network(args.network)
     masks = random_damage(net, args.scenarios, max_assets=3, seed=1)
@@ -109,6 +120,18 @@ def main() -> None:
         f"({args.runs / salvo_sync_s:,.0f} runs/s, {block_s * 1e3:.0f} ms per 1,024-run block); "
         f"strike {args.scenarios} scenarios on {net.name} in {shed_sync_s:.2f} s "
         f"({args.scenarios / shed_sync_s:,.0f} scenarios/s)"
+    )
+
+    from barrage.compute import simulate_strike_chunked
+    from barrage.grid.strike import example_strike_scenarios, simulate_strike
+
+    strike_path = example_strike_scenarios()["strike_case24"]
+    grid_dir = Path(args.network).parent
+    sr = args.strike_runs
+    ref_strike, strike_sync_s = _timed(simulate_strike, strike_path, runs=sr, grid_dir=grid_dir)
+    print(
+        f"sync (reference): strike Monte Carlo {sr} runs of strike_case24 in "
+        f"{strike_sync_s:.2f} s ({sr / strike_sync_s:,.1f} runs/s); uptime: {_uptime()}"
     )
 
     rates: dict[tuple[str, int], float] = {}
@@ -134,6 +157,14 @@ def main() -> None:
                 shed_load_in_chunks, net, masks, scheduler=client, chunk_scenarios=2048
             )
             assert np.array_equal(shed.shed_by_load_mw, ref_shed.shed_by_load_mw)
+            mc, t_mc = _timed(
+                simulate_strike_chunked, strike_path, runs=sr, grid_dir=grid_dir, scheduler=client
+            )
+            assert np.array_equal(
+                mc.restoration.shed_mw, ref_strike.restoration.shed_mw
+            ) and np.array_equal(
+                mc.restoration.customer_hours, ref_strike.restoration.customer_hours
+            )
         finally:
             t0 = time.perf_counter()
             client.close()
@@ -141,12 +172,17 @@ def main() -> None:
             stop_s = time.perf_counter() - t0
         rates["salvo", n] = args.runs / t_salvo
         rates["strike", n] = args.scenarios / t_shed
+        rates["strike Monte Carlo", n] = sr / t_mc
         print(
             f"{n} worker(s): cluster start {start_s:.1f} s, stop {stop_s:.1f} s; salvo "
             f"{t_salvo:.2f} s ({rates['salvo', n]:,.0f} runs/s, "
             f"{salvo_sync_s / t_salvo:.2f}x sync); strike {t_shed:.2f} s "
             f"({rates['strike', n]:,.0f} scenarios/s, {shed_sync_s / t_shed:.2f}x sync); "
             "results identical to sync"
+        )
+        print(
+            f"  strike Monte Carlo {t_mc:.2f} s ({sr / t_mc:,.1f} runs/s, "
+            f"{strike_sync_s / t_mc:.2f}x simulate_strike); identical; uptime: {_uptime()}"
         )
 
     lc, client, _ = _cluster(1, dask_defaults=True)
@@ -168,13 +204,13 @@ def main() -> None:
     for blocks in (1, 2, 4, 8):
         share = overhead_ms / (overhead_ms + blocks * block_s * 1e3)
         print(f"  salvo chunk of {blocks} block(s): overhead {share:.1%} of the chunk's time")
-    for what in ("salvo", "strike"):
+    for what in ("salvo", "strike", "strike Monte Carlo"):
         ratio = rates[what, 2] / rates[what, 1]
         print(
             f"{what}: 2 workers / 1 worker = {ratio:.2f}x "
             f"({'meets' if ratio >= 1.8 else 'below'} the 1.8x aim)"
         )
-    print(f"load average {os.getloadavg()[0]:.1f} at end")
+    print(f"uptime at end: {_uptime()}")
 
 
 if __name__ == "__main__":

@@ -360,3 +360,108 @@ def test_cli_bad_scheduler_options_are_clean_errors(extra, message):
     assert res.exit_code == 2
     assert res.stdout == ""
     assert res.stderr.startswith(message)
+
+
+# --- strike Monte Carlo ----------------------------------------------------------------
+
+STRIKE_RUNS = 1024 + 150  # two random blocks, the second one short
+
+
+@pytest.fixture(scope="module")
+def strike_setup(shared_data):
+    """The shipped case24 strike with a 14-day horizon (fewer distinct solves) and its
+    single-process result."""
+    import yaml
+
+    from barrage.grid.strike import example_strike_scenarios, simulate_strike, strike_from_dict
+
+    path = example_strike_scenarios()["strike_case24"]
+    data = yaml.safe_load(path.read_text())
+    data["grid"]["horizon_days"] = 14
+    scenario = strike_from_dict(data, source="strike_case24 (14 days)", base_dir=path.parent)
+    grid_dir = shared_data / "grid" / "pglib-opf"
+    ref = simulate_strike(scenario, runs=STRIKE_RUNS, seed=4, grid_dir=grid_dir)
+    return scenario, grid_dir, ref
+
+
+def assert_same_strike(a, b) -> None:
+    assert (a.runs, a.seed, a.network, a.target_ids) == (b.runs, b.seed, b.network, b.target_ids)
+    assert np.array_equal(a.damaged, b.damaged)
+    assert_same_result(a.salvo, b.salvo)
+    assert_same_result(a.restoration, b.restoration)
+    assert a.summary() == b.summary()
+
+
+def test_intact_warm_start_makes_each_scenario_independent_of_the_batch(shared_data):
+    from barrage.grid.batch import random_damage, shed_load_batch
+    from barrage.grid.network import read_network
+
+    net = read_network(shared_data / "grid" / "pglib-opf" / "pglib_opf_case24_ieee_rts.m")
+    masks = random_damage(net, 400, max_assets=4, seed=3)
+    fwd = shed_load_batch(net, masks, warm_start="intact")
+    rev = shed_load_batch(net, masks[::-1], warm_start="intact")
+    assert fwd.solved.sum() > 50
+    assert np.array_equal(fwd.shed_by_load_mw, rev.shed_by_load_mw[::-1])
+    with pytest.raises(InputError, match="warm_start"):
+        shed_load_batch(net, masks[:2], warm_start="cold")
+
+
+def test_strike_in_chunks_equals_simulate_strike(strike_setup):
+    from barrage.compute import simulate_strike_chunked
+
+    scenario, grid_dir, ref = strike_setup
+    got = simulate_strike_chunked(
+        scenario, runs=STRIKE_RUNS, seed=4, grid_dir=grid_dir, scheduler="sync",
+        chunk_runs=1024,
+    )  # fmt: skip
+    assert ref.unserved_energy_mwh.max() > 0  # the shed path was exercised
+    assert_same_strike(ref, got)
+
+
+def test_strike_on_the_cluster_equals_sync_even_after_a_worker_dies(cluster, strike_setup):
+    """On the 2-process cluster (default chunking: about four chunks per worker), with
+    one worker SIGKILLed while it holds a chunk: equal to the single-process
+    simulate_strike array for array."""
+    from barrage.compute import simulate_strike_chunked
+
+    address, client = cluster
+    scenario, grid_dir, ref = strike_setup
+    pids = client.run(os.getpid)
+    killed, seen = [], []
+
+    def kill_once(done: int, total: int) -> None:
+        seen.append((done, total))
+        busy = [a for a, keys in client.processing().items() if keys]
+        if not killed and done > 0 and busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
+
+    got = simulate_strike_chunked(
+        scenario, runs=STRIKE_RUNS, seed=4, grid_dir=grid_dir, scheduler=address,
+        on_progress=kill_once,
+    )  # fmt: skip
+    assert seen[0] == (0, 3 * STRIKE_RUNS) and seen[-1][0] == seen[-1][1]
+    assert killed
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    assert_same_strike(ref, got)
+    deadline = time.monotonic() + 30
+    while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def test_cli_strike_same_json_sync_and_cluster(cluster, shared_data):
+    from typer.testing import CliRunner
+
+    from barrage.cli import app
+
+    address, _ = cluster
+    base = ["simulate", "strike", "strike_case24", "--runs", "60", "--seed", "2", "--json"]
+    base += ["--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    runner = CliRunner()
+    outs = [runner.invoke(app, base + ["--scheduler", s]) for s in ("sync", address)]
+    assert [r.exit_code for r in outs] == [0, 0], outs[0].output
+    assert outs[0].stdout == outs[1].stdout
+    assert json.loads(outs[0].stdout)["runs"] == 60
+    bad = runner.invoke(app, base + ["--scheduler", "nowhere"])
+    assert bad.exit_code == 2 and "--scheduler" in bad.stderr

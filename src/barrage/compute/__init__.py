@@ -1,4 +1,4 @@
-"""Scale-out: barrage's heavy work (salvo runs, strike scenarios, backtests) on Dask.
+"""Scale-out: barrage's heavy work (salvo runs, strike Monte Carlo, backtests) on Dask.
 
 One layer, no job system of its own: :func:`run_map` maps a module-level function over
 chunks on ``scheduler="local"`` (a LocalCluster sized to the machine), an existing
@@ -26,6 +26,7 @@ from barrage.compute.executor import (
 )
 from barrage.compute.grid import shed_load_in_chunks
 from barrage.compute.salvo import simulate_salvo
+from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
 
 __all__ = [
     "SCHEDULER_HELP",
@@ -36,10 +37,12 @@ __all__ = [
     "dask_client",
     "map_on",
     "plan_chunks",
+    "plan_defence_chunked",
     "progress_bar",
     "run_backtest_in_chunks",
     "run_map",
     "shed_load_in_chunks",
     "simulate_salvo",
+    "simulate_strike_chunked",
     "start_local_cluster",
 ]

@@ -24,11 +24,13 @@ from barrage.warning.backtest import BacktestPlan, BacktestResult, run_backtest
 
 
 def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
-    record, plan, target_name, target_expression, weather, production = payload
+    record, plan, target_name, target_expression, weather, production, stockpile = payload
     # the Target holds a compiled closure: rebuild it here instead of pickling it
     target = Target(target_name, target_expression)
     one = dataclasses.replace(plan, horizons=(horizon_days,))
-    return run_backtest(record, one, target, weather=weather, production=production)
+    return run_backtest(
+        record, one, target, weather=weather, production=production, stockpile=stockpile
+    )
 
 
 def run_backtest_in_chunks(
@@ -38,6 +40,7 @@ def run_backtest_in_chunks(
     *,
     weather=None,
     production=None,
+    stockpile=None,
     scheduler: Any = "local",
     workers: int | None = None,
     on_progress: Progress | None = None,
@@ -54,7 +57,7 @@ def run_backtest_in_chunks(
         scheduler=scheduler,
         workers=workers,
         on_progress=on_progress,
-        context=(record, plan, target.name, target.expression, weather, production),
+        context=(record, plan, target.name, target.expression, weather, production, stockpile),
         weights=[len(plan.windows(k)) for k in horizons],
     )
     return BacktestResult(

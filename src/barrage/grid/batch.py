@@ -149,6 +149,7 @@ class _Solver:
 
     def __init__(self, model: OpfModel):
         self.model = model
+        self.intact_basis = None  # set by shed_load_batch after the intact solve
         net = model.network
         self.h = make_solver(model)
         self.h.setOptionValue("presolve", "off")
@@ -203,6 +204,11 @@ class _Solver:
             else (self.flow_row[br])
         )
         h = self.h
+        if self.intact_basis is not None:
+            # every solve from the same start: the optimum picked among ties (the split of
+            # shed between loads) depends on the scenario only, not on the ones before it
+            h.clearSolver()
+            h.setBasis(self.intact_basis)
         if len(cols):
             h.changeColsBounds(len(cols), cols, lo, up)
         if len(rows):
@@ -242,6 +248,7 @@ def shed_load_batch(
     segments: int = 2,
     screen: bool = True,
     progress=None,
+    warm_start: str = "previous",
 ) -> ShedResult:
     """Optimal load shed (MW) for each damage scenario.
 
@@ -249,13 +256,21 @@ def shed_load_batch(
     :func:`barrage.grid.network.assets` (True = destroyed). ``segments``: secants per
     quadratic cost (load shed barely depends on it; see :mod:`barrage.grid.opf`).
     ``screen=False`` solves every scenario (reference for tests). ``progress``: optional
-    callable(n_done) for a progress bar.
+    callable(n_done) for a progress bar. ``warm_start``: ``"previous"`` starts each LP from
+    the previous scenario's basis (fastest); ``"intact"`` from the intact network's, about
+    1.4x slower, but a scenario's shed per load is then the same whatever else is in the
+    batch (where the LP has several optima, the split between loads otherwise depends on
+    the order the scenarios are solved in; the total does not).
     """
+    if warm_start not in ("previous", "intact"):
+        raise InputError(f"warm_start: expected 'previous' or 'intact', got {warm_start!r}")
     masks = _check_masks(network, outage_masks)
     n_scen, nl = len(masks), len(network.loads)
     model = build_opf(network, cost_model="piecewise", segments=segments)
     solver = _Solver(model)
     solver.h.run()
+    if warm_start == "intact":
+        solver.intact_basis = solver.h.getBasis()
     base = np.asarray(solver.h.getSolution().col_value)
     base_shed = np.clip(base[model.blocks["shed"]], 0.0, None)
     shed = np.zeros((n_scen, nl))

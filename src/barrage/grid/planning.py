@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import numpy as np
 from barrage.errors import InputError
 from barrage.grid.strike import (
     StrikeModel,
+    StrikeResult,
     StrikeScenario,
     build_strike_model,
     load_strike_scenario,
@@ -49,6 +51,7 @@ class PlanEvaluator:
     model: StrikeModel
     runs: int
     seed: int
+    runner: Callable[..., StrikeResult] = run_strike  # or one on a cluster (barrage.compute)
 
     def __post_init__(self):
         sc = self.model.scenario
@@ -81,7 +84,7 @@ class PlanEvaluator:
                 else:
                     crews += n * cand.units
             salvo = sc.salvo.model_copy(update={"layers": layers})
-            result = run_strike(
+            result = self.runner(
                 self.model,
                 runs=self.runs,
                 seed=self.seed,
@@ -218,6 +221,7 @@ def plan_defence(
     grid_dir: str | Path | None = None,
     exact: bool = True,
     exact_limit: int = EXACT_LIMIT,
+    runner: Callable[..., StrikeResult] = run_strike,
 ) -> dict:
     """Greedy protection plan, its marginal values, the naive plan and the exact check."""
     if isinstance(scenario, str | Path):
@@ -227,7 +231,7 @@ def plan_defence(
     if seed < 0:
         raise InputError(f"--seed: expected a non-negative integer, got {seed}")
     model = build_strike_model(scenario, grid_dir=grid_dir)
-    ev = PlanEvaluator(model, runs, seed)
+    ev = PlanEvaluator(model, runs, seed, runner)
     if budget is None:
         budget = scenario.planning.budget
     if budget < 0 or not np.isfinite(budget):

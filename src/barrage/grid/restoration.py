@@ -83,6 +83,35 @@ class Winter(BaseModel):
         return t, np.round(factor, 6)
 
 
+def scaled_network(network: Network, factor: float) -> Network:
+    """``network`` with every load times ``factor`` (a day's demand level)."""
+    loads = network.loads.copy()
+    loads["p_mw"] = loads["p_mw"] * factor
+    return replace(network, loads=loads)
+
+
+def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    """(shed_mw, population_off, shed_by_class_mw) per damaged-asset mask on ``scaled``.
+
+    Each LP starts from the intact network's basis, so a mask's numbers do not depend on
+    the other masks solved with it: a cache filled in any order, in one process or in
+    chunks on many (:mod:`barrage.compute.strike`), holds the same values.
+    """
+    res = shed_load_batch(scaled, full_masks, warm_start="intact")
+    p = np.clip(scaled.loads["p_mw"].to_numpy(), 0.0, None)
+    frac = np.divide(res.shed_by_load_mw, p, out=np.zeros_like(res.shed_by_load_mw), where=p > 0)
+    pop = np.clip(frac, 0.0, 1.0) @ scaled.loads["population"].to_numpy(dtype=float)
+    by_class = res.shed_by_class_mw()
+    return [
+        (
+            float(res.load_shed_mw[j]),
+            float(pop[j]),
+            np.array([by_class[c][j] for c in PRIORITY_CLASSES]),
+        )
+        for j in range(len(full_masks))
+    ]
+
+
 class ShedCache:
     """Load shed by (demand factor, damaged-asset mask), solved once per network."""
 
@@ -95,10 +124,20 @@ class ShedCache:
 
     def _scaled(self, factor: float) -> Network:
         if factor not in self._nets:
-            loads = self.network.loads.copy()
-            loads["p_mw"] = loads["p_mw"] * factor
-            self._nets[factor] = replace(self.network, loads=loads)
+            self._nets[factor] = scaled_network(self.network, factor)
         return self._nets[factor]
+
+    def __contains__(self, key: tuple[float, bytes]) -> bool:
+        return key in self._store
+
+    def entries(self) -> dict[tuple[float, bytes], tuple[float, float, np.ndarray]]:
+        """The solved table, keyed by (demand factor, packed full mask)."""
+        return self._store
+
+    def add(self, entries: dict, *, solved: int = 0) -> None:
+        """Take in values solved elsewhere (same network, :func:`solve_shed`)."""
+        self._store.update(entries)
+        self.solves += solved
 
     def lookup(self, full_masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, ...]:
         """(shed_mw, population_off, shed_by_class_mw) for each row (already unique)."""
@@ -109,21 +148,10 @@ class ShedCache:
         classes = list(PRIORITY_CLASSES)
         for factor in sorted({keys[i][0] for i in missing}):
             rows = [i for i in missing if keys[i][0] == factor]
-            net = self._scaled(factor)
-            res = shed_load_batch(net, full_masks[rows])
-            p = np.clip(net.loads["p_mw"].to_numpy(), 0.0, None)
-            frac = np.divide(
-                res.shed_by_load_mw, p, out=np.zeros_like(res.shed_by_load_mw), where=p > 0
-            )
-            pop = np.clip(frac, 0.0, 1.0) @ net.loads["population"].to_numpy(dtype=float)
-            by_class = res.shed_by_class_mw()
+            values = solve_shed(self._scaled(factor), full_masks[rows])
             self.solves += len(rows)
-            for j, i in enumerate(rows):
-                self._store[keys[i]] = (
-                    float(res.load_shed_mw[j]),
-                    float(pop[j]),
-                    np.array([by_class[c][j] for c in classes]),
-                )
+            for i, v in zip(rows, values, strict=True):
+                self._store[keys[i]] = v
         shed = np.empty(n)
         pop_off = np.empty(n)
         by = np.empty((n, len(classes)))
@@ -214,8 +242,17 @@ def repair_schedule(
     return last_day
 
 
-def simulate_restoration(
-    network: Network,
+def priority_masks(damaged: np.ndarray) -> np.ndarray:
+    """(runs * (M + 1), M) sets priced to rank repairs: each run's damage, then the same
+    minus each asset in turn."""
+    runs, m = damaged.shape
+    rows = np.concatenate(
+        [damaged[:, None, :], damaged[:, None, :] & ~np.eye(m, dtype=bool)[None]], 1
+    )
+    return rows.reshape(-1, m)
+
+
+def plan_repairs(
     cache: ShedCache,
     *,
     damaged: np.ndarray,
@@ -230,26 +267,24 @@ def simulate_restoration(
     spares: int,
     horizon_days: int,
     winter: Winter,
-) -> Restoration:
-    """Recovery of each run's damage; see the module notes for the model."""
+) -> np.ndarray:
+    """The first half of :func:`simulate_restoration`: each run's repair schedule
+    (:func:`repair_schedule`), its priorities priced on the strike day."""
     runs, m = damaged.shape
-    temp, factor = winter.profile(horizon_days)
+    _, factor = winter.profile(horizon_days)
     median = np.array([repair[k].median_days for k in target_kinds])
     sigma = np.array([repair[k].sigma for k in target_kinds])
     work = median[None, :] * np.exp(sigma[None, :] * z_work)
     lead = lead_time.median_days * np.exp(lead_time.sigma * z_lead)
 
     # priority: MW restored by repairing one asset alone, from the initial damage
-    rows = np.concatenate(
-        [damaged[:, None, :], damaged[:, None, :] & ~np.eye(m, dtype=bool)[None]], 1
-    )
     shed0, _, _ = price_masks(
-        cache, target_rows, rows.reshape(-1, m), np.full(runs * (m + 1), factor[0])
+        cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
     )
     shed0 = shed0.reshape(runs, m + 1)
     gain = np.clip(shed0[:, :1] - shed0[:, 1:], 0.0, None)
     priority = (gain + 1e-3 * capacity_mw[None, :] + 1e-6) / np.maximum(work, 1e-3)
-    last = repair_schedule(
+    return repair_schedule(
         damaged,
         target_kinds,
         work,
@@ -260,6 +295,21 @@ def simulate_restoration(
         horizon_days=horizon_days,
     )
 
+
+def restoration_outcomes(
+    cache: ShedCache,
+    *,
+    damaged: np.ndarray,
+    last: np.ndarray,
+    target_rows: np.ndarray,
+    horizon_days: int,
+    winter: Winter,
+) -> Restoration:
+    """The second half of :func:`simulate_restoration`: each day's damaged set priced
+    under the day's demand, and the per-run outcomes. Row by row: a slice of runs gives
+    the same slice of the outcomes."""
+    runs, m = damaged.shape
+    temp, factor = winter.profile(horizon_days)
     base_shed, base_pop, base_by = price_masks(
         cache, target_rows, np.zeros((horizon_days, m), dtype=bool), factor
     )
@@ -290,7 +340,8 @@ def simulate_restoration(
         unserved_energy_by_class_mwh=by_class,
         customer_hours=customer_h.sum(axis=1),
         cold_customer_hours=customer_h[:, cold].sum(axis=1),
-        harm_weighted_customer_hours=customer_h @ weight,
+        # a row sum, not ``@``: BLAS may sum a row differently at another address
+        harm_weighted_customer_hours=(customer_h * weight[None, :]).sum(axis=1),
         peak_shed_mw=shed.max(axis=1),
         shed_hours=shedding.sum(axis=1) * _HOURS_PER_DAY,
         restoration_days=np.where(
@@ -300,4 +351,47 @@ def simulate_restoration(
         repaired_day=last,
         temperature_c=temp,
         demand_factor=factor,
+    )
+
+
+def simulate_restoration(
+    network: Network,
+    cache: ShedCache,
+    *,
+    damaged: np.ndarray,
+    target_rows: np.ndarray,
+    target_kinds: np.ndarray,
+    capacity_mw: np.ndarray,
+    repair: dict[str, RepairSpec],
+    lead_time: RepairSpec,
+    z_work: np.ndarray,
+    z_lead: np.ndarray,
+    crews: int,
+    spares: int,
+    horizon_days: int,
+    winter: Winter,
+) -> Restoration:
+    """Recovery of each run's damage; see the module notes for the model."""
+    last = plan_repairs(
+        cache,
+        damaged=damaged,
+        target_rows=target_rows,
+        target_kinds=target_kinds,
+        capacity_mw=capacity_mw,
+        repair=repair,
+        lead_time=lead_time,
+        z_work=z_work,
+        z_lead=z_lead,
+        crews=crews,
+        spares=spares,
+        horizon_days=horizon_days,
+        winter=winter,
+    )
+    return restoration_outcomes(
+        cache,
+        damaged=damaged,
+        last=last,
+        target_rows=target_rows,
+        horizon_days=horizon_days,
+        winter=winter,
     )

@@ -49,6 +49,7 @@ from barrage.salvo.scenario import (
     Layer,
     Scenario,
     format_validation_error,
+    read_scenario_yaml,
     scenario_from_dict,
     weapon_classes,
 )
@@ -169,6 +170,8 @@ def _validate(model, data: Any, source: str, prefix: str):
         head, _, rest = msg.partition(": ")
         parts = [f"{prefix}.{p}" if not p.startswith(prefix) else p for p in rest.split("; ")]
         raise InputError(f"{head}: " + "; ".join(parts)) from None
+    except RecursionError:
+        raise InputError(f"{source}: {prefix} nested too deeply to be a scenario") from None
 
 
 def strike_from_dict(
@@ -220,17 +223,8 @@ def strike_from_dict(
 
 def load_strike_scenario(path: str | Path) -> StrikeScenario:
     """Read and validate a strike scenario YAML file."""
-    import yaml
-
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from None
+    data = read_scenario_yaml(path)  # safe, size-bounded, every failure an InputError
     return strike_from_dict(data, source=str(path), base_dir=path.parent)
 
 
@@ -335,12 +329,17 @@ def build_strike_model(
     )
 
 
-def _grid_rng(seed: int, runs: int, stream: int) -> list[np.random.Generator]:
+def _grid_rng(seed: int, runs: int, stream: int, first_block: int = 0) -> list[np.random.Generator]:
     """Generators for the grid's draws, one per block of 1024 runs, apart from the salvo's
-    (entropy ``[seed, stream]``), so a run's numbers do not depend on the total runs."""
+    (entropy ``[seed, stream]``), so a run's numbers do not depend on the total runs.
+    ``first_block``: the runs are blocks ``first_block, ...`` of a longer simulation
+    (``spawn_key=(b,)`` is child ``b`` of ``spawn``), as in :mod:`barrage.compute.strike`."""
     n_blocks = max(1, -(-runs // 1024))
-    children = np.random.SeedSequence([seed, 0x67726964, stream]).spawn(n_blocks)
-    return [np.random.Generator(np.random.PCG64(c)) for c in children]
+    entropy = [seed, 0x67726964, stream]
+    return [
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy, spawn_key=(b,))))
+        for b in range(first_block, first_block + n_blocks)
+    ]
 
 
 def _blocked(gens, runs: int, draw) -> np.ndarray:
@@ -348,7 +347,7 @@ def _blocked(gens, runs: int, draw) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def leakers_by_site_class(salvo: SalvoResult, seed: int) -> np.ndarray:
+def leakers_by_site_class(salvo: SalvoResult, seed: int, first_block: int = 0) -> np.ndarray:
     """(runs, assets, classes) leaker counts; see the module notes on the class mix."""
     joint = getattr(salvo, "leakers_by_asset_class", None)
     if joint is not None:
@@ -358,7 +357,7 @@ def leakers_by_site_class(salvo: SalvoResult, seed: int) -> np.ndarray:
     runs, n_c = by_class.shape
     n_a = by_site.shape[1]
     out = np.zeros((runs, n_a, n_c), dtype=np.int64)
-    gens = _grid_rng(seed, runs, 1)
+    gens = _grid_rng(seed, runs, 1, first_block)
     starts = [1024 * b for b in range(len(gens))]
     for g, s in zip(gens, starts, strict=True):
         sl = slice(s, min(s + 1024, runs))
@@ -379,14 +378,16 @@ def leakers_by_site_class(salvo: SalvoResult, seed: int) -> np.ndarray:
     return out
 
 
-def draw_damage(model: StrikeModel, salvo: SalvoResult, seed: int) -> np.ndarray:
+def draw_damage(
+    model: StrikeModel, salvo: SalvoResult, seed: int, first_block: int = 0
+) -> np.ndarray:
     """(runs, M) True where a mapped grid asset is destroyed."""
-    joint = leakers_by_site_class(salvo, seed)
+    joint = leakers_by_site_class(salvo, seed, first_block)
     p = model.damage_table(salvo.classes)  # (C, M)
     hit = np.clip(model.site_share[:, None, :] * p[None, :, :], 0.0, 1.0 - 1e-12)  # (A, C, M)
     log_survive = np.einsum("rac,acm->rm", joint.astype(float), np.log1p(-hit))
     u = _blocked(
-        _grid_rng(seed, salvo.runs, 2),
+        _grid_rng(seed, salvo.runs, 2, first_block),
         salvo.runs,
         lambda g, n: g.random((n, len(model.target_ids))),
     )
@@ -460,6 +461,34 @@ class StrikeResult:
         }
 
 
+def grid_draws(
+    model: StrikeModel, salvo: SalvoResult, seed: int, first_block: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's random part of each run: (damaged (runs, M), repair z (runs, 2, M)).
+    ``first_block``: the salvo's runs are blocks ``first_block, ...`` of a longer run."""
+    damaged = draw_damage(model, salvo, seed, first_block)
+    gens = _grid_rng(seed, salvo.runs, 3, first_block)
+    m = len(model.target_ids)
+    work_z = _blocked(gens, salvo.runs, lambda gen, n: gen.standard_normal((n, 2, m)))
+    return damaged, work_z
+
+
+def restoration_settings(model: StrikeModel, *, extra_spares: int = 0, extra_crews: int = 0):
+    """The keyword arguments of the restoration that come from the scenario."""
+    g = model.scenario.grid
+    return {
+        "target_rows": model.target_rows,
+        "target_kinds": model.target_kinds,
+        "capacity_mw": model.capacity_mw,
+        "repair": {**default_repair(), **g.repair},
+        "lead_time": g.transformer_lead_time,
+        "crews": g.crews + extra_crews,
+        "spares": g.spare_transformers + extra_spares,
+        "horizon_days": g.horizon_days,
+        "winter": g.winter,
+    }
+
+
 def run_strike(
     model: StrikeModel,
     *,
@@ -473,27 +502,14 @@ def run_strike(
     crews while keeping the seed (common random numbers)."""
     sc = model.scenario
     salvo = simulate(salvo_scenario or sc.salvo, runs=runs, seed=seed)
-    damaged = draw_damage(model, salvo, seed)
-    g = sc.grid
-    repair = {**default_repair(), **g.repair}
-    gens = _grid_rng(seed, runs, 3)
-    m = len(model.target_ids)
-    work_z = _blocked(gens, runs, lambda gen, n: gen.standard_normal((n, 2, m)))
+    damaged, work_z = grid_draws(model, salvo, seed)
     restoration = simulate_restoration(
         model.network,
         model.cache,
         damaged=damaged,
-        target_rows=model.target_rows,
-        target_kinds=model.target_kinds,
-        capacity_mw=model.capacity_mw,
-        repair=repair,
-        lead_time=g.transformer_lead_time,
         z_work=work_z[:, 0],
         z_lead=work_z[:, 1],
-        crews=g.crews + extra_crews,
-        spares=g.spare_transformers + extra_spares,
-        horizon_days=g.horizon_days,
-        winter=g.winter,
+        **restoration_settings(model, extra_spares=extra_spares, extra_crews=extra_crews),
     )
     return StrikeResult(
         runs=runs,
