@@ -59,7 +59,28 @@ class FetchReport:
         return asdict(self)
 
 
+def redact_url(url: str) -> str:
+    """``url`` safe to print or log: a password in it and query values are masked
+    (a signed or credentialed download URL must not end up in logs or JSON output)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, _, host = netloc.rpartition("@")
+            netloc = f"{user.split(':', 1)[0]}:***@{host}" if user else host
+        query = parts.query
+        if query:
+            masked = [(k, "***") for k, _ in parse_qsl(query, keep_blank_values=True)]
+            query = urlencode(masked, safe="*") if masked else "***"
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unparseable URL>"
+
+
 def _http_get(url: str, timeout_s: float) -> bytes:
+    shown = redact_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": "barrage-fetch"})
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310
@@ -67,15 +88,17 @@ def _http_get(url: str, timeout_s: float) -> bytes:
             data = response.read(MAX_DOWNLOAD_BYTES + 1)
     except urllib.error.HTTPError as exc:
         hint = " (unauthorised: set Kaggle credentials or --url)" if exc.code in (401, 403) else ""
-        raise FetchError(f"download from {url} refused: HTTP {exc.code}{hint}") from None
+        raise FetchError(f"download from {shown} refused: HTTP {exc.code}{hint}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise FetchError(f"cannot reach {url} ({reason}); offline? nothing was changed") from None
+        raise FetchError(f"cannot reach {shown} ({reason}); offline? nothing was changed") from None
     if len(data) > MAX_DOWNLOAD_BYTES:
-        raise FetchError(f"download from {url} is larger than {MAX_DOWNLOAD_BYTES} bytes; refused")
+        raise FetchError(
+            f"download from {shown} is larger than {MAX_DOWNLOAD_BYTES} bytes; refused"
+        )
     if expected is not None and expected.isdigit() and int(expected) != len(data):
         raise FetchError(
-            f"download from {url} is incomplete: {len(data)} of {expected} bytes; nothing was changed"
+            f"download from {shown} is incomplete: {len(data)} of {expected} bytes; nothing was changed"
         )
     return data
 
@@ -156,7 +179,7 @@ def fetch_record(
         if got is not None:
             data, source = got.read_bytes(), f"kaggle:{KAGGLE_DATASET}"
         else:
-            data, source = _http_get(url, timeout_s), url
+            data, source = _http_get(url, timeout_s), redact_url(url)
         csv_bytes = _extract_csv(data, source)
         staged = tmp_dir / RECORD_FILENAME
         staged.write_bytes(csv_bytes)

@@ -76,8 +76,16 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
             f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
             "save the record as UTF-8"
         ) from None
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    header = next(csv.reader(io.StringIO(first_line)))
+    # Any line end ends the header (CR-only files are read with plain newlines below);
+    # found by fuzzing: a blank first line or a bare CR used to escape as a raw
+    # StopIteration / csv.Error.
+    first_line = text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+    if not first_line.strip():
+        raise InputError(f"{path}: the first line is blank (expected the header row)")
+    try:
+        header = next(csv.reader(io.StringIO(first_line), strict=True), [])
+    except csv.Error as exc:
+        raise InputError(f"{path}: header row cannot be read as CSV ({exc})") from None
     header = [h.strip() for h in header]
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:

@@ -259,22 +259,52 @@ def scenario_from_dict(data: Any, *, source: str = "scenario") -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise InputError(format_validation_error(exc, source)) from None
+    except RecursionError:
+        raise InputError(f"{source}: nested too deeply to be a scenario") from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+#: Larger scenario files are refused before parsing (a real one is a few kB).
+MAX_SCENARIO_BYTES = 1024 * 1024
+
+
+def read_scenario_yaml(path: str | Path) -> Any:
+    """A scenario file's YAML, parsed safely (no tags that build Python objects).
+
+    Every failure is an InputError naming the file: unreadable, too large, not UTF-8,
+    not YAML, or nested too deep to parse (found by fuzzing: ``[[[[...`` overflowed the
+    parser's recursion).
+    """
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise InputError(
+                f"{path}: scenario file of {size:,} bytes is larger than the limit of "
+                f"{MAX_SCENARIO_BYTES:,}"
+            )
+        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
+        ) from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({exc})") from None
-    return scenario_from_dict(data, source=str(path))
+    except RecursionError:
+        raise InputError(f"{path}: YAML nested too deeply to be a scenario") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    return scenario_from_dict(read_scenario_yaml(path), source=str(path))
 
 
 def example_scenarios() -> dict[str, Path]:

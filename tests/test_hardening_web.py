@@ -1,0 +1,220 @@
+"""Limits and security of the server: refused before memory is used, loopback and token
+by default, no file path from a request, no secret in logs or answers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from _webserver import live_server
+from barrage.record.fetch import FetchError, fetch_record, redact_url
+from barrage.salvo import example_scenarios
+from barrage.web import Settings, create_app
+
+TOKEN = "tok-3f9a1c"
+BARRAGE = str(Path(sys.executable).with_name("barrage"))
+
+
+@pytest.fixture()
+def store(record_db: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "web.duckdb"
+    shutil.copy(record_db, db)
+    return db
+
+
+@pytest.fixture()
+def client(store):
+    with TestClient(create_app(Settings(db=store, upload_token=TOKEN, max_request_kb=64))) as c:
+        yield c
+
+
+def _spec(count: int) -> dict:
+    spec = yaml.safe_load(next(iter(example_scenarios().values())).read_text("utf-8"))
+    spec["salvo"]["weapons"][0]["count"] = count
+    return spec
+
+
+def test_a_huge_salvo_is_refused_before_it_is_compiled(client):
+    """10^9 weapons used to be compiled (about 20 GB) before the limit was checked."""
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    r = client.post("/api/jobs/salvo", json={"scenario_spec": _spec(10**9), "runs": 10})
+    elapsed = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert r.status_code == 400
+    assert "1,000,000,127 weapons, more than this server's limit of 5,000" in r.json()["detail"]
+    assert elapsed < 2 and peak < 50e6, (elapsed, peak)
+
+
+def test_a_large_json_body_is_refused_by_its_declared_length(client):
+    body = b'{"scenario": "' + b"x" * 70_000 + b'"}'
+    r = client.post("/api/jobs/salvo", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert "limit of 65,536 bytes (BARRAGE_MAX_REQUEST_KB)" in r.json()["detail"]
+    assert client.get("/health").status_code == 200
+
+
+def test_a_chunked_json_body_is_cut_off_at_the_limit(store):
+    """No Content-Length: the body is counted as it arrives and cut at the limit."""
+    sent = []
+
+    def chunks():
+        yield b'{"scenario": "'
+        for _ in range(100):  # 100 x 8 kB, far over the 64 kB limit
+            sent.append(1)
+            yield b"x" * 8192
+        yield b'"}'
+
+    app = create_app(Settings(db=store, max_request_kb=64))
+    with live_server(app) as url:
+        r = httpx.post(
+            url + "/api/jobs/salvo",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+            timeout=30,
+        )
+        assert r.status_code == 413
+        assert "exceeds the limit of 65,536 bytes" in r.json()["detail"]
+        ok = httpx.post(url + "/api/jobs/salvo", json={"runs": 10}, timeout=30)
+        assert ok.status_code == 202  # a normal request still passes
+
+
+def test_limits_have_safe_defaults():
+    s = Settings(_env_file=None)
+    assert s.upload_token is None  # uploads off until a token is set
+    assert (s.max_upload_mb, s.max_request_kb) == (50.0, 256.0)
+    assert (s.max_runs, s.max_weapons, s.max_queue, s.job_timeout_s) == (50_000, 5_000, 4, 120.0)
+
+
+def test_runs_over_the_limit_are_refused_by_the_schema(store):
+    with TestClient(create_app(Settings(db=store, max_runs=100))) as c:
+        r = c.post("/api/jobs/salvo", json={"runs": 101})
+    assert r.status_code == 422 and "less than or equal to 100" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e%2fsettings.py",
+        "/static/%2fetc%2fpasswd",
+        "/static/dashboard.js%00.py",
+        "/api/jobs/..%2f..%2fetc%2fpasswd",
+    ],
+)
+def test_request_paths_never_reach_the_filesystem(client, path):
+    r = client.get(path)
+    assert r.status_code in (404, 422)
+    assert b"root:" not in r.content and b"import" not in r.content
+
+
+def test_scenario_names_are_looked_up_never_opened(client):
+    r = client.post("/api/jobs/salvo", json={"scenario": "../../../etc/passwd", "runs": 10})
+    assert r.status_code == 400 and "unknown scenario" in r.json()["detail"]
+
+
+def test_the_token_is_compared_whole_and_never_echoed(client):
+    for header in (f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x", "Bearer ", TOKEN, f"Basic {TOKEN}"):
+        r = client.post("/api/ingest", content=b"x", headers={"authorization": header})
+        assert r.status_code == 401, header
+        assert TOKEN not in r.text
+    assert TOKEN not in repr(Settings(upload_token=TOKEN))
+
+
+def test_serve_binds_loopback_by_default_and_keeps_the_token_out_of_its_output(store):
+    """The server's own output (stderr) says what it binds and never prints the token."""
+    import inspect
+
+    from barrage.cli import web
+
+    assert inspect.signature(web.serve).parameters["host"].default == "127.0.0.1"
+    env = {"BARRAGE_UPLOAD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
+    from _webserver import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            BARRAGE,
+            "serve",
+            "--db",
+            str(store),
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/api/ingest",
+            content=b"x",
+            headers={"authorization": "Bearer wrong"},
+        )
+        assert r.status_code == 401
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/" in err.decode()
+    assert TOKEN not in (out + err).decode()
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("https://user:s3cr3t@example.org/r.csv", "https://user:***@example.org/r.csv"),
+        ("https://example.org/r.csv?sig=abc123&exp=1", "https://example.org/r.csv?sig=***&exp=***"),
+        ("https://example.org/r.csv", "https://example.org/r.csv"),
+        ("file:///tmp/r.csv", "file:///tmp/r.csv"),
+    ],
+)
+def test_urls_are_redacted(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_a_credentialed_url_stays_out_of_errors_and_the_update_log(tmp_path, record_db):
+    url = "http://user:s3cr3t@127.0.0.1:9/r.csv?token=abc123"
+    with pytest.raises(FetchError) as err:
+        fetch_record(tmp_path / "dl", url=url, use_kaggle=False, timeout_s=2)
+    assert "s3cr3t" not in err.value.message and "abc123" not in err.value.message
+    db = tmp_path / "s.duckdb"
+    shutil.copy(record_db, db)
+    res = subprocess.run(
+        [
+            BARRAGE,
+            "update",
+            "--db",
+            str(db),
+            "--to",
+            str(tmp_path / "dl"),
+            "--url",
+            url,
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 4, res.stderr
+    log = (tmp_path / "s.duckdb.update.log").read_text()
+    for text in (res.stdout, res.stderr, log):
+        assert "s3cr3t" not in text and "abc123" not in text
+    assert "user:***@127.0.0.1:9" in log
