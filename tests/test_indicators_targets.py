@@ -70,3 +70,16 @@ def test_parser_never_raises_anything_but_input_error(text):
         Target("x", text)
     except InputError:
         pass
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["(" * 50 + "missiles" + ")" * 50 + " >= 1", "-" * 490 + "missiles >= 1", "not " * 120 + "x"],
+)
+def test_hostile_nesting_is_a_clear_error_not_a_crash(expr):
+    from barrage.indicators.targets import parse_expression
+
+    try:
+        parse_expression(expr)
+    except InputError:
+        pass  # refused cleanly; any other exception fails the test

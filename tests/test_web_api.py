@@ -30,7 +30,9 @@ def store(record_db: Path, tmp_path: Path) -> Path:
 
 
 def make_client(db: Path, **overrides) -> TestClient:
-    settings = Settings(db=db, upload_token=TOKEN, **overrides)
+    """A client; no background warm-up (tests/test_web_data.py tests it): a warm-up left
+    running by one test would slow the next."""
+    settings = Settings(db=db, upload_token=TOKEN, **({"warm": False} | overrides))
     return TestClient(create_app(settings))
 
 
@@ -195,7 +197,7 @@ def test_oversized_streamed_upload_is_cut_off(store):
 @pytest.mark.parametrize("token", [None, "", "   "])
 def test_uploads_are_refused_without_a_configured_token(store, token):
     before = store_state(store)
-    with TestClient(create_app(Settings(db=store, upload_token=token))) as c:
+    with TestClient(create_app(Settings(db=store, upload_token=token, warm=False))) as c:
         r = c.post("/api/ingest", content=b"x", headers={"Authorization": "Bearer "})
     assert r.status_code == 403
     assert "BARRAGE_UPLOAD_TOKEN" in r.json()["detail"]

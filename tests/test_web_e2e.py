@@ -26,11 +26,13 @@ EXAMPLE = "2024-08-26_combined"
 
 
 @pytest.fixture(scope="module")
-def server(record_db: Path, tmp_path_factory: pytest.TempPathFactory):
+def server(record_db: Path, shared_data: Path, tmp_path_factory: pytest.TempPathFactory):
     db = tmp_path_factory.mktemp("e2e") / "store.duckdb"
     shutil.copy(record_db, db)
-    with live_server(create_app(Settings(db=db))) as url:
-        yield url, db
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BARRAGE_GRID_DIR", str(shared_data / "grid" / "pglib-opf"))
+        with live_server(create_app(Settings(db=db))) as url:
+            yield url, db
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,16 @@ def test_banner_matches_barrage_assess(server, browser):
 
     url, db = server
     browser.get(url + "/")
-    banner = wait(browser, 20, lambda d: d.find_element("id", "warning-banner"))
+    # while the server warms the assessment the banner says "computing" and the page
+    # reloads itself when it is ready
+    banner = wait(
+        browser,
+        90,
+        lambda d: (
+            d.find_element("id", "warning-banner").get_attribute("data-available") != "computing"
+            and d.find_element("id", "warning-banner")
+        ),
+    )
     if not queries.assessment_available():
         # The warning layer is not in this build: the banner must say so, not invent.
         assert banner.get_attribute("data-available") == "false"
@@ -158,6 +169,45 @@ def test_simulation_form_runs_a_job_and_shows_leakers(server, browser):
     assert "Unserved energy" in browser.find_element("id", "sim-unserved").text
     assert browser.find_element("id", "sim-status").get_attribute("data-state") == "done"
     shot(browser, "simulation-result")
+
+
+def test_strike_job_shows_unserved_energy(server, browser):
+    from selenium.webdriver.support.ui import Select
+
+    url, _ = server
+    browser.get(url + "/")
+    Select(browser.find_element("id", "sim-kind")).select_by_value("strike")
+    assert browser.find_element("id", "sim-scenario").get_attribute("value") == "strike_case24"
+    runs = browser.find_element("id", "sim-runs")
+    runs.clear()
+    runs.send_keys("32")
+    browser.find_element("id", "sim-submit").click()
+    unserved = wait(
+        browser,
+        60,
+        lambda d: (
+            d.find_elements("css selector", "#sim-unserved[data-mean]")
+            or (
+                d.find_element("id", "sim-status").get_attribute("data-state")
+                in ("failed", "refused", "timed_out")
+                and pytest.fail(d.find_element("id", "sim-status").text)
+            )
+        ),
+    )[0]
+    job = httpx.get(url + "/api/jobs", timeout=10).json()[-1]
+    assert job["kind"] == "strike" and job["request"]["runs"] == 32
+    ue = job["result"]["unserved_energy_mwh"]
+    assert float(unserved.get_attribute("data-mean")) == pytest.approx(ue["mean"])
+    assert float(unserved.get_attribute("data-cvar95")) == pytest.approx(ue["cvar95"])
+    assert "MWh" in unserved.text and "CVaR95" in unserved.text
+    shot(browser, "strike-result")
+
+
+def test_forecast_history_says_how_to_get_a_backtest(server, browser):
+    url, _ = server
+    browser.get(url + "/")
+    note = wait(browser, 20, lambda d: d.find_element("id", "history-unavailable"))
+    assert "barrage backtest --db" in note.text
 
 
 def test_dashboard_fits_a_phone(server, browser):

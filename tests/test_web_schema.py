@@ -57,7 +57,14 @@ def live_url(record_db: Path, tmp_path_factory: pytest.TempPathFactory):
     shutil.copy(record_db, db)
     app = create_app(
         Settings(
-            db=db, upload_token=TOKEN, max_runs=2048, max_queue=2, job_timeout_s=2, max_upload_mb=1
+            db=db,
+            upload_token=TOKEN,
+            max_runs=2048,
+            max_strike_runs=64,
+            warm=False,  # the first GET /api/assessment computes it, as without warm-up
+            max_queue=2,
+            job_timeout_s=2,
+            max_upload_mb=1,
         )
     )
     with live_server(app) as url:
@@ -81,6 +88,8 @@ def test_api_conforms_to_its_schema(live_url, mode):
         "POST /api/jobs/salvo",
         "DELETE /api/jobs/{job_id}",
         "GET /api/assessment",
+        "GET /api/backtest",
+        "POST /api/jobs/strike",
     } <= set(operations)
     failures: dict[str, str] = {}
     for name, op in operations.items():

@@ -93,18 +93,18 @@ def run(
     stderr_console().print(f"ingesting {path} into {db}")
     report = ingest_record(path, db).as_dict()
     result = record_summary(db)
-    from barrage.cli.warning import load_inputs, run_backtest_with_progress
+    from barrage.cli.warning import load_inputs, run_backtest_with_progress, save_backtest_result
     from barrage.report import write_report
     from barrage.warning.assess import assess
+    from barrage.warning.evaluate import score_summary
 
     inputs = load_inputs(db, None, None)
     assessment = assess(inputs)
-    html = write_report(
-        inputs,
-        out,
-        backtest=run_backtest_with_progress(inputs, None, None, None),
-        assessment=assessment,
-    )
+    bt = run_backtest_with_progress(inputs, None, None, None)
+    # stored, so the dashboard (`barrage serve`) shows it without rerunning it
+    run_id = save_backtest_result(db, bt, score_summary(bt))
+    stderr_console().print(f"stored as backtest run {run_id} in {db}")
+    html = write_report(inputs, out, backtest=bt, assessment=assessment)
     if json_out:
         emit_json(
             {"ingest": report, "summary": result, "assessment": assessment, "report": str(html)}

@@ -61,6 +61,8 @@ _CMPOPS: dict[type, Callable] = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
 }
+#: Bracket nesting allowed in a target expression (guards the recursive parser).
+MAX_NESTING = 10
 MAX_EXPRESSION_CHARS = 500
 
 
@@ -150,11 +152,20 @@ def parse_expression(expr: str) -> ast.Expression:
         raise InputError("target: empty expression (e.g. 'missiles >= 30')")
     if len(expr) > MAX_EXPRESSION_CHARS:
         raise InputError(f"target: expression longer than {MAX_EXPRESSION_CHARS} characters")
+    depth = max_depth = 0
+    for ch in expr:
+        depth += (ch in "([{") - (ch in ")]}")
+        max_depth = max(max_depth, depth)
+    if max_depth > MAX_NESTING:
+        raise InputError(f"target: brackets nested deeper than {MAX_NESTING}")
     try:
         tree = ast.parse(expr.strip(), mode="eval")
+        _compile(tree, expr)  # raises on anything outside the whitelist
     except SyntaxError as exc:
         raise InputError(f"target {expr!r}: not a valid expression ({exc.msg})") from None
-    _compile(tree, expr)  # raises on anything outside the whitelist
+    except (RecursionError, SystemError, MemoryError, ValueError):
+        # CPython's parser can fail this way on hostile input (found by schemathesis).
+        raise InputError(f"target {expr[:60]!r}: too deeply nested to read") from None
     return tree
 
 

@@ -27,8 +27,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from barrage import __version__
 from barrage.errors import BarrageError, InputError, StoreBusyError
 from barrage.record.taxonomy import WEAPON_CLASSES
+from barrage.warning.backtest_store import BacktestMissing
 from barrage.web import queries
-from barrage.web.jobs import FINISHED, Job, JobManager, QueueFull, salvo_runner, strike_simulation
+from barrage.web.jobs import (
+    FINISHED,
+    Job,
+    JobManager,
+    QueueFull,
+    salvo_runner,
+    strike_runner,
+    strike_simulation,
+)
+from barrage.web.limits import BodyLimit
 from barrage.web.models import (
     Assessment,
     Backtest,
@@ -42,16 +52,20 @@ from barrage.web.models import (
     SalvoJobRequest,
     ScenarioInfo,
     Scorecard,
+    StrikeJobRequest,
     Summary,
 )
 from barrage.web.settings import Settings
 from barrage.web.store import StoreMissing, StoreView
+from barrage.web.warm import Warmer
 
 STATIC = Path(__file__).with_name("static")
 UNSERVED_ENERGY_NOTE = (
-    "unserved energy needs the grid's strike simulation (barrage.grid.simulate_strike), "
-    "which this build does not have yet; the salvo result shows what gets through"
+    "unserved energy needs a grid: run a strike job (POST /api/jobs/strike), which puts "
+    "a salvo on a test network; the salvo result shows what gets through"
 )
+#: The parameters of GET /api/assessment without a query: the cache key the server warms.
+CURRENT_ASSESSMENT = (None, None)
 
 WeaponClass = enum.Enum("WeaponClass", {c: c for c in WEAPON_CLASSES}, type=str)
 
@@ -87,7 +101,7 @@ def _err(*codes: int) -> dict[int | str, dict[str, Any]]:
         400: "Bad request: the library refused an input (message says which and why).",
         401: "Missing or wrong upload token.",
         403: "Uploads are disabled on this server.",
-        404: "No such job.",
+        404: "No such job, or no stored backtest of this target.",
         409: "The job has already finished.",
         413: "Upload larger than the server's limit.",
         422: "Malformed request: a parameter or field is invalid.",
@@ -133,6 +147,10 @@ def job_status(job: Job) -> JobStatus:
     )
 
 
+class _Computing(Exception):
+    """The current assessment is still being computed in the background."""
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for one store; ``settings`` default to the ``BARRAGE_*`` environment."""
     settings = settings or Settings()
@@ -157,13 +175,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
 
+    StrikeRequest = create_model(
+        "StrikeJobRequest",
+        __base__=StrikeJobRequest,
+        __doc__=StrikeJobRequest.__doc__,
+        runs=(
+            int,
+            Field(
+                default=min(256, settings.max_strike_runs),
+                ge=1,
+                le=settings.max_strike_runs,
+                description="Monte Carlo runs, at most this server's limit.",
+            ),
+        ),
+    )
+
+    def current_assessment(con) -> Assessment:
+        return queries.assessment(con, as_of=None, target=None)
+
+    def render_dashboard(con) -> str:
+        """The page, with the assessment the warm-up cached (never computed here)."""
+        from barrage.web import dashboard
+
+        hit = store.peek("assessment", CURRENT_ASSESSMENT)
+        if hit is not None:
+            return dashboard.render(con, settings, Assessment.model_validate_json(hit))
+        failed = warmer.error("assessment")
+        if failed is None:
+            raise _Computing()
+        return dashboard.render(con, settings, InputError(failed))
+
+    # The slow answers, computed in the background at start-up and after an ingest.
+    warmer = Warmer(
+        store,
+        lambda: [
+            ("assessment", CURRENT_ASSESSMENT, current_assessment),
+            ("dashboard", (), render_dashboard),
+        ],
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         import plotly.offline
 
         # plotly.js from the installed package, so the dashboard works offline.
         static["plotly.min.js"] = plotly.offline.get_plotlyjs().encode()
+        if settings.warm:
+            warmer.start()  # the assessment takes 10-20 s uncached: compute it now
         yield
+        warmer.stop()
         jobs.shutdown()
 
     app = FastAPI(
@@ -173,6 +233,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
+    app.state.warmer = warmer
+    # Bodies are bounded before they are read (uploads stream under their own limit).
+    app.add_middleware(
+        BodyLimit, max_bytes=int(settings.max_request_kb * 1024), exempt=("/api/ingest",)
+    )
 
     # --- errors -------------------------------------------------------------------------
 
@@ -199,6 +264,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _barrage(request: Request, exc: BarrageError) -> JSONResponse:
         if isinstance(exc, StoreBusyError):
             return _error(503, exc.message, headers={"Retry-After": "5"})
+        if isinstance(exc, BacktestMissing):
+            return _error(404, exc.message)
         if isinstance(exc, StoreMissing | queries.NotAvailable):
             return _error(503, exc.message)
         if isinstance(exc, QueueFull):
@@ -291,6 +358,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def assessment(as_of: AsOfQuery = None, target: TargetQuery = None) -> Response:
         """The warning (as `barrage assess --json`): level, probabilities, drivers. With
         ``as_of``, the assessment as it would have been issued that day."""
+        if (as_of, target) == CURRENT_ASSESSMENT:
+            return await cached("assessment", CURRENT_ASSESSMENT, current_assessment)
         return await cached(
             "assessment",
             (as_of, target),
@@ -298,11 +367,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get(
-        "/api/backtest", response_model=Backtest, responses=_err(400, 422, 503), tags=["warning"]
+        "/api/backtest",
+        response_model=Backtest,
+        responses=_err(400, 404, 422, 503),
+        tags=["warning"],
     )
     async def backtest(target: TargetQuery = None) -> Response:
-        """Backtest scores of every model and baseline, forecast-vs-outcome history and
-        reliability."""
+        """The newest stored backtest (`barrage backtest --save` or `barrage run`): scores
+        of every model and baseline with intervals, the primary model's forecasts against
+        outcomes, and its reliability. 404 when none is stored."""
         return await cached("backtest", (target,), lambda con: queries.backtest(con, target=target))
 
     @app.get("/api/scorecard", response_model=Scorecard, responses=_err(400, 503), tags=["warning"])
@@ -321,7 +394,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/api/scenarios", response_model=list[ScenarioInfo], tags=["simulation"])
     def scenarios() -> list[ScenarioInfo]:
-        """The bundled salvo scenarios a job can name."""
+        """The bundled scenarios a job can name (``kind``: salvo or strike)."""
+        return _scenarios()
+
+    def _scenarios() -> list[ScenarioInfo]:
+        return _salvo_scenarios() + _strike_scenarios()
+
+    def _strike_scenarios() -> list[ScenarioInfo]:
+        if strike_simulation() is None:
+            return []
+        from barrage.grid.strike import example_strike_scenarios, load_strike_scenario
+
+        out = []
+        for name, path in example_strike_scenarios().items():
+            scn = load_strike_scenario(path)
+            out.append(
+                ScenarioInfo(
+                    name=name,
+                    kind="strike",
+                    description=scn.salvo.description,
+                    weapons=sum(g.count for g in scn.salvo.salvo.weapons),
+                    layers=[layer.name for layer in scn.salvo.layers],
+                )
+            )
+        return out
+
+    def _salvo_scenarios() -> list[ScenarioInfo]:
         from barrage.salvo import example_scenarios, load_scenario
 
         out = []
@@ -367,12 +465,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     f"{', '.join(examples)} (or give scenario_spec)"
                 )
             scn = load_scenario(examples[name])
-        compiled = compile_scenario(scn)
-        if compiled.n_weapons > settings.max_weapons:
+        # Count before compiling: compiling allocates per weapon (10^8 weapons took 2 GB).
+        n_weapons = sum(g.count for g in scn.salvo.weapons)
+        if n_weapons > settings.max_weapons:
             raise InputError(
-                f"scenario: {compiled.n_weapons:,} weapons, more than this server's limit of "
+                f"scenario: {n_weapons:,} weapons, more than this server's limit of "
                 f"{settings.max_weapons:,} per job"
             )
+        compiled = compile_scenario(scn)
         request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
         job = jobs.submit(
             "salvo",
@@ -389,15 +489,57 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "/api/jobs/strike",
             response_model=JobStatus,
             status_code=202,
-            responses=_err(400, 422, 429, 501),
+            responses=_err(400, 422, 429),
             tags=["simulation"],
         )
-        @_body_type(JobRequest)
-        def submit_strike(body: SalvoJobRequest) -> JobStatus:
-            """Queue a strike simulation (salvo, damage, unserved energy)."""
-            return _error(  # type: ignore[return-value]
-                501, "strike jobs: barrage.grid.simulate_strike exists but is not wired here yet"
+        @_body_type(StrikeRequest)
+        def submit_strike(body: StrikeJobRequest) -> JobStatus:
+            """Queue a strike simulation (salvo, damage, load shed, restoration); poll GET
+            /api/jobs/{id}; the result gives unserved energy (mean, p95, CVaR95)."""
+            from barrage.grid.strike import (
+                example_strike_scenarios,
+                load_strike_scenario,
+                strike_from_dict,
             )
+
+            if body.scenario is not None and body.scenario_spec is not None:
+                raise InputError("give either scenario (a bundled name) or scenario_spec, not both")
+            examples = example_strike_scenarios()
+            if body.scenario_spec is not None:
+                scn = strike_from_dict(body.scenario_spec, source="scenario_spec")
+                net = scn.grid.network
+                # only the server's network folder: a path would read any file it can
+                if not net.startswith("pandapower:") and Path(net).name != net:
+                    raise InputError(
+                        f"scenario_spec: grid.network {net!r}: expected a file name in the "
+                        "server's network folder (no path) or pandapower:<case>"
+                    )
+            else:
+                name = body.scenario or next(iter(sorted(examples)))
+                if name not in examples:
+                    raise InputError(
+                        f"scenario: unknown strike scenario {name!r}; expected one of "
+                        f"{', '.join(sorted(examples))} (or give scenario_spec)"
+                    )
+                scn = load_strike_scenario(examples[name])
+            n_weapons = sum(g.count for g in scn.salvo.salvo.weapons)
+            if n_weapons > settings.max_weapons:
+                raise InputError(
+                    f"scenario: {n_weapons:,} weapons, more than this server's limit of "
+                    f"{settings.max_weapons:,} per job"
+                )
+            # resolve the network now, so a missing one is a 400 here, not a failed job
+            from barrage.grid.strike import build_strike_model
+
+            build_strike_model(scn)
+            request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
+            job = jobs.submit(
+                "strike",
+                request,
+                strike_runner(scn, runs=body.runs, seed=body.seed),
+                total=body.runs,
+            )
+            return job_status(job)
 
     @app.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
     def list_jobs() -> list[JobStatus]:
@@ -492,6 +634,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 raise InputError(exc.message.replace(str(path), "uploaded file")) from None
             finally:
                 store.forget_version()
+                if settings.warm:
+                    warmer.start()  # the new record's assessment, before anyone asks
         d = report.as_dict()
         return IngestResult(
             **{k: d[k] for k in IngestResult.model_fields if k in d},
@@ -507,9 +651,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hit = store.peek("dashboard", ())
         if hit is None:
             try:
-                hit, _ = await run_in_threadpool(
-                    store.cached, "dashboard", (), lambda con: dashboard.render(con, settings)
-                )
+                hit, _ = await run_in_threadpool(store.cached, "dashboard", (), render_dashboard)
+            except _Computing:
+                # the assessment is not ready: the page now, its banner says "computing"
+                warmer.start()
+                try:
+                    hit, _ = await run_in_threadpool(
+                        store.cached,
+                        "dashboard-computing",
+                        (),
+                        lambda con: dashboard.render(con, settings, None),
+                    )
+                except BarrageError as exc:
+                    return HTMLResponse(dashboard.render_error(exc.message), status_code=503)
             except BarrageError as exc:
                 return HTMLResponse(dashboard.render_error(exc.message), status_code=503)
         return HTMLResponse(hit)

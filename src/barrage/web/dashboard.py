@@ -12,6 +12,7 @@ from typing import Any
 from barrage import ATTRIBUTION, __version__
 from barrage.errors import BarrageError
 from barrage.web import queries
+from barrage.web.models import Assessment
 from barrage.web.settings import Settings
 
 LEVEL_CLASS = {"low": "low", "elevated": "elevated", "high": "high", "severe": "severe"}
@@ -45,11 +46,21 @@ def _layout(fig, title: str, height: int = 320) -> None:
     )
 
 
-def banner(con) -> str:
-    """The warning at a glance: level, probabilities, the top drivers in sentences."""
-    try:
-        a = queries.assessment(con, as_of=None, target=None)
-    except BarrageError as exc:
+def banner(assessment: Assessment | BarrageError | None) -> str:
+    """The warning at a glance: level, probabilities, the top drivers in sentences.
+
+    ``assessment``: the current one (as GET /api/assessment), the error that stopped it,
+    or None while the server is still computing it (the page then waits for it)."""
+    a = assessment
+    if a is None:
+        return (
+            '<section id="warning-banner" class="banner computing" data-available="computing">'
+            "<h2>Warning</h2><p id='warning-computing'>Computing the current assessment "
+            "(the models are refitted on the newest record; this takes a few seconds "
+            "after a start or an ingest)… the page reloads when it is ready.</p></section>"
+        )
+    if isinstance(a, BarrageError):
+        exc = a
         return (
             '<section id="warning-banner" class="banner unavailable" data-available="false">'
             f'<h2>Warning</h2><p id="warning-unavailable">Assessment unavailable: {e(exc.message)}'
@@ -170,79 +181,94 @@ def indicator_panels(con) -> str:
 
 
 def forecast_history(con) -> str:
-    """Forecasts against what happened, and their reliability, from the backtest."""
+    """Forecasts against what happened, and their reliability, from the stored backtest
+    (``barrage backtest --save`` or ``barrage run``; the server never runs one)."""
     try:
         bt = queries.backtest(con, target=None)
     except BarrageError as exc:
         return (
-            '<section id="history"><h2>Forecasts against outcomes</h2>'
-            f"<p class='note' id='history-unavailable'>Backtest unavailable: {e(exc.message)}"
+            '<section id="history" data-available="false"><h2>Forecasts against outcomes</h2>'
+            f"<p class='note' id='history-unavailable'>No backtest to show: {e(exc.message)}"
             "</p></section>"
         )
     import plotly.graph_objects as go
 
-    parts = ['<section id="history"><h2>Forecasts against outcomes</h2>']
-    if bt.history:
-        x = [h.get("as_of") or h.get("origin") for h in bt.history]
-        fig = go.Figure()
+    k_main = max(bt.horizons)
+    parts = [
+        f'<section id="history" data-available="true" data-run="{bt.run_id}">'
+        "<h2>Forecasts against outcomes</h2>"
+        f"<p class='note'>Backtest run {bt.run_id} ({e(bt.created_at)}, {e(bt.model_version)}),"
+        f" origins {e(bt.start)} to {e(bt.end)}, target {e(bt.target_expression)}; model "
+        f"{e(bt.primary_model)}, refitted weekly on what was known at each origin.</p>"
+    ]
+    fig = go.Figure()
+    for k in sorted(bt.horizons):
+        pts = [h for h in bt.history if h.horizon_days == k]
         fig.add_trace(
             go.Scatter(
-                x=x,
-                y=[h.get("p") for h in bt.history],
-                name="forecast p",
+                x=[h.as_of for h in pts],
+                y=[h.p for h in pts],
+                name=f"P(target night within {k} d)",
                 mode="lines",
-                line={"width": 1.2},
+                line={"width": 1.4 if k == k_main else 0.8},
+                visible=True if k == k_main else "legendonly",
             )
         )
-        hit = [xx for xx, h in zip(x, bt.history, strict=True) if h.get("outcome") in (1, True)]
-        fig.add_trace(
-            go.Scatter(
-                x=hit,
-                y=[1.02] * len(hit),
-                mode="markers",
-                name="event",
-                marker={"color": "#c0392b", "size": 5},
-            )
+    nights = [n for n in bt.event_nights if bt.start <= n <= bt.end]
+    fig.add_trace(
+        go.Scatter(
+            x=nights,
+            y=[1.02] * len(nights),
+            mode="markers",
+            name="target night",
+            marker={"color": "#c0392b", "size": 8, "symbol": "line-ns-open"},
         )
-        _layout(fig, "Forecast probability and events")
-        parts.append(_fig_html(fig, "history-plot"))
-    rel = bt.reliability or {}
-    if rel.get("mean_forecast") and rel.get("observed_frequency"):
-        fig = go.Figure()
-        fig.add_trace(
-            go.Scatter(
-                x=[0, 1],
-                y=[0, 1],
-                mode="lines",
-                name="perfect",
-                line={"dash": "dot", "color": "#999"},
-            )
+    )
+    _layout(fig, f"Forecast probability ({bt.primary_model}) and target nights")
+    fig.update_yaxes(range=[0, 1.06], title="probability")
+    parts.append(_fig_html(fig, "history-plot"))
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot", "color": "#999"}
         )
+    )
+    for k, rel in sorted(bt.reliability.items(), key=lambda kv: int(kv[0])):
         fig.add_trace(
             go.Scatter(
-                x=rel["mean_forecast"],
-                y=rel["observed_frequency"],
+                x=rel.forecast,
+                y=rel.observed,
                 mode="markers+lines",
-                name="observed",
+                name=f"{k} d",
+                text=[f"n={c}" for c in rel.count],
             )
         )
-        _layout(fig, "Reliability")
-        fig.update_xaxes(title="forecast probability", range=[0, 1])
-        fig.update_yaxes(title="observed frequency", range=[0, 1])
-        parts.append(_fig_html(fig, "reliability-plot"))
-    if bt.scores:
-        cols = list(bt.scores[0])
-        head = "".join(f"<th>{e(c)}</th>" for c in cols)
-        body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td class='num'>{v:.3f}</td>" if isinstance(v, float) else f"<td>{e(v)}</td>"
-                for v in (s.get(c) for c in cols)
-            )
-            + "</tr>"
-            for s in bt.scores
+    _layout(fig, f"Reliability ({bt.primary_model})")
+    fig.update_xaxes(title="forecast probability", range=[0, 1])
+    fig.update_yaxes(title="observed frequency", range=[0, 1])
+    parts.append(_fig_html(fig, "reliability-plot"))
+
+    def f(v: Any, fmt: str = ".3f") -> str:
+        return "-" if v is None else format(v, fmt)
+
+    rows = [
+        f"<tr><td class='num'>{s['horizon_days']}</td><td>{e(s['model'])}</td>"
+        f"<td class='num'>{f(s.get('brier'), '.4f')} ({f(s.get('brier_lo'), '.4f')}-"
+        f"{f(s.get('brier_hi'), '.4f')})</td>"
+        f"<td class='num'>{f(s.get('brier_skill'), '+.3f')} ({f(s.get('brier_skill_lo'), '+.3f')}"
+        f", {f(s.get('brier_skill_hi'), '+.3f')})</td>"
+        f"<td class='num'>{f(s.get('log_score'))}</td><td class='num'>{f(s.get('roc_auc'))}</td>"
+        f"<td class='num'>{f(s.get('ece'))}</td></tr>"
+        for s in bt.scores
+        if s.get("period") == "all"
+    ]
+    if rows:
+        parts.append(
+            "<details><summary>Scores of every model (all origins, 90% intervals)</summary>"
+            "<div class='scroll'><table id='scores'><tr><th>horizon</th><th>model</th>"
+            "<th>Brier</th><th>skill vs climatology</th><th>log</th><th>AUC</th><th>ECE</th>"
+            f"</tr>{''.join(rows)}</table></div></details>"
         )
-        parts.append(f"<div class='scroll'><table id='scores'><tr>{head}</tr>{body}</table></div>")
     parts.append("</section>")
     return "".join(parts)
 
@@ -294,15 +320,34 @@ def scorecard_panel(con) -> str:
 
 
 def simulation_form(settings: Settings) -> str:
+    """Run a salvo (what gets through) or a strike (what the grid loses) as a job."""
     from barrage.salvo import example_scenarios
+    from barrage.web.jobs import strike_simulation
 
-    options = "".join(f"<option value='{e(n)}'>{e(n)}</option>" for n in example_scenarios())
+    options = [("salvo", n) for n in example_scenarios()]
+    if strike_simulation() is not None:
+        from barrage.grid.strike import example_strike_scenarios
+
+        options += [("strike", n) for n in sorted(example_strike_scenarios())]
+    kinds = [k for k in ("salvo", "strike") if any(o[0] == k for o in options)]
+    kind_options = "".join(f"<option value='{k}'>{k}</option>" for k in kinds)
+    scenario_options = "".join(
+        f"<option value='{e(n)}' data-kind='{k}'{' hidden disabled' if k != 'salvo' else ''}>"
+        f"{e(n)}</option>"
+        for k, n in options
+    )
     return (
-        '<section id="simulation"><h2>What if: simulate a salvo</h2>'
+        '<section id="simulation"><h2>What if: simulate a salvo or a strike</h2>'
+        "<p class='note'>A salvo job gives the leakers (weapons through the defence); a "
+        "strike job puts the salvo on a test grid (PGLib-OPF) and gives the unserved "
+        "energy while it is repaired.</p>"
         '<form id="sim-form" autocomplete="off">'
-        f"<label>Scenario <select name='scenario' id='sim-scenario'>{options}</select></label>"
+        f"<label>Kind <select name='kind' id='sim-kind'>{kind_options}</select></label>"
+        f"<label>Scenario <select name='scenario' id='sim-scenario'>{scenario_options}"
+        "</select></label>"
         f"<label>Runs <input type='number' name='runs' id='sim-runs' value='2000' min='1' "
-        f"max='{settings.max_runs}' step='1'></label>"
+        f"max='{settings.max_runs}' step='1' data-max-salvo='{settings.max_runs}' "
+        f"data-max-strike='{settings.max_strike_runs}'></label>"
         "<label>Seed <input type='number' name='seed' id='sim-seed' value='0' min='0'></label>"
         "<button type='submit' id='sim-submit'>Run</button>"
         "<button type='button' id='sim-cancel' disabled>Cancel</button></form>"
@@ -313,9 +358,10 @@ def simulation_form(settings: Settings) -> str:
     )
 
 
-def render(con, settings: Settings) -> str:
+def render(con, settings: Settings, assessment: Assessment | BarrageError | None) -> str:
+    """The page; ``assessment`` as for :func:`banner` (the app computes and caches it)."""
     sections = [
-        banner(con),
+        banner(assessment),
         timeline(con),
         indicator_panels(con),
         forecast_history(con),

@@ -167,3 +167,42 @@ def strike_simulation() -> Callable[..., Any] | None:
     import barrage.grid as grid
 
     return getattr(grid, "simulate_strike", None)
+
+
+def _strike_function() -> tuple[Callable[..., Any], set[str]]:
+    """The strike simulation to run and its keyword names: the execution layer's
+    (``barrage.compute.strike``, chunked, with progress) when this build has it, else
+    the grid's :func:`barrage.grid.simulate_strike`."""
+    import importlib
+    import inspect
+
+    for module in ("barrage.compute.strike", "barrage.grid"):
+        try:
+            fn = getattr(importlib.import_module(module), "simulate_strike", None)
+        except ImportError:
+            fn = None
+        if fn is not None:
+            return fn, set(inspect.signature(fn).parameters)
+    raise BarrageError("this build has no strike simulation (barrage.grid.simulate_strike)")
+
+
+def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) -> Runner:
+    """The work of a strike job: salvo -> damage -> load shed -> restoration, as the CLI's
+    ``barrage strike``; progress per block of runs where the library reports it (else at
+    the end; the job's run cap bounds the time between checks)."""
+
+    def run(on_progress: Callable[[int, int], None]) -> dict:
+        fn, params = _strike_function()
+        kwargs: dict[str, Any] = {"runs": runs, "seed": seed, "grid_dir": grid_dir}
+        if "scheduler" in params:
+            kwargs["scheduler"] = "sync"  # the job thread is the worker: no cluster
+        hooked = "on_progress" in params
+        if hooked:
+            kwargs["on_progress"] = on_progress
+        on_progress(0, runs)
+        result = fn(scenario, **kwargs)
+        if not hooked:
+            on_progress(runs, runs)
+        return result.summary()
+
+    return run

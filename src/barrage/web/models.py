@@ -102,12 +102,44 @@ class Assessment(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class ForecastPoint(BaseModel):
+    as_of: dt.date
+    horizon_days: int
+    p: float | None
+    outcome: int | None = Field(description="1 if a target night followed within the horizon.")
+
+
+class ReliabilityBins(BaseModel):
+    forecast: list[float] = Field(description="Mean forecast per probability bin.")
+    observed: list[float] = Field(description="Observed frequency per bin.")
+    count: list[int]
+
+
 class Backtest(BaseModel):
+    """The newest stored backtest (``barrage backtest --save`` or ``barrage run``)."""
+
     model_config = ConfigDict(extra="allow")
     target: str
-    scores: list[dict[str, Any]]
-    history: list[dict[str, Any]] = Field(default_factory=list)
-    reliability: dict[str, Any] | None = None
+    target_expression: str
+    run_id: int
+    created_at: str
+    model_version: str
+    record_sha256: str = Field(description="SHA-256 of the record file the run used.")
+    start: str
+    end: str
+    horizons: list[int]
+    models: list[str]
+    primary_model: str
+    scores: list[dict[str, Any]] = Field(
+        description="Per horizon, model and period: metrics with 90% block-bootstrap intervals."
+    )
+    history: list[ForecastPoint] = Field(
+        description="The primary model's forecasts and outcomes, every horizon."
+    )
+    event_nights: list[str] = Field(description="Target nights in the run's record.")
+    reliability: dict[str, ReliabilityBins] = Field(
+        description="Reliability of the primary model, by horizon (days)."
+    )
 
 
 class Scorecard(BaseModel):
@@ -138,6 +170,23 @@ class SalvoJobRequest(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
+class StrikeJobRequest(BaseModel):
+    """A strike simulation (salvo -> damage -> unserved energy): a bundled strike scenario
+    by name, or a full one whose network is a bundled test network."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str | None = Field(
+        default=None, description="Name of a bundled strike scenario (GET /api/scenarios)."
+    )
+    scenario_spec: dict[str, Any] | None = Field(
+        default=None,
+        description="A full strike scenario (the YAML schema of docs/grid.md) as JSON; "
+        "grid.network must name a file of the server's network folder.",
+    )
+    runs: int = Field(default=256, ge=1, description="Monte Carlo runs (server limit applies).")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
 class JobProgress(BaseModel):
     done: int
     total: int
@@ -162,6 +211,9 @@ class JobStatus(BaseModel):
 
 class ScenarioInfo(BaseModel):
     name: str
+    kind: Literal["salvo", "strike"] = Field(
+        default="salvo", description="The job it is for: POST /api/jobs/<kind>."
+    )
     description: str
     weapons: int
     layers: list[str]

@@ -179,7 +179,7 @@ def assessment_available() -> bool:
 
 
 def backtest_available() -> bool:
-    return _available("evaluate.backtest_scores")
+    return _available("backtest_store.latest_backtest")
 
 
 def _assess_inputs(con, target: str | None):
@@ -197,8 +197,16 @@ def assessment(con, *, as_of: dt.date | None, target: str | None) -> Assessment:
 
 
 def backtest(con, *, target: str | None) -> Backtest:
-    fn = _warning_function("evaluate.backtest_scores")
-    return Backtest.model_validate(fn(con, target=target))
+    """The newest stored backtest (``barrage backtest --save`` or ``barrage run``): a
+    backtest refits every model for minutes, so the server never runs one per request.
+    None stored: :class:`barrage.warning.backtest_store.BacktestMissing` (404)."""
+    stored = _warning_function("backtest_store.latest_backtest")(con, target)
+    return Backtest.model_validate(_warning_function("backtest_store.backtest_view")(stored))
+
+
+def backtest_head(con) -> int:
+    """The newest stored backtest run (0: none); it changes on every save."""
+    return _warning_function("backtest_store.backtest_head")(con)
 
 
 def scorecard(con) -> Scorecard:

@@ -23,6 +23,19 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=50.0, gt=0, description="Largest record upload, MB.")
     max_runs: int = Field(default=50_000, ge=1, description="Most Monte Carlo runs per job.")
     max_weapons: int = Field(default=5_000, ge=1, description="Most weapons in a job's salvo.")
+    max_strike_runs: int = Field(
+        default=5_000,
+        ge=1,
+        description="Most runs per strike job (a run restores a damaged grid for months).",
+    )
+    max_request_kb: float = Field(
+        default=256.0, gt=0, description="Largest request body except uploads, kB."
+    )
+    warm: bool = Field(
+        default=True,
+        description="Compute the current assessment and the dashboard in the background at "
+        "start-up and after an ingest (uncached, the assessment takes 10-20 s).",
+    )
     max_queue: int = Field(default=4, ge=1, description="Jobs queued or running at once.")
     job_timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit per job.")
     keep_jobs: int = Field(default=100, ge=1, description="Finished jobs kept for polling.")

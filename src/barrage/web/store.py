@@ -20,8 +20,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from barrage.errors import InputError
+from barrage.errors import InputError, StoreBusyError
 from barrage.record import open_store
+from barrage.warning.backtest_store import backtest_head
 
 
 class StoreMissing(InputError):
@@ -79,6 +80,9 @@ class StoreView:
         self._key_locks: dict[Hashable, threading.Lock] = {}
         self._stat_key: tuple | None = None
         self._version: str | None = None
+        # The newest answer per (name, params) whatever its version: served while a new
+        # answer is being computed or while another process holds the store for writing.
+        self._latest: dict[Hashable, tuple[bytes, str]] = {}
 
     def _stat_key_now(self) -> tuple:
         out = []
@@ -98,7 +102,8 @@ class StoreView:
             yield con
 
     def version(self) -> str:
-        """``"<ingest_id>:<sha256>"`` of the newest ingest (one stat while unchanged)."""
+        """``"<ingest_id>:<sha256>"`` of the newest ingest, ``":bt<run>"`` appended when a
+        backtest is stored (one stat while unchanged)."""
         key = self._stat_key_now()
         if key == self._stat_key and self._version is not None:
             return self._version
@@ -111,7 +116,11 @@ class StoreView:
             row = con.execute(
                 "SELECT ingest_id, source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
             ).fetchone()
+            # a stored backtest changes what /api/backtest and the dashboard show
+            backtest = backtest_head(con)
         version = "0:empty" if row is None else f"{row[0]}:{row[1]}"
+        if backtest:
+            version += f":bt{backtest}"
         self._stat_key, self._version = key, version
         return version
 
@@ -141,19 +150,36 @@ class StoreView:
         A model is validated once when computed; a hit costs a dict lookup. Concurrent
         misses of one key compute once.
         """
-        version = self.version()
+        stale = self._latest.get((name, params))
+        try:
+            version = self.version()
+        except StoreBusyError:
+            if stale is None:
+                raise
+            return stale  # another process is writing: the last answer, not a 503
         key = (name, params, version)
         hit = self._cache.get(key)
         if hit is not None:
             return hit, version
         with self._cache_lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
+        # One thread computes a new answer; while it does, the others get the last one
+        # instead of waiting (found under load: an assessment refit after an update
+        # took >30 s and the waiting requests filled the thread pool, so even /health
+        # timed out).
+        if not key_lock.acquire(blocking=stale is None):
+            return stale
+        try:
             hit = self._cache.get(key)
             if hit is not None:
                 return hit, version
-            with self.read() as con:
-                value = compute(con)
+            try:
+                with self.read() as con:
+                    value = compute(con)
+            except StoreBusyError:
+                if stale is None:
+                    raise
+                return stale
             if isinstance(value, BaseModel):
                 data = value.model_dump_json().encode()
             else:
@@ -164,4 +190,7 @@ class StoreView:
                 while len(self._cache) > self._size:
                     self._cache.popitem(last=False)
                 self._key_locks.pop(key, None)
+                self._latest[(name, params)] = (data, version)
+        finally:
+            key_lock.release()
         return data, version

@@ -1,3 +1,18 @@
+// While the server computes the current assessment, the banner says so; the page
+// reloads once GET /api/assessment answers (it waits on the same computation).
+(function () {
+  "use strict";
+  const banner = document.getElementById("warning-banner");
+  if (!banner || banner.dataset.available !== "computing") return;
+  fetch("/api/assessment").then(async function (resp) {
+    if (resp.ok) { window.location.reload(); return; }
+    const body = await resp.json().catch(function () { return {}; });
+    const p = document.getElementById("warning-computing");
+    if (p) p.textContent = "Assessment unavailable: " + (body.detail || resp.status);
+    banner.dataset.available = "false";
+  });
+})();
+
 // The simulation form: submit a job, poll its progress, show the result.
 (function () {
   "use strict";
@@ -8,7 +23,30 @@
   const out = document.getElementById("sim-result");
   const cancel = document.getElementById("sim-cancel");
   const submit = document.getElementById("sim-submit");
+  const kind = document.getElementById("sim-kind");
+  const scenario = document.getElementById("sim-scenario");
+  const runsInput = document.getElementById("sim-runs");
+  const defaultRuns = {salvo: "2000", strike: "256"};
   let jobId = null;
+
+  function showKind() {
+    const k = kind.value;
+    let first = null;
+    for (const opt of scenario.options) {
+      const on = opt.dataset.kind === k;
+      opt.hidden = !on; opt.disabled = !on;
+      if (on && first === null) first = opt.value;
+    }
+    if (scenario.selectedOptions.length === 0 || scenario.selectedOptions[0].disabled) {
+      scenario.value = first;
+    }
+    runsInput.max = runsInput.dataset["max" + k.charAt(0).toUpperCase() + k.slice(1)];
+    runsInput.value = defaultRuns[k];
+  }
+  if (kind) kind.addEventListener("change", showKind);
+  function tail(s, d) {
+    return "mean " + fmt(s.mean, d) + ", p95 " + fmt(s.p95, d) + ", CVaR95 " + fmt(s.cvar95, d);
+  }
 
   function fmt(x, d) { return Number(x).toLocaleString(undefined, {maximumFractionDigits: d}); }
   function esc(s) { const p = document.createElement("span"); p.textContent = String(s); return p.innerHTML; }
@@ -29,8 +67,23 @@
       fmt(r.leakers.mean, 1) + "</span> (90%: " + fmt(r.leakers.p05, 0) + "–" +
       fmt(r.leakers.p95, 0) + ")</p>" +
       "<div class='scroll'><table>" + rows + "</table></div>" +
-      "<p id='sim-unserved' class='note'>Unserved energy: " +
-      esc(job.unserved_energy_note || "see the strike result") + "</p>";
+      (job.kind === "strike" ? unserved(r) :
+        "<p id='sim-unserved' class='note'>Unserved energy: " +
+        esc(job.unserved_energy_note || "see the strike result") + "</p>");
+  }
+
+  function unserved(r) {
+    const ue = r.unserved_energy_mwh;
+    return "<p id='sim-unserved' data-mean='" + ue.mean + "' data-p95='" + ue.p95 +
+      "' data-cvar95='" + ue.cvar95 + "'>Unserved energy on " + esc(r.network) +
+      " while it is repaired: <span class='big'>" + fmt(ue.mean, 0) + " MWh</span> mean, " +
+      fmt(ue.p95, 0) + " MWh p95, " + fmt(ue.cvar95, 0) +
+      " MWh CVaR95 (mean of the worst 5% of runs)</p>" +
+      "<div class='scroll'><table>" +
+      "<tr><td>peak shed, MW</td><td class='num'>" + tail(r.peak_shed_mw, 0) + "</td></tr>" +
+      "<tr><td>customer-hours</td><td class='num'>" + tail(r.customer_hours, 0) + "</td></tr>" +
+      "<tr><td>restoration, days</td><td class='num'>" + tail(r.restoration_days, 0) +
+      "</td></tr></table></div>";
   }
 
   async function poll() {
@@ -61,7 +114,7 @@
     };
     submit.disabled = true;
     status.textContent = "submitting…";
-    const resp = await fetch("/api/jobs/salvo", {
+    const resp = await fetch("/api/jobs/" + (kind ? kind.value : "salvo"), {
       method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
     });
     const job = await resp.json();
