@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -36,6 +37,7 @@ from barrage.warning.live import (
     target_key,
 )
 from barrage.warning.models import PRIMARY_MODEL
+from barrage.warning.stock import refit_cache_dir
 
 BIN = Path(sys.executable).with_name("barrage")
 
@@ -86,6 +88,24 @@ def server():
 @pytest.fixture(scope="module")
 def snapshot_inputs(record_db):
     return inputs_from_store(record_db)
+
+
+@pytest.fixture(scope="module")
+def warm_refit_cache(snapshot_inputs, record_db) -> Path:
+    """The on-disk stockpile refits of the snapshot (every month up to the day after its
+    last night), computed once: a store of the same record reads the same refits."""
+    rec = snapshot_inputs.record
+    snapshot_inputs.stockpile(rec.first_night, rec.day_index(rec.last_night) + 1)
+    folder = refit_cache_dir(record_db)
+    assert len(list(folder.glob("*.json"))) > 30
+    return folder
+
+
+@pytest.fixture(scope="module")
+def daily_replay(snapshot_inputs) -> pd.DataFrame:
+    """The daily replay of the last 90 days, shared by the replay tests (read-only)."""
+    start, end = _last_90(snapshot_inputs)
+    return replay(snapshot_inputs, start, end)
 
 
 def _newer(record_csv: Path, path: Path) -> bytes:
@@ -191,12 +211,15 @@ def _store_rows(db: Path) -> tuple[int, int]:
         ).fetchone()
 
 
-def test_two_concurrent_updates_one_exits_3_or_waits(record_csv, tmp_path):
+def test_two_concurrent_updates_one_exits_3_or_waits(record_csv, warm_refit_cache, tmp_path):
     slow = Server(delay_s=2.0)  # the first update holds the lock while it downloads
     try:
         slow.routes["/r.csv"] = record_csv.read_bytes()
         url = slow.url("/r.csv")
         db, dl = tmp_path / "s.duckdb", tmp_path / "dl"
+        # The subprocesses read the snapshot's stockpile refits from the store's disk
+        # cache (this test is about the lock; cached == computed is tested elsewhere).
+        shutil.copytree(warm_refit_cache, refit_cache_dir(db))
         procs = [_run_update(db, dl, url, wait=0) for _ in range(2)]
         done = [p.communicate(timeout=120) for p in procs]
         codes = sorted(p.returncode for p in procs)
@@ -249,7 +272,7 @@ def _last_90(inputs) -> tuple[np.datetime64, np.datetime64]:
     return end - np.timedelta64(89, "D"), end
 
 
-def test_replay_equals_the_backtest_over_the_last_90_days(snapshot_inputs):
+def test_replay_equals_the_backtest_over_the_last_90_days(snapshot_inputs, daily_replay):
     start, end = _last_90(snapshot_inputs)
     plan = BacktestPlan(start=start.astype(date), end=end.astype(date), models=(PRIMARY_MODEL,))
     bt = run(snapshot_inputs, plan).forecasts  # the backtest with the same inputs and hooks
@@ -258,8 +281,7 @@ def test_replay_equals_the_backtest_over_the_last_90_days(snapshot_inputs):
     assert (cmp7["origins"], cmp7["pairs"]) == (90, 270)
     assert cmp7["max_abs_diff"] == 0.0  # the same fits on the same rows: identical
 
-    daily = replay(snapshot_inputs, start, end)
-    cmp1 = compare_with_backtest(daily, bt, backtest_start=start)
+    cmp1 = compare_with_backtest(daily_replay, bt, backtest_start=start)
     assert cmp1["same_refit_pairs"] == 39  # 13 weekly refit days x 3 horizons
     assert cmp1["same_refit_max_abs_diff"] == 0.0
     # Elsewhere the backtest's model is up to 6 days older (refit timing, not look-ahead):
@@ -267,10 +289,10 @@ def test_replay_equals_the_backtest_over_the_last_90_days(snapshot_inputs):
     assert cmp1["other_pairs"] == 231
 
 
-def test_replay_equals_assess_day_by_day(snapshot_inputs):
+def test_replay_equals_assess_day_by_day(snapshot_inputs, daily_replay):
     start, end = _last_90(snapshot_inputs)
     days = [start + np.timedelta64(3, "D")]
-    fc = replay(snapshot_inputs, start, end).set_index(["as_of", "horizon_days"])["p"]
+    fc = daily_replay.set_index(["as_of", "horizon_days"])["p"]
     for d in days:
         a = assess(snapshot_inputs, d)
         got = {str(k): fc[(pd.Timestamp(d), k)] for k in (1, 3, 7)}
@@ -297,10 +319,10 @@ def _known_rows_csv(record_csv: Path, day: date, path: Path) -> Path:
 
 
 def test_replay_equals_a_store_ingested_from_only_the_rows_known_that_day(
-    snapshot_inputs, record_csv, tmp_path
+    snapshot_inputs, daily_replay, record_csv, tmp_path
 ):
     start, end = _last_90(snapshot_inputs)
-    fc = replay(snapshot_inputs, start, end).set_index(["as_of", "horizon_days"])["p"]
+    fc = daily_replay.set_index(["as_of", "horizon_days"])["p"]
     for i, d in enumerate([start + np.timedelta64(10, "D"), start + np.timedelta64(61, "D")]):
         day = d.astype(date)
         db = tmp_path / f"known{i}.duckdb"

@@ -141,8 +141,9 @@ def _progress_bar(label: str):
     )
 
 
-def run_backtest_with_progress(inputs, start, end, horizons):
-    """Backtest with a rich progress bar on stderr (shared by backtest and report)."""
+def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", workers=None):
+    """Backtest with a rich progress bar on stderr (shared by backtest and report);
+    ``scheduler`` other than sync: one horizon per task (barrage.compute)."""
     from barrage.warning.evaluate import default_plan, run
 
     plan = default_plan(inputs.record, start=start, end=end, horizons=horizons)
@@ -152,7 +153,32 @@ def run_backtest_with_progress(inputs, start, end, horizons):
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return run(inputs, plan, progress=tick)
+        if scheduler == "auto":  # a cluster only when there are horizons to split
+            scheduler = "local" if len(plan.horizons) > 1 else "sync"
+        if scheduler == "sync":
+            return run(inputs, plan, progress=tick)
+        from barrage.compute import run_backtest_in_chunks
+
+        return run_backtest_in_chunks(
+            inputs.record,
+            plan,
+            inputs.target,
+            weather=inputs.weather,
+            production=inputs.production,
+            stockpile=getattr(inputs, "stockpile", None),
+            scheduler=scheduler,
+            workers=workers,
+            on_progress=tick,
+        )
+
+
+def save_backtest_result(db: Path, result, summary: dict) -> int:
+    """Write a backtest into the store (shared by ``backtest --save`` and ``run``)."""
+    from barrage.record import open_store
+    from barrage.warning.backtest_store import save_backtest
+
+    with open_store(db, read_only=False) as con:
+        return save_backtest(con, result, summary)
 
 
 @app.command()
@@ -164,20 +190,48 @@ def backtest(
         list[int] | None, typer.Option("--horizon", help="Horizon in days (repeat; default 1 3 7).")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write forecasts CSV here.")] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Store the result in the store (the dashboard and API read the newest run).",
+        ),
+    ] = False,
     target: TargetOption = None,
     db: DbOption = Path("barrage.duckdb"),
     weather: WeatherOption = None,
+    scheduler: Annotated[
+        str,
+        typer.Option(
+            "--scheduler",
+            help="sync (this process), local (a Dask LocalCluster here, one horizon per "
+            "worker), tcp://HOST:PORT (an existing Dask cluster) or auto (local when there "
+            "are several horizons). Launch fits agree to ~1e-5 across processes.",
+        ),
+    ] = "sync",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes for --scheduler local."),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Rolling-origin backtest of every model; scores per model and horizon."""
+    from barrage.compute import check_scheduler, check_workers
     from barrage.warning.evaluate import forecasts_csv, score_summary
 
+    check_scheduler(scheduler)
+    check_workers(workers)
     inputs = load_inputs(db, target, weather)
-    result = run_backtest_with_progress(inputs, start, end, tuple(horizon) if horizon else None)
+    result = run_backtest_with_progress(
+        inputs, start, end, tuple(horizon) if horizon else None, scheduler, workers
+    )
     summary = score_summary(result)
     if out is not None:
         forecasts_csv(result, out)
         summary["csv"] = str(out)
+    if save:
+        summary["run_id"] = save_backtest_result(db, result, summary)
+        stderr_console().print(f"stored as backtest run {summary['run_id']} in {db}")
     if json_out:
         emit_json(summary)
     else:

@@ -191,15 +191,42 @@ def indicator_frame(
     weather: pd.DataFrame | None = None,
     production: ProductionHook | None = None,
     stockpile: StockpileHook | None = None,
+    origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators for every origin 1..n (n = nights in the panel, i.e. up to ``as_of``).
 
     Row ``t`` is the forecast issued at 12:00 on ``first_night + t`` and uses nights
     ``< t`` only. Index: the origin dates. The stockpile indicators are NaN without a
-    ``stockpile`` hook.
+    ``stockpile`` hook. ``origins``: only these origins t (1..n; the rows are the same
+    numbers as in the full frame, computed for those rows only, as the real-time design
+    needs one row per panel).
     """
     n = panel.n_nights
-    t = np.arange(1, n + 1)
+    t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
+    out = indicator_values(
+        panel, target, weather=weather, production=production, stockpile=stockpile, origins=t
+    )
+    index = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
+    frame = pd.DataFrame(out, index=index if origins is None else index[t - 1])
+    frame.index.name = "as_of"
+    return frame
+
+
+def indicator_values(
+    panel: NightPanel,
+    target: Target,
+    *,
+    weather: pd.DataFrame | None = None,
+    production: ProductionHook | None = None,
+    stockpile: StockpileHook | None = None,
+    origins: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`indicator_frame` as arrays (in :data:`INDICATORS` order),
+    without building a frame: the real-time design calls it once per revised origin."""
+    n = panel.n_nights
+    t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
+    if t.size and (t.min() < 1 or t.max() > n):
+        raise ValueError(f"origins: expected values in 1..{n}")
     launched = panel.launched
     cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
     miss_idx = [cls[c] for c in MISSILE_CLASSES]
@@ -231,7 +258,7 @@ def indicator_frame(
         le = (closed & (gap_len[None, :] <= days_since[:, None])).sum(axis=1)
         out["gap_percentile"] = np.where(n_closed > 0, le / np.maximum(n_closed, 1), np.nan)
     else:
-        out["gap_percentile"] = np.full(n, np.nan)
+        out["gap_percentile"] = np.full(t.size, np.nan)
     ev_cs = _cumsum0(ev.astype(float))
     out["events_90d"] = _window(ev_cs, t, 90)
     out["events_365d"] = _window(ev_cs, t, 365)
@@ -258,9 +285,9 @@ def indicator_frame(
         lcs, dcs = _cumsum0(lv), _cumsum0(dv)
         l30, d30 = _window(lcs, t, 30), _window(dcs, t, 30)
         l120, d120 = _window(lcs, t, 120), _window(dcs, t, 120)
-        r30 = np.divide(d30, l30, out=np.full(n, np.nan), where=l30 > 0)
+        r30 = np.divide(d30, l30, out=np.full(t.size, np.nan), where=l30 > 0)
         lp, dp = l120 - l30, d120 - d30
-        rprev = np.divide(dp, lp, out=np.full(n, np.nan), where=lp > 0)
+        rprev = np.divide(dp, lp, out=np.full(t.size, np.nan), where=lp > 0)
         out[f"intercept_rate_{key}_30d"] = np.clip(r30, 0, 1)
         out[f"intercept_trend_{key}"] = np.clip(r30, 0, 1) - np.clip(rprev, 0, 1)
 
@@ -270,8 +297,8 @@ def indicator_frame(
     out["probing_small_strikes_energy_7d"] = _window(_cumsum0(small), t, 7)
 
     # Season and weather.
-    origins = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
-    doy = origins.dayofyear.to_numpy()
+    dates = panel.first_night + t.astype("timedelta64[D]")
+    doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64) + 1
     out["heating_season"] = ((doy >= HEATING_START_DOY) | (doy <= HEATING_END_DOY)).astype(float)
     out["season_cos"] = np.cos(2 * np.pi * (doy - 15) / 365.25)
     wx = recent_weather(weather, panel.first_night, n + 1)
@@ -290,9 +317,7 @@ def indicator_frame(
         (k >= 6) & (prev3 > 0), last3 / np.where(prev3 > 0, prev3, 1) - 1, np.nan
     )
     out.update(_stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out))
-    frame = pd.DataFrame(out, index=origins)
-    frame.index.name = "as_of"
-    return frame[list(INDICATORS)]
+    return {c: out[c] for c in INDICATORS}
 
 
 def _typical_salvo(series: np.ndarray, ev_idx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -317,14 +342,16 @@ def _typical_salvo(series: np.ndarray, ev_idx: np.ndarray, t: np.ndarray) -> np.
 def _stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out) -> dict:
     """Accumulation since the last target night in typical salvos, and nights of
     capacity at the recent tempo, from the hook's production rates and refit stocks plus
-    the panel's launches (as known on each origin)."""
-    n = t.size
+    the panel's launches (as known on each origin). ``t``: the origins wanted (the hook
+    always answers for every origin 1..n of the panel)."""
+    n = panel.n_nights
     if stockpile is None:
-        return {c: np.full(n, np.nan) for c in STOCKPILE_INDICATORS}
+        return {c: np.full(t.size, np.nan) for c in STOCKPILE_INDICATORS}
     sp = stockpile(panel.first_night, n)
-    r = np.asarray(sp["refit_index"], dtype=np.int64)[:n]
+    r_all = np.asarray(sp["refit_index"], dtype=np.int64)[:n]
+    first_refit = int(r_all[r_all >= 0].min()) if (r_all >= 0).any() else n + 1
+    r = r_all[t - 1]
     fitted = r >= 0
-    first_refit = int(r[fitted].min()) if fitted.any() else n + 1
     res = {}
     for g, series_name in STOCK_GROUPS.items():
         series = groups[series_name]
@@ -337,11 +364,11 @@ def _stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups,
         built = (pcs[t] - pcs[start]) - (lcs[t] - lcs[start])
         typical = _typical_salvo(series, ev_idx, t)
         ratio = np.divide(
-            built, typical, out=np.full(n, np.nan), where=valid & has_event & (typical > 0)
+            built, typical, out=np.full(t.size, np.nan), where=valid & has_event & (typical > 0)
         )
         rr = np.where(fitted, r, 0)
         stock = (
-            np.asarray(sp[f"stock_{g}_at_refit"], float)[:n]
+            np.asarray(sp[f"stock_{g}_at_refit"], float)[:n][t - 1]
             + (pcs[t] - pcs[rr])
             - (lcs[t] - lcs[rr])
         )

@@ -115,7 +115,17 @@ def _drivers(
 
 def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: int = 6) -> dict:
     """Forecast as of 12:00 Kyiv on ``as_of`` (default: the day after the last night in
-    the store), using only rows known then."""
+    the store), using only rows known then.
+
+    BLAS runs single-threaded, as in the backtest and the replay: the fits are tiny and
+    threads only contend (L-BFGS was ~30x slower with two BLAS threads on two cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _assess(inputs, as_of, top_drivers=top_drivers)
+
+
+def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> dict:
     rec, target = inputs.record, inputs.target
     day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
     if day <= rec.first_night:
@@ -225,20 +235,25 @@ def inputs_from_store(
     """The inputs every warning entry point uses (CLI, web, live updates): the known
     record from ``store`` (a path or an open DuckDB connection), the resolved target and
     the weather (a path, a loaded frame, or None for the default file), and the stockpile
-    hook (monthly stockpile refits as known, computed on first use and cached)."""
+    hook (monthly stockpile refits as known, computed on first use and cached in the
+    process and in a folder next to the store file)."""
     from barrage.indicators import default_weather_path, load_weather, resolve_target
     from barrage.record import open_store
+    from barrage.warning.stock import StockpileFeatures, refit_cache_dir, store_cache_dir
 
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
         record = KnownRecord.from_store(store)
+        cache_dir = store_cache_dir(store)
     else:
         with open_store(store) as con:
             record = KnownRecord.from_store(con)
+        cache_dir = refit_cache_dir(store)
     if weather is None or not isinstance(weather, pd.DataFrame):
         weather = load_weather(weather if weather is not None else default_weather_path())
-    from barrage.warning.stock import StockpileFeatures
-
     return AssessInputs(
-        record=record, target=tgt, weather=weather, stockpile=StockpileFeatures(record)
+        record=record,
+        target=tgt,
+        weather=weather,
+        stockpile=StockpileFeatures(record, cache_dir=cache_dir),
     )

@@ -21,7 +21,7 @@ import pandas as pd
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord, Target, event_flags, launch_totals, outcomes, to_day
 from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel, crps_negbin
-from barrage.warning.models import MODELS, design_matrix, make_model
+from barrage.warning.models import MODELS, design_matrix, design_rows, make_model
 
 HORIZONS_D: tuple[int, ...] = (1, 3, 7)
 Progress = Callable[[int, int], None]
@@ -123,14 +123,15 @@ def realtime_design(
     pairs = np.unique(np.column_stack([night[gap] + 1, np.minimum(settle[gap], n + 1)]), axis=0)
     unsettled_origins = {int(t) for a, b in pairs for t in range(a, b)}
     for t in sorted(o for o in unsettled_origins if 1 <= o <= n):
-        d = design_matrix(
+        # The panel as known on t; only its last origin (t) is needed.
+        rows[t - 1] = design_rows(
             record.panel(record.first_night + np.timedelta64(t, "D")),
             target,
+            np.array([t]),
             weather=weather,
             production=production,
             stockpile=stockpile,
-        )
-        rows[t - 1] = d.to_numpy(float)[-1]
+        )[0]
     return pd.DataFrame(rows, index=final.index, columns=final.columns)
 
 

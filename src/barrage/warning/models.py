@@ -23,6 +23,7 @@ from barrage.indicators import (
     Target,
     event_flags,
     indicator_frame,
+    indicator_values,
 )
 
 #: Decay rates (per night) of the self-exciting kernel; the MLE profiles over them.
@@ -35,19 +36,62 @@ def hawkes_columns() -> list[str]:
 
 
 def design_matrix(
-    panel: NightPanel, target: Target, *, weather=None, production=None, stockpile=None
+    panel: NightPanel,
+    target: Target,
+    *,
+    weather=None,
+    production=None,
+    stockpile=None,
+    origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators plus the self-exciting sums ``sum_s exp(-b (t - s))`` over past target
-    nights s, for every origin of the panel."""
+    nights s, for every origin of the panel (or only ``origins``, see
+    :func:`barrage.indicators.indicator_frame`)."""
     frame = indicator_frame(
-        panel, target, weather=weather, production=production, stockpile=stockpile
+        panel,
+        target,
+        weather=weather,
+        production=production,
+        stockpile=stockpile,
+        origins=origins,
     )
+    for col, values in _hawkes_values(panel, target, origins).items():
+        frame[col] = values
+    return frame
+
+
+def _hawkes_values(panel: NightPanel, target: Target, origins=None) -> dict[str, np.ndarray]:
     ev = event_flags(panel, target).astype(float)
+    rows = slice(None) if origins is None else np.asarray(origins, dtype=np.int64) - 1
+    out = {}
     for b, col in zip(HAWKES_DECAYS, hawkes_columns(), strict=True):
         decay = np.exp(-b)
         # y[i] = ev[i] + decay * y[i-1]; origin t = i + 1 sees e^{-b} * y[i].
-        frame[col] = decay * lfilter([1.0], [1.0, -decay], ev)
-    return frame
+        out[col] = (decay * lfilter([1.0], [1.0, -decay], ev))[rows]
+    return out
+
+
+def design_rows(
+    panel: NightPanel,
+    target: Target,
+    origins: np.ndarray,
+    *,
+    weather=None,
+    production=None,
+    stockpile=None,
+) -> np.ndarray:
+    """Rows ``origins`` of :func:`design_matrix` as an array (its column order), the same
+    numbers without the frame (for the real-time design's one row per panel)."""
+    values = indicator_values(
+        panel,
+        target,
+        weather=weather,
+        production=production,
+        stockpile=stockpile,
+        origins=origins,
+    )
+    values.update(_hawkes_values(panel, target, origins))
+    return np.column_stack(list(values.values())).astype(float, copy=False)
 
 
 def _check_xy(X: pd.DataFrame, y) -> tuple[pd.DataFrame, np.ndarray]:

@@ -14,12 +14,26 @@ r - 1 (sums of family medians, a point summary, not the median of the sum).
 add the panel's launches known on t. Refits are deterministic (seeded), keyed by a hash
 of exactly what they read, and cached in the process, so a backtest computes each month
 once and an assessment on a store cut at D reuses the refits of the full store.
+
+They are also cached on disk, in a folder next to the store (:func:`refit_cache_dir`),
+one small JSON file per refit named by its key. The key hashes what the refit reads
+(the night totals before r, the statements dated before r, the draws and seed) and what
+computes it (the package version, the source of :mod:`barrage.stockpile` and of this
+module, the numpy/scipy/pandas versions), so a cached value is the value a refit would
+compute, bit for bit (JSON floats round-trip exactly). A folder that cannot be read or
+written (a read-only store) only means the refits are computed, never an error.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import logging
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -39,7 +53,88 @@ MIN_RECORD_D = 31
 N_SAMPLES = 500
 _CACHE: dict[str, dict[str, float]] = {}
 _CACHE_MAX = 20_000
+#: Bump when the layout of a cached refit changes.
+CACHE_FORMAT = 1
+#: The values of one refit (the keys of a cached file).
+REFIT_VALUES: tuple[str, ...] = tuple(
+    f"{kind}_{g}{suffix}"
+    for g in GROUP_FAMILIES
+    for kind, suffix in (("production", "_per_day"), ("stock", ""))
+)
 assert set(GROUP_FAMILIES) == set(STOCK_GROUPS)
+logger = logging.getLogger(__name__)
+
+
+def refit_cache_dir(store: str | os.PathLike[str]) -> Path:
+    """The on-disk refit cache of the store file ``store``: ``<store>.cache/stockpile_refits``."""
+    p = Path(store)
+    return p.with_name(p.name + ".cache") / "stockpile_refits"
+
+
+def store_cache_dir(con) -> Path | None:
+    """:func:`refit_cache_dir` of the file behind an open DuckDB connection (None in memory)."""
+    try:
+        rows = con.execute("PRAGMA database_list").fetchall()
+    except Exception:  # noqa: BLE001 - any connection without a file: no disk cache
+        return None
+    files = [r[2] for r in rows if r[2]]
+    return refit_cache_dir(files[0]) if files else None
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """What computes a refit: versions, and the source of the stockpile model and of this
+    module (so a changed model never reads an old cached value, version bump or not)."""
+    import numpy
+    import pandas
+    import scipy
+
+    import barrage
+    import barrage.stockpile
+
+    h = hashlib.sha256()
+    h.update(
+        f"{CACHE_FORMAT}|{barrage.__version__}|{numpy.__version__}|{scipy.__version__}|"
+        f"{pandas.__version__}".encode()
+    )
+    files = sorted(Path(barrage.stockpile.__file__).parent.glob("*.py")) + [Path(__file__)]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _read_cached(folder: Path | None, key: str) -> dict[str, float] | None:
+    """A refit from the disk cache, or None (missing, unreadable or malformed)."""
+    if folder is None:
+        return None
+    try:
+        data = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
+        values = data["values"]
+        if data.get("key") != key or set(values) != set(REFIT_VALUES):
+            return None
+        return {k: float(values[k]) for k in REFIT_VALUES}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cached(folder: Path | None, key: str, values: dict[str, float]) -> None:
+    """Store a refit in the disk cache atomically; a folder that cannot be written is
+    skipped (the in-process cache still holds the value)."""
+    if folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump({"key": key, "format": CACHE_FORMAT, "values": values}, f)
+            os.replace(tmp, folder / f"{key}.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        logger.debug("stockpile refit cache %s not written: %s", folder, exc)
 
 
 def _month_start_index(first_night: np.datetime64, days: np.ndarray) -> np.ndarray:
@@ -91,7 +186,8 @@ class StockpileFeatures:
     """The ``stockpile=`` hook: monthly stockpile refits as known, computed once.
 
     ``statements``: the dated statements (default: the packaged table); a refit on r
-    reads only those with ``stated_on < r``.
+    reads only those with ``stated_on < r``. ``cache_dir``: the on-disk refit cache
+    (see the module docstring; None: in-process only).
     """
 
     def __init__(
@@ -101,11 +197,13 @@ class StockpileFeatures:
         statements: Sequence | None = None,
         n_samples: int = N_SAMPLES,
         seed: int = 0,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.record = record
         self.statements = statements
         self.n_samples = n_samples
         self.seed = seed
+        self.cache_dir = cache_dir
         self._by_day: dict[int, dict[str, float]] = {}
 
     def _statements(self) -> list:
@@ -125,7 +223,7 @@ class StockpileFeatures:
             key=lambda s: s.statement_id,
         )
         h = hashlib.sha256()
-        h.update(f"{day}|{self.n_samples}|{self.seed}".encode())
+        h.update(f"{code_fingerprint()}|{day}|{self.n_samples}|{self.seed}".encode())
         h.update(pd.util.hash_pandas_object(nt, index=False).to_numpy().tobytes())
         for s in used:
             h.update(s.model_dump_json().encode())
@@ -133,17 +231,31 @@ class StockpileFeatures:
 
     def refits(self, days: Sequence[int]) -> dict[int, dict[str, float]]:
         """Refit outputs for refit day indices ``days`` (each computed once, then cached)."""
-        keys, todo = {}, {}
+        folder = None if self.cache_dir is None else Path(self.cache_dir)
+        keys, todo, found = {}, {}, {}
         for r in sorted({int(d) for d in days} - set(self._by_day)):
             key, payload = self._payload(r)
             keys[r] = key
-            if key not in _CACHE and key not in {k for k, _ in todo.values()}:
+            if key in _CACHE:
+                # computed in this process for another store: keep this store's cache whole
+                if folder is not None and not (folder / f"{key}.json").exists():
+                    _write_cached(folder, key, _CACHE[key])
+                continue
+            if key in found or key in {k for k, _ in todo.values()}:
+                continue
+            cached = _read_cached(folder, key)
+            if cached is not None:
+                found[key] = cached
+            else:
                 todo[r] = (key, payload)
-        if todo:
+        if found or todo:
             items = list(todo.values())
             results = [_refit(p) for _, p in items]
-            if len(_CACHE) + len(results) > _CACHE_MAX:
+            for (key, _), res in zip(items, results, strict=True):
+                _write_cached(folder, key, res)
+            if len(_CACHE) + len(results) + len(found) > _CACHE_MAX:
                 _CACHE.clear()
+            _CACHE.update(found)
             for (key, _), res in zip(items, results, strict=True):
                 _CACHE[key] = res
         self._by_day.update({r: _CACHE[k] for r, k in keys.items()})
