@@ -423,7 +423,9 @@ def test_scorecard_of_an_empty_log_and_the_web_panel(record_db, tmp_path):
     res = _invoke("scorecard", "--db", str(db), "--json")
     assert res.exit_code == 0
     assert json.loads(res.stdout)["rows"] == []
-    with TestClient(create_app(Settings(db=db))) as client:
+    # No background warm-up: its read-only connection would clash with the in-process
+    # `assess --record` writer below (in real use the CLI is another process).
+    with TestClient(create_app(Settings(db=db, warm=False))) as client:
         empty = client.get("/api/scorecard")
         assert empty.status_code == 200 and empty.json()["log_entries"] == 0
         assert _invoke("assess", "--db", str(db), "--record", "--json").exit_code == 0
