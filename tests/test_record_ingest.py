@@ -342,3 +342,20 @@ def test_the_key_is_unique_after_repeated_and_corrected_ingests(record_csv, tmp_
             "FROM attacks"
         ).fetchone()
     assert total == distinct == 2946
+
+
+def test_bad_encoding_past_the_head_is_found_while_parsing(record_csv, tmp_path):
+    """The head is checked up front, the rest beside DuckDB's parse: same one-line error,
+    same untouched store."""
+    db = tmp_path / "s.duckdb"
+    ingest_record(record_csv, db)
+    data = record_csv.read_bytes()
+    cut = data.index(b"\n", 200_000) + 1
+    line = data[:cut].count(b"\n") + 1
+    bad = tmp_path / "late.csv"
+    bad.write_bytes(data[:cut] + "Молнія".encode("cp1251") + data[cut:])
+    with pytest.raises(InputError, match=f"not UTF-8 text .* at line {line}"):
+        ingest_record(bad, db)
+    assert _table_count(db) == 2946
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ingests").fetchone()[0] == 1

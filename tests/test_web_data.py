@@ -285,3 +285,12 @@ def test_server_warms_at_start_up(bare_store):
         t0 = time.perf_counter()
         assert c.get("/api/assessment").status_code == 200
         assert time.perf_counter() - t0 < 0.5
+
+
+def test_a_running_strike_job_stops_at_its_time_limit(bare_store, grid_dir):
+    """The chunked strike reports progress between steps, so the limit can stop it."""
+    with client(bare_store, job_timeout_s=0.001) as c:
+        r = c.post("/api/jobs/strike", json={"scenario": STRIKE, "runs": 200})
+        assert r.status_code == 202, r.text
+        job = wait_for(c, r.json()["id"])
+    assert job["state"] == "timed_out", job

@@ -56,6 +56,22 @@ def file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+HEAD_BYTES = 1 << 16
+
+
+def _utf8_problem(path: Path, data: bytes) -> str | None:
+    """The one-line error for a file that is not UTF-8, or None."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return (
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
+            "save the record as UTF-8"
+        )
+    return None
+
+
 def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     """Read the file once: its bytes (for the hash) and its checked header."""
     if not path.exists():
@@ -68,14 +84,15 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
     if not data.strip():
         raise InputError(f"{path}: empty file (expected a CSV with a header row)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}); "
-            "save the record as UTF-8"
-        ) from None
+    # The header needs only the head; the whole file's encoding is checked by
+    # _utf8_problem, which ingest runs beside DuckDB's parse.
+    head = data[:HEAD_BYTES]
+    if len(data) > HEAD_BYTES and b"\n" in head:
+        head = head[: head.rindex(b"\n")]
+    problem = _utf8_problem(path, head)
+    if problem:
+        raise InputError(problem)
+    text = head.decode("utf-8")
     # Any line end ends the header (CR-only files are read with plain newlines below);
     # found by fuzzing: a blank first line or a bare CR used to escape as a raw
     # StopIteration / csv.Error.
@@ -220,7 +237,13 @@ def ingest_record(
 
     path = Path(path)
     data, header = _read_and_check(path)
-    sha = file_sha256(data)
+    # Hashing and the full UTF-8 check run beside DuckDB's parse (it releases the GIL).
+    from concurrent.futures import ThreadPoolExecutor
+
+    checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="barrage-ingest")
+    sha_future = checker.submit(file_sha256, data)
+    utf8_future = checker.submit(_utf8_problem, path, data)
+    checker.shutdown(wait=False)
     read_path, cleanup = path, None
     if b"\r" in data:
         # Mixed or Windows line ends (e.g. rows appended by a spreadsheet) trip DuckDB's
@@ -231,7 +254,6 @@ def ingest_record(
         with os.fdopen(fd, "wb") as f:
             f.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
         read_path = cleanup = Path(tmp)
-    del data
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     con = connect(db, lock_timeout_s=lock_timeout_s)
     try:
@@ -248,9 +270,15 @@ def ingest_record(
                 [str(read_path)],
             )
         except duckdb.Error as exc:
+            problem = utf8_future.result()
             raise InputError(
-                f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})"
+                problem or f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})"
             ) from None
+        problem = utf8_future.result()
+        if problem:
+            raise InputError(problem)
+        sha = sha_future.result()
+        del data
 
         models = [
             r[0]

@@ -176,9 +176,12 @@ def _strike_function() -> tuple[Callable[..., Any], set[str]]:
     import importlib
     import inspect
 
-    for module in ("barrage.compute.strike", "barrage.grid"):
+    for module, name in (
+        ("barrage.compute.strike", "simulate_strike_chunked"),
+        ("barrage.grid", "simulate_strike"),
+    ):
         try:
-            fn = getattr(importlib.import_module(module), "simulate_strike", None)
+            fn = getattr(importlib.import_module(module), name, None)
         except ImportError:
             fn = None
         if fn is not None:
@@ -198,7 +201,11 @@ def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) 
             kwargs["scheduler"] = "sync"  # the job thread is the worker: no cluster
         hooked = "on_progress" in params
         if hooked:
-            kwargs["on_progress"] = on_progress
+            # The library counts its own steps (draws, solves, restoration); the job
+            # reports progress in runs, and stops (cancel, time limit) between steps.
+            kwargs["on_progress"] = lambda done, total: on_progress(
+                runs * done // max(total, 1), runs
+            )
         on_progress(0, runs)
         result = fn(scenario, **kwargs)
         if not hooked:
