@@ -10,10 +10,8 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
@@ -22,6 +20,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from _loopback import LoopbackServer  # noqa: E402
 from _recordgen import row, write_record
 from barrage.cli import app
 from barrage.record import ingest_record, open_store
@@ -42,45 +41,9 @@ from barrage.warning.stock import refit_cache_dir
 BIN = Path(sys.executable).with_name("barrage")
 
 
-class Server:
-    """Serves ``routes[path] = bytes`` on 127.0.0.1, after ``delay_s`` (a slow mirror)."""
-
-    def __init__(self, delay_s: float = 0.0):
-        self.routes: dict[str, bytes] = {}
-        self.delay_s = delay_s
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                time.sleep(outer.delay_s)
-                body = outer.routes.get(self.path)
-                if body is None:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    s = Server()
+    s = LoopbackServer()
     yield s
     s.close()
 
@@ -212,7 +175,7 @@ def _store_rows(db: Path) -> tuple[int, int]:
 
 
 def test_two_concurrent_updates_one_exits_3_or_waits(record_csv, warm_refit_cache, tmp_path):
-    slow = Server(delay_s=2.0)  # the first update holds the lock while it downloads
+    slow = LoopbackServer(delay_s=2.0)  # the first update holds the lock while it downloads
     try:
         slow.routes["/r.csv"] = record_csv.read_bytes()
         url = slow.url("/r.csv")

@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import socket
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from _loopback import LoopbackServer
 from _recordgen import row, write_record
 from barrage.errors import StoreBusyError
 from barrage.record import ingest_record
@@ -18,45 +17,9 @@ from barrage.record.fetch import FetchError, fetch_record
 from barrage.record.lock import exclusive_lock
 
 
-class _Server:
-    """Serves ``routes[path] = (body, declared_length or None)`` on 127.0.0.1."""
-
-    def __init__(self):
-        self.routes: dict[str, tuple[bytes, int | None]] = {}
-        routes = self.routes
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - http.server's name
-                if self.path not in routes:
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                body, declared = routes[self.path]
-                self.send_response(200)
-                self.send_header(
-                    "Content-Length", str(declared if declared is not None else len(body))
-                )
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def server():
-    s = _Server()
+    s = LoopbackServer()
     yield s
     s.close()
 

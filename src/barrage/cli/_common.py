@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -62,3 +62,14 @@ def clean_errors(func: F) -> F:
             raise typer.Exit(code=exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+ToOption = Annotated[
+    Path, typer.Option("--to", help="Folder to write missile_attacks_daily.csv into.")
+]
+UrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url", help="Download URL (else $BARRAGE_RECORD_URL, else Kaggle's public endpoint)."
+    ),
+]

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stdout_console
+from barrage.cli._common import ToOption, UrlOption, clean_errors, emit_json, stdout_console
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -58,16 +58,9 @@ def _close_logging(handlers: list[logging.Handler]) -> None:
 
 @app.command()
 def update(
-    to: Annotated[
-        Path, typer.Option("--to", help="Folder to write missile_attacks_daily.csv into.")
-    ] = Path("data"),
+    to: ToOption = Path("data"),
     db: DbOption = Path("barrage.duckdb"),
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url", help="Download URL (else $BARRAGE_RECORD_URL, else Kaggle's public endpoint)."
-        ),
-    ] = None,
+    url: UrlOption = None,
     wait: Annotated[
         float,
         typer.Option("--wait", help="Seconds to wait for a running update (then exit 3)."),

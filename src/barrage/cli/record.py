@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    ToOption,
+    UrlOption,
+    clean_errors,
+    emit_json,
+    stderr_console,
+    stdout_console,
+)
 
 DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -166,16 +173,9 @@ def summary(db: DbOption = Path("barrage.duckdb"), json_out: JsonOption = False)
 @app.command()
 @clean_errors
 def fetch(
-    to: Annotated[
-        Path, typer.Option("--to", help="Folder to write missile_attacks_daily.csv into.")
-    ] = Path("data"),
+    to: ToOption = Path("data"),
     db: DbOption = Path("barrage.duckdb"),
-    url: Annotated[
-        str | None,
-        typer.Option(
-            "--url", help="Download URL (else $BARRAGE_RECORD_URL, else Kaggle's public endpoint)."
-        ),
-    ] = None,
+    url: UrlOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Download the newest public record, verify it, and report what it would change."""
