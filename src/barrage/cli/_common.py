@@ -73,3 +73,5 @@ UrlOption = Annotated[
         "--url", help="Download URL (else $BARRAGE_RECORD_URL, else Kaggle's public endpoint)."
     ),
 ]
+DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stdout_console
+from barrage.cli._common import JsonOption, clean_errors, emit_json, stdout_console
 
 grid_app = typer.Typer(
     name="grid",
@@ -29,7 +29,6 @@ OutageOption = Annotated[
         help="Destroyed asset: substation:<bus>, plant:<n> or branch:<n> (repeatable).",
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 @grid_app.command("opf")

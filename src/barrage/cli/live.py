@@ -10,10 +10,16 @@ from typing import Annotated
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import ToOption, UrlOption, clean_errors, emit_json, stdout_console
+from barrage.cli._common import (
+    DbOption,
+    JsonOption,
+    ToOption,
+    UrlOption,
+    clean_errors,
+    emit_json,
+    stdout_console,
+)
 
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 TargetOption = Annotated[
     str | None,
     typer.Option(

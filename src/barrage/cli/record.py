@@ -9,6 +9,8 @@ import typer
 
 from barrage.cli import app
 from barrage.cli._common import (
+    DbOption,
+    JsonOption,
     ToOption,
     UrlOption,
     clean_errors,
@@ -16,9 +18,6 @@ from barrage.cli._common import (
     stderr_console,
     stdout_console,
 )
-
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
 
 def _render_ingest(report: dict) -> None:

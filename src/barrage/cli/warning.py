@@ -8,10 +8,15 @@ from typing import Annotated
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    DbOption,
+    JsonOption,
+    clean_errors,
+    emit_json,
+    stderr_console,
+    stdout_console,
+)
 
-DbOption = Annotated[Path, typer.Option("--db", help="DuckDB store file.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 TargetOption = Annotated[
     str | None,
     typer.Option(
