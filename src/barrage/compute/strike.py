@@ -56,10 +56,9 @@ from barrage.grid.strike import (
     StrikeResult,
     StrikeScenario,
     build_strike_model,
+    checked_strike_request,
     grid_draws,
-    load_strike_scenario,
     restoration_settings,
-    strike_from_dict,
 )
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
 from barrage.salvo.engine import BLOCK_RUNS, compile_scenario
@@ -317,14 +316,7 @@ def simulate_strike_chunked(
     4,096 runs in this process. ``on_progress(done, total)`` counts runs of the three
     run steps plus damaged sets solved (the total grows as the sets become known).
     """
-    if isinstance(scenario, str | Path):
-        scenario = load_strike_scenario(scenario)
-    elif isinstance(scenario, dict):
-        scenario = strike_from_dict(scenario)
-    if not isinstance(runs, int) or runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
-    if not isinstance(seed, int) or seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    scenario = checked_strike_request(scenario, runs, seed)
     if chunk_runs is not None and chunk_runs < 1:
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
     scheduler = check_scheduler(resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS))

@@ -522,6 +522,20 @@ def run_strike(
     )
 
 
+def checked_strike_request(scenario, runs: int, seed: int) -> StrikeScenario:
+    """The scenario as a :class:`StrikeScenario` (from a YAML path or a mapping), with
+    ``runs`` and ``seed`` checked: one gate for every entry point of the strike."""
+    if isinstance(scenario, str | Path):
+        scenario = load_strike_scenario(scenario)
+    elif isinstance(scenario, dict):
+        scenario = strike_from_dict(scenario)
+    if not isinstance(runs, int) or runs < 1:
+        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+    if not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    return scenario
+
+
 def simulate_strike(
     scenario: StrikeScenario | str | Path | dict,
     runs: int = 1000,
@@ -538,14 +552,7 @@ def simulate_strike(
     scenario. The result's ``summary()`` gives unserved energy (mean, p05, p50, p95,
     CVaR95), customer-hours, cold exposure, peak and duration of shedding and leakers.
     """
-    if isinstance(scenario, str | Path):
-        scenario = load_strike_scenario(scenario)
-    elif isinstance(scenario, dict):
-        scenario = strike_from_dict(scenario)
-    if not isinstance(runs, int) or runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
-    if not isinstance(seed, int) or seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    scenario = checked_strike_request(scenario, runs, seed)
     model = build_strike_model(scenario, grid_dir=grid_dir, network=network)
     return run_strike(model, runs=runs, seed=seed)
 
