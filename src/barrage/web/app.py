@@ -151,6 +151,31 @@ class _Computing(Exception):
     """The current assessment is still being computed in the background."""
 
 
+def _requested_scenario(body, examples: dict, names: list[str], from_spec, load, *, kind: str):
+    """A job's scenario: the inline ``scenario_spec`` or a bundled one by name (default
+    the first of ``names``), never both."""
+    if body.scenario is not None and body.scenario_spec is not None:
+        raise InputError("give either scenario (a bundled name) or scenario_spec, not both")
+    if body.scenario_spec is not None:
+        return from_spec(body.scenario_spec, source="scenario_spec")
+    name = body.scenario or names[0]
+    if name not in examples:
+        raise InputError(
+            f"scenario: unknown {kind}scenario {name!r}; expected one of "
+            f"{', '.join(names)} (or give scenario_spec)"
+        )
+    return load(examples[name])
+
+
+def _check_weapons(salvo_scenario, limit: int) -> None:
+    """Refuse a salvo over the server's weapon limit before anything is allocated."""
+    n_weapons = sum(g.count for g in salvo_scenario.salvo.weapons)
+    if n_weapons > limit:
+        raise InputError(
+            f"scenario: {n_weapons:,} weapons, more than this server's limit of {limit:,} per job"
+        )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for one store; ``settings`` default to the ``BARRAGE_*`` environment."""
     settings = settings or Settings()
@@ -452,26 +477,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             scenario_from_dict,
         )
 
-        if body.scenario is not None and body.scenario_spec is not None:
-            raise InputError("give either scenario (a bundled name) or scenario_spec, not both")
         examples = example_scenarios()
-        if body.scenario_spec is not None:
-            scn = scenario_from_dict(body.scenario_spec, source="scenario_spec")
-        else:
-            name = body.scenario or next(iter(examples))
-            if name not in examples:
-                raise InputError(
-                    f"scenario: unknown scenario {name!r}; expected one of "
-                    f"{', '.join(examples)} (or give scenario_spec)"
-                )
-            scn = load_scenario(examples[name])
+        scn = _requested_scenario(
+            body, examples, list(examples), scenario_from_dict, load_scenario, kind=""
+        )
         # Count before compiling: compiling allocates per weapon (10^8 weapons took 2 GB).
-        n_weapons = sum(g.count for g in scn.salvo.weapons)
-        if n_weapons > settings.max_weapons:
-            raise InputError(
-                f"scenario: {n_weapons:,} weapons, more than this server's limit of "
-                f"{settings.max_weapons:,} per job"
-            )
+        _check_weapons(scn, settings.max_weapons)
         compiled = compile_scenario(scn)
         request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
         job = jobs.submit(
@@ -502,11 +513,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 strike_from_dict,
             )
 
-            if body.scenario is not None and body.scenario_spec is not None:
-                raise InputError("give either scenario (a bundled name) or scenario_spec, not both")
             examples = example_strike_scenarios()
+            scn = _requested_scenario(
+                body,
+                examples,
+                sorted(examples),
+                strike_from_dict,
+                load_strike_scenario,
+                kind="strike ",
+            )
             if body.scenario_spec is not None:
-                scn = strike_from_dict(body.scenario_spec, source="scenario_spec")
                 net = scn.grid.network
                 # only the server's network folder: a path would read any file it can
                 if not net.startswith("pandapower:") and Path(net).name != net:
@@ -514,20 +530,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         f"scenario_spec: grid.network {net!r}: expected a file name in the "
                         "server's network folder (no path) or pandapower:<case>"
                     )
-            else:
-                name = body.scenario or next(iter(sorted(examples)))
-                if name not in examples:
-                    raise InputError(
-                        f"scenario: unknown strike scenario {name!r}; expected one of "
-                        f"{', '.join(sorted(examples))} (or give scenario_spec)"
-                    )
-                scn = load_strike_scenario(examples[name])
-            n_weapons = sum(g.count for g in scn.salvo.salvo.weapons)
-            if n_weapons > settings.max_weapons:
-                raise InputError(
-                    f"scenario: {n_weapons:,} weapons, more than this server's limit of "
-                    f"{settings.max_weapons:,} per job"
-                )
+            _check_weapons(scn.salvo, settings.max_weapons)
             # resolve the network now, so a missing one is a 400 here, not a failed job
             from barrage.grid.strike import build_strike_model
 
