@@ -34,7 +34,7 @@ from barrage.compute.executor import resolve_auto
 from barrage.compute.salvo import _blocks_task
 from barrage.errors import InputError
 from barrage.salvo import compile_scenario, example_scenarios, load_scenario, simulate
-from barrage.salvo.blocks import assemble_result, block_generator
+from barrage.salvo.blocks import assemble_result, block_generator, simulate_blocks
 from barrage.salvo.engine import block_generators
 
 EXAMPLE = example_scenarios()["2024-08-26_combined"]
@@ -232,6 +232,26 @@ def test_short_backtest_on_the_cluster_equals_the_single_run(cluster, record_db)
     pd.testing.assert_frame_equal(single.launches, dist.launches, check_exact=False, rtol=1e-3)
     assert np.array_equal(single.event_days, dist.event_days)
 
+    # the one dispatch the CLI uses: a cluster address splits by horizon, "auto" with a
+    # single horizon stays in this process; both give the single run's forecasts
+    from types import SimpleNamespace
+
+    from barrage.compute import run_backtest_on
+
+    inputs = SimpleNamespace(
+        record=record, target=target, weather=None, production=None, stockpile=None
+    )
+    via = run_backtest_on(inputs, plan, scheduler=address)
+    pd.testing.assert_frame_equal(single.forecasts, via.forecasts, check_exact=True)
+    one = dataclasses.replace(plan, horizons=(3,))
+    seen: list = []
+    auto = run_backtest_on(inputs, one, scheduler="auto", on_progress=lambda d, t: seen.append(d))
+    expected = single.forecasts[single.forecasts["horizon_days"] == 3].reset_index(drop=True)
+    pd.testing.assert_frame_equal(expected, auto.forecasts, check_exact=True)
+    assert seen and seen[-1] == len(one.windows(3))
+    with pytest.raises(InputError, match="--scheduler"):
+        run_backtest_on(inputs, one, scheduler="nowhere")
+
 
 def test_a_failing_chunk_raises_its_own_error(cluster, compiled):
     address, _ = cluster
@@ -288,7 +308,13 @@ def test_ctrl_c_cancels_and_leaves_no_worker_processes():
         "--json",
     ]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # a test run started in the background of a non-interactive shell inherits
+        # SIGINT ignored; a terminal's foreground command never has it ignored
+        preexec_fn=_default_sigint,
     )
     try:
         parent = psutil.Process(proc.pid)
@@ -312,6 +338,10 @@ def test_ctrl_c_cancels_and_leaves_no_worker_processes():
     assert alive == [], f"orphan processes left: {[p.pid for p in alive]}"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _cpu(p) -> float:
     try:
         return p.cpu_times().user
@@ -320,7 +350,7 @@ def _cpu(p) -> float:
 
 
 def test_assemble_refuses_missing_runs(compiled):
-    part = _blocks_task(compiled, (0, 2048, 0, 1))
+    part = simulate_blocks(compiled, seed=0, runs=2048, start=0, stop=1)
     with pytest.raises(InputError, match="expected 2048 runs"):
         assemble_result(compiled, runs=2048, seed=0, parts=[part])
 
@@ -406,13 +436,15 @@ def test_intact_warm_start_makes_each_scenario_independent_of_the_batch(shared_d
         shed_load_batch(net, masks[:2], warm_start="cold")
 
 
-def test_strike_in_chunks_equals_simulate_strike(strike_setup):
+@pytest.mark.parametrize("chunk_runs", [1024, 147])
+def test_strike_in_chunks_equals_simulate_strike(strike_setup, chunk_runs):
+    """Whole blocks or chunks that cut blocks (and rows at every memory alignment)."""
     from barrage.compute import simulate_strike_chunked
 
     scenario, grid_dir, ref = strike_setup
     got = simulate_strike_chunked(
         scenario, runs=STRIKE_RUNS, seed=4, grid_dir=grid_dir, scheduler="sync",
-        chunk_runs=1024,
+        chunk_runs=chunk_runs,
     )  # fmt: skip
     assert ref.unserved_energy_mwh.max() > 0  # the shed path was exercised
     assert_same_strike(ref, got)

@@ -148,8 +148,8 @@ def _progress_bar(label: str):
 
 def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", workers=None):
     """Backtest with a rich progress bar on stderr (shared by backtest and report);
-    ``scheduler`` other than sync: one horizon per task (barrage.compute)."""
-    from barrage.warning.evaluate import default_plan, run
+    the scheduler is chosen in barrage.compute.run_backtest_on."""
+    from barrage.warning.evaluate import default_plan
 
     plan = default_plan(inputs.record, start=start, end=end, horizons=horizons)
     with _progress_bar("backtest") as bar:
@@ -158,22 +158,10 @@ def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", w
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        if scheduler == "auto":  # a cluster only when there are horizons to split
-            scheduler = "local" if len(plan.horizons) > 1 else "sync"
-        if scheduler == "sync":
-            return run(inputs, plan, progress=tick)
-        from barrage.compute import run_backtest_in_chunks
+        from barrage.compute import run_backtest_on
 
-        return run_backtest_in_chunks(
-            inputs.record,
-            plan,
-            inputs.target,
-            weather=inputs.weather,
-            production=inputs.production,
-            stockpile=getattr(inputs, "stockpile", None),
-            scheduler=scheduler,
-            workers=workers,
-            on_progress=tick,
+        return run_backtest_on(
+            inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick
         )
 
 

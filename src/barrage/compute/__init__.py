@@ -10,7 +10,7 @@ and cancellation on Ctrl-C. See docs/scale-out.md.
     result = simulate_salvo(scenario, runs=1_000_000, seed=0, scheduler="local")
 """
 
-from barrage.compute.backtest import run_backtest_in_chunks
+from barrage.compute.backtest import run_backtest_in_chunks, run_backtest_on
 from barrage.compute.executor import (
     SCHEDULER_HELP,
     auto_chunk_size,
@@ -40,6 +40,7 @@ __all__ = [
     "plan_defence_chunked",
     "progress_bar",
     "run_backtest_in_chunks",
+    "run_backtest_on",
     "run_map",
     "shed_load_in_chunks",
     "simulate_salvo",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from barrage.compute.executor import Progress, run_map
+from barrage.compute.executor import Progress, check_scheduler, check_workers, run_map
 from barrage.indicators import KnownRecord, Target
 from barrage.warning.backtest import BacktestPlan, BacktestResult, run_backtest
 
@@ -67,4 +67,47 @@ def run_backtest_in_chunks(
         first_night=parts[0].first_night,
         plan=plan,
         target=target,
+    )
+
+
+def run_backtest_on(
+    inputs: Any,
+    plan: BacktestPlan,
+    *,
+    scheduler: Any = "sync",
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> BacktestResult:
+    """The backtest of ``inputs`` (a :class:`barrage.warning.evaluate` inputs bundle:
+    record, target, weather, production, stockpile) on ``scheduler``.
+
+    ``"sync"``: the single-process run. ``"auto"``: a LocalCluster only when there are
+    horizons to split (one task each), else sync. Any other scheduler: one horizon per
+    task (:func:`run_backtest_in_chunks`); the frames are the same either way. This is the
+    one place that chooses; the CLI and the report call it.
+    """
+    scheduler = check_scheduler(scheduler)
+    check_workers(workers)
+    if isinstance(scheduler, str) and scheduler == "auto":
+        scheduler = "local" if len(plan.horizons) > 1 else "sync"
+    if isinstance(scheduler, str) and scheduler == "sync":
+        return run_backtest(
+            inputs.record,
+            plan,
+            inputs.target,
+            weather=inputs.weather,
+            production=inputs.production,
+            stockpile=getattr(inputs, "stockpile", None),
+            progress=on_progress,
+        )
+    return run_backtest_in_chunks(
+        inputs.record,
+        plan,
+        inputs.target,
+        weather=inputs.weather,
+        production=inputs.production,
+        stockpile=getattr(inputs, "stockpile", None),
+        scheduler=scheduler,
+        workers=workers,
+        on_progress=on_progress,
     )
