@@ -436,9 +436,10 @@ def test_intact_warm_start_makes_each_scenario_independent_of_the_batch(shared_d
         shed_load_batch(net, masks[:2], warm_start="cold")
 
 
-@pytest.mark.parametrize("chunk_runs", [1024, 147])
+@pytest.mark.parametrize("chunk_runs", [1024, 147, STRIKE_RUNS - 1])
 def test_strike_in_chunks_equals_simulate_strike(strike_setup, chunk_runs):
-    """Whole blocks or chunks that cut blocks (and rows at every memory alignment)."""
+    """Whole blocks, chunks that cut blocks, and a last chunk of a single run (numpy
+    sums one row pairwise, several in order: a run's total must not depend on it)."""
     from barrage.compute import simulate_strike_chunked
 
     scenario, grid_dir, ref = strike_setup
@@ -497,3 +498,24 @@ def test_cli_strike_same_json_sync_and_cluster(cluster, shared_data):
     assert json.loads(outs[0].stdout)["runs"] == 60
     bad = runner.invoke(app, base + ["--scheduler", "nowhere"])
     assert bad.exit_code == 2 and "--scheduler" in bad.stderr
+
+
+def _apply_context(ctx, chunk):
+    return ctx["f"](chunk) + ctx["offset"]
+
+
+def test_contexts_of_concurrent_maps_stay_apart_and_may_hold_lambdas(cluster):
+    """Two maps at once on the same workers, each with its own context (a lambda inside:
+    the context is pickled with cloudpickle): every result uses its own map's context."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    address, _ = cluster
+
+    def one(offset: int) -> list[int]:
+        ctx = {"f": lambda x: 2 * x, "offset": offset}
+        return run_map(_apply_context, range(40), scheduler=address, context=ctx)
+
+    with ThreadPoolExecutor(2) as pool:
+        a, b = pool.map(one, [1000, 5000])
+    assert a == [2 * i + 1000 for i in range(40)]
+    assert b == [2 * i + 5000 for i in range(40)]

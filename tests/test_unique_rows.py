@@ -49,3 +49,22 @@ def test_hash_collision_falls_back_to_exact(monkeypatch):
 def test_widths_around_word_boundaries(width):
     rng = np.random.default_rng(width)
     _check(rng.integers(0, 2, size=(200, width), dtype=np.uint8))
+
+
+def test_top_bits_of_different_words_do_not_collide(monkeypatch):
+    """Rows that differ only in the top bit of two different 64-bit words (damaged
+    asset 56 against asset 120, say) hash apart: the fast path answers alone."""
+
+    def refuse(words):
+        raise AssertionError("fell back to the exact sort")
+
+    monkeypatch.setattr(restoration, "_unique_rows_exact", refuse)
+    rows = np.zeros((4, 16), dtype=np.uint8)
+    rows[0, 7] = 0x80  # top bit of word 0
+    rows[1, 15] = 0x80  # top bit of word 1
+    rows[2, 7] = rows[2, 15] = 0x80
+    _check(rows)
+    rng = np.random.default_rng(5)
+    wide = rng.integers(0, 256, size=(2000, 40), dtype=np.uint8)
+    wide[:, [7, 15, 23, 31, 39]] &= 0x80  # only top bits vary in the last byte of each word
+    _check(wide)

@@ -22,11 +22,14 @@ started here is closed with its worker processes.
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import logging
 import math
 import os
 import pickle
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -248,23 +251,31 @@ def map_on(
     return _map_distributed(client, func, chunks, on_progress, context, weights, total)
 
 
-_UNPICKLED: dict[bytes, Any] = {}
-"""The last context unpickled in this worker process, keyed by its pickled bytes."""
+_CONTEXTS: collections.OrderedDict[str, Any] = collections.OrderedDict()
+"""Contexts unpickled in this worker process, by digest; the newest few are kept."""
+_CONTEXTS_KEPT = 2
+_CONTEXTS_LOCK = threading.Lock()
 
 
-def _call_with_context(func: Callable[..., Any], blob: bytes, chunk: Any) -> Any:
+def _call_with_context(func: Callable[..., Any], digest: str, blob: bytes, chunk: Any) -> Any:
     """``func(context, chunk)`` with the context unpickled once per worker, not per task.
 
     The context travels as one pickled ``bytes``: scattered bare, a tuple or dict is split
     into a future per element (a solved-set table of 7,000 entries became 7,000 futures:
     2.4 s to broadcast 0.9 MB), and even wrapped whole it took 0.14 s; as bytes 0.01 s
-    (benchmarks/bench_compute.py). ``func`` must not modify the context.
+    (benchmarks/bench_compute.py). ``digest`` (of the bytes, made by the client) names it
+    in a small per-process cache, so two maps sharing a worker each find their own, and
+    threads of one worker unpickle it once. ``func`` must not modify the context.
     """
-    context = _UNPICKLED.get(blob)
-    if context is None:
-        context = pickle.loads(blob)
-        _UNPICKLED.clear()  # bound the memory: one context per worker
-        _UNPICKLED[blob] = context
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(digest)
+        if context is None:
+            context = pickle.loads(blob)  # cloudpickle's output is plain pickle
+            _CONTEXTS[digest] = context
+            while len(_CONTEXTS) > _CONTEXTS_KEPT:
+                _CONTEXTS.popitem(last=False)
+        else:
+            _CONTEXTS.move_to_end(digest)
     return func(context, chunk)
 
 
@@ -278,9 +289,12 @@ def _map_distributed(client, func, chunks, on_progress, context, weights, total)
         args: tuple = ()
         if context is not _NO_CONTEXT:
             # one copy per worker; a replacement worker fetches it from a peer
-            blob = pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+            import cloudpickle  # Dask's own: lambdas and local classes in a context too
+
+            blob = cloudpickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+            digest = hashlib.sha256(blob).hexdigest()
             shared = client.scatter(blob, broadcast=True, hash=False)
-            call, args = _call_with_context, (func, shared)
+            call, args = _call_with_context, (func, digest, shared)
         # earlier chunks first: the progress bar and a Ctrl-C leave the fewest gaps
         futures = [
             client.submit(call, *args, chunk, pure=False, priority=-i)

@@ -176,8 +176,9 @@ def price_masks(
 
 
 _ROW_HASH_MULTIPLIERS = np.random.default_rng(20261130).integers(
-    1, 2**63, size=64, dtype=np.uint64
+    1, 2**63, size=256, dtype=np.uint64
 ) | np.uint64(1)
+"""Odd 64-bit multipliers, one per 32-bit half-word of a row (rows up to 1 kB)."""
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,24 +186,32 @@ def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     the distinct rows (each at its first occurrence), ``rows[first][inverse] == rows``.
 
     Why not ``np.unique(axis=0)``: it sorts whole rows as opaque records, 0.8 s for the
-    1.1 M run-days of a 3,072-run strike. Here each row is hashed to one uint64 (rows as
-    words times odd multipliers, wrapping), the hashes are sorted (a 1-D sort, ~10x
-    faster), and the grouping is then checked row for row; on a hash collision it falls
-    back to the exact sort, so the answer is always exact.
+    1.1 M run-days of a 3,072-run strike. Here each row is hashed to one uint64 (its
+    32-bit half-words times odd 64-bit multipliers, wrapping), the hashes are sorted (a
+    1-D sort, ~10x faster), and the grouping is then checked row for row; on a hash
+    collision it falls back to the exact sort, so the answer is always exact.
     """
     n, width = rows.shape
     pad = (-width) % 8
     if pad:
         rows = np.concatenate([rows, np.zeros((n, pad), dtype=np.uint8)], axis=1)
     words = np.ascontiguousarray(rows).view(np.uint64)
-    if words.shape[1] <= len(_ROW_HASH_MULTIPLIERS):
-        mult = _ROW_HASH_MULTIPLIERS[: words.shape[1]]
+    if 2 * words.shape[1] <= len(_ROW_HASH_MULTIPLIERS):
+        # 32-bit halves widened to 64 bits before the multiply: on whole 64-bit words a
+        # difference in the top bit of two words always collided (2**63 * odd = 2**63)
+        halves = words.view(np.uint32).astype(np.uint64)
+        mult = _ROW_HASH_MULTIPLIERS[: halves.shape[1]]
         with np.errstate(over="ignore"):
-            h = (words * mult[None, :]).sum(axis=1, dtype=np.uint64)
+            h = (halves * mult[None, :]).sum(axis=1, dtype=np.uint64)
         _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         if np.array_equal(words[first][inverse], words):
             return first, inverse
+    return _unique_rows_exact(words)
+
+
+def _unique_rows_exact(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exact (and slow) row sort, for hash collisions and very wide rows."""
     _, first, inverse = np.unique(words, axis=0, return_index=True, return_inverse=True)
     return first, inverse.ravel()
 
@@ -385,14 +394,16 @@ def restoration_outcomes(
 
 
 def _row_sum(x: np.ndarray) -> np.ndarray:
-    """Each row's sum, added day after day, whatever the row's address.
+    """Each row's sum, added day after day, the same however the runs are chunked.
 
-    Not ``x.sum(axis=1)`` nor ``@``: numpy's pairwise SIMD sum along a row, like BLAS,
-    peels a different number of leading elements at a different memory alignment, so a
-    run's total could change in the last bit with the position of its row in a chunk.
-    Summing the transposed array down axis 0 adds whole rows element-wise, in day order.
+    Not ``x.sum(axis=1)``: numpy sums a single row pairwise but several rows of a
+    Fortran-ordered array (such as ``customer_h[:, cold]``) one element after another, so
+    a run's total could change in the last bit when its chunk held one run, or with the
+    array's layout. ``np.add.accumulate`` along the row always adds in order.
     """
-    return np.ascontiguousarray(x.T).sum(axis=0) if x.size else np.zeros(len(x))
+    if x.shape[1] == 0:
+        return np.zeros(len(x))
+    return np.add.accumulate(x, axis=1)[:, -1]
 
 
 def simulate_restoration(

@@ -95,6 +95,8 @@ def _drivers(
         direction = "raises" if effect > 0 else "lowers"
         pct_text = "" if np.isnan(pct) else f", {_ordinal(round(pct))} percentile of its history"
         value_text = "missing" if np.isnan(value) else f"{value:.3g} {ind.unit}"
+        if ind.unit == "0/1" and not np.isnan(value):  # a yes/no indicator has no percentile
+            value_text, pct_text = ("yes" if value >= 0.5 else "no"), ""
         out.append(
             {
                 "indicator": c,
