@@ -205,6 +205,11 @@ def run(
         "after": after,
         "rows_expected_after": before["rows"] + 10,
     }
+    figures["failed_request_details"] = [
+        {"at_s": round(r[0], 2), "after_s": round(r[1], 3), "status": r[2], "path": r[3]}
+        for r in results
+        if str(r[2]).startswith("error")
+    ][:20]
     figures["ratio_during_vs_before"] = round(
         figures["rate_during_rps"] / max(figures["rate_before_rps"], 1e-9), 2
     )

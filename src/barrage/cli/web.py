@@ -26,7 +26,8 @@ def serve(
     """Serve the dashboard at / and the API under /api (OpenAPI at /openapi.json).
 
     Limits and the upload token come from BARRAGE_UPLOAD_TOKEN, BARRAGE_MAX_UPLOAD_MB,
-    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S.
+    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S; the idle-connection
+    keep-alive from BARRAGE_KEEP_ALIVE_S (75 s).
     """
     import uvicorn
 
@@ -40,4 +41,10 @@ def serve(
     if settings.upload_token is None:
         stderr_console().print("uploads disabled (set BARRAGE_UPLOAD_TOKEN to enable)")
     stderr_console().print(f"serving {settings.db} on http://{host}:{port}/")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=settings.keep_alive_s,
+    )

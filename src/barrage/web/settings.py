@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     store_wait_s: float = Field(
         default=2.0, ge=0, description="How long a request waits for a busy store before 503."
     )
+    keep_alive_s: int = Field(
+        default=75,
+        ge=1,
+        le=3600,
+        description=(
+            "How long an idle HTTP connection is kept open. Longer than clients keep theirs "
+            "(httpx 5 s, browsers up to about a minute): at uvicorn's default of 5 s a "
+            "request sent as the server closed the idle connection failed "
+            "(docs/reliability.md, F7)."
+        ),
+    )
 
     @field_validator("upload_token", mode="before")
     @classmethod
