@@ -58,14 +58,6 @@ def _cluster(n: int, dask_defaults: bool = False):
 REPEAT = 2
 
 
-def _cold_strike(path, runs, grid_dir, client):
-    """The chunked strike Monte Carlo; every call solves its sets anew, as the reference
-    (a fresh ``simulate_strike``) does."""
-    from barrage.compute import simulate_strike_chunked
-
-    return simulate_strike_chunked(path, runs=runs, grid_dir=grid_dir, scheduler=client)
-
-
 def _uptime() -> str:
     """The load when measured: the machine is shared with other jobs."""
     import subprocess
@@ -130,6 +122,7 @@ def main() -> None:
         f"({args.scenarios / shed_sync_s:,.0f} scenarios/s)"
     )
 
+    from barrage.compute import simulate_strike_chunked
     from barrage.grid.strike import example_strike_scenarios, simulate_strike
 
     strike_path = example_strike_scenarios()["strike_case24"]
@@ -164,7 +157,9 @@ def main() -> None:
                 shed_load_in_chunks, net, masks, scheduler=client, chunk_scenarios=2048
             )
             assert np.array_equal(shed.shed_by_load_mw, ref_shed.shed_by_load_mw)
-            mc, t_mc = _timed(_cold_strike, strike_path, sr, grid_dir, client)
+            mc, t_mc = _timed(
+                simulate_strike_chunked, strike_path, runs=sr, grid_dir=grid_dir, scheduler=client
+            )
             assert np.array_equal(
                 mc.restoration.shed_mw, ref_strike.restoration.shed_mw
             ) and np.array_equal(

@@ -17,6 +17,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_health(port: int, proc=None, timeout_s: float = 30.0) -> httpx.Response:
+    """Poll ``/health`` of a server on ``port`` (a ``barrage serve`` subprocess ``proc``)
+    until it answers; its first answer. Fails if ``proc`` exits or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+        except httpx.HTTPError:
+            if proc is not None and proc.poll() is not None:
+                err = proc.stderr.read() if proc.stderr else ""
+                raise RuntimeError(f"barrage serve exited: {err}") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"barrage serve did not start on port {port}") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def live_server(app) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1; yields the base URL; stops the server on exit."""

@@ -141,7 +141,7 @@ def test_serve_binds_loopback_by_default_and_keeps_the_token_out_of_its_output(s
 
     assert inspect.signature(web.serve).parameters["host"].default == "127.0.0.1"
     env = {"BARRAGE_UPLOAD_TOKEN": TOKEN, "PATH": "/usr/bin:/bin", "COLUMNS": "200"}
-    from _webserver import free_port
+    from _webserver import free_port, wait_for_health
 
     port = free_port()
     proc = subprocess.Popen(
@@ -158,13 +158,7 @@ def test_serve_binds_loopback_by_default_and_keeps_the_token_out_of_its_output(s
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_for_health(port, proc)
         r = httpx.post(
             f"http://127.0.0.1:{port}/api/ingest",
             content=b"x",
@@ -228,7 +222,7 @@ def test_serve_keeps_an_idle_connection_open_past_a_client_keep_alive(store):
     socket still answers after 6 s of silence."""
     import socket
 
-    from _webserver import free_port
+    from _webserver import free_port, wait_for_health
 
     port = free_port()
     env = {**os.environ, "COLUMNS": "200"}
@@ -262,13 +256,7 @@ def test_serve_keeps_an_idle_connection_open_past_a_client_keep_alive(store):
         return head
 
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_for_health(port, proc)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             assert answer(sock).startswith(b"HTTP/1.1 200")
             time.sleep(6.0)

@@ -325,9 +325,7 @@ def test_barrage_serve_binds_loopback_and_answers(store):
     import subprocess
     import sys
 
-    import httpx
-
-    from _webserver import free_port
+    from _webserver import free_port, wait_for_health
 
     port = free_port()
     env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="")
@@ -347,15 +345,7 @@ def test_barrage_serve_binds_loopback_and_answers(store):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline, "barrage serve did not start"
-                time.sleep(0.1)
+        r = wait_for_health(port, proc)
         assert r.json()["store"] == str(store)
         assert r.json()["status"] == "ok"
     finally:

@@ -91,15 +91,9 @@ def run_backtest_on(
     if isinstance(scheduler, str) and scheduler == "auto":
         scheduler = "local" if len(plan.horizons) > 1 else "sync"
     if isinstance(scheduler, str) and scheduler == "sync":
-        return run_backtest(
-            inputs.record,
-            plan,
-            inputs.target,
-            weather=inputs.weather,
-            production=inputs.production,
-            stockpile=getattr(inputs, "stockpile", None),
-            progress=on_progress,
-        )
+        from barrage.warning.evaluate import run
+
+        return run(inputs, plan, progress=on_progress)
     return run_backtest_in_chunks(
         inputs.record,
         plan,
