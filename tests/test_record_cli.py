@@ -79,6 +79,10 @@ def test_run_finds_the_record_from_the_environment(record_csv, tmp_path, monkeyp
     out = _json(runner.invoke(app, ["run", "--db", "r.duckdb", "--json"]))
     assert out["ingest"]["rows_read"] == 2946
     assert out["summary"]["massive_nights"] > 0
+    # the whole backtest scores every cell of the protocol, so the verdict is yes or no
+    assert out["verdict"]["evaluation"]["scored"] == 4
+    assert out["verdict"]["evaluation"]["holds"] in (True, False)
+    assert out["verdict"]["sentence"].startswith("The pre-registered primary model")
 
 
 def test_run_without_a_record_says_where_to_get_it(tmp_path, monkeypatch):

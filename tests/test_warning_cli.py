@@ -135,6 +135,16 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     }
     clim = next(r for r in rows if r["model"] == "climatology")
     assert clim["brier_skill"] == 0.0
+    # three months at 7 days cannot judge the protocol (3 and 7 days, 12 and 24 months)
+    verdict = summary["verdict"]
+    assert verdict["evaluation"]["holds"] is None
+    assert verdict["protocol"]["primary_model"] == "recent_rate"
+    assert "cannot be judged" in verdict["sentence"]
+    seven = [
+        c for c in verdict["cells"] if c["horizon_days"] == 7 and c["period"] != "after_snapshot"
+    ]
+    assert [c["status"] for c in seven] == ["scored", "scored"]
+    assert seven[0]["origins"] == 91  # every origin, its window closed long before the record ends
     df = pd.read_csv(out)
     assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
     assert len(df) == 91 * 11
@@ -156,4 +166,5 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     text = out.read_text()
     assert "Petro Ivaniuk" in text and "Plotly" in text and "<script src" not in text
     assert len(text) > 3_000_000  # plotly.js is embedded
+    assert "Verdict against the naive baselines" in text and "cannot be judged" in text
     assert json.loads(res.stdout)["report"] == str(out)

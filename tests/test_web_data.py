@@ -4,6 +4,7 @@ unserved energy, and the background warm-up of the current assessment."""
 
 from __future__ import annotations
 
+import html
 import json
 import shutil
 import time
@@ -161,6 +162,9 @@ def test_api_serves_the_stored_backtest(saved):
     assert all(0 <= x <= 1 for x in rel["forecast"] + rel["observed"])
     # the dashboard draws it: history with target nights, reliability, the score table
     assert 'data-run="1"' in page
+    # the verdict is served and shown as the backtest printed it
+    assert body["verdict"] == printed["verdict"]
+    assert body["verdict"]["sentence"] in html.unescape(page)
     for part in ("history-plot", "reliability-plot", "id='scores'", "target night"):
         assert part in page
 

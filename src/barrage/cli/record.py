@@ -108,19 +108,28 @@ def run(
     assessment = assess(inputs)
     bt = run_backtest_with_progress(inputs, None, None, None)
     # stored, so the dashboard (`barrage serve`) shows it without rerunning it
-    run_id = save_backtest_result(db, bt, score_summary(bt))
+    scores = score_summary(bt)
+    run_id = save_backtest_result(db, bt, scores)
     stderr_console().print(f"stored as backtest run {run_id} in {db}")
     html = write_report(inputs, out, backtest=bt, assessment=assessment)
     if json_out:
         emit_json(
-            {"ingest": report, "summary": result, "assessment": assessment, "report": str(html)}
+            {
+                "ingest": report,
+                "summary": result,
+                "assessment": assessment,
+                "verdict": scores["verdict"],
+                "report": str(html),
+            }
         )
     else:
         _render_ingest(report)
         _render_summary(result)
-        from barrage.cli.warning import _render_assessment
+        from barrage.cli.warning import _render_assessment, render_verdict
 
         _render_assessment(assessment)
+        # how far to trust the probabilities above: the backtest against the baselines
+        render_verdict(scores["verdict"])
         stdout_console().print(f"wrote {html}")
 
 

@@ -160,9 +160,7 @@ def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", w
 
         from barrage.compute import run_backtest_on
 
-        return run_backtest_on(
-            inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick
-        )
+        return run_backtest_on(inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick)
 
 
 def save_backtest_result(db: Path, result, summary: dict) -> int:
@@ -248,6 +246,13 @@ def backtest(
                 f"{row['ece']:.3f}",
             )
         stdout_console().print(table)
+        render_verdict(summary["verdict"])
+
+
+def render_verdict(v: dict) -> None:
+    """The verdict against the naive baselines (shared by ``backtest`` and ``run``)."""
+    colour = "green" if v["evaluation"]["holds"] else "yellow"
+    stdout_console().print(f"[bold {colour}]verdict:[/] {v['sentence']}")
 
 
 @app.command()

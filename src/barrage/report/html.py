@@ -16,6 +16,7 @@ from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
 from barrage.warning.evaluate import score_table
 from barrage.warning.scores import reliability_table
+from barrage.warning.verdict import verdict
 
 PANEL_INDICATORS = (
     "days_since_event_d",
@@ -143,6 +144,43 @@ def _score_html(scores: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
+def _verdict_html(v: dict) -> str:
+    """The protocol's verdict: the primary model against every baseline, paired
+    intervals, and the best model of each period marked as chosen on it."""
+    body = []
+    for c in v["cells"]:
+        lead = f"<td>{c['horizon_days']}</td><td>{html.escape(c['period'])}</td>"
+        if c["status"] != "scored":
+            body.append(f"<tr>{lead}<td colspan='5'>{html.escape(c['status'])}</td></tr>")
+            continue
+        for key in ("primary", "best_on_period"):
+            m = c[key]
+            if m is None:
+                continue
+            versus = "<br>".join(
+                f"{html.escape(x['baseline'])}: {x['brier_diff']:+.4f} "
+                f"({x['brier_diff_lo']:+.4f}, {x['brier_diff_hi']:+.4f})"
+                for x in m["versus"]
+            )
+            role = "chosen on this period (optimistic)" if m["chosen_on_period"] else "primary"
+            beats = "yes" if m["beats_every_baseline"] else "no"
+            body.append(
+                f"<tr>{lead}<td>{html.escape(m['model'])} ({role})</td><td>{m['brier']:.4f}</td>"
+                f"<td>{versus}</td><td>{m['brier_skill']:+.3f}, AUC {m['roc_auc']:.2f}</td>"
+                f"<td>{beats}</td></tr>"
+            )
+    head = (
+        "<tr><th>horizon</th><th>period</th><th>model</th><th>Brier</th>"
+        "<th>Brier minus baseline (paired 90% CI; below 0 is better)</th>"
+        "<th>skill vs climatology</th><th>beats every baseline</th></tr>"
+    )
+    return (
+        "<h2 id='verdict'>Verdict against the naive baselines</h2>"
+        f"<p class='verdict'>{html.escape(v['sentence'])}</p>"
+        f"<table>{head}{''.join(body)}</table>"
+    )
+
+
 def _scorecard_html(sc: dict | None) -> str:
     """The live track beside the backtest (``barrage scorecard``), if anything is logged."""
     if not sc or not sc.get("rows"):
@@ -246,6 +284,7 @@ def write_report(
         _div(_indicators(ind)),
         _div(_forecast(fc, k_main)),
         _div(_reliability(fc, k_main)),
+        _verdict_html(verdict(backtest)),
         "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
         _score_html(scores),
         _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),

@@ -229,6 +229,7 @@ def backtest_view(stored: StoredBacktest, *, model: str | None = None) -> dict[s
         "history": history,
         "event_nights": stored.event_nights,
         "reliability": reliability,
+        "verdict": s.get("verdict"),
     }
 
 

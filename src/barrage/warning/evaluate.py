@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,8 @@ from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
 #: First forecast date by default: this many days after the record's first night.
 BURN_IN_D = 80
 REFERENCE_MODEL = "climatology"
+#: The last night of the record snapshot the evaluation protocol was fixed on.
+SNAPSHOT_END = date(2025, 9, 30)
 
 
 def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
@@ -46,8 +48,12 @@ def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
     )
 
 
-def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray]:
-    """Named subsets of forecast origins (boolean masks)."""
+def periods(
+    index: pd.DatetimeIndex, last: pd.Timestamp, *, snapshot_end: date = SNAPSHOT_END
+) -> dict[str, np.ndarray]:
+    """Named subsets of forecast origins (boolean masks). ``after_snapshot``: origins
+    after the record the evaluation protocol was fixed on (empty until a newer record is
+    ingested), the prospective test of docs/warning.md."""
     doy = index.dayofyear
     heating = (doy >= 288) | (doy <= 105)
     return {
@@ -60,6 +66,7 @@ def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray
         "2025": index.year == 2025,
         "heating": heating,
         "non_heating": ~heating,
+        "after_snapshot": index > pd.Timestamp(snapshot_end),
     }
 
 
@@ -117,8 +124,19 @@ def _clean(v):
     return v
 
 
+def _clean_tree(v):
+    """:func:`_clean` through nested dicts and lists (JSON: no NaN, no numpy scalars)."""
+    if isinstance(v, dict):
+        return {k: _clean_tree(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean_tree(x) for x in v]
+    return _clean(v)
+
+
 def score_summary(result: BacktestResult, *, n_boot: int = 200) -> dict:
     """JSON-ready summary of the backtest: scores per model, horizon and period."""
+    from barrage.warning.verdict import verdict
+
     table = score_table(result, n_boot=n_boot)
     fc = result.forecasts
     return {
@@ -133,6 +151,7 @@ def score_summary(result: BacktestResult, *, n_boot: int = 200) -> dict:
         "launch_crps": [
             {k: _clean(v) for k, v in r.items()} for r in launch_scores(result).to_dict("records")
         ],
+        "verdict": _clean_tree(verdict(result)),
     }
 
 

@@ -201,6 +201,8 @@ def forecast_history(con) -> str:
         f" origins {e(bt.start)} to {e(bt.end)}, target {e(bt.target_expression)}; model "
         f"{e(bt.primary_model)}, refitted weekly on what was known at each origin.</p>"
     ]
+    if bt.verdict:
+        parts.append(f"<p class='note' id='verdict'>{e(bt.verdict['sentence'])}</p>")
     fig = go.Figure()
     for k in sorted(bt.horizons):
         pts = [h for h in bt.history if h.horizon_days == k]

@@ -140,6 +140,11 @@ class Backtest(BaseModel):
     reliability: dict[str, ReliabilityBins] = Field(
         description="Reliability of the primary model, by horizon (days)."
     )
+    verdict: dict[str, Any] | None = Field(
+        None,
+        description="The pre-registered primary model against every baseline (paired "
+        "bootstrap), as `barrage backtest --json`; absent in runs stored before it existed.",
+    )
 
 
 class Scorecard(BaseModel):
