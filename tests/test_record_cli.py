@@ -79,10 +79,20 @@ def test_run_finds_the_record_from_the_environment(record_csv, tmp_path, monkeyp
     out = _json(runner.invoke(app, ["run", "--db", "r.duckdb", "--json"]))
     assert out["ingest"]["rows_read"] == 2946
     assert out["summary"]["massive_nights"] > 0
-    # the whole backtest scores every cell of the protocol, so the verdict is yes or no
-    assert out["verdict"]["evaluation"]["scored"] == 4
-    assert out["verdict"]["evaluation"]["holds"] in (True, False)
-    assert out["verdict"]["sentence"].startswith("The pre-registered primary model")
+    # the whole backtest covers the protocol's fixed windows: every cell is scored on
+    # exactly the registered origins, so the verdict is a yes or a no, not "untested"
+    v = out["verdict"]
+    assert v["evaluation"]["scored"] == 4 and v["evaluation"]["holds"] in (True, False)
+    origins = {(c["horizon_days"], c["period"]): c.get("origins") for c in v["cells"]}
+    assert origins == {
+        (3, "last_12m"): 363,  # 2024-10-01 .. 2025-09-28
+        (3, "last_24m"): 729,
+        (3, "after_snapshot"): None,  # no origin after the snapshot yet
+        (7, "last_12m"): 359,  # 2024-10-01 .. 2025-09-24
+        (7, "last_24m"): 725,
+        (7, "after_snapshot"): None,
+    }
+    assert v["sentence"].startswith("The pre-registered primary model (recent_rate)")
 
 
 def test_run_without_a_record_says_where_to_get_it(tmp_path, monkeypatch):

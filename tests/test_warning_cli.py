@@ -135,16 +135,18 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     }
     clim = next(r for r in rows if r["model"] == "climatology")
     assert clim["brier_skill"] == 0.0
-    # three months at 7 days cannot judge the protocol (3 and 7 days, 12 and 24 months)
+    # three months cannot judge the protocol, whose windows are fixed dates
     verdict = summary["verdict"]
     assert verdict["evaluation"]["holds"] is None
     assert verdict["protocol"]["primary_model"] == "recent_rate"
     assert "cannot be judged" in verdict["sentence"]
-    seven = [
-        c for c in verdict["cells"] if c["horizon_days"] == 7 and c["period"] != "after_snapshot"
-    ]
-    assert [c["status"] for c in seven] == ["scored", "scored"]
-    assert seven[0]["origins"] == 91  # every origin, its window closed long before the record ends
+    twelve = next(
+        c for c in verdict["cells"] if c["horizon_days"] == 7 and c["period"] == "last_12m"
+    )
+    assert twelve["status"] == (
+        "not scored: the backtest has outcomes for origins 2025-04-01 .. 2025-06-30, "
+        "the window is 2024-10-01 .. 2025-09-24"
+    )
     df = pd.read_csv(out)
     assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
     assert len(df) == 91 * 11

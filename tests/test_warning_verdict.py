@@ -3,6 +3,9 @@ whose answer is known by construction."""
 
 from __future__ import annotations
 
+import re
+from datetime import date, timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,6 +14,7 @@ from barrage.errors import InputError
 from barrage.indicators import resolve_target
 from barrage.warning.backtest import BacktestResult
 from barrage.warning.models import BASELINES
+from barrage.warning.scores import block_bootstrap_indices
 from barrage.warning.verdict import PROSPECTIVE_PERIOD, EvaluationProtocol, verdict
 
 
@@ -22,7 +26,8 @@ def synthetic(
     forecasts: dict | None = None,
 ) -> tuple[BacktestResult, dict]:
     """Origins ``first .. last``; the outcome is drawn from a known probability that
-    switches between 0.1 and 0.6 in 20-day blocks. Every model gets a forecast: the
+    switches between 0.1 and 0.6 in 20-day blocks, unknown where the k-night window runs
+    past ``last`` (as in a real backtest). Every model gets a forecast: the
     baselines a constant or noise, and ``forecasts`` may override any model with a
     function of (truth, rng)."""
     rng = np.random.default_rng(seed)
@@ -32,6 +37,7 @@ def synthetic(
     for k in horizons:
         y = (rng.random(days.size) < truth).astype(float)
         share = y.mean()
+        y[days > pd.Timestamp(last) - pd.Timedelta(days=k - 1)] = np.nan  # window still open
         by_model = {
             "climatology": np.full(days.size, share),
             "seasonal": np.clip(share + 0.05 * np.sin(np.arange(days.size) / 30), 0, 1),
@@ -58,11 +64,22 @@ def informed(truth, rng, by_model):
     return truth
 
 
+def cell(v: dict, k: int, period: str) -> dict:
+    return next(c for c in v["cells"] if c["horizon_days"] == k and c["period"] == period)
+
+
+def test_the_windows_are_the_registered_dates():
+    pr = EvaluationProtocol()
+    assert pr.window(12, 3) == (date(2024, 10, 1), date(2025, 9, 28))
+    assert pr.window(24, 7) == (date(2023, 10, 1), date(2025, 9, 24))
+    assert pr.prospective_first(7) == date(2025, 9, 25)  # the day after the last window
+    assert pr.prospective_first(1) == date(2025, 10, 1)
+
+
 def test_a_model_that_knows_the_probability_beats_every_baseline():
     result, _ = synthetic(forecasts={"feature": informed})
     v = verdict(result, EvaluationProtocol(primary_model="feature"))
-    ev = v["evaluation"]
-    assert ev == {
+    assert v["evaluation"] == {
         "cells": 4,
         "scored": 4,
         "cells_beaten": 4,
@@ -70,16 +87,19 @@ def test_a_model_that_knows_the_probability_beats_every_baseline():
         "holds_with_intervals": True,
         "aim_met": True,
     }
-    for c in v["cells"]:
-        if c["period"] == PROSPECTIVE_PERIOD:
-            assert c["status"].startswith("not scored: no origins after 2025-09-30")
-            continue
+    for months, k in ((12, 3), (12, 7), (24, 3), (24, 7)):
+        c = cell(v, k, f"last_{months}m")
+        first, last = EvaluationProtocol().window(months, k)
+        assert (c["first_origin"], c["last_origin"]) == (str(first), str(last))
+        assert c["origins"] == (last - first).days + 1
         prim = c["primary"]
         assert {x["baseline"] for x in prim["versus"]} == set(BASELINES)
         assert all(x["brier_diff_hi"] < 0 for x in prim["versus"])
         assert prim["brier_skill"] > 0.15 and prim["roc_auc"] > 0.7
+    for k in (3, 7):
+        assert cell(v, k, PROSPECTIVE_PERIOD)["status"].startswith("not scored: no origin from")
     assert "beats every baseline" in v["sentence"] and "is met" in v["sentence"]
-    assert v["prospective"]["holds"] is None and "not yet scored" in v["sentence"]
+    assert v["prospective"]["holds"] is None and "0 of 2 cells scored so far" in v["sentence"]
 
 
 def test_a_primary_no_better_than_climatology_does_not_hold():
@@ -91,37 +111,66 @@ def test_a_primary_no_better_than_climatology_does_not_hold():
     assert "is not met" in v["sentence"]
 
 
+def test_a_small_win_holds_on_points_but_not_with_intervals():
+    def slight(truth, rng, m):
+        return m["climatology"] + 0.03 * (truth - truth.mean())
+
+    result, _ = synthetic(forecasts={"feature": slight})
+    v = verdict(result, EvaluationProtocol(primary_model="feature"))
+    assert v["evaluation"]["holds"] is True
+    assert v["evaluation"]["holds_with_intervals"] is False
+    assert "not every paired interval excludes zero" in v["sentence"]
+
+
+def test_the_aim_needs_both_skill_and_discrimination():
+    result, _ = synthetic(forecasts={"feature": informed})
+    for kwargs in ({"aim_roc_auc": 0.99}, {"aim_brier_skill": 0.9}):
+        v = verdict(result, EvaluationProtocol(primary_model="feature", **kwargs))
+        assert v["evaluation"]["holds"] is True
+        assert v["evaluation"]["aim_met"] is False
+    # a skill of exactly what is asked for is enough
+    v = verdict(result, EvaluationProtocol(primary_model="feature", aim_brier_skill=0.0))
+    assert v["evaluation"]["aim_met"] is True
+
+
 def test_a_baseline_as_primary_is_judged_against_the_other_baselines():
     result, _ = synthetic(forecasts={"recent_rate": informed})
     v = verdict(result)  # the shipped protocol: the primary is the recent_rate baseline
     assert v["protocol"]["primary_model"] == "recent_rate"
-    cell = next(c for c in v["cells"] if c["status"] == "scored")
-    assert {x["baseline"] for x in cell["primary"]["versus"]} == set(BASELINES) - {"recent_rate"}
+    c = cell(v, 3, "last_12m")
+    assert {x["baseline"] for x in c["primary"]["versus"]} == set(BASELINES) - {"recent_rate"}
     assert v["evaluation"]["holds"] is True
 
 
-def test_differences_are_exact_and_their_intervals_paired():
-    """The point difference is the plain Brier difference; a model identical to a
-    baseline differs by exactly 0 on every resample (an unpaired interval would not)."""
+def test_differences_skill_and_intervals_against_a_direct_computation():
+    """Point differences and skill are the plain Brier formulas; intervals are the 5% and
+    95% quantiles of differences on shared resamples, so a model identical to a baseline
+    differs by exactly 0 on every resample (an unpaired interval would not)."""
     result, _ = synthetic(forecasts={"feature": lambda t, r, m: m["renewal"].copy()})
-    v = verdict(result, EvaluationProtocol(primary_model="feature"))
+    protocol = EvaluationProtocol(primary_model="feature")
+    v = verdict(result, protocol)
     fc = result.forecasts
     for c in v["cells"]:
         if c["status"] != "scored":
             continue
-        g = fc[fc["horizon_days"] == c["horizon_days"]].pivot(
-            index="as_of", columns="model", values="p"
+        k = c["horizon_days"]
+        g = fc[fc["horizon_days"] == k].pivot(index="as_of", columns="model", values="p")
+        y = fc[fc["horizon_days"] == k].drop_duplicates("as_of").set_index("as_of")["outcome"]
+        sel = (g.index >= c["first_origin"]) & (g.index <= c["last_origin"])
+        g, y = g[sel], y[sel].to_numpy()
+        err = {m: (g[m].to_numpy() - y) ** 2 for m in g.columns}
+        idx = block_bootstrap_indices(y.size, max(14, 4 * k), protocol.n_boot, protocol.seed)
+        prim = c["primary"]
+        assert prim["brier_skill"] == pytest.approx(
+            1 - err["feature"].mean() / err["climatology"].mean(), abs=1e-12
         )
-        y = fc[fc["horizon_days"] == c["horizon_days"]].drop_duplicates("as_of")["outcome"]
-        y = y.to_numpy()
-        n = c["origins"]
-        sel = slice(len(g) - n, None)  # the last 12 / 24 months are the latest origins
-        for x in c["primary"]["versus"]:
-            direct = np.mean((g["feature"].to_numpy()[sel] - y[sel]) ** 2) - np.mean(
-                (g[x["baseline"]].to_numpy()[sel] - y[sel]) ** 2
-            )
-            assert x["brier_diff"] == pytest.approx(direct, abs=1e-12)
-        same = next(x for x in c["primary"]["versus"] if x["baseline"] == "renewal")
+        for x in prim["versus"]:
+            d = err["feature"] - err[x["baseline"]]
+            assert x["brier_diff"] == pytest.approx(d.mean(), abs=1e-12)
+            boot = d[idx].mean(axis=1)
+            assert x["brier_diff_lo"] == pytest.approx(np.quantile(boot, 0.05), abs=1e-12)
+            assert x["brier_diff_hi"] == pytest.approx(np.quantile(boot, 0.95), abs=1e-12)
+        same = next(x for x in prim["versus"] if x["baseline"] == "renewal")
         assert same["brier_diff"] == same["brier_diff_lo"] == same["brier_diff_hi"] == 0.0
 
 
@@ -140,23 +189,32 @@ def test_a_tie_with_a_baseline_is_not_a_win():
     assert v["evaluation"]["holds"] is False
 
 
-def test_the_best_model_of_a_period_is_shown_and_marked_as_chosen_on_it():
+def test_the_best_challenger_is_shown_and_marked_as_chosen_on_the_window():
     result, _ = synthetic(forecasts={"ensemble": informed})
     v = verdict(result, EvaluationProtocol(primary_model="feature"))
-    cell = next(c for c in v["cells"] if c["status"] == "scored")
-    assert cell["best_on_period"]["model"] == "ensemble"
-    assert cell["best_on_period"]["chosen_on_period"] is True
-    assert cell["primary"]["chosen_on_period"] is False
-    # the claim is the primary's, never the period's best
-    assert v["evaluation"]["holds"] is False
+    c = cell(v, 7, "last_24m")
+    assert c["best_challenger"]["model"] == "ensemble"
+    assert c["best_challenger"]["chosen_on_period"] is True
+    assert c["primary"]["chosen_on_period"] is False
+    assert v["evaluation"]["holds"] is False  # the claim is the primary's, never the best's
+    # a primary that is itself the best challenger is shown once
+    v = verdict(result, EvaluationProtocol(primary_model="ensemble"))
+    assert cell(v, 7, "last_24m")["best_challenger"] is None
 
 
-def test_a_short_backtest_leaves_the_claim_untested_not_refuted():
-    result, _ = synthetic(first="2025-09-10", last="2025-09-30")
+@pytest.mark.parametrize(
+    "first, last",
+    [("2025-03-01", "2025-09-30"), ("2023-01-01", "2025-06-30"), ("2025-09-10", "2025-09-30")],
+)
+def test_a_backtest_that_misses_a_window_leaves_the_claim_untested(first, last):
+    """Not refuted, and never judged on other origins than the registered ones."""
+    result, _ = synthetic(first=first, last=last, forecasts={"feature": informed})
     v = verdict(result, EvaluationProtocol(primary_model="feature"))
     assert v["evaluation"]["holds"] is None
-    assert all(c["status"].startswith("not scored") for c in v["cells"])
     assert "cannot be judged" in v["sentence"]
+    short = cell(v, 7, "last_24m")
+    assert short["status"].startswith("not scored: the backtest has outcomes for origins")
+    assert "the window is 2023-10-01 .. 2025-09-24" in short["status"]
 
 
 def test_a_missing_horizon_or_model_is_said_not_scored():
@@ -164,22 +222,36 @@ def test_a_missing_horizon_or_model_is_said_not_scored():
     v = verdict(result, EvaluationProtocol(primary_model="feature"))
     assert v["evaluation"]["holds"] is None
     three = [c for c in v["cells"] if c["horizon_days"] == 3]
-    assert three and all("no forecasts at 3 days" in c["status"] for c in three)
+    assert three and all(
+        "no forecasts with a known outcome at 3 days" in c["status"] for c in three
+    )
     v = verdict(result, EvaluationProtocol(primary_model="gbm", horizons_d=(7,)))
     assert all("models not in this backtest: ['gbm']" in c["status"] for c in v["cells"])
 
 
-def test_rows_after_the_snapshot_are_the_prospective_test():
+def test_origins_after_the_snapshot_are_the_prospective_test():
     result, info = synthetic(last="2026-03-31", forecasts={"feature": informed})
     v = verdict(result, EvaluationProtocol(primary_model="feature"))
-    after = [c for c in v["cells"] if c["period"] == PROSPECTIVE_PERIOD]
-    assert [c["status"] for c in after] == ["scored", "scored"]
-    assert all(c["origins"] == (info["days"] > "2025-09-30").sum() for c in after)
+    for k in (3, 7):
+        c = cell(v, k, PROSPECTIVE_PERIOD)
+        assert c["status"] == "scored"
+        assert c["first_origin"] == str(EvaluationProtocol().prospective_first(k))
+        assert c["last_origin"] == str(date(2026, 3, 31) - timedelta(days=k - 1))
+    # the evaluation windows did not move with the newer record
+    assert cell(v, 7, "last_12m")["last_origin"] == "2025-09-24"
     assert v["prospective"]["holds"] is True
-    assert (
-        "Prospective test (origins after 2025-09-30): the primary beats every baseline "
-        "in 2 of 2 cells" in v["sentence"]
-    )
+    assert "the primary beats every baseline in 2 of 2 cells" in v["sentence"]
+
+
+def test_another_target_is_not_called_pre_registered():
+    result, _ = synthetic()
+    result = BacktestResult(
+        result.forecasts, None, result.event_days, result.first_night, None,
+        resolve_target("massive_drones"),
+    )  # fmt: skip
+    v = verdict(result)
+    assert v["registered_target"] is False
+    assert "pre-registered for massive_missiles, not for this target" in v["sentence"]
 
 
 @pytest.mark.parametrize(
@@ -189,11 +261,12 @@ def test_rows_after_the_snapshot_are_the_prospective_test():
         ({"baselines": ()}, "at least one baseline"),
         ({"reference_model": "renewal", "baselines": ("climatology",)}, "must be one of"),
         ({"horizons_d": (3,)}, "aim's horizon 7 d"),
-        ({"periods": ("last_6m",)}, "periods must be among"),
+        ({"evaluation_months": (0,)}, "whole months"),
+        ({"evaluation_months": (30,)}, "overlaps the development period"),
         ({"level": 1.0}, "level must be"),
         ({"n_boot": 5}, "n_boot"),
     ],
 )
 def test_a_bad_protocol_is_refused_at_construction(kwargs, message):
-    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(InputError, match=re.escape(message)):
         EvaluationProtocol(**kwargs)

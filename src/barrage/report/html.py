@@ -146,14 +146,22 @@ def _score_html(scores: pd.DataFrame) -> str:
 
 def _verdict_html(v: dict) -> str:
     """The protocol's verdict: the primary model against every baseline, paired
-    intervals, and the best model of each period marked as chosen on it."""
+    intervals, and the best non-baseline model of each window marked as chosen on it."""
+
+    def f(x, spec):
+        return "n/a" if x is None else format(x, spec)
+
     body = []
     for c in v["cells"]:
-        lead = f"<td>{c['horizon_days']}</td><td>{html.escape(c['period'])}</td>"
+        window = " .. ".join(d or "" for d in c.get("window") or [])
+        lead = (
+            f"<td>{c['horizon_days']}</td><td>{html.escape(c['period'])}<br>"
+            f"{html.escape(window)}</td>"
+        )
         if c["status"] != "scored":
             body.append(f"<tr>{lead}<td colspan='5'>{html.escape(c['status'])}</td></tr>")
             continue
-        for key in ("primary", "best_on_period"):
+        for key in ("primary", "best_challenger"):
             m = c[key]
             if m is None:
                 continue
@@ -162,15 +170,17 @@ def _verdict_html(v: dict) -> str:
                 f"({x['brier_diff_lo']:+.4f}, {x['brier_diff_hi']:+.4f})"
                 for x in m["versus"]
             )
-            role = "chosen on this period (optimistic)" if m["chosen_on_period"] else "primary"
+            role = (
+                "best non-baseline, chosen on this window" if m["chosen_on_period"] else "primary"
+            )
             beats = "yes" if m["beats_every_baseline"] else "no"
             body.append(
                 f"<tr>{lead}<td>{html.escape(m['model'])} ({role})</td><td>{m['brier']:.4f}</td>"
-                f"<td>{versus}</td><td>{m['brier_skill']:+.3f}, AUC {m['roc_auc']:.2f}</td>"
-                f"<td>{beats}</td></tr>"
+                f"<td>{versus}</td><td>{f(m['brier_skill'], '+.3f')}, AUC "
+                f"{f(m['roc_auc'], '.2f')}</td><td>{beats}</td></tr>"
             )
     head = (
-        "<tr><th>horizon</th><th>period</th><th>model</th><th>Brier</th>"
+        "<tr><th>horizon (d)</th><th>window (origins)</th><th>model</th><th>Brier</th>"
         "<th>Brier minus baseline (paired 90% CI; below 0 is better)</th>"
         "<th>skill vs climatology</th><th>beats every baseline</th></tr>"
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,6 @@ from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
 #: First forecast date by default: this many days after the record's first night.
 BURN_IN_D = 80
 REFERENCE_MODEL = "climatology"
-#: The last night of the record snapshot the evaluation protocol was fixed on.
-SNAPSHOT_END = date(2025, 9, 30)
 
 
 def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
@@ -48,12 +46,8 @@ def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
     )
 
 
-def periods(
-    index: pd.DatetimeIndex, last: pd.Timestamp, *, snapshot_end: date = SNAPSHOT_END
-) -> dict[str, np.ndarray]:
-    """Named subsets of forecast origins (boolean masks). ``after_snapshot``: origins
-    after the record the evaluation protocol was fixed on (empty until a newer record is
-    ingested), the prospective test of docs/warning.md."""
+def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray]:
+    """Named subsets of forecast origins (boolean masks)."""
     doy = index.dayofyear
     heating = (doy >= 288) | (doy <= 105)
     return {
@@ -66,7 +60,6 @@ def periods(
         "2025": index.year == 2025,
         "heating": heating,
         "non_heating": ~heating,
-        "after_snapshot": index > pd.Timestamp(snapshot_end),
     }
 
 

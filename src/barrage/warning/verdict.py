@@ -1,37 +1,42 @@
 """The verdict: does the pre-registered primary model beat every naive baseline?
 
 The warning is judged by one comparison, fixed before the evaluation was run
-(docs/warning.md): on the last 12 and 24 months of a backtest, at 3 and 7 days, the
-Brier score of :data:`~barrage.warning.models.PRIMARY_MODEL` minus that of every
-baseline. The tool computes the answer from the backtest itself, so the report, the
-dashboard and ``barrage backtest --json`` say it in the same words, and a newer record
-answers it again without anyone rewriting a document.
+(docs/warning.md): at 3 and 7 days, on the origins of the last 12 and 24 months of the
+record snapshot the protocol was written on, the Brier score of
+:data:`~barrage.warning.models.PRIMARY_MODEL` minus that of every baseline. The tool
+computes the answer from the backtest itself, so the report, the dashboard and
+``barrage backtest --json`` say it in the same words.
+
+The windows are fixed dates, not "the last 12 months of whatever was run": a shorter
+backtest leaves them unscored rather than judging the primary on other origins, and a
+newer record does not move them. Origins whose outcome window closes after the snapshot
+were unseen when the protocol was fixed; they form the **prospective** period, scored as
+soon as a newer record is ingested.
 
 Differences carry *paired* moving-block bootstrap intervals: both forecasts are
-resampled on the same blocks of origins, so the weather of a period that is hard for
-every model cancels in the difference. The model that scores best on a period is shown
-too, marked as chosen on that period (an optimistic figure, never the claim).
+resampled on the same blocks of origins, so a stretch that is hard for every model
+cancels in the difference. The best non-baseline model of each window is shown too,
+marked as chosen on that window (an optimistic figure, never the claim).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.evaluate import REFERENCE_MODEL, SNAPSHOT_END, periods
+from barrage.warning.evaluate import REFERENCE_MODEL
 from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL
 from barrage.warning.scores import block_bootstrap_indices, roc_auc
 
 #: Fewer scored origins than this in a cell leave it unscored (as the score table).
 MIN_ORIGINS = 30
-#: The evaluation periods of the issue, and the prospective one: origins after the
-#: record the protocol was frozen on, scored once newer rows are ingested.
-EVALUATION_PERIODS: tuple[str, ...] = ("last_12m", "last_24m")
+#: The last night of the record snapshot the protocol was fixed on.
+SNAPSHOT_END = date(2025, 9, 30)
 PROSPECTIVE_PERIOD = "after_snapshot"
 
 
@@ -39,15 +44,17 @@ PROSPECTIVE_PERIOD = "after_snapshot"
 class EvaluationProtocol:
     """What the warning is judged by, frozen before its evaluation (docs/warning.md).
 
-    ``snapshot_end`` is the last night of the record the protocol was written on: origins
-    after it had not happened then, so their scores are the clean, prospective test.
+    Evaluation window ``last_<N>m`` at horizon k: origins from ``snapshot_end`` minus N
+    months (exclusive) to ``snapshot_end - (k - 1)`` days, the last origin whose k-night
+    window had closed on the snapshot. Prospective: every later origin.
     """
 
     primary_model: str = PRIMARY_MODEL
     baselines: tuple[str, ...] = BASELINES
     reference_model: str = REFERENCE_MODEL
+    target_name: str = "massive_missiles"
     horizons_d: tuple[int, ...] = (3, 7)
-    periods: tuple[str, ...] = EVALUATION_PERIODS
+    evaluation_months: tuple[int, ...] = (12, 24)
     development_end: date = date(2023, 9, 30)
     snapshot_end: date = SNAPSHOT_END
     aim_horizon_d: int = 7
@@ -77,167 +84,224 @@ class EvaluationProtocol:
             raise InputError(
                 f"protocol: the aim's horizon {self.aim_horizon_d} d is not among {self.horizons_d}"
             )
-        known = set(periods(pd.DatetimeIndex([]), pd.Timestamp("2000-01-01")))
-        bad = [p for p in (*self.periods, PROSPECTIVE_PERIOD) if p not in known]
-        if bad or not self.periods:
-            raise InputError(f"protocol: periods must be among {sorted(known)}, got {bad}")
+        if not self.evaluation_months or any(int(m) < 1 for m in self.evaluation_months):
+            raise InputError(
+                f"protocol: evaluation windows must be whole months >= 1, got "
+                f"{self.evaluation_months}"
+            )
+        first = min(self.window(m, 1)[0] for m in self.evaluation_months)
+        if first <= self.development_end:
+            raise InputError(
+                f"protocol: an evaluation window starting {first} overlaps the development "
+                f"period (to {self.development_end})"
+            )
         if not 0.5 < self.level < 1:
             raise InputError(f"protocol: level must be in (0.5, 1), got {self.level}")
         if self.n_boot < 20:
             raise InputError(f"protocol: n_boot must be >= 20, got {self.n_boot}")
-        if self.development_end >= self.snapshot_end:
-            raise InputError("protocol: the development period must end before the snapshot")
+
+    def window(self, months: int, horizon_d: int) -> tuple[date, date]:
+        """First and last origin of the ``months`` evaluation window at ``horizon_d``."""
+        first = (pd.Timestamp(self.snapshot_end) - pd.DateOffset(months=months)).date()
+        return first + timedelta(days=1), self.snapshot_end - timedelta(days=horizon_d - 1)
+
+    def prospective_first(self, horizon_d: int) -> date:
+        """First origin whose ``horizon_d``-night window closes after the snapshot."""
+        return self.snapshot_end - timedelta(days=horizon_d - 2)
+
+
+def _judge(
+    name: str,
+    *,
+    chosen_on_period: bool,
+    col: dict[str, int],
+    P: np.ndarray,
+    y: np.ndarray,
+    brier: np.ndarray,
+    boot: np.ndarray,
+    protocol: EvaluationProtocol,
+) -> dict:
+    """One model against every baseline but itself: Brier differences with paired
+    intervals (``boot`` holds every model's Brier on the same resamples)."""
+    lo_q, hi_q = (1 - protocol.level) / 2, 1 - (1 - protocol.level) / 2
+    j, ref = col[name], col[protocol.reference_model]
+    versus = []
+    for b in protocol.baselines:
+        if b == name:
+            continue
+        d = boot[:, j] - boot[:, col[b]]
+        versus.append(
+            {
+                "baseline": b,
+                "brier_baseline": float(brier[col[b]]),
+                "brier_diff": float(brier[j] - brier[col[b]]),
+                "brier_diff_lo": float(np.quantile(d, lo_q)),
+                "brier_diff_hi": float(np.quantile(d, hi_q)),
+            }
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skill_boot = 1 - boot[:, j] / boot[:, ref]
+    skill_boot = skill_boot[np.isfinite(skill_boot)]
+    auc = roc_auc(P[:, j], y)
+    return {
+        "model": name,
+        "chosen_on_period": chosen_on_period,
+        "brier": float(brier[j]),
+        "brier_skill": float(1 - brier[j] / brier[ref]) if brier[ref] > 0 else None,
+        "brier_skill_lo": float(np.quantile(skill_boot, lo_q)) if skill_boot.size else None,
+        "brier_skill_hi": float(np.quantile(skill_boot, hi_q)) if skill_boot.size else None,
+        "roc_auc": auc if np.isfinite(auc) else None,
+        "versus": versus,
+        "beats_every_baseline": bool(all(v["brier_diff"] < 0 for v in versus)),
+        "beats_every_baseline_with_intervals": bool(all(v["brier_diff_hi"] < 0 for v in versus)),
+    }
 
 
 def _cell(
-    wide: pd.DataFrame,
-    y: np.ndarray,
-    mask: np.ndarray,
-    k: int,
-    protocol: EvaluationProtocol,
+    wide: pd.DataFrame, y: np.ndarray, mask: np.ndarray, k: int, protocol: EvaluationProtocol
 ) -> dict:
-    """Scores of the primary and of the period's best non-baseline model against every
-    baseline on one (horizon, period) cell, paired bootstrap on shared resamples."""
+    """The primary, and the window's best non-baseline model, on one (horizon, window)."""
     models = list(wide.columns)
-    P = wide.loc[mask].to_numpy(float)
+    P = wide.to_numpy(float)[mask]
     yy = y[mask]
     err = (P - yy[:, None]) ** 2  # (origins, models)
     brier = err.mean(axis=0)
     idx = block_bootstrap_indices(yy.size, max(14, 4 * k), protocol.n_boot, protocol.seed)
     boot = err[idx].mean(axis=1)  # (n_boot, models): every model on the same resamples
-    lo_q, hi_q = (1 - protocol.level) / 2, 1 - (1 - protocol.level) / 2
     col = {m: j for j, m in enumerate(models)}
-    ref = col[protocol.reference_model]
-
-    def judged(name: str, chosen_on_period: bool) -> dict:
-        j = col[name]
-        versus = []
-        for b in protocol.baselines:
-            if b == name:
-                continue
-            d = boot[:, j] - boot[:, col[b]]
-            versus.append(
-                {
-                    "baseline": b,
-                    "brier_baseline": float(brier[col[b]]),
-                    "brier_diff": float(brier[j] - brier[col[b]]),
-                    "brier_diff_lo": float(np.quantile(d, lo_q)),
-                    "brier_diff_hi": float(np.quantile(d, hi_q)),
-                }
-            )
-        skill_boot = 1 - boot[:, j] / np.where(boot[:, ref] > 0, boot[:, ref], np.nan)
-        skill_boot = skill_boot[np.isfinite(skill_boot)]
-        return {
-            "model": name,
-            "chosen_on_period": chosen_on_period,
-            "brier": float(brier[j]),
-            "brier_skill": float(1 - brier[j] / brier[ref]) if brier[ref] > 0 else None,
-            "brier_skill_lo": float(np.quantile(skill_boot, lo_q)) if skill_boot.size else None,
-            "brier_skill_hi": float(np.quantile(skill_boot, hi_q)) if skill_boot.size else None,
-            "roc_auc": roc_auc(P[:, j], yy),
-            "versus": versus,
-            "beats_every_baseline": bool(all(v["brier_diff"] < 0 for v in versus)),
-            "beats_every_baseline_with_intervals": bool(
-                all(v["brier_diff_hi"] < 0 for v in versus)
-            ),
-        }
-
+    common = {"col": col, "P": P, "y": yy, "brier": brier, "boot": boot, "protocol": protocol}
     challengers = [m for m in models if m not in protocol.baselines]
     best = min(challengers, key=lambda m: brier[col[m]]) if challengers else None
     return {
         "status": "scored",
         "origins": int(yy.size),
+        "first_origin": str(wide.index[mask].min().date()),
+        "last_origin": str(wide.index[mask].max().date()),
         "event_share": float(yy.mean()),
-        "primary": judged(protocol.primary_model, chosen_on_period=False),
-        "best_on_period": None if best is None else judged(best, chosen_on_period=True),
+        "primary": _judge(protocol.primary_model, chosen_on_period=False, **common),
+        "best_challenger": None
+        if best is None or best == protocol.primary_model
+        else _judge(best, chosen_on_period=True, **common),
+    }
+
+
+def _cells_at(fc: pd.DataFrame, k: int, protocol: EvaluationProtocol) -> list[dict]:
+    names = [f"last_{m}m" for m in protocol.evaluation_months]
+    g = fc[fc["horizon_days"] == k]
+    if g.empty:
+        why = f"no forecasts with a known outcome at {k} days in this backtest"
+        return [
+            {"horizon_days": k, "period": p, "status": f"not scored: {why}"}
+            for p in (*names, PROSPECTIVE_PERIOD)
+        ]
+    wide = g.pivot(index="as_of", columns="model", values="p")
+    y = g.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+    missing = sorted({protocol.primary_model, *protocol.baselines} - set(wide.columns))
+    if missing:
+        return [
+            {"horizon_days": k, "period": p, "status": f"not scored: models not in this "
+             f"backtest: {missing}"}
+            for p in (*names, PROSPECTIVE_PERIOD)
+        ]  # fmt: skip
+    yv = y.to_numpy(float)
+    complete = wide.notna().all(axis=1).to_numpy() & np.isfinite(yv)
+    days = wide.index
+    have_first, have_last = days[complete].min().date(), days[complete].max().date()
+    cells = []
+    for m, name in zip(protocol.evaluation_months, names, strict=True):
+        first, last = protocol.window(m, k)
+        base = {"horizon_days": k, "period": name, "window": [str(first), str(last)]}
+        if have_first > first or have_last < last:
+            cells.append(
+                {
+                    **base,
+                    "status": f"not scored: the backtest has outcomes for origins "
+                    f"{have_first} .. {have_last}, the window is {first} .. {last}",
+                }
+            )
+            continue
+        mask = complete & (days >= pd.Timestamp(first)) & (days <= pd.Timestamp(last))
+        cells.append({**base, **_scored_or_why(wide, yv, mask, k, protocol)})
+    first = protocol.prospective_first(k)
+    mask = complete & (days >= pd.Timestamp(first))
+    base = {"horizon_days": k, "period": PROSPECTIVE_PERIOD, "window": [str(first), None]}
+    if not mask.any():
+        why = f"no origin from {first} with a known outcome yet (ingest a newer record)"
+        cells.append({**base, "status": f"not scored: {why}"})
+    else:
+        cells.append({**base, **_scored_or_why(wide, yv, mask, k, protocol)})
+    return cells
+
+
+def _scored_or_why(wide, y, mask, k, protocol) -> dict:
+    n = int(mask.sum())
+    if n < MIN_ORIGINS or np.unique(y[mask]).size < 2:
+        return {
+            "status": f"not scored: {n} origin(s) with a known outcome; needs "
+            f"{MIN_ORIGINS} or more, with both outcomes",
+            "origins": n,
+        }
+    return _cell(wide, y, mask, k, protocol)
+
+
+def _answer(cells: list[dict], protocol: EvaluationProtocol) -> dict:
+    """Whether the primary beats every baseline in every cell (None: a cell unscored,
+    the claim untested rather than refuted), and whether it reaches the aim."""
+    scored = [c for c in cells if c["status"] == "scored"]
+    if not cells or len(scored) < len(cells):
+        return {
+            "cells": len(cells),
+            "scored": len(scored),
+            "cells_beaten": sum(c["primary"]["beats_every_baseline"] for c in scored),
+            "holds": None,
+            "holds_with_intervals": None,
+            "aim_met": None,
+        }
+    prim = [c["primary"] for c in scored]
+    at_aim = [c["primary"] for c in scored if c["horizon_days"] == protocol.aim_horizon_d]
+
+    def reaches(p: dict) -> bool:
+        skill, auc = p["brier_skill"], p["roc_auc"]
+        return (
+            skill is not None
+            and auc is not None
+            and skill >= protocol.aim_brier_skill
+            and auc >= protocol.aim_roc_auc
+        )
+
+    return {
+        "cells": len(cells),
+        "scored": len(scored),
+        "cells_beaten": sum(p["beats_every_baseline"] for p in prim),
+        "holds": all(p["beats_every_baseline"] for p in prim),
+        "holds_with_intervals": all(p["beats_every_baseline_with_intervals"] for p in prim),
+        "aim_met": bool(at_aim) and all(reaches(p) for p in at_aim),
     }
 
 
 def verdict(result: BacktestResult, protocol: EvaluationProtocol | None = None) -> dict:
-    """The protocol's answer on ``result``: one cell per (horizon, period), then whether
-    the primary beats every baseline in every evaluation cell, with and without its
-    intervals, whether it reaches the aim, and the same on the prospective period.
-
-    ``holds`` is None (not False) when an evaluation cell cannot be scored, e.g. a short
-    backtest: the claim is then untested, not refuted.
-    """
+    """The protocol's answer on ``result``: one cell per (horizon, window), whether the
+    primary beats every baseline in every evaluation cell (with and without its
+    intervals), whether it reaches the aim, and the same on the prospective period."""
     protocol = protocol or EvaluationProtocol()
     fc = result.forecasts.dropna(subset=["outcome"])
-    needed = {protocol.primary_model, *protocol.baselines}
-    cells = []
-    for k in protocol.horizons_d:
-        g = fc[fc["horizon_days"] == k]
-        wide = g.pivot(index="as_of", columns="model", values="p") if len(g) else None
-        masks = (
-            periods(wide.index, wide.index.max(), snapshot_end=protocol.snapshot_end)
-            if wide is not None
-            else {}
-        )
-        y = (
-            g.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
-            if wide is not None
-            else None
-        )
-        for pname in (*protocol.periods, PROSPECTIVE_PERIOD):
-            base = {"horizon_days": int(k), "period": pname}
-            if wide is None:
-                cells.append({**base, "status": f"no forecasts at {k} days in this backtest"})
-                continue
-            missing = sorted(needed - set(wide.columns))
-            if missing:
-                cells.append({**base, "status": f"models not in this backtest: {missing}"})
-                continue
-            mask = masks[pname]
-            yv = y.to_numpy(float)
-            n = int(mask.sum())
-            if n < MIN_ORIGINS or np.unique(yv[mask]).size < 2:
-                why = (
-                    f"no origins after {protocol.snapshot_end} yet (ingest a newer record)"
-                    if pname == PROSPECTIVE_PERIOD and n == 0
-                    else f"{n} origin(s) with known outcome, one outcome class or fewer than "
-                    f"{MIN_ORIGINS}"
-                )
-                cells.append({**base, "status": f"not scored: {why}"})
-                continue
-            cells.append({**base, **_cell(wide, yv, mask, int(k), protocol)})
-
-    def answer(names: tuple[str, ...]) -> dict:
-        mine = [c for c in cells if c["period"] in names]
-        scored = [c for c in mine if c["status"] == "scored"]
-        if not mine or len(scored) < len(mine):
-            return {
-                "cells": len(mine),
-                "scored": len(scored),
-                "holds": None,
-                "holds_with_intervals": None,
-                "aim_met": None,
-            }
-        prim = [c["primary"] for c in scored]
-        aim = [c["primary"] for c in scored if c["horizon_days"] == protocol.aim_horizon_d]
-        return {
-            "cells": len(mine),
-            "scored": len(scored),
-            "cells_beaten": sum(p["beats_every_baseline"] for p in prim),
-            "holds": all(p["beats_every_baseline"] for p in prim),
-            "holds_with_intervals": all(p["beats_every_baseline_with_intervals"] for p in prim),
-            "aim_met": bool(aim)
-            and all(
-                (p["brier_skill"] or -np.inf) >= protocol.aim_brier_skill
-                and (p["roc_auc"] if np.isfinite(p["roc_auc"]) else -np.inf) >= protocol.aim_roc_auc
-                for p in aim
-            ),
-        }
-
-    evaluation = answer(protocol.periods)
-    prospective = answer((PROSPECTIVE_PERIOD,))
+    cells = [c for k in protocol.horizons_d for c in _cells_at(fc, int(k), protocol)]
+    evaluation = _answer([c for c in cells if c["period"] != PROSPECTIVE_PERIOD], protocol)
+    prospective = _answer([c for c in cells if c["period"] == PROSPECTIVE_PERIOD], protocol)
+    registered = result.target.name == protocol.target_name
     return {
         "protocol": {
             "primary_model": protocol.primary_model,
             "baselines": list(protocol.baselines),
             "reference_model": protocol.reference_model,
+            "target_name": protocol.target_name,
             "horizons_d": list(protocol.horizons_d),
-            "periods": list(protocol.periods),
-            "prospective_period": PROSPECTIVE_PERIOD,
+            "evaluation_windows": {
+                f"last_{m}m": {
+                    str(k): [str(d) for d in protocol.window(m, k)] for k in protocol.horizons_d
+                }
+                for m in protocol.evaluation_months
+            },
             "development_end": str(protocol.development_end),
             "snapshot_end": str(protocol.snapshot_end),
             "aim": {
@@ -248,21 +312,37 @@ def verdict(result: BacktestResult, protocol: EvaluationProtocol | None = None) 
             "level": protocol.level,
             "n_boot": protocol.n_boot,
         },
+        "target": result.target.name,
+        "registered_target": registered,
         "evaluation": evaluation,
         "prospective": prospective,
         "cells": cells,
-        "sentence": verdict_sentence(evaluation, prospective, protocol, cells),
+        "sentence": verdict_sentence(evaluation, prospective, protocol, cells, registered),
     }
 
 
+def _fmt(v: float | None, spec: str) -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
 def verdict_sentence(
-    evaluation: dict, prospective: dict, protocol: EvaluationProtocol, cells: list[dict]
+    evaluation: dict,
+    prospective: dict,
+    protocol: EvaluationProtocol,
+    cells: list[dict],
+    registered: bool = True,
 ) -> str:
     """The verdict in plain words, with the numbers behind it."""
-    who = f"The pre-registered primary model ({protocol.primary_model})"
+    who = (
+        f"The pre-registered primary model ({protocol.primary_model})"
+        if registered
+        else f"The primary model ({protocol.primary_model}, pre-registered for "
+        f"{protocol.target_name}, not for this target)"
+    )
+    months = " and ".join(f"the last {m} months" for m in protocol.evaluation_months)
     span = (
-        f"{' and '.join(map(str, protocol.horizons_d))} days over "
-        f"{' and '.join(p.replace('last_', 'the last ').replace('m', ' months') for p in protocol.periods)}"
+        f"{' and '.join(map(str, protocol.horizons_d))} days over {months} of the record "
+        f"to {protocol.snapshot_end}"
     )
     if evaluation["holds"] is None:
         head = (
@@ -278,19 +358,21 @@ def verdict_sentence(
         head = f"{who} beats every baseline on Brier at {span}, {sig}."
     else:
         head = (
-            f"{who} does not beat every baseline: it has a lower Brier score than all of "
-            f"them in {evaluation['cells_beaten']} of {evaluation['cells']} cells ({span})."
+            f"{who} does not beat every baseline: its Brier score is lower than all of "
+            f"theirs in {evaluation['cells_beaten']} of {evaluation['cells']} cells ({span})."
         )
     aim = protocol.aim_horizon_d
     at_aim = [
         c
         for c in cells
-        if c["status"] == "scored" and c["horizon_days"] == aim and c["period"] in protocol.periods
+        if c["status"] == "scored"
+        and c["horizon_days"] == aim
+        and c["period"] != PROSPECTIVE_PERIOD
     ]
     if at_aim:
         figs = "; ".join(
-            f"{c['period'].replace('_', ' ')}: skill {c['primary']['brier_skill']:+.3f}, "
-            f"AUC {c['primary']['roc_auc']:.2f}"
+            f"{c['period'].replace('_', ' ')}: skill {_fmt(c['primary']['brier_skill'], '+.3f')}, "
+            f"AUC {_fmt(c['primary']['roc_auc'], '.2f')}"
             for c in at_aim
         )
         met = "met" if evaluation["aim_met"] else "not met"
@@ -301,20 +383,22 @@ def verdict_sentence(
         )
     if prospective["holds"] is None:
         head += (
-            f" Prospective test (origins after {protocol.snapshot_end}, unseen when the "
-            "protocol was fixed): not yet scored."
+            f" Prospective test (origins whose window closes after {protocol.snapshot_end}, "
+            f"unseen when the protocol was fixed): {prospective['scored']} of "
+            f"{prospective['cells']} cells scored so far."
         )
     else:
         head += (
-            f" Prospective test (origins after {protocol.snapshot_end}): the primary beats "
-            f"every baseline in {prospective['cells_beaten']} of {prospective['cells']} cells."
+            f" Prospective test (origins whose window closes after {protocol.snapshot_end}): "
+            f"the primary beats every baseline in {prospective['cells_beaten']} of "
+            f"{prospective['cells']} cells."
         )
     return head
 
 
 __all__ = [
-    "EVALUATION_PERIODS",
     "PROSPECTIVE_PERIOD",
+    "SNAPSHOT_END",
     "EvaluationProtocol",
     "verdict",
     "verdict_sentence",
