@@ -11,6 +11,9 @@ from typer.testing import CliRunner
 from barrage.cli import app
 
 runner = CliRunner()
+#: Early (first winter), the Khmelnytskyi-strike autumn, spring of a heating season, a
+#: summer, and the record's last days (rows whose window closes after noon).
+NO_LOOK_AHEAD_DATES = ("2022-12-20", "2023-11-20", "2025-03-10", "2024-06-15", "2025-09-29")
 
 
 def _assess(db, *args):
@@ -21,7 +24,7 @@ def _assess(db, *args):
 @pytest.fixture(scope="module")
 def assessed_full(record_db):
     out = {}
-    for d in ("2023-11-20", "2025-03-10"):
+    for d in NO_LOOK_AHEAD_DATES:
         res = _assess(record_db, "--as-of", d)
         assert res.exit_code == 0, res.output
         out[d] = json.loads(res.stdout)
@@ -34,12 +37,22 @@ def test_assess_json_shape(assessed_full):
     assert set(a["p"]) == {"1", "3", "7"}
     assert 0 < a["p"]["1"] <= a["p"]["7"] < 1
     assert a["level"] in {"LOW", "ELEVATED", "HIGH", "SEVERE"}
-    assert set(a["expected_launches"]) == {"attack_drone", "missiles"}
+    assert set(a["expected_launches"]) == {
+        "attack_drone",
+        "missiles",
+        "cruise_missile",
+        "ballistic_missile",
+    }
     assert a["drivers"] and {"indicator", "value", "percentile", "effect"} <= set(a["drivers"][0])
+    # every indicator, not only the drivers, carries its unit and one-line meaning
+    assert len(a["indicators"]) >= 30
+    for name, ind in a["indicators"].items():
+        assert {"value", "percentile", "unit", "meaning"} <= set(ind), name
+        assert ind["meaning"], name
     assert a["stale"] is None and a["warnings"] == []
 
 
-@pytest.mark.parametrize("as_of", ["2023-11-20", "2025-03-10"])
+@pytest.mark.parametrize("as_of", NO_LOOK_AHEAD_DATES)
 def test_no_look_ahead_against_a_store_of_only_known_rows(
     as_of, assessed_full, record_csv, tmp_path
 ):
@@ -66,8 +79,26 @@ def test_stale_record_still_answers_with_a_warning(record_db):
     res = _assess(record_db, "--as-of", "2025-11-15")
     assert res.exit_code == 0
     a = json.loads(res.stdout)
-    assert a["stale"] == {"last_night": "2025-09-30", "days": 46}
+    assert a["stale"] == {"last_night": "2025-09-30", "days": 46, "threshold_d": 2}
     assert "stale" in res.stderr and "2025-09-30" in res.stderr
+    assert "floor" in a["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    "as_of, stale",
+    [
+        # in the year to 2025-09-30 an attack was recorded at least every other night
+        ("2025-10-01", None),  # the day after the last night: nothing missing
+        ("2025-10-02", None),  # one night without rows, as has happened before
+        ("2025-10-03", {"last_night": "2025-09-30", "days": 3, "threshold_d": 2}),
+        # early 2023 had gaps of up to 15 days: 5 days after 2023-02-28 is not stale
+        ("2023-03-05", None),
+    ],
+)
+def test_staleness_is_judged_against_the_records_own_gaps(record_db, as_of, stale):
+    a = json.loads(_assess(record_db, "--as-of", as_of).stdout)
+    assert a["stale"] == stale
+    assert bool(a["warnings"]) == (stale is not None)
 
 
 @pytest.mark.parametrize(
@@ -169,4 +200,8 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     assert "Petro Ivaniuk" in text and "Plotly" in text and "<script src" not in text
     assert len(text) > 3_000_000  # plotly.js is embedded
     assert "Verdict against the naive baselines" in text and "cannot be judged" in text
+    # the primary's forecasts are drawn; scores by period and launch CRPS are tabled
+    assert "recent_rate (primary)" in text
+    assert "7-day horizon: Brier by period" in text and "id='launch-crps'" in text
+    assert "mean lead (d)" in text
     assert json.loads(res.stdout)["report"] == str(out)

@@ -70,7 +70,13 @@ def _render_assessment(a: dict) -> None:
             f"next strike size ({s['basis']}): ~{s['missiles']:.0f} missiles, "
             f"~{s['attack_drones']:.0f} attack drones"
         )
-    console.print("[bold]drivers[/]")
+    head = "[bold]drivers[/]"
+    if a.get("driver_model") and a["driver_model"] != a.get("model"):
+        head += (
+            f" (what moves the {a['driver_model']} model's probability; the probabilities "
+            f"above are the {a['model']} model's, which reads fewer indicators)"
+        )
+    console.print(head)
     for d in a["drivers"]:
         console.print(f" {'+' if d['effect'] > 0 else '-'} {d['sentence']}")
     from barrage import ATTRIBUTION

@@ -86,6 +86,26 @@ INDICATORS: dict[str, Indicator] = {
         "fraction",
         "missile intercept rate, last 30 nights minus the 90 nights before",
     ),
+    "intercept_rate_cruise_missile_30d": Indicator(
+        "intercept_rate_cruise_missile_30d",
+        "fraction",
+        "cruise missiles destroyed / launched, 30 nights",
+    ),
+    "intercept_trend_cruise_missile": Indicator(
+        "intercept_trend_cruise_missile",
+        "fraction",
+        "cruise-missile intercept rate, last 30 nights minus the 90 nights before",
+    ),
+    "intercept_rate_ballistic_missile_30d": Indicator(
+        "intercept_rate_ballistic_missile_30d",
+        "fraction",
+        "ballistic missiles destroyed / launched, 30 nights",
+    ),
+    "intercept_trend_ballistic_missile": Indicator(
+        "intercept_trend_ballistic_missile",
+        "fraction",
+        "ballistic-missile intercept rate, last 30 nights minus the 90 nights before",
+    ),
     "probing_recon_energy_7d": Indicator(
         "probing_recon_energy_7d",
         "drones",
@@ -108,7 +128,10 @@ INDICATORS: dict[str, Indicator] = {
         "night cloud cover observed on attack dates in the last 7 days (forecast stand-in)",
     ),
     "wind_max_kmh": Indicator(
-        "wind_max_kmh", "km/h", "max wind observed on attack dates in the last 7 days"
+        "wind_max_kmh",
+        "km/h",
+        "daily maximum wind at 10 m (mean of Kyiv, Kharkiv, Odesa, Zaporizhzhia) observed "
+        "on attack dates in the last 7 days",
     ),
     "salvo_size_last": Indicator(
         "salvo_size_last", "weapons", "missiles + attack drones launched on the last target night"
@@ -281,6 +304,12 @@ def indicator_values(
     for key, lv, dv in (
         ("attack_drone", groups["attack_drone"], destroyed[:, cls["attack_drone"]]),
         ("missiles", groups["missiles"], destroyed[:, miss_idx].sum(axis=1)),
+        ("cruise_missile", groups["cruise_missile"], destroyed[:, cls["cruise_missile"]]),
+        (
+            "ballistic_missile",
+            groups["ballistic_missile"],
+            destroyed[:, cls["ballistic_missile"]],
+        ),
     ):
         lcs, dcs = _cumsum0(lv), _cumsum0(dv)
         l30, d30 = _window(lcs, t, 30), _window(dcs, t, 30)
@@ -408,13 +437,15 @@ def outcomes(panel: NightPanel, target: Target, horizons: tuple[int, ...]) -> pd
 
 
 def launch_totals(panel: NightPanel, horizons: tuple[int, ...]) -> dict[str, pd.DataFrame]:
-    """Launches over ``[t, t+k-1]`` per origin, for attack drones and missiles (NaN if not
-    fully known)."""
+    """Launches over ``[t, t+k-1]`` per origin, for attack drones, all missiles, cruise
+    and ballistic missiles (NaN if not fully known)."""
     cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
     n = panel.n_nights
     series = {
         "attack_drone": panel.launched[:, cls["attack_drone"]],
         "missiles": panel.launched[:, [cls[c] for c in MISSILE_CLASSES]].sum(axis=1),
+        "cruise_missile": panel.launched[:, cls["cruise_missile"]],
+        "ballistic_missile": panel.launched[:, cls["ballistic_missile"]],
     }
     t = np.arange(1, n + 1)
     idx = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)

@@ -14,10 +14,23 @@ import pandas as pd
 
 from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
-from barrage.warning.evaluate import score_table
+from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, score_table
+from barrage.warning.models import PRIMARY_MODEL
 from barrage.warning.scores import reliability_table
 from barrage.warning.verdict import verdict
 
+#: Score-table periods in reading order (see barrage.warning.evaluate.periods).
+PERIOD_ORDER = (
+    "all",
+    "last_24m",
+    "last_12m",
+    "winter_2022_23",
+    "2023",
+    "2024",
+    "2025",
+    "heating",
+    "non_heating",
+)
 PANEL_INDICATORS = (
     "days_since_event_d",
     "tempo_missiles_30d",
@@ -79,9 +92,21 @@ def _forecast(fc: pd.DataFrame, horizon: int):
 
     g = fc[fc["horizon_days"] == horizon]
     fig = go.Figure()
-    for model in ("climatology", "renewal", "hawkes", "feature"):
+    # the primary (the assessment's probability) drawn bold; the others one click away
+    shown = (PRIMARY_MODEL, REFERENCE_MODEL)
+    models = [m for m in shown if m in set(g["model"])]
+    models += [m for m in dict.fromkeys(g["model"]) if m not in shown]
+    for model in models:
         s = g[g["model"] == model]
-        fig.add_scatter(x=s["as_of"], y=s["p"], name=model, mode="lines")
+        primary = model == PRIMARY_MODEL
+        fig.add_scatter(
+            x=s["as_of"],
+            y=s["p"],
+            name=f"{model} (primary)" if primary else model,
+            mode="lines",
+            line={"width": 2.2 if primary else 1.0},
+            visible=True if model in shown else "legendonly",
+        )
     s = g[g["model"] == "climatology"].dropna(subset=["outcome"])
     hit = s[s["outcome"] == 1]
     fig.add_scatter(
@@ -125,23 +150,80 @@ def _reliability(fc: pd.DataFrame, horizon: int):
     return fig
 
 
+def _num(v, spec: str) -> str:
+    """A table cell: ``-`` where a score is undefined (no warning issued, one class)."""
+    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+
+
 def _score_html(scores: pd.DataFrame) -> str:
     keep = scores[scores["period"].isin(["all", "last_24m", "last_12m"])]
     head = (
         "<tr><th>horizon</th><th>period</th><th>model</th><th>Brier</th>"
         "<th>skill vs climatology (90% CI)</th><th>log</th><th>AUC</th><th>AP</th>"
-        "<th>ECE</th><th>hit rate</th><th>FAR</th></tr>"
+        "<th>ECE</th><th>hit rate</th><th>FAR</th><th>mean lead (d)</th></tr>"
     )
     body = []
     for r in keep.itertuples():
         body.append(
             f"<tr><td>{r.horizon_days}</td><td>{r.period}</td><td>{html.escape(r.model)}</td>"
             f"<td>{r.brier:.4f}</td><td>{r.brier_skill:+.3f} ({r.brier_skill_lo:+.3f}, "
-            f"{r.brier_skill_hi:+.3f})</td><td>{r.log_score:.3f}</td><td>{r.roc_auc:.3f}</td>"
-            f"<td>{r.average_precision:.3f}</td><td>{r.ece:.3f}</td>"
-            f"<td>{r.warn_hit_rate:.2f}</td><td>{r.warn_false_alarm_ratio:.2f}</td></tr>"
+            f"{r.brier_skill_hi:+.3f})</td><td>{r.log_score:.3f}</td><td>{_num(r.roc_auc, '.3f')}"
+            f"</td><td>{_num(r.average_precision, '.3f')}</td><td>{r.ece:.3f}</td>"
+            f"<td>{_num(r.warn_hit_rate, '.2f')}</td><td>{_num(r.warn_false_alarm_ratio, '.2f')}"
+            f"</td><td>{_num(r.warn_mean_lead_time_d, '.1f')}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<table id='scores'>{head}{''.join(body)}</table>"
+
+
+def _period_html(scores: pd.DataFrame) -> str:
+    """Brier by period (2022-23 winter, each year, heating or not), one table a horizon:
+    where in time a model gains or loses against the baselines."""
+    parts = []
+    for k, g in scores.groupby("horizon_days"):
+        wide = g.pivot(index="model", columns="period", values="brier")
+        cols = [c for c in PERIOD_ORDER if c in wide.columns]
+        wide = wide.reindex(index=list(dict.fromkeys(g["model"])), columns=cols)
+        best = wide.min(axis=0)
+        head = "<tr><th>model</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+        rows = []
+        for model, r in wide.iterrows():
+            cells = "".join(
+                f"<td><b>{v:.4f}</b></td>" if v == best[c] else f"<td>{_num(v, '.4f')}</td>"
+                for c, v in r.items()
+            )
+            rows.append(f"<tr><td>{html.escape(model)}</td>{cells}</tr>")
+        n = g.drop_duplicates("period").set_index("period")["origins"].reindex(cols)
+        counts = "".join(f"<td>{int(v)}</td>" for v in n)
+        parts.append(
+            f"<h3>{k}-day horizon: Brier by period (lowest in bold)</h3>"
+            f"<table class='periods'>{head}</tr>{''.join(rows)}"
+            f"<tr><td><i>origins</i></td>{counts}</tr></table>"
+        )
+    return "".join(parts)
+
+
+def _launch_html(crps: pd.DataFrame) -> str:
+    """Mean CRPS of the launch forecasts (negative binomial on recent tempo against an
+    intercept-only one), lower is better."""
+    if crps.empty:
+        return ""
+    keep = crps[crps["period"].isin(["all", "last_12m"])]
+    wide = keep.pivot_table(
+        index=["group", "horizon_days"], columns=["period", "model"], values="crps_mean"
+    )
+    head = "<tr><th>group</th><th>horizon (d)</th>" + "".join(
+        f"<th>{html.escape(p)}: {html.escape(m)}</th>" for p, m in wide.columns
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(g)}</td><td>{k}</td>"
+        + "".join(f"<td>{_num(v, '.2f')}</td>" for v in r)
+        + "</tr>"
+        for (g, k), r in wide.iterrows()
+    )
+    return (
+        "<h2>Launch forecasts: mean CRPS (lower is better)</h2>"
+        f"<table id='launch-crps'>{head}</tr>{rows}</table>"
+    )
 
 
 def _verdict_html(v: dict) -> str:
@@ -289,7 +371,13 @@ def write_report(
         f"<p>Target <b>{html.escape(target.name)}</b>: <code>{html.escape(target.expression)}</code>."
         f" Assessment as of {a['issued_at']}: <b>{a['level']}</b> ({probs}).</p>",
         warn,
-        f"<h2>Drivers</h2><ul>{drivers}</ul>",
+        "<h2>Drivers</h2>",
+        f"<p>What moves the {html.escape(a['driver_model'])} model's 7-day probability; the "
+        f"probabilities above are the {html.escape(a['model'])} model's (see the verdict "
+        "below for how far either beats the naive baselines).</p>"
+        if a.get("driver_model") and a["driver_model"] != a.get("model")
+        else "",
+        f"<ul>{drivers}</ul>",
         _div(_timeline(frame, ev)),
         _div(_indicators(ind)),
         _div(_forecast(fc, k_main)),
@@ -297,6 +385,8 @@ def write_report(
         _verdict_html(verdict(backtest)),
         "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
         _score_html(scores),
+        _period_html(scores),
+        _launch_html(launch_scores(backtest)),
         _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),
         _scorecard_html(scorecard),
         f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",

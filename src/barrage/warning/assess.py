@@ -44,7 +44,14 @@ LEVEL_HORIZON_D = 3
 #: p at any horizon at or above this counts as a warning in the backtest scores (HIGH).
 WARNING_THRESHOLD = 0.35
 MIN_HISTORY_D = 60
-STALE_AFTER_D = 7
+#: The record is stale when the days from its last recorded night to the forecast date
+#: exceed the longest run between recorded nights in the STALE_LOOKBACK_D nights before
+#: it, bounded to STALE_MIN_D .. STALE_MAX_D: a record quieter than it has been all year
+#: is more likely not updated than in a lull (in 2025 an attack was recorded at least
+#: every other night, so two days without rows already says so).
+STALE_LOOKBACK_D = 365
+STALE_MIN_D = 2
+STALE_MAX_D = 7
 DRIVER_HORIZON_D = 7
 
 
@@ -52,6 +59,15 @@ def _ordinal(n: int) -> str:
     """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 91st..."""
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
+
+
+def stale_after_d(known_nights: np.ndarray) -> int:
+    """Days past the last recorded night after which the record counts as stale, from the
+    recorded nights (day indices, known on the forecast date only)."""
+    nights = np.unique(known_nights)
+    recent = nights[nights > nights[-1] - STALE_LOOKBACK_D]
+    longest = int(np.diff(recent).max()) if recent.size > 1 else STALE_MAX_D
+    return int(np.clip(longest, STALE_MIN_D, STALE_MAX_D))
 
 
 def warning_level(p_level_horizon: float) -> str:
@@ -144,11 +160,15 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     warnings: list[str] = []
     stale = None
     gap_d = int((day - last_known_night).astype(int))
-    if gap_d > STALE_AFTER_D:
-        stale = {"last_night": str(last_known_night), "days": gap_d}
+    threshold_d = stale_after_d(rec.night[known])
+    if gap_d > threshold_d:
+        stale = {"last_night": str(last_known_night), "days": gap_d, "threshold_d": threshold_d}
         warnings.append(
             f"the record is stale: its last night is {last_known_night}, {gap_d} days before "
-            f"{day}; nights since then count as nights without attacks"
+            f"{day} (in the year before, no gap between recorded nights was longer than "
+            f"{threshold_d} days); the nights since are read as nights without attacks, "
+            "which can understate the risk: treat the level as a floor until the record is "
+            "updated"
         )
 
     X = realtime_design(
@@ -223,6 +243,8 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
             c: {
                 "value": None if np.isnan(v) else float(v),
                 "percentile": None if np.isnan(percentiles[c]) else float(percentiles[c]),
+                "unit": INDICATORS[c].unit,
+                "meaning": INDICATORS[c].meaning,
             }
             for c, v in X_now[list(INDICATORS)].iloc[0].items()
         },

@@ -100,13 +100,27 @@ def score_table(
 
 
 def launch_scores(result: BacktestResult) -> pd.DataFrame:
+    """Mean CRPS of the launch forecasts per group, horizon, model and period (the
+    periods of :func:`periods`, counted back from each horizon's last scored origin)."""
     ln = result.launches.dropna(subset=["crps"])
-    return (
-        ln.groupby(["group", "horizon_days", "model"])["crps"]
-        .mean()
-        .rename("crps_mean")
-        .reset_index()
-    )
+    rows = []
+    for (g, k, model), part in ln.groupby(["group", "horizon_days", "model"]):
+        idx = pd.DatetimeIndex(part["as_of"])
+        crps = part["crps"].to_numpy(float)
+        for pname, mask in periods(idx, idx.max()).items():
+            if mask.sum() < 30:
+                continue
+            rows.append(
+                {
+                    "group": g,
+                    "horizon_days": int(k),
+                    "model": model,
+                    "period": pname,
+                    "origins": int(mask.sum()),
+                    "crps_mean": float(crps[mask].mean()),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _clean(v):

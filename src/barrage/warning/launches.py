@@ -15,7 +15,14 @@ from scipy.special import digamma, gammaln
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-LAUNCH_GROUPS = {"attack_drone": "tempo_attack_drone", "missiles": "tempo_missiles"}
+#: Launch groups forecast, each with the prefix of its tempo indicators. "missiles" is
+#: cruise + ballistic + mixed; the two classes are forecast on their own as well.
+LAUNCH_GROUPS = {
+    "attack_drone": "tempo_attack_drone",
+    "missiles": "tempo_missiles",
+    "cruise_missile": "tempo_cruise_missile",
+    "ballistic_missile": "tempo_ballistic_missile",
+}
 
 
 class NegBinLaunchModel(BaseEstimator):
