@@ -79,7 +79,13 @@ def test_stale_record_still_answers_with_a_warning(record_db):
     res = _assess(record_db, "--as-of", "2025-11-15")
     assert res.exit_code == 0
     a = json.loads(res.stdout)
-    assert a["stale"] == {"last_night": "2025-09-30", "days": 46, "threshold_d": 2}
+    assert a["stale"] == {
+        "last_night": "2025-09-30",
+        "days": 46,
+        "threshold_d": 2,
+        "longest_gap_d": 2,
+        "lookback_d": 365,
+    }
     assert "stale" in res.stderr and "2025-09-30" in res.stderr
     assert "floor" in a["warnings"][0]
 
@@ -90,7 +96,27 @@ def test_stale_record_still_answers_with_a_warning(record_db):
         # in the year to 2025-09-30 an attack was recorded at least every other night
         ("2025-10-01", None),  # the day after the last night: nothing missing
         ("2025-10-02", None),  # one night without rows, as has happened before
-        ("2025-10-03", {"last_night": "2025-09-30", "days": 3, "threshold_d": 2}),
+        (
+            "2025-10-03",
+            {
+                "last_night": "2025-09-30",
+                "days": 3,
+                "threshold_d": 2,
+                "longest_gap_d": 2,
+                "lookback_d": 365,
+            },
+        ),
+        # a gappy, short history: the 12-day gap of 2022-11 is said, the threshold capped
+        (
+            "2023-02-05",
+            {
+                "last_night": "2023-01-25",
+                "days": 11,
+                "threshold_d": 7,
+                "longest_gap_d": 12,
+                "lookback_d": 120,
+            },
+        ),
         # early 2023 had gaps of up to 15 days: 5 days after 2023-02-28 is not stale
         ("2023-03-05", None),
     ],

@@ -14,7 +14,7 @@ from barrage.errors import InputError
 from barrage.indicators import KnownRecord, outcomes, resolve_target
 from barrage.record import open_store
 from barrage.warning import MODELS, BacktestPlan, ForecastWindow, make_model, realtime_design
-from barrage.warning.launches import crps_negbin
+from barrage.warning.launches import NegBinLaunchModel, crps_negbin
 from barrage.warning.scores import (
     average_precision,
     block_bootstrap_indices,
@@ -119,3 +119,39 @@ def test_block_bootstrap_keeps_blocks():
 def test_crps_of_a_sharp_forecast_is_the_absolute_error():
     # Dispersion -> infinity is Poisson; a tiny mean is nearly a point mass at 0.
     assert crps_negbin(np.array([1e-9]), 10.0, np.array([4.0]))[0] == pytest.approx(4.0, abs=1e-6)
+
+
+def test_launch_model_keeps_its_slopes_in_bounds_and_falls_back_on_few_launches(design):
+    from barrage.warning.launches import HEATING_BOUNDS, MIN_NONZERO_FOR_FEATURES, TEMPO_BOUNDS
+
+    X, _ = design
+    rng = np.random.default_rng(np.random.SeedSequence(11))
+    # counts that fall as tempo rises: an unbounded fit would take a negative elasticity
+    tempo = X["tempo_cruise_missile_7d"].to_numpy(float)
+    y = rng.poisson(np.exp(2.0 - 0.8 * np.log1p(7 * tempo)))
+    m = NegBinLaunchModel(group="cruise_missile", horizon_days=7).fit(X, y)
+    for b, (lo, hi) in zip(m.coef_[1:3], TEMPO_BOUNDS, strict=True):
+        assert lo <= b <= hi
+    assert HEATING_BOUNDS[0] <= m.coef_[3] <= HEATING_BOUNDS[1]
+    # a handful of launching windows: intercept only, the slopes exactly zero
+    few = np.zeros(len(X))
+    few[: MIN_NONZERO_FOR_FEATURES - 1] = 3
+    m = NegBinLaunchModel(group="ballistic_missile", horizon_days=7).fit(X, few)
+    assert (m.coef_[1:] == 0).all()
+    assert m.predict_mean(X) == pytest.approx(np.full(len(X), few.mean()), rel=0.05)
+
+
+@pytest.mark.parametrize("as_of", ["2023-04-22", "2023-05-08", "2025-03-10"])
+def test_launch_forecasts_by_class_are_coherent(record_db, as_of):
+    """Means grow with the horizon, and a class never outnumbers all missiles by far
+    (before the slopes were bounded, cruise missiles forecast 1,525 in a week here)."""
+    from barrage.warning.assess import assess, inputs_from_store
+
+    with open_store(record_db) as con:
+        inputs = inputs_from_store(con)
+    a = assess(inputs, as_of)["expected_launches"]
+    for group, by_k in a.items():
+        means = [by_k[k]["mean"] for k in ("1", "3", "7")]
+        assert means == sorted(means), (group, means)
+    for cls in ("cruise_missile", "ballistic_missile"):
+        assert a[cls]["7"]["mean"] <= 1.25 * a["missiles"]["7"]["mean"] + 1

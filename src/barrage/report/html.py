@@ -14,23 +14,11 @@ import pandas as pd
 
 from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
-from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, score_table
+from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, periods, score_table
 from barrage.warning.models import PRIMARY_MODEL
 from barrage.warning.scores import reliability_table
 from barrage.warning.verdict import verdict
 
-#: Score-table periods in reading order (see barrage.warning.evaluate.periods).
-PERIOD_ORDER = (
-    "all",
-    "last_24m",
-    "last_12m",
-    "winter_2022_23",
-    "2023",
-    "2024",
-    "2025",
-    "heating",
-    "non_heating",
-)
 PANEL_INDICATORS = (
     "days_since_event_d",
     "tempo_missiles_30d",
@@ -181,7 +169,8 @@ def _period_html(scores: pd.DataFrame) -> str:
     parts = []
     for k, g in scores.groupby("horizon_days"):
         wide = g.pivot(index="model", columns="period", values="brier")
-        cols = [c for c in PERIOD_ORDER if c in wide.columns]
+        order = list(periods(pd.DatetimeIndex([]), pd.Timestamp(0)))  # reading order
+        cols = [c for c in order if c in wide.columns]
         wide = wide.reindex(index=list(dict.fromkeys(g["model"])), columns=cols)
         best = wide.min(axis=0)
         head = "<tr><th>model</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols)

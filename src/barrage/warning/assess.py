@@ -61,13 +61,18 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def stale_after_d(known_nights: np.ndarray) -> int:
-    """Days past the last recorded night after which the record counts as stale, from the
-    recorded nights (day indices, known on the forecast date only)."""
+def stale_after_d(known_nights: np.ndarray) -> tuple[int, int | None, int]:
+    """(threshold, longest gap, nights looked back): days past the last recorded night
+    after which the record counts as stale, from the recorded nights (day indices, known
+    on the forecast date only). The longest gap is None with fewer than two nights."""
     nights = np.unique(known_nights)
+    if nights.size == 0:
+        return STALE_MAX_D, None, 0
     recent = nights[nights > nights[-1] - STALE_LOOKBACK_D]
-    longest = int(np.diff(recent).max()) if recent.size > 1 else STALE_MAX_D
-    return int(np.clip(longest, STALE_MIN_D, STALE_MAX_D))
+    span = int(min(STALE_LOOKBACK_D, nights[-1] - nights[0]))
+    longest = int(np.diff(recent).max()) if recent.size > 1 else None
+    threshold = STALE_MAX_D if longest is None else int(np.clip(longest, STALE_MIN_D, STALE_MAX_D))
+    return threshold, longest, span
 
 
 def warning_level(p_level_horizon: float) -> str:
@@ -160,15 +165,27 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     warnings: list[str] = []
     stale = None
     gap_d = int((day - last_known_night).astype(int))
-    threshold_d = stale_after_d(rec.night[known])
+    threshold_d, longest_d, span_d = stale_after_d(rec.night[known])
     if gap_d > threshold_d:
-        stale = {"last_night": str(last_known_night), "days": gap_d, "threshold_d": threshold_d}
+        stale = {
+            "last_night": str(last_known_night),
+            "days": gap_d,
+            "threshold_d": threshold_d,
+            "longest_gap_d": longest_d,
+            "lookback_d": span_d,
+        }
+        basis = (
+            f"the longest gap between recorded nights in the {span_d} nights before it was "
+            f"{longest_d} days"
+            if longest_d is not None
+            else "too few recorded nights to measure gaps"
+        )
         warnings.append(
             f"the record is stale: its last night is {last_known_night}, {gap_d} days before "
-            f"{day} (in the year before, no gap between recorded nights was longer than "
-            f"{threshold_d} days); the nights since are read as nights without attacks, "
-            "which can understate the risk: treat the level as a floor until the record is "
-            "updated"
+            f"{day}, more than the {threshold_d} days that count as stale ({basis}; bounded "
+            f"to {STALE_MIN_D}-{STALE_MAX_D} days); the nights since are read as nights "
+            "without attacks, which can understate the risk: treat the level as a floor "
+            "until the record is updated"
         )
 
     X = realtime_design(
