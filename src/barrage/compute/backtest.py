@@ -20,7 +20,7 @@ import pandas as pd
 
 from barrage.compute.executor import Progress, check_scheduler, check_workers, run_map
 from barrage.indicators import KnownRecord, Target
-from barrage.warning.backtest import BacktestPlan, BacktestResult, run_backtest
+from barrage.warning.backtest import BacktestPlan, BacktestResult, input_hooks, run_backtest
 
 
 def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
@@ -98,9 +98,7 @@ def run_backtest_on(
         inputs.record,
         plan,
         inputs.target,
-        weather=inputs.weather,
-        production=inputs.production,
-        stockpile=getattr(inputs, "stockpile", None),
+        **input_hooks(inputs),
         scheduler=scheduler,
         workers=workers,
         on_progress=on_progress,

@@ -138,9 +138,11 @@ def _reliability(fc: pd.DataFrame, horizon: int):
     return fig
 
 
-def _num(v, spec: str) -> str:
-    """A table cell: ``-`` where a score is undefined (no warning issued, one class)."""
-    return "-" if v is None or (isinstance(v, float) and not np.isfinite(v)) else format(v, spec)
+def _num(v, spec: str, missing: str = "-") -> str:
+    """A table cell: ``missing`` where a score is undefined (no warning issued, one class)."""
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return missing
+    return format(v, spec)
 
 
 def _score_html(scores: pd.DataFrame) -> str:
@@ -219,9 +221,6 @@ def _verdict_html(v: dict) -> str:
     """The protocol's verdict: the primary model against every baseline, paired
     intervals, and the best non-baseline model of each window marked as chosen on it."""
 
-    def f(x, spec):
-        return "n/a" if x is None else format(x, spec)
-
     body = []
     for c in v["cells"]:
         window = " .. ".join(d or "" for d in c.get("window") or [])
@@ -247,8 +246,8 @@ def _verdict_html(v: dict) -> str:
             beats = "yes" if m["beats_every_baseline"] else "no"
             body.append(
                 f"<tr>{lead}<td>{html.escape(m['model'])} ({role})</td><td>{m['brier']:.4f}</td>"
-                f"<td>{versus}</td><td>{f(m['brier_skill'], '+.3f')}, AUC "
-                f"{f(m['roc_auc'], '.2f')}</td><td>{beats}</td></tr>"
+                f"<td>{versus}</td><td>{_num(m['brier_skill'], '+.3f', 'n/a')}, AUC "
+                f"{_num(m['roc_auc'], '.2f', 'n/a')}</td><td>{beats}</td></tr>"
             )
     head = (
         "<tr><th>horizon (d)</th><th>window (origins)</th><th>model</th><th>Brier</th>"
@@ -270,19 +269,17 @@ def _scorecard_html(sc: dict | None) -> str:
             "daily).</p>"
         )
 
-    def f(v, fmt=".4f"):
-        return "-" if v is None else format(v, fmt)
-
     body = []
     for r in sc["rows"]:
         live, bt = r.get("live") or {}, r.get("backtest") or {}
         drift = {None: "-", True: "DRIFT", False: "ok"}[r.get("drift")]
         body.append(
             f"<tr><td>{html.escape(r['target'])}</td><td>{r['horizon_days']}</td>"
-            f"<td>{r['closed']}/{r['forecasts']}</td><td>{f(live.get('brier'))}</td>"
-            f"<td>{f(bt.get('brier'))} ({f(bt.get('brier_lo'))}-{f(bt.get('brier_hi'))})</td>"
-            f"<td>{f(live.get('log_score'), '.3f')}</td><td>{f(live.get('hit_rate'), '.2f')}</td>"
-            f"<td>{f(live.get('false_alarm_ratio'), '.2f')}</td>"
+            f"<td>{r['closed']}/{r['forecasts']}</td><td>{_num(live.get('brier'), '.4f')}</td>"
+            f"<td>{_num(bt.get('brier'), '.4f')} ({_num(bt.get('brier_lo'), '.4f')}-"
+            f"{_num(bt.get('brier_hi'), '.4f')})</td><td>{_num(live.get('log_score'), '.3f')}"
+            f"</td><td>{_num(live.get('hit_rate'), '.2f')}</td>"
+            f"<td>{_num(live.get('false_alarm_ratio'), '.2f')}</td>"
             f"<td title='{html.escape(r.get('drift_note', ''))}'>{drift}</td></tr>"
         )
     return (

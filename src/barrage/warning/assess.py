@@ -29,7 +29,7 @@ from barrage.indicators import (
     percentile_of_last,
     to_day,
 )
-from barrage.warning.backtest import HORIZONS_D, realtime_design
+from barrage.warning.backtest import HORIZONS_D, input_hooks, realtime_design
 from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel
 from barrage.warning.models import (
     DRIVER_MODEL,
@@ -188,14 +188,7 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
             "until the record is updated"
         )
 
-    X = realtime_design(
-        rec,
-        target,
-        day,
-        weather=inputs.weather,
-        production=inputs.production,
-        stockpile=inputs.stockpile,
-    )
+    X = realtime_design(rec, target, day, **input_hooks(inputs))
     panel = rec.panel(day)
     y_known = outcomes(panel, target, HORIZONS_D)
     l_known = launch_totals(panel, HORIZONS_D)

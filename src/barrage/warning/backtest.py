@@ -97,6 +97,18 @@ class BacktestPlan:
         return out
 
 
+def input_hooks(inputs: object) -> dict:
+    """The weather, production and stockpile hooks of an inputs bundle (an
+    :class:`barrage.warning.assess.AssessInputs` or any object with those attributes; the
+    stockpile is optional), as keyword arguments of :func:`run_backtest`,
+    :func:`realtime_design` and their chunked twin in :mod:`barrage.compute`."""
+    return {
+        "weather": inputs.weather,  # type: ignore[attr-defined]
+        "production": inputs.production,  # type: ignore[attr-defined]
+        "stockpile": getattr(inputs, "stockpile", None),
+    }
+
+
 def realtime_design(
     record: KnownRecord,
     target: Target,

@@ -10,7 +10,13 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord
-from barrage.warning.backtest import HORIZONS_D, BacktestPlan, BacktestResult, run_backtest
+from barrage.warning.backtest import (
+    HORIZONS_D,
+    BacktestPlan,
+    BacktestResult,
+    input_hooks,
+    run_backtest,
+)
 from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
 
 #: First forecast date by default: this many days after the record's first night.
@@ -36,13 +42,7 @@ def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) ->
 
 def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
     return run_backtest(
-        inputs.record,
-        plan,
-        inputs.target,
-        weather=inputs.weather,
-        production=inputs.production,
-        stockpile=getattr(inputs, "stockpile", None),
-        progress=progress,
+        inputs.record, plan, inputs.target, **input_hooks(inputs), progress=progress
     )
 
 
@@ -63,6 +63,13 @@ def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray
     }
 
 
+def forecast_table(forecasts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """One horizon's forecasts as (origins x models probabilities, outcome per origin)."""
+    wide = forecasts.pivot(index="as_of", columns="model", values="p")
+    y = forecasts.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+    return wide, y
+
+
 def score_table(
     result: BacktestResult, *, n_boot: int = 200, threshold: float = 0.35, seed: int = 0
 ) -> pd.DataFrame:
@@ -70,8 +77,7 @@ def score_table(
     fc = result.forecasts.dropna(subset=["outcome"])
     rows = []
     for k, g in fc.groupby("horizon_days"):
-        wide = g.pivot(index="as_of", columns="model", values="p")
-        y = g.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+        wide, y = forecast_table(g)
         last = wide.index.max()
         day = (wide.index.to_numpy("datetime64[D]") - result.first_night).astype(np.int64)
         for pname, mask in periods(wide.index, last).items():

@@ -28,7 +28,13 @@ from barrage import __version__
 from barrage.errors import InputError
 from barrage.indicators import Target, event_flags, outcomes, resolve_target, to_day
 from barrage.warning.assess import MIN_HISTORY_D, WARNING_THRESHOLD, AssessInputs
-from barrage.warning.backtest import HORIZONS_D, BacktestPlan, realtime_design, run_backtest
+from barrage.warning.backtest import (
+    HORIZONS_D,
+    BacktestPlan,
+    input_hooks,
+    realtime_design,
+    run_backtest,
+)
 from barrage.warning.forecast_log import append_forecast, read_log
 from barrage.warning.models import PRIMARY_MODEL, make_model
 from barrage.warning.scores import block_bootstrap_indices, brier, log_score, reliability_table
@@ -260,12 +266,6 @@ def run_update(
 # --- replay ---------------------------------------------------------------------------
 
 
-def _hooks(inputs: AssessInputs) -> dict:
-    """Optional feature hooks of the inputs, passed on as ``assess`` passes them."""
-    stockpile = getattr(inputs, "stockpile", None)
-    return {} if stockpile is None else {"stockpile": stockpile}
-
-
 def replay(
     inputs: AssessInputs,
     start: object,
@@ -308,9 +308,7 @@ def replay(
     with threadpool_limits(1):
         # Row D of the design is computed from the panel as known on D, whatever the
         # last origin (see realtime_design), so one design serves every day.
-        X = realtime_design(
-            rec, target, d1, weather=inputs.weather, production=inputs.production, **_hooks(inputs)
-        )
+        X = realtime_design(rec, target, d1, **input_hooks(inputs))
         for b in range(0, len(days), refit_every_d):
             refit_day = days[b]
             block = days[b : b + refit_every_d]
@@ -407,14 +405,7 @@ def _skill(days: np.ndarray, p: np.ndarray, y: np.ndarray, ev: np.ndarray, k: in
 
 def _period_backtest(inputs: AssessInputs, first: date, last: date, horizons) -> pd.DataFrame:
     plan = BacktestPlan(start=first, end=last, horizons=tuple(horizons), models=(PRIMARY_MODEL,))
-    res = run_backtest(
-        inputs.record,
-        plan,
-        inputs.target,
-        weather=inputs.weather,
-        production=inputs.production,
-        **_hooks(inputs),
-    )
+    res = run_backtest(inputs.record, plan, inputs.target, **input_hooks(inputs))
     return res.forecasts
 
 

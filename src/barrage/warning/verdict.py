@@ -29,7 +29,7 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.evaluate import REFERENCE_MODEL
+from barrage.warning.evaluate import REFERENCE_MODEL, forecast_table
 from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL
 from barrage.warning.scores import block_bootstrap_indices, roc_auc
 
@@ -194,8 +194,7 @@ def _cells_at(fc: pd.DataFrame, k: int, protocol: EvaluationProtocol) -> list[di
             {"horizon_days": k, "period": p, "status": f"not scored: {why}"}
             for p in (*names, PROSPECTIVE_PERIOD)
         ]
-    wide = g.pivot(index="as_of", columns="model", values="p")
-    y = g.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+    wide, y = forecast_table(g)
     missing = sorted({protocol.primary_model, *protocol.baselines} - set(wide.columns))
     if missing:
         return [
