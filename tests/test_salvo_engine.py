@@ -139,7 +139,7 @@ def test_engine_agrees_with_pure_python_reference(combined_2025):
 def test_decoys_are_never_leakers_and_debris_is_apart():
     scn = scenario_from_dict(
         {
-            "salvo": {"decoy_share": 1.0, "weapons": [{"family": "shahed", "count": 50}]},
+            "salvo": {"weapons": [{"family": "decoy", "count": 50}]},
             "assets": [{"name": "a"}, {"name": "b", "value_weight": 0}],
             "layers": [
                 {

@@ -115,6 +115,13 @@ class Salvo(BaseModel):
     weapons: list[WeaponGroup] = Field(min_length=1)
     decoy_share: Probability = 0.0
 
+    @field_validator("decoy_share")
+    @classmethod
+    def _decoy_share_below_one(cls, value: float) -> float:
+        if value >= 1.0:  # a salvo of decoys only threatens nothing: a typo, not a scenario
+            raise ValueError(f"expected a share in [0, 1), got {value}")
+        return value
+
 
 class Asset(BaseModel):
     model_config = ConfigDict(extra="forbid")
