@@ -56,37 +56,45 @@ def salvo(
 @clean_errors
 def salvo_check(
     db: Path = typer.Option(Path("barrage.duckdb"), "--db", help="Store made by `barrage ingest`."),
-    runs: int = typer.Option(2000, "--runs", help="Monte Carlo runs per night."),
+    runs: int = typer.Option(1000, "--runs", help="Monte Carlo runs per night and model."),
     seed: int = typer.Option(0, "--seed", help="Seed."),
-    start: str = typer.Option("2024-01-01", "--start", help="First night (YYYY-MM-DD)."),
-    end: str = typer.Option("2025-12-31", "--end", help="Last night (YYYY-MM-DD)."),
+    cut: list[str] = typer.Option(
+        ["2024-10-01", "2025-04-01"],
+        "--cut",
+        help="Cut date (YYYY-MM-DD; repeat for several): calibrate before, score after.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Posterior predictive check: simulate each combined strike night of the record."""
+    """Out-of-sample check: the layered model against two baselines, by class and cut."""
     from barrage.record.nights import load_night_totals
-    from barrage.salvo.validation import posterior_predictive_check
+    from barrage.salvo.outofsample import out_of_sample_check
 
-    with stderr_console().status("simulating the record's strike nights"):
-        _, coverage = posterior_predictive_check(
-            load_night_totals(db), start=start, end=end, runs=runs, seed=seed
-        )
-    rows = coverage.to_dict(orient="records")
+    with stderr_console().status("calibrating before each cut, predicting the nights after"):
+        _, table = out_of_sample_check(load_night_totals(db), cuts=tuple(cut), runs=runs, seed=seed)
+    rows = table.to_dict(orient="records")
     if as_json:
-        emit_json({"runs": runs, "seed": seed, "start": start, "end": end, "coverage": rows})
+        emit_json({"runs": runs, "seed": seed, "cuts": list(cut), "scores": rows})
         return
     from rich.table import Table
 
-    table = Table(title=f"Posterior predictive coverage, {start} to {end} ({runs} runs/night)")
-    for col in ("weapon_class", "nights", "in 50% interval", "in 90% interval"):
-        table.add_column(col, no_wrap=True)
+    title = f"Leakers by class, out of sample ({runs} runs/night; CRPS in weapons, lower is better)"
+    table_out = Table(title=title)
+    for col in ("cut", "class", "model", "nights", "mean leakers", "predicted", "in 50%", "in 90%"):
+        table_out.add_column(col, no_wrap=True)
+    table_out.add_column("CRPS", no_wrap=True)
     for r in rows:
-        table.add_row(
+        table_out.add_row(
+            r["cut"],
             r["weapon_class"],
+            r["model"],
             str(r["nights"]),
+            f"{r['leakers']:.1f}",
+            f"{r['predicted']:.1f}",
             f"{r['coverage_50']:.0%}",
             f"{r['coverage_90']:.0%}",
+            f"{r['crps']:.2f}",
         )
-    stdout_console().print(table)
+    stdout_console().print(table_out)
 
 
 def _render(summary: dict, name: str) -> None:
