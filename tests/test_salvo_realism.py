@@ -205,3 +205,148 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
     assert ("attack_drone", "layered") in models and ("cruise_missile", "trailing_90") in models
     res = CliRunner().invoke(app, [*args[:-1], "--runs", "10"])
     assert res.exit_code == 2 and "runs: expected at least 100" in res.stderr
+
+
+# --- 3. saturation where it happens: waves, corridors, capacity -------------------------
+
+
+def layer(name, *, channels=1_000_000, time_min=60, pk=1.0, **extra):
+    return {
+        "name": name,
+        "type": "shorad",
+        "engages": ["attack_drone"],
+        "channels": channels,
+        "engagement_time_min": time_min,
+        "kill_probability": {"attack_drone": pk},
+        **extra,
+    }
+
+
+def test_a_layer_sees_only_the_corridors_it_covers():
+    from barrage.salvo.scenario import scenario_from_dict
+
+    scn = scenario_from_dict(
+        {
+            "night_h": 2,
+            "slot_min": 60,
+            "salvo": {
+                "weapons": [
+                    {
+                        "family": "shahed",
+                        "count": 50,
+                        "waves": [
+                            {"count": 30, "arrival_h": [0, 1], "corridor": "north"},
+                            {"count": 20, "arrival_h": [1, 2], "corridor": "south"},
+                        ],
+                    }
+                ]
+            },
+            "assets": [{"name": "a"}],
+            "layers": [layer("north_guns", corridors=["north"]), layer("south", pk=0.0)],
+        }
+    )
+    r = simulate(scn, runs=500, seed=0)
+    assert (r.leakers == 20).all()  # every southern drone gets through, no northern one
+    assert (r.kills_by_layer[:, 0] == 30).all()
+
+
+def test_tracks_and_reload_cap_engagements_per_slot():
+    from barrage.salvo.scenario import scenario_from_dict
+
+    def one(**extra):
+        return scenario_from_dict(
+            {
+                "night_h": 1,
+                "slot_min": 60,
+                "salvo": {"weapons": [{"family": "shahed", "count": 120, "arrival_h": [0, 1]}]},
+                "assets": [{"name": "a"}],
+                "layers": [layer("l", channels=100, **extra)],
+            }
+        )
+
+    # Hughes with pk = 1: leakers are exactly N minus the engagements the slot allows
+    assert (simulate(one(), runs=200, seed=1).leakers == 20).all()
+    assert (simulate(one(tracks=50), runs=200, seed=1).leakers == 70).all()
+    # reload of 60 min every 2 rounds: each channel 60 / (60 + 30) of a slot -> 66
+    reload = simulate(one(reload_min=60, rounds_per_load=2), runs=200, seed=1)
+    assert (reload.leakers == 120 - 66).all()
+
+
+def test_waves_make_saturation_bind_where_an_even_spread_does_not():
+    from barrage.salvo.scenario import scenario_from_dict
+
+    def night(waves):
+        group = {"family": "shahed", "count": 400, "arrival_h": [0, 8]}
+        if waves:
+            group["waves"] = [
+                {"count": 200, "arrival_h": [1, 1.5]},
+                {"count": 200, "arrival_h": [5, 5.5]},
+            ]
+        return scenario_from_dict(
+            {
+                "night_h": 8,
+                "slot_min": 10,
+                "salvo": {"weapons": [group]},
+                "assets": [{"name": "a"}],
+                "layers": [layer("mfg", channels=30, time_min=10, pk=0.8)],
+            }
+        )
+
+    even = simulate(night(False), runs=2000, seed=2)
+    burst = simulate(night(True), runs=2000, seed=2)
+    # even: 8.3 arrivals per 10-min slot against 30 engagements; waves: 66.7 against 30
+    assert even.leakers.mean() == pytest.approx(400 * 0.2, rel=0.05)
+    assert burst.leakers.mean() > 400 - 6 * 30 * 0.8 - 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (
+            lambda d: d["salvo"].update(decoy_share=1.0),
+            "salvo.decoy_share: expected a share in [0, 1), got 1.0",
+        ),
+        (
+            lambda d: d["salvo"]["weapons"][0].update(
+                waves=[{"count": 100, "arrival_h": [0, 1]}, {"count": 5, "arrival_h": [1, 2]}]
+            ),
+            "salvo.weapons[0]: waves: wave counts sum to 105; expected the group's count 109",
+        ),
+        (
+            lambda d: (
+                d["salvo"]["weapons"][0].update(corridor="east"),
+                [x.update(corridors=["west"]) for x in d["layers"]],
+                d["salvo"]["weapons"][1].update(corridor="west"),
+            ),
+            "salvo.weapons: corridor 'east' is covered by no layer",
+        ),
+        (
+            lambda d: d["layers"][1].update(channels=-4),
+            "layers[1].channels: Input should be greater than or equal to 0 (got -4)",
+        ),
+        (
+            lambda d: d["layers"][1].update(tracks=-1),
+            "layers[1].tracks: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (
+            lambda d: d["layers"][1].update(reload_min=-5),
+            "layers[1].reload_min: Input should be greater than or equal to 0 (got -5)",
+        ),
+    ],
+)
+def test_bad_realism_fields_name_the_field_and_exit_2(tmp_path, mutate, expected):
+    import yaml
+    from typer.testing import CliRunner
+
+    from barrage.cli import app
+
+    path_in = example_scenarios()["2024-08-26_combined"]
+    data = yaml.safe_load(path_in.read_text())
+    mutate(data)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(app, ["simulate", "salvo", str(path), "--json"])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr.startswith(f"error: {path}: ") and res.stderr.count("\n") == 1
+    assert expected in res.stderr

@@ -169,36 +169,47 @@ def _table(spec: dict, families: list[str], classes: list[str], default: float) 
     return ProbabilityTable(p=p, alpha=alpha, beta=beta)
 
 
-def _split_decoys(scenario: Scenario) -> list[tuple[str, int, tuple[float, float]]]:
-    """Weapon groups after turning ``decoy_share`` of each Shahed group into decoys."""
+Group = tuple[str, str, int, tuple[float, float], "str | None"]
+"""A compiled weapon group: label, family, count, arrival window, corridor."""
+
+
+def _split_decoys(scenario: Scenario) -> list[Group]:
+    """Weapon groups (one per burst) after turning ``decoy_share`` of each Shahed burst
+    into decoys. A burst through a named corridor gets its own label ``family@corridor``
+    so layers can tell corridors apart; without corridors labels are family names."""
     groups = []
     share = scenario.salvo.decoy_share
     for g in scenario.salvo.weapons:
-        if g.family == "shahed" and share > 0:
-            n_decoy = int(round(g.count * share))
-            groups.append(("shahed", g.count - n_decoy, g.arrival_h))
-            groups.append(("decoy", n_decoy, g.arrival_h))
-        else:
-            groups.append((g.family, g.count, g.arrival_h))
-    return [g for g in groups if g[1] > 0]
+        for count, window, corridor in g.bursts():
+            suffix = "" if corridor is None else f"@{corridor}"
+            if g.family == "shahed" and share > 0:
+                n_decoy = int(round(count * share))
+                groups.append(("shahed" + suffix, "shahed", count - n_decoy, window, corridor))
+                groups.append(("decoy" + suffix, "decoy", n_decoy, window, corridor))
+            else:
+                groups.append((g.family + suffix, g.family, count, window, corridor))
+    return [g for g in groups if g[2] > 0]
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Validate cross-field rules that need the family table and build the arrays."""
     table = load_families()
     groups = _split_decoys(scenario)
-    families = sorted({g[0] for g in groups})
-    if not families:
+    labels = sorted({g[0] for g in groups})
+    if not labels:
         raise InputError("salvo.weapons: the salvo has no weapons (all counts are 0)")
-    fam_index = {f: i for i, f in enumerate(families)}
+    base = {g[0]: g[1] for g in groups}
+    corridor_of = {g[0]: g[4] for g in groups}
+    families = [base[x] for x in labels]  # per engine family (label): the weapon family
+    fam_index = {f: i for i, f in enumerate(labels)}
     fam_classes = [table[f].weapon_class for f in families]
     classes = sorted(set(fam_classes))
     family_class = np.array([classes.index(c) for c in fam_classes], dtype=np.int16)
 
     night_ticks = TIME_TICKS / scenario.night_h
     fam_w, lo_w, span_w = [], [], []
-    for fam, count, (start, end) in groups:
-        fam_w.append(np.full(count, fam_index[fam], dtype=np.int16))
+    for label, _, count, (start, end), _ in groups:
+        fam_w.append(np.full(count, fam_index[label], dtype=np.int16))
         lo = min(int(start * night_ticks), TIME_TICKS - 1)
         span = max(min(int((end - start) * night_ticks), TIME_TICKS - 1 - lo), 0)
         lo_w.append(np.full(count, lo, dtype=np.uint32))
@@ -239,8 +250,10 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
             else np.array([a in layer.covers for a in assets])
         )
         by_family = np.array([c in engaged_classes for c in fam_classes])
+        if "all" not in layer.corridors:  # a layer sees only the corridors it covers
+            by_family &= np.array([corridor_of[x] in layer.corridors for x in labels])
         can = (by_family[:, None] & covered[None, :]).ravel()
-        per_slot = layer.channels * slot_len_min / layer.engagement_time_min
+        per_slot = layer.engagements_per_slot(slot_len_min)
         edges = np.floor(per_slot * np.arange(n_slots + 1) + 1e-9)
         layers.append(
             CompiledLayer(
@@ -266,7 +279,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         ]
     )
     return CompiledScenario(
-        families=families,
+        families=labels,
         classes=classes,
         family_class=family_class,
         is_decoy=np.array([table[f].is_decoy for f in families]),

@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from barrage.errors import InputError
 
-LayerType = Literal["mobile_fire_group", "gun", "shorad", "mrad", "long_range"]
+LayerType = Literal[
+    "mobile_fire_group", "gun", "shorad", "mrad", "long_range", "interceptor_drone", "helicopter"
+]
 Doctrine = Literal["salvo", "shoot_look_shoot"]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -83,13 +85,60 @@ def _check_prob_keys(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+class Wave(BaseModel):
+    """A burst of a weapon group: ``count`` weapons arriving uniformly within
+    ``arrival_h``, through ``corridor`` (a direction; ``None``: any)."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=0)
+    arrival_h: tuple[float, float]
+    corridor: str | None = Field(default=None, min_length=1)
+
+    @field_validator("arrival_h")
+    @classmethod
+    def _ordered_window(cls, value: tuple[float, float]) -> tuple[float, float]:
+        return _check_window(value)
+
+
+def _check_window(value: tuple[float, float]) -> tuple[float, float]:
+    start, end = value
+    if not 0 <= start <= end:
+        raise ValueError(f"expected [start, end] hours with 0 <= start <= end, got {value}")
+    return value
+
+
 class WeaponGroup(BaseModel):
-    """``count`` weapons of one family arriving uniformly within ``arrival_h``."""
+    """``count`` weapons of one family arriving uniformly within ``arrival_h``, or in
+    ``waves`` (bursts with their own timing and corridor) that sum to ``count``."""
 
     model_config = ConfigDict(extra="forbid")
     family: str
     count: int = Field(ge=0)
     arrival_h: tuple[float, float] = (0.0, 8.0)
+    corridor: str | None = Field(default=None, min_length=1)
+    waves: list[Wave] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _waves_sum_to_count(self) -> WeaponGroup:
+        """Waves sum to the group's count; the group's window becomes their span."""
+        if self.waves is None:
+            return self
+        total = sum(w.count for w in self.waves)
+        if total != self.count:
+            raise ValueError(
+                f"waves: wave counts sum to {total}; expected the group's count {self.count}"
+            )
+        self.arrival_h = (
+            min(w.arrival_h[0] for w in self.waves),
+            max(w.arrival_h[1] for w in self.waves),
+        )
+        return self
+
+    def bursts(self) -> list[tuple[int, tuple[float, float], str | None]]:
+        """``(count, arrival_h, corridor)`` of each burst: the waves, or the group."""
+        if self.waves is None:
+            return [(self.count, self.arrival_h, self.corridor)]
+        return [(w.count, w.arrival_h, w.corridor or self.corridor) for w in self.waves]
 
     @field_validator("family")
     @classmethod
@@ -145,6 +194,23 @@ class Layer(BaseModel):
     kill_probability: dict[str, ProbabilitySpec]
     interceptor_cost_usd: float = Field(default=0.0, ge=0)
     covers: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    corridors: list[str] = Field(default_factory=lambda: ["all"], min_length=1)
+    tracks: int | None = Field(default=None, ge=0)
+    reload_min: float = Field(default=0.0, ge=0)
+    rounds_per_load: int = Field(default=1, ge=1)
+
+    def engagements_per_slot(self, slot_min: float) -> float:
+        """Sustained engagements a slot allows: ``min(channels, tracks)`` channels, each
+        taking ``engagement_time_min`` plus its share of a reload (``reload_min`` every
+        ``rounds_per_load`` engagements)."""
+        channels = self.channels if self.tracks is None else min(self.channels, self.tracks)
+        if self.reload_min == 0:
+            return channels * slot_min / self.engagement_time_min
+        return (
+            channels
+            * slot_min
+            / (self.engagement_time_min + self.reload_min / self.rounds_per_load)
+        )
 
     @field_validator("engages")
     @classmethod
@@ -188,6 +254,35 @@ class Scenario(BaseModel):
     @classmethod
     def _prob_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
         return _check_prob_keys(value)
+
+    @model_validator(mode="after")
+    def _corridors_covered(self) -> Scenario:
+        """Every named corridor is covered by a layer; a layer names only used ones; waves
+        end within the night."""
+        for i, g in enumerate(self.salvo.weapons):
+            for j, w in enumerate(g.waves or []):
+                if w.arrival_h[1] > self.night_h:
+                    raise ValueError(
+                        f"salvo.weapons[{i}].waves[{j}]: arrival_h {list(w.arrival_h)} ends "
+                        f"after night_h={self.night_h}"
+                    )
+        used = sorted({c for g in self.salvo.weapons for _, _, c in g.bursts() if c is not None})
+        for i, layer in enumerate(self.layers):
+            for name in layer.corridors:
+                if name != "all" and name not in used:
+                    raise ValueError(
+                        f"layers[{i}].corridors: undefined corridor {name!r}; "
+                        f"allowed: {_allowed(used + ['all'])}"
+                    )
+        if self.layers:
+            covered = {c for layer in self.layers for c in layer.corridors}
+            for name in used:
+                if name not in covered and "all" not in covered:
+                    raise ValueError(
+                        f"salvo.weapons: corridor {name!r} is covered by no layer; "
+                        "add it to a layer's corridors (or 'all')"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
