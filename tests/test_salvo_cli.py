@@ -118,6 +118,7 @@ def test_help_for_every_simulate_command(runner):
         ["simulate", "--help"],
         ["simulate", "salvo", "--help"],
         ["simulate", "salvo-check", "--help"],
+        ["simulate", "salvo-curve", "--help"],
     ):
         res = runner.invoke(app, cmd)
         assert res.exit_code == 0 and len(res.stdout) > 50

@@ -350,3 +350,58 @@ def test_bad_realism_fields_name_the_field_and_exit_2(tmp_path, mutate, expected
     assert res.stdout == ""
     assert res.stderr.startswith(f"error: {path}: ") and res.stderr.count("\n") == 1
     assert expected in res.stderr
+
+
+def test_scaling_keeps_wave_shares_and_spreading_removes_the_bursts():
+    from barrage.salvo.saturation import scale_salvo
+
+    scn = load_scenario(example_scenarios()["stylised_waves"])
+    big = scale_salvo(scn, "shahed", 1000)
+    waves = big.salvo.weapons[0].waves
+    assert [w.count for w in waves] == [400, 350, 250]
+    assert [w.corridor for w in waves] == ["north", "east", "south"]
+    spread = scale_salvo(scn, "shahed", 999, spread=True)
+    assert sum(w.count for w in spread.salvo.weapons[0].waves) == 999
+    assert {w.arrival_h for w in spread.salvo.weapons[0].waves} == {(0.0, scn.night_h)}
+
+
+def test_on_the_stylised_night_waves_make_saturation_bind():
+    from barrage.salvo.saturation import leak_rate_curve, saturation_onset
+
+    scn = load_scenario(example_scenarios()["stylised_waves"])
+    curve = leak_rate_curve(scn, [100, 600, 1400], runs=1024, seed=0)
+    rate = curve.set_index(["size", "profile"])["leak_rate"]
+    # small salvos: the bursts fit within the layers; large ones: they do not
+    assert abs(rate[(100, "waves")] - rate[(100, "spread")]) < 0.03
+    assert rate[(600, "waves")] > rate[(600, "spread")] + 0.05
+    assert rate[(1400, "waves")] > rate[(100, "waves")] + 0.3
+    onset = saturation_onset(curve)
+    assert onset["waves"] == 600
+
+
+def test_report_shows_the_leak_rate_curve():
+    from barrage.report.html import _salvo_html
+
+    html = _salvo_html(runs=200)
+    assert html.startswith("<h2>Salvo saturation")
+    assert html.count("plotly-graph-div") == 1
+
+
+def test_salvo_curve_cli(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from barrage.cli import app
+
+    path = str(example_scenarios()["stylised_waves"])
+    res = CliRunner().invoke(
+        app, ["simulate", "salvo-curve", path, "--sizes", "100,800", "--runs", "256", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert {r["profile"] for r in out["curve"]} == {"waves", "spread"}
+    res = CliRunner().invoke(app, ["simulate", "salvo-curve", path, "--sizes", "100,x"])
+    assert res.exit_code == 2 and "--sizes: expected comma-separated integers" in res.stderr
+    res = CliRunner().invoke(app, ["simulate", "salvo-curve", path, "--family", "kalibr"])
+    assert res.exit_code == 2 and "no 'kalibr' group" in res.stderr

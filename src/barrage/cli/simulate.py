@@ -97,6 +97,56 @@ def salvo_check(
     stdout_console().print(table_out)
 
 
+@simulate_app.command("salvo-curve")
+@clean_errors
+def salvo_curve(
+    scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
+    sizes: str = typer.Option(
+        "100,200,300,400,600,800,1000,1400", "--sizes", help="Salvo sizes, comma-separated."
+    ),
+    family: str = typer.Option("shahed", "--family", help="Weapon family to scale."),
+    runs: int = typer.Option(4000, "--runs", help="Monte Carlo runs per size and profile."),
+    seed: int = typer.Option(0, "--seed", help="Seed."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Leak rate by salvo size, with the scenario's waves and with them spread out."""
+    from barrage.errors import InputError
+    from barrage.salvo import load_scenario
+    from barrage.salvo.saturation import leak_rate_curve, saturation_onset
+
+    try:
+        size_list = [int(x) for x in sizes.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"--sizes: expected comma-separated integers, got {sizes!r}") from None
+    scn = load_scenario(scenario)
+    with stderr_console().status(f"simulating {scn.name} at {len(size_list)} sizes"):
+        curve = leak_rate_curve(scn, size_list, family=family, runs=runs, seed=seed)
+    onset = saturation_onset(curve)
+    if as_json:
+        emit_json(
+            {
+                "runs": runs,
+                "seed": seed,
+                "curve": curve.to_dict(orient="records"),
+                "onset_size": onset,
+            }
+        )
+        return
+    from rich.table import Table
+
+    wide = curve.pivot(index="size", columns="profile", values="leak_rate")
+    table = Table(title=f"{scn.name}: share of real {family} launched that get through")
+    for col in ("size", "waves", "spread"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for size, row in wide.iterrows():
+        table.add_row(str(size), f"{row['waves']:.3f}", f"{row['spread']:.3f}")
+    stdout_console().print(table)
+    stdout_console().print(
+        "leak rate 0.05 above the smallest size's from: "
+        + ", ".join(f"{k} {v:.0f}" if v else f"{k} never" for k, v in onset.items())
+    )
+
+
 def _render(summary: dict, name: str) -> None:
     from rich.table import Table
 
