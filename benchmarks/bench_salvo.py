@@ -14,7 +14,12 @@ Each is timed ``--repeats`` times and the minimum kept, as wall time and as CPU 
 this process (``time.process_time``), which is less sensitive to other jobs on a shared
 machine. Pin to one core for a one-core figure.
 
-Run: ``python benchmarks/bench_salvo.py [--runs 100000] [--reference-runs 1000]``
+``--mechanisms`` switches on the issue-19 mechanisms on the same night (741 weapons, 5
+layers): the Shahed group in three 30-minute waves by three corridors, the mobile fire
+groups seeing two corridors with a track limit, the SHORAD with a reload, the decoy share
+and EW of real drones as calibrated (docs/salvo.md).
+
+Run: ``python benchmarks/bench_salvo.py [--runs 100000] [--reference-runs 1000] [--mechanisms]``
 """
 
 from __future__ import annotations
@@ -26,6 +31,29 @@ import numpy as np
 
 from barrage.salvo import compile_scenario, example_scenarios, load_scenario, simulate
 from barrage.salvo.reference import simulate_reference
+from barrage.salvo.scenario import Scenario
+
+
+def with_mechanisms(scenario: Scenario) -> Scenario:
+    """The night with waves, corridors, tracks, reloads and the separated decoys/EW on."""
+    d = scenario.model_dump()
+    d["salvo"]["decoy_share"] = 0.41
+    shahed = next(g for g in d["salvo"]["weapons"] if g["family"] == "shahed")
+    n = shahed["count"]
+    shahed["waves"] = [
+        {"count": n * 2 // 5, "arrival_h": (1.0, 1.5), "corridor": "north"},
+        {"count": n * 7 // 20, "arrival_h": (3.0, 3.5), "corridor": "east"},
+        {"count": n - n * 2 // 5 - n * 7 // 20, "arrival_h": (6.0, 6.5), "corridor": "south"},
+    ]
+    d["ew_loss"] = {**d["ew_loss"], "attack_drone": {"alpha": 1.0, "beta": 744.0}}
+    for layer in d["layers"]:
+        if layer["type"] == "mobile_fire_group":
+            layer["corridors"] = ["north", "east"]
+            layer["tracks"] = 60
+        if layer["type"] == "shorad":
+            layer["reload_min"] = 30.0
+            layer["rounds_per_load"] = 8
+    return Scenario.model_validate(d)
 
 
 def best_of(repeats: int, fn) -> tuple[float, float, object]:
@@ -45,11 +73,14 @@ def main() -> None:
     parser.add_argument("--reference-runs", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scenario", default="2025-07-09_combined")
+    parser.add_argument("--mechanisms", action="store_true", help="waves, corridors, tracks")
     args = parser.parse_args()
 
-    cs = compile_scenario(load_scenario(example_scenarios()[args.scenario]))
+    scn = load_scenario(example_scenarios()[args.scenario])
+    cs = compile_scenario(with_mechanisms(scn) if args.mechanisms else scn)
     per_run = cs.n_weapons * len(cs.layers)
-    print(f"scenario {args.scenario}: {cs.n_weapons} weapons, {len(cs.layers)} layers")
+    extra = " (waves, corridors, tracks, reload on)" if args.mechanisms else ""
+    print(f"scenario {args.scenario}{extra}: {cs.n_weapons} weapons, {len(cs.layers)} layers")
 
     simulate(cs, runs=2048, seed=1)  # warm-up
     eng_wall, eng_cpu, result = best_of(args.repeats, lambda: simulate(cs, runs=args.runs, seed=0))

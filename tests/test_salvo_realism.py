@@ -405,3 +405,21 @@ def test_salvo_curve_cli(tmp_path):
     assert res.exit_code == 2 and "--sizes: expected comma-separated integers" in res.stderr
     res = CliRunner().invoke(app, ["simulate", "salvo-curve", path, "--family", "kalibr"])
     assert res.exit_code == 2 and "no 'kalibr' group" in res.stderr
+
+
+def test_engine_agrees_with_the_reference_with_the_new_mechanisms_on():
+    from barrage.salvo import compile_scenario
+    from barrage.salvo.reference import simulate_reference
+
+    cs = compile_scenario(load_scenario(example_scenarios()["stylised_waves"]))
+    ref = simulate_reference(cs, runs=300, seed=3)
+    vec = simulate(cs, runs=8192, seed=3)
+    for name, sample in (("leakers", vec.leakers), ("destroyed", vec.destroyed)):
+        r = ref[name].astype(float)
+        se = np.sqrt(r.var(ddof=1) / r.size + sample.var(ddof=1) / sample.size)
+        assert abs(r.mean() - sample.mean()) <= 4 * se, name
+    for li, layer in enumerate(cs.layers):
+        r = ref["interceptors_by_layer"][:, li].astype(float)
+        v = vec.interceptors_by_layer[:, li]
+        se = np.sqrt(r.var(ddof=1) / r.size + v.var(ddof=1) / v.size) + 1e-9
+        assert abs(r.mean() - v.mean()) <= 4 * se, layer.name
