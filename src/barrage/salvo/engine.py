@@ -699,6 +699,21 @@ def _simulate_rows(
             crowded_rows[c] = rows, slot
         return crowded_rows[c]
 
+    starts: dict[int, np.ndarray] = {}
+    # ranks within a slot fit 16 bits when a row has fewer positions (same numbers)
+    rank_type = np.int16 if wa < 32767 else np.int32
+
+    def slot_starts(c: int) -> np.ndarray:
+        """Positions that start a slot, for the crowded rows of capacity ``c`` (shared by
+        the layers with that smallest capacity)."""
+        if c not in starts:
+            ss = crowded(c)[1]
+            new_slot = np.empty(ss.shape, dtype=bool)
+            new_slot[:, 0] = True
+            np.not_equal(ss[:, 1:], ss[:, :-1], out=new_slot[:, 1:])
+            starts[c] = new_slot
+        return starts[c]
+
     interceptors = np.zeros((runs, n_l), dtype=np.int64)
     kills = np.zeros((runs, n_l), dtype=np.int64)
     decoys_engaged = np.zeros(runs, dtype=np.int64)
@@ -721,15 +736,13 @@ def _simulate_rows(
             rows, ss = crowded(c)
             if rows.size:  # rank of each eligible weapon in its slot, first come first served
                 es = _unpack(e[rows])
-                new_slot = np.empty(es.shape, dtype=bool)
-                new_slot[:, 0] = True
-                np.not_equal(ss[:, 1:], ss[:, :-1], out=new_slot[:, 1:])
-                rank = np.cumsum(es, axis=1, dtype=np.int32)
+                new_slot = slot_starts(c)
+                rank = np.cumsum(es, axis=1, dtype=rank_type)
                 offset = rank - es
                 offset *= new_slot
                 np.maximum.accumulate(offset, axis=1, out=offset)
                 rank -= offset
-                cap = np.concatenate([capacity, np.zeros(n_slots, np.int32)])
+                cap = np.concatenate([capacity, np.zeros(n_slots, np.int32)]).astype(rank_type)
                 es &= rank <= cap.take(ss)
                 e[rows] = _pack(es)
                 n_e[rows] = _count(e[rows])
