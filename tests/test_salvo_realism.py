@@ -329,6 +329,10 @@ def test_waves_make_saturation_bind_where_an_even_spread_does_not():
             "layers[1].tracks: Input should be greater than or equal to 0 (got -1)",
         ),
         (
+            lambda d: d.update(weather={"cloud_pct": 150, "wind_kmh": 10}),
+            "weather.cloud_pct: Input should be less than or equal to 100 (got 150)",
+        ),
+        (
             lambda d: d["layers"][1].update(reload_min=-5),
             "layers[1].reload_min: Input should be greater than or equal to 0 (got -5)",
         ),
@@ -423,3 +427,92 @@ def test_engine_agrees_with_the_reference_with_the_new_mechanisms_on():
         v = vec.interceptors_by_layer[:, li]
         se = np.sqrt(r.var(ddof=1) / r.size + v.var(ddof=1) / v.size) + 1e-9
         assert abs(r.mean() - v.mean()) <= 4 * se, layer.name
+
+
+# --- 4. Geran-3, interceptor drones, weather -------------------------------------------
+
+
+def test_jets_are_their_own_class_and_slow_layers_do_not_touch_them():
+    from barrage.salvo.scenario import scenario_from_dict
+
+    scn = scenario_from_dict(
+        {
+            "salvo": {
+                "weapons": [
+                    {"family": "shahed", "count": 40},
+                    {"family": "geran3", "count": 10},
+                ]
+            },
+            "assets": [{"name": "a"}],
+            "layers": [
+                {**layer("interceptor_drones", pk=1.0), "type": "interceptor_drone"},
+                {
+                    **layer("gun", pk=0.0),
+                    "engages": ["attack_drone", "jet_drone"],
+                    "kill_probability": {"attack_drone": 0.0, "jet_drone": 1.0},
+                },
+            ],
+        }
+    )
+    r = simulate(scn, runs=300, seed=0)
+    assert r.classes == ["attack_drone", "jet_drone"]
+    assert (r.leakers_by_class[:, 0] == 0).all()  # every Shahed to the interceptor drones
+    assert (r.kills_by_layer[:, 1] == 10).all()  # every jet to the gun
+
+
+def test_jet_calibration_from_the_turbojet_columns(record_db):
+    from barrage.salvo.jets import calibrate_jets, load_jet_nights
+
+    nights = load_jet_nights(record_db)
+    first = nights.set_index("night").loc["2025-08-01"]
+    assert (first["launched"], first["destroyed"]) == (8.0, 8.0)
+    cal = calibrate_jets(nights)
+    assert cal["alpha"] == 1 + nights["destroyed"].sum()
+    assert cal["pk_p05"] < cal["pk_mean"] < cal["pk_p95"]
+
+
+def test_weather_moves_only_the_visual_layers():
+    from scipy.special import expit, logit
+
+    from barrage.salvo.scenario import scenario_from_dict
+    from barrage.salvo.validation import binomial_leakers
+
+    def night(weather, kind):
+        data = {
+            "night_h": 1,
+            "slot_min": 60,
+            "salvo": {"weapons": [{"family": "shahed", "count": 200, "arrival_h": [0, 1]}]},
+            "assets": [{"name": "a"}],
+            "layers": [{**layer("l", pk=0.5), "type": kind}],
+        }
+        if weather:
+            data["weather"] = {"cloud_pct": 100, "wind_kmh": 20}
+        return scenario_from_dict(data)
+
+    pk = expit(logit(0.5) - 0.359 - 0.025 * 2)
+    cloudy = simulate(night(True, "mobile_fire_group"), runs=20_000, seed=4)
+    mean, _ = binomial_leakers(200, pk)
+    se = cloudy.leakers.std() / np.sqrt(cloudy.runs)
+    assert abs(cloudy.leakers.mean() - mean) < 4 * se
+    # a radar-guided layer ignores the weather: the same numbers as without it
+    radar = simulate(night(True, "shorad"), runs=2000, seed=4)
+    clear = simulate(night(False, "shorad"), runs=2000, seed=4)
+    np.testing.assert_array_equal(radar.leakers, clear.leakers)
+
+
+def test_weather_defaults_are_the_fit_before_2025_04_01(record_db, shared_data):
+    from barrage.record.nights import load_night_totals
+    from barrage.salvo.scenario import Weather
+    from barrage.salvo.weather import fit_weather_effect, load_night_weather
+
+    nt = load_night_totals(record_db)
+    wx = load_night_weather(shared_data / "weather" / "ukraine_weather_by_date.csv")
+    train = fit_weather_effect(nt, wx, start="2022-01-01", end="2025-04-01")
+    default = Weather(cloud_pct=0, wind_kmh=0)
+    assert train["logit_per_100pct_cloud"] == pytest.approx(
+        default.logit_per_100pct_cloud, abs=5e-4
+    )
+    assert train["logit_per_10kmh_wind"] == pytest.approx(default.logit_per_10kmh_wind, abs=5e-4)
+    # the check on the nights after: same sign for cloud, more than 2 se from 0
+    check = fit_weather_effect(nt, wx, start="2025-04-01", end="2026-01-01")
+    assert check["logit_per_100pct_cloud"] < -2 * check["se_cloud"]

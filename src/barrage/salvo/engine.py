@@ -49,7 +49,7 @@ from functools import cached_property
 import numpy as np
 
 from barrage.errors import InputError
-from barrage.salvo.scenario import BetaPrior, Scenario, load_families
+from barrage.salvo.scenario import VISUAL_LAYERS, BetaPrior, Scenario, load_families
 
 BLOCK_RUNS = 1024
 """Runs per random block; fixed so results do not depend on the chunk size."""
@@ -69,6 +69,7 @@ SUB_CHUNK_RUNS = 512
 
 DEFAULT_DEBRIS_PROBABILITY = {
     "attack_drone": 0.3,
+    "jet_drone": 0.3,
     "recon_drone": 0.1,
     "cruise_missile": 0.5,
     "ballistic_missile": 0.6,
@@ -173,6 +174,33 @@ Group = tuple[str, str, int, tuple[float, float], "str | None"]
 """A compiled weapon group: label, family, count, arrival window, corridor."""
 
 
+def _shift_logit(spec: dict, shift: float) -> dict:
+    """Kill probabilities moved by ``shift`` on the logit scale (a Beta keeps its
+    concentration and moves its mean); 0 and 1 stay where they are."""
+
+    def move(p: float) -> float:
+        if p <= 0.0 or p >= 1.0:
+            return p
+        return 1.0 / (1.0 + math.exp(-(math.log(p / (1.0 - p)) + shift)))
+
+    out = {}
+    for key, value in spec.items():
+        if isinstance(value, BetaPrior):
+            kappa = value.alpha + value.beta
+            m = move(value.alpha / kappa)
+            out[key] = BetaPrior(alpha=m * kappa, beta=(1 - m) * kappa)
+        else:
+            out[key] = move(float(value))
+    return out
+
+
+def _layer_kill(scenario: Scenario, layer) -> dict:
+    """A layer's kill probabilities, moved by the night's weather if it is visual."""
+    if scenario.weather is None or layer.type not in VISUAL_LAYERS:
+        return layer.kill_probability
+    return _shift_logit(layer.kill_probability, scenario.weather.logit_shift())
+
+
 def _split_decoys(scenario: Scenario) -> list[Group]:
     """Weapon groups (one per burst) after turning ``decoy_share`` of each Shahed burst
     into decoys. A burst through a named corridor gets its own label ``family@corridor``
@@ -263,7 +291,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
                 stock=layer.stock,
                 shots=layer.shots_per_target,
                 doctrine=layer.doctrine,
-                kill=_table(layer.kill_probability, families, fam_classes, 0.0),
+                kill=_table(_layer_kill(scenario, layer), families, fam_classes, 0.0),
                 interceptor_cost_usd=layer.interceptor_cost_usd,
             )
         )

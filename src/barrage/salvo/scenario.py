@@ -227,6 +227,29 @@ class Layer(BaseModel):
         return _check_prob_keys(value)
 
 
+VISUAL_LAYERS = ("mobile_fire_group", "helicopter")
+"""Layer types that find their targets by eye, searchlight or sound: weather affects them."""
+
+
+class Weather(BaseModel):
+    """The night's weather, shifting the kill probability of the visual layers on the
+    logit scale by ``logit_per_100pct_cloud * cloud / 100 + logit_per_10kmh_wind * wind /
+    10``. Defaults: fitted on the record's nights before 2025-04-01
+    (:func:`barrage.salvo.weather.fit_weather_effect`; docs/salvo.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    cloud_pct: float = Field(ge=0, le=100)
+    wind_kmh: float = Field(ge=0, le=200)
+    logit_per_100pct_cloud: float = -0.359
+    logit_per_10kmh_wind: float = -0.025
+
+    def logit_shift(self) -> float:
+        return (
+            self.logit_per_100pct_cloud * self.cloud_pct / 100
+            + self.logit_per_10kmh_wind * self.wind_kmh / 10
+        )
+
+
 class Aim(BaseModel):
     """How the attacker spreads the salvo over the assets."""
 
@@ -249,6 +272,7 @@ class Scenario(BaseModel):
     ew_loss: dict[str, ProbabilitySpec] = Field(default_factory=dict)
     debris_probability: dict[str, Probability] = Field(default_factory=dict)
     aim: Aim = Field(default_factory=Aim)
+    weather: Weather | None = None
 
     @field_validator("ew_loss", "debris_probability")
     @classmethod
