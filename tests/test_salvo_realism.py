@@ -516,3 +516,36 @@ def test_weather_defaults_are_the_fit_before_2025_04_01(record_db, shared_data):
     # the check on the nights after: same sign for cloud, more than 2 se from 0
     check = fit_weather_effect(nt, wx, start="2025-04-01", end="2026-01-01")
     assert check["logit_per_100pct_cloud"] < -2 * check["se_cloud"]
+
+
+# --- 5. hit locations -------------------------------------------------------------------
+
+
+def test_hit_location_check_on_a_known_relation():
+    import pandas as pd
+
+    from barrage.salvo.hits import hit_location_check
+
+    rng = np.random.default_rng(0)
+    leakers = rng.integers(1, 80, size=400)
+    locations = rng.poisson(np.exp(0.2) * (1 + leakers) ** 0.6)
+    nights = pd.DataFrame(
+        {
+            "night": pd.date_range("2025-06-01", periods=400),
+            "leakers": leakers.astype(float),
+            "hit_locations": locations.astype(float),
+        }
+    )
+    out = hit_location_check(nights)
+    assert out["elasticity"] == pytest.approx(0.6, abs=4 * out["elasticity_se"])
+    assert out["nights_more_locations_than_leakers"] == int((locations > leakers).sum())
+
+
+def test_hit_locations_start_in_may_2025_and_rarely_exceed_leakers(record_db):
+    from barrage.salvo.hits import hit_location_check, load_hit_nights
+
+    nights = load_hit_nights(record_db)
+    out = hit_location_check(nights)
+    assert out["first_night"] >= "2025-05-01"
+    assert out["nights_more_locations_than_leakers"] <= 0.05 * out["nights"]
+    assert 0 < out["elasticity"] < 1  # big nights pile more drones on each place
