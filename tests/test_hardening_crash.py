@@ -175,7 +175,7 @@ def test_kill_long_simulation_leaves_the_store_untouched(logged_store, tmp_path)
     rng = np.random.default_rng(11)
     for _ in range(max(2, REPEATS // 3)):
         cmd = [BARRAGE, "simulate", "salvo-check", "--db", str(db), "--runs", "20000",
-               "--start", "2023-01-01"]  # fmt: skip
+               "--cut", "2023-01-01"]  # fmt: skip
         code, _ = _kill_after(cmd, rng.uniform(0.5, 4.0))
         assert code == -signal.SIGKILL
         assert hashlib.sha256(db.read_bytes()).hexdigest() == before
