@@ -205,6 +205,14 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
     assert ("attack_drone", "layered") in models and ("cruise_missile", "trailing_90") in models
     res = CliRunner().invoke(app, [*args[:-1], "--runs", "10"])
     assert res.exit_code == 2 and "runs: expected at least 100" in res.stderr
+    for cut, message in (
+        ("nope", "cut: expected a date YYYY-MM-DD, got 'nope'"),
+        ("2020-01-01", "no attack_drone nights before the cut 2020-01-01"),
+        ("2030-01-01", "before the cut"),
+    ):
+        res = CliRunner().invoke(app, ["simulate", "salvo-check", "--runs", "100", "--cut", cut])
+        assert res.exit_code == 2 and message in res.stderr, res.stderr
+        assert res.stderr.count("\n") == 1
 
 
 # --- 3. saturation where it happens: waves, corridors, capacity -------------------------

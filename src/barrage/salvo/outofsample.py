@@ -230,63 +230,83 @@ def _binomial_hits(n: int, p: float, y: float) -> tuple[bool, bool]:
     return bool(q25 <= y <= q75), bool(q05 <= y <= q95)
 
 
+def _score_samples(samples: np.ndarray, y: float) -> dict:
+    in50, in90 = _interval_hits(samples, y)
+    cdf = _sample_cdf(samples, max(int(samples.max()), int(y)))
+    return {
+        "predicted_mean": float(samples.mean()),
+        "in_50": in50,
+        "in_90": in90,
+        "crps": crps_from_cdf(cdf, y),
+    }
+
+
+def _score_binomial(n: int, p: float, y: float) -> dict:
+    in50, in90 = _binomial_hits(n, p, y)
+    cdf = _binomial_cdf(n, p, max(n, int(y)))
+    return {"predicted_mean": n * p, "in_50": in50, "in_90": in90, "crps": crps_from_cdf(cdf, y)}
+
+
+def _simulate_night(scenarios: dict[str, dict], source: str, seeds: list, runs: int) -> dict:
+    """Leakers by class (runs x classes, with labels) of each model's night scenario."""
+    out = {}
+    for (model, scn), child in zip(scenarios.items(), seeds, strict=True):
+        r = simulate(
+            scenario_from_dict(scn, source=source),
+            runs=runs,
+            seed=int(child.generate_state(1)[0]),
+        )
+        out[model] = (r.leakers_by_class, r.classes)
+    return out
+
+
+def _parse_cut(cut: str, last_night: pd.Timestamp) -> Cut:
+    try:
+        when = pd.Timestamp(cut)
+    except (ValueError, TypeError):
+        raise InputError(f"cut: expected a date YYYY-MM-DD, got {cut!r}") from None
+    return Cut(when, last_night)
+
+
 def score_cut(
     night_totals: pd.DataFrame, cut: str, *, runs: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
-    """Per (night, class, model): observed leakers, coverage hits and CRPS, for one cut."""
+    """Per (night, class, model): observed leakers, coverage hits and CRPS, for one cut.
+
+    Seeds: ``SeedSequence(seed)`` spawns two children per scored night (layered, then
+    beta-binomial), in night order."""
     history = class_nights(night_totals)
     if history.empty:
         raise InputError("night totals: no attack drone or missile nights to check")
-    split = Cut(pd.Timestamp(cut), history["night"].max())
+    split = _parse_cut(cut, history["night"].max())
     layered = fit_layered(history, split.cut)
     priors = _baseline_priors(history, split.cut)
     share = trailing_share(history, split.cut)
-    after = history[history["night"] >= split.cut]
-    nights = list(after.groupby("night", sort=True))
+    nights = list(history[history["night"] >= split.cut].groupby("night", sort=True))
     seeds = np.random.SeedSequence(seed).spawn(2 * len(nights))
     rows = []
     for i, (night, counts) in enumerate(nights):
         horizon = int((night - split.cut).days // LEVEL_DAYS) + 1
-        source = f"night {night:%Y-%m-%d}"
-        sims = {}
-        for j, (model, scn) in enumerate(
-            (
-                ("layered", layered_scenario(counts, layered, horizon)),
-                ("beta_binomial", night_scenario(counts, priors)),
-            )
-        ):
-            result = simulate(
-                scenario_from_dict(scn, source=source),
-                runs=runs,
-                seed=int(seeds[2 * i + j].generate_state(1)[0]),
-            )
-            sims[model] = result
+        scenarios = {
+            "layered": layered_scenario(counts, layered, horizon),
+            "beta_binomial": night_scenario(counts, priors),
+        }
+        sims = _simulate_night(scenarios, f"night {night:%Y-%m-%d}", seeds[2 * i : 2 * i + 2], runs)
         for r in counts.itertuples():
-            y, n = float(r.leakers), int(r.launched)
-            upper = max(n, int(y))
+            y, n, cls = float(r.leakers), int(r.launched), r.weapon_class
+            scores = {"trailing_90": _score_binomial(n, share[cls], y)}
+            for model, (leakers, classes) in sims.items():
+                scores[model] = _score_samples(leakers[:, classes.index(cls)], y)
             for model in MODELS:
-                if model == "trailing_90":
-                    cdf = _binomial_cdf(n, share[r.weapon_class], upper)
-                    in50, in90 = _binomial_hits(n, share[r.weapon_class], y)
-                    mean = n * share[r.weapon_class]
-                else:
-                    res = sims[model]
-                    s = res.leakers_by_class[:, res.classes.index(r.weapon_class)]
-                    cdf = _sample_cdf(s, upper)
-                    in50, in90 = _interval_hits(s, y)
-                    mean = float(s.mean())
                 rows.append(
                     {
                         "cut": cut,
                         "night": night,
-                        "weapon_class": r.weapon_class,
+                        "weapon_class": cls,
                         "model": model,
                         "launched": n,
                         "leakers": y,
-                        "predicted_mean": mean,
-                        "in_50": in50,
-                        "in_90": in90,
-                        "crps": crps_from_cdf(cdf, y),
+                        **scores[model],
                     }
                 )
     return pd.DataFrame(rows)
