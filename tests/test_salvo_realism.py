@@ -557,3 +557,69 @@ def test_hit_locations_start_in_may_2025_and_rarely_exceed_leakers(record_db):
     assert out["first_night"] >= "2025-05-01"
     assert out["nights_more_locations_than_leakers"] <= 0.05 * out["nights"]
     assert 0 < out["elasticity"] < 1  # big nights pile more drones on each place
+
+
+# --- the decoy share drawn per run ------------------------------------------------------
+
+
+def decoy_night(share, pk=0.0, n=300):
+    from barrage.salvo.scenario import scenario_from_dict
+
+    return scenario_from_dict(
+        {
+            "night_h": 4,
+            "slot_min": 60,
+            "salvo": {
+                "decoy_share": share,
+                "weapons": [{"family": "shahed", "count": n, "arrival_h": [0, 4]}],
+            },
+            "assets": [{"name": "a"}],
+            "layers": [layer("l", pk=pk)],
+            "ew_loss": {"shahed": 0.1, "decoy": 0.0},
+        }
+    )
+
+
+def test_a_decoy_share_drawn_per_run_is_beta_binomial():
+    a, b, n = 12.8, 18.0, 300  # the record's night-level Beta (2025H2)
+    r = simulate(decoy_night({"alpha": a, "beta": b}), runs=20_000, seed=5)
+    m, kappa = a / (a + b), a + b
+    real = n - r.decoys_through  # pk = 0 and no EW on decoys: every decoy flies through
+    assert abs(real.mean() - n * (1 - m)) < 4 * real.std() / np.sqrt(real.size)
+    var = n * m * (1 - m) * (kappa + n) / (kappa + 1)
+    assert abs(real.var() - var) < 4 * var * np.sqrt(2 / r.runs) * 1.5
+    # every drone is accounted for once: destroyed + lost to EW + leaked + decoys through
+    total = r.destroyed + r.ew_lost_by_class.sum(axis=1) + r.leakers + r.decoys_through
+    assert (total == n).all()
+    # EW takes real drones only (decoys: 0 here)
+    ew = r.ew_lost_by_class[:, 0]
+    assert abs(ew.mean() - 0.1 * n * (1 - m)) < 4 * ew.std() / np.sqrt(ew.size)
+
+
+def test_a_fixed_share_is_the_old_split_and_the_cost_is_expected():
+    from barrage.salvo import compile_scenario
+
+    fixed = compile_scenario(decoy_night(0.4))
+    drawn = compile_scenario(decoy_night({"alpha": 4.0, "beta": 6.0}))
+    assert fixed.n_weapons == drawn.n_weapons == 300
+    assert fixed.decoy_prior is None and fixed.decoy_pairs.shape == (0, 3)
+    assert drawn.attacker_cost_usd == pytest.approx(300 * (0.4 * 10_000 + 0.6 * 35_000))
+    assert fixed.attacker_cost_usd == pytest.approx(120 * 10_000 + 180 * 35_000)
+
+
+def test_engine_agrees_with_the_reference_on_a_drawn_decoy_share():
+    from barrage.salvo import compile_scenario
+    from barrage.salvo.reference import simulate_reference
+
+    cs = compile_scenario(decoy_night({"alpha": 4.0, "beta": 6.0}, pk=0.5, n=120))
+    ref = simulate_reference(cs, runs=1500, seed=2)
+    vec = simulate(cs, runs=8192, seed=2)
+    for name, sample in (
+        ("leakers", vec.leakers),
+        ("destroyed", vec.destroyed),
+        ("ew_lost", vec.ew_lost_by_class.sum(axis=1)),
+        ("decoys_engaged", vec.decoys_engaged),
+    ):
+        r = ref[name].astype(float)
+        se = np.sqrt(r.var(ddof=1) / r.size + sample.var(ddof=1) / sample.size)
+        assert abs(r.mean() - sample.mean()) <= 4 * se, name

@@ -132,6 +132,10 @@ class CompiledScenario:
     layers: list[CompiledLayer]
     ew: ProbabilityTable
     debris: np.ndarray  # (F,) float
+    # a decoy share drawn per run: each Shahed burst of N is a Shahed group and a decoy
+    # group of N each (first weapons at these offsets), of which a run keeps N in all
+    decoy_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int64))
+    decoy_prior: BetaPrior | None = None
 
     @cached_property
     def _plan(self) -> _Plan:
@@ -140,11 +144,21 @@ class CompiledScenario:
 
     @property
     def n_weapons(self) -> int:
-        return int(self.weapon_family.size)
+        """Weapons launched in a run."""
+        return int(self.weapon_family.size - self.decoy_pairs[:, 2].sum())
 
     @property
     def attacker_cost_usd(self) -> float:
-        return float(self.unit_cost_usd[self.weapon_family].sum())
+        """Cost of a run's salvo (expected, when the decoy share is drawn per run)."""
+        cost = float(self.unit_cost_usd[self.weapon_family].sum())
+        if self.decoy_prior is None:
+            return cost
+        m = self.decoy_prior.alpha / (self.decoy_prior.alpha + self.decoy_prior.beta)
+        for start_s, start_d, n in self.decoy_pairs:
+            c_s = self.unit_cost_usd[self.weapon_family[start_s]]
+            c_d = self.unit_cost_usd[self.weapon_family[start_d]]
+            cost -= n * (c_s + c_d) - n * (m * c_d + (1 - m) * c_s)
+        return float(cost)
 
 
 def _resolve(spec: dict, family: str, weapon_class: str):
@@ -170,8 +184,34 @@ def _table(spec: dict, families: list[str], classes: list[str], default: float) 
     return ProbabilityTable(p=p, alpha=alpha, beta=beta)
 
 
-Group = tuple[str, str, int, tuple[float, float], "str | None"]
-"""A compiled weapon group: label, family, count, arrival window, corridor."""
+Group = tuple[str, str, int, tuple[float, float], "str | None", bool]
+"""A compiled weapon group: label, family, count, arrival window, corridor, and whether
+it is half of a Shahed/decoy pair whose split is drawn per run."""
+
+
+def _split_decoys(scenario: Scenario) -> list[Group]:
+    """Weapon groups (one per burst) after turning ``decoy_share`` of each Shahed burst
+    into decoys. A burst through a named corridor gets its own label ``family@corridor``
+    so layers can tell corridors apart; without corridors labels are family names. A
+    share drawn per run (``{alpha, beta}``) gives a Shahed and a decoy group of the whole
+    burst each; each run keeps the burst's count between them (see ``_draw_block``)."""
+    groups = []
+    share = scenario.salvo.decoy_share
+    for g in scenario.salvo.weapons:
+        for count, window, corridor in g.bursts():
+            suffix = "" if corridor is None else f"@{corridor}"
+            if g.family == "shahed" and isinstance(share, BetaPrior):
+                groups.append(("shahed" + suffix, "shahed", count, window, corridor, True))
+                groups.append(("decoy" + suffix, "decoy", count, window, corridor, True))
+            elif g.family == "shahed" and share > 0:
+                n_decoy = int(round(count * share))
+                groups.append(
+                    ("shahed" + suffix, "shahed", count - n_decoy, window, corridor, False)
+                )
+                groups.append(("decoy" + suffix, "decoy", n_decoy, window, corridor, False))
+            else:
+                groups.append((g.family + suffix, g.family, count, window, corridor, False))
+    return [g for g in groups if g[2] > 0]
 
 
 def _shift_logit(spec: dict, shift: float) -> dict:
@@ -201,22 +241,17 @@ def _layer_kill(scenario: Scenario, layer) -> dict:
     return _shift_logit(layer.kill_probability, scenario.weather.logit_shift())
 
 
-def _split_decoys(scenario: Scenario) -> list[Group]:
-    """Weapon groups (one per burst) after turning ``decoy_share`` of each Shahed burst
-    into decoys. A burst through a named corridor gets its own label ``family@corridor``
-    so layers can tell corridors apart; without corridors labels are family names."""
-    groups = []
-    share = scenario.salvo.decoy_share
-    for g in scenario.salvo.weapons:
-        for count, window, corridor in g.bursts():
-            suffix = "" if corridor is None else f"@{corridor}"
-            if g.family == "shahed" and share > 0:
-                n_decoy = int(round(count * share))
-                groups.append(("shahed" + suffix, "shahed", count - n_decoy, window, corridor))
-                groups.append(("decoy" + suffix, "decoy", n_decoy, window, corridor))
-            else:
-                groups.append((g.family + suffix, g.family, count, window, corridor))
-    return [g for g in groups if g[2] > 0]
+def _decoy_pairs(groups: list[Group]) -> np.ndarray:
+    """``(P, 3)``: first weapon of the Shahed group, of the decoy group, and N, per pair."""
+    starts = np.cumsum([0] + [g[2] for g in groups])[:-1]
+    paired = [i for i, g in enumerate(groups) if g[5]]
+    return np.array(
+        [
+            (starts[i], starts[j], groups[i][2])
+            for i, j in zip(paired[::2], paired[1::2], strict=True)
+        ],
+        dtype=np.int64,
+    ).reshape(-1, 3)
 
 
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
@@ -236,7 +271,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
 
     night_ticks = TIME_TICKS / scenario.night_h
     fam_w, lo_w, span_w = [], [], []
-    for label, _, count, (start, end), _ in groups:
+    for label, _, count, (start, end), _, _ in groups:
         fam_w.append(np.full(count, fam_index[label], dtype=np.int16))
         lo = min(int(start * night_ticks), TIME_TICKS - 1)
         span = max(min(int((end - start) * night_ticks), TIME_TICKS - 1 - lo), 0)
@@ -321,6 +356,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         layers=layers,
         ew=_table(scenario.ew_loss, families, fam_classes, 0.0),
         debris=debris,
+        decoy_pairs=_decoy_pairs(groups),
+        decoy_prior=share if isinstance(share := scenario.salvo.decoy_share, BetaPrior) else None,
     )
 
 
@@ -420,19 +457,38 @@ def _draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> di
     draws = {"ew_p": cs.ew.draw(rng, runs)}
     draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
     size, family = cs._plan.group_size, cs._plan.group_family
+    absent = _absent(cs, rng, runs)
+    draws["absent"] = absent
     p_lost = draws["ew_p"][:, family]
     lost = np.zeros((runs, size.size), dtype=np.int64)
     some = np.flatnonzero((p_lost > 0).any(axis=0))  # groups that can lose weapons to EW
-    if some.size:
+    if some.size and cs.decoy_prior is None:
         lost[:, some] = rng.binomial(size[some], p_lost[:, some])
+    elif some.size:
+        lost[:, some] = rng.binomial(size[some] - absent[:, some], p_lost[:, some])
     draws["ew_lost"] = lost
-    width = -(-max(1, int((size - lost).sum(axis=1).max())) // 64) * 64  # whole words
+    width = -(-max(1, int((size - lost - absent).sum(axis=1).max())) // 64) * 64
     n_planes = 2 + cs._plan.n_kill_planes
     n = n_planes * runs * width
     raw = rng.bit_generator.random_raw((n + 3) // 4)
     planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, width)
     draws["planes"] = planes
     return draws
+
+
+def _absent(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> np.ndarray:
+    """``(runs, G)`` weapons of each group not in a run's salvo: with a decoy share drawn
+    per run, a burst of N has ``D ~ Binomial(N, share)`` decoys, so ``D`` of its Shahed
+    group and ``N - D`` of its decoy group are absent. Zeros otherwise (no draws)."""
+    plan = cs._plan
+    absent = np.zeros((runs, plan.group_size.size), dtype=np.int64)
+    if cs.decoy_prior is None or not plan.pair_groups.size:
+        return absent
+    share = rng.beta(cs.decoy_prior.alpha, cs.decoy_prior.beta, size=(runs, 1))
+    n_decoy = rng.binomial(plan.pair_size[None, :], share)
+    absent[:, plan.pair_groups[:, 0]] = n_decoy
+    absent[:, plan.pair_groups[:, 1]] = plan.pair_size - n_decoy
+    return absent
 
 
 def _stack(blocks: list[dict]) -> dict:
@@ -447,6 +503,7 @@ def _stack(blocks: list[dict]) -> dict:
         "ew_p": np.concatenate([b["ew_p"] for b in blocks]),
         "kill_p": [np.concatenate(ps) for ps in zip(*(b["kill_p"] for b in blocks), strict=True)],
         "ew_lost": np.concatenate([b["ew_lost"] for b in blocks]),
+        "absent": np.concatenate([b["absent"] for b in blocks]),
         "planes": np.concatenate(planes, axis=1),
     }
 
@@ -512,6 +569,8 @@ class _Plan:
     layers: list[_LayerPlan]
     n_kill_planes: int
     min_capacity: int
+    pair_groups: np.ndarray  # (P, 2) intp: Shahed and decoy group of each pair
+    pair_size: np.ndarray  # (P,) int64: the burst's count N
 
 
 def _rule_tables(cs: CompiledScenario, li: int, p1: np.ndarray) -> list[np.ndarray]:
@@ -582,6 +641,8 @@ def _plan(cs: CompiledScenario) -> _Plan:
         layers=layers,
         n_kill_planes=max(1, len(plane_families)),
         min_capacity=min((int(x.capacity_per_slot.min()) for x in cs.layers), default=0),
+        pair_groups=np.searchsorted(start, cs.decoy_pairs[:, :2]).astype(np.intp),
+        pair_size=cs.decoy_pairs[:, 2].copy(),
     )
 
 
@@ -633,7 +694,11 @@ def _simulate_chunk(cs: CompiledScenario, d: dict, *, rows: int = SUB_CHUNK_RUNS
     parts = []
     for start in range(0, runs, rows):
         sl = slice(start, min(start + rows, runs))
-        part = {"ew_lost": d["ew_lost"][sl], "planes": d["planes"][:, sl]}
+        part = {
+            "ew_lost": d["ew_lost"][sl],
+            "absent": d["absent"][sl],
+            "planes": d["planes"][:, sl],
+        }
         parts.append(_simulate_rows(cs, plan, rules, sl, part))
     if len(parts) == 1:
         return parts[0]
@@ -650,7 +715,7 @@ def _simulate_rows(
     # 1. EW was drawn per group; the positions of a row are the weapons still flying of
     # each group in turn, then unused positions (up to a whole number of 64-bit words)
     ew_lost_by_group = d["ew_lost"]
-    flying_by_group = plan.group_size - ew_lost_by_group
+    flying_by_group = plan.group_size - ew_lost_by_group - d["absent"]
     n_flying = flying_by_group.sum(axis=1)
     wa = -(-max(1, int(n_flying.max())) // 64) * 64
     if wa > w:
@@ -825,7 +890,10 @@ def _simulate_rows(
     return {
         "leakers_by_class": np.ascontiguousarray(counts[n_c : 2 * n_c].T),
         "leakers_by_asset": np.ascontiguousarray(counts[2 * n_c : 2 * n_c + n_a].T),
-        "destroyed_by_class": plan.weapons_by_class - ew_lost_by_class - flying_by_class,
+        "destroyed_by_class": plan.weapons_by_class
+        - d["absent"] @ plan.group_class
+        - ew_lost_by_class
+        - flying_by_class,
         "ew_lost_by_class": ew_lost_by_class,
         "debris_by_asset": np.ascontiguousarray(counts[2 * n_c + n_a : 2 * n_c + 2 * n_a].T),
         "interceptors_by_layer": interceptors,

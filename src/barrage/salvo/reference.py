@@ -23,6 +23,20 @@ def _draw_table(table: ProbabilityTable, rnd: random.Random) -> list[float]:
     return out
 
 
+def _absent(cs: CompiledScenario, rnd: random.Random) -> set[int]:
+    """Weapons not in this run's salvo when the decoy share is drawn per run: of each
+    Shahed/decoy pair of N, each of N drones is a decoy with the run's share."""
+    if cs.decoy_prior is None:
+        return set()
+    share = rnd.betavariate(cs.decoy_prior.alpha, cs.decoy_prior.beta)
+    out: set[int] = set()
+    for start_s, start_d, n in cs.decoy_pairs.tolist():
+        n_decoy = sum(1 for _ in range(n) if rnd.random() < share)
+        out.update(range(start_s + n - n_decoy, start_s + n))  # the Shaheds not launched
+        out.update(range(start_d + n_decoy, start_d + n))  # the decoys not launched
+    return out
+
+
 def simulate_reference(cs: CompiledScenario, *, runs: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Per-run leakers, destroyed, debris and interceptors by layer, looping in Python."""
     rnd = random.Random(seed)
@@ -54,8 +68,11 @@ def simulate_reference(cs: CompiledScenario, *, runs: int, seed: int = 0) -> dic
     for run in range(runs):
         ew_p = _draw_table(cs.ew, rnd)
         kill_p = [_draw_table(layer.kill, rnd) for layer in cs.layers]
+        absent = _absent(cs, rnd)
         weapons = []
         for i, fam in enumerate(families):
+            if i in absent:
+                continue
             t = lo[i] + span[i] * rnd.random()
             target = bisect.bisect_right(aim_cum, rnd.random() * TIME_TICKS)
             alive = rnd.random() >= ew_p[fam]

@@ -162,12 +162,15 @@ class Salvo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     weapons: list[WeaponGroup] = Field(min_length=1)
-    decoy_share: Probability = 0.0
+    decoy_share: Probability | BetaPrior = 0.0
 
     @field_validator("decoy_share")
     @classmethod
-    def _decoy_share_below_one(cls, value: float) -> float:
-        if value >= 1.0:  # a salvo of decoys only threatens nothing: a typo, not a scenario
+    def _decoy_share_below_one(cls, value: float | BetaPrior) -> float | BetaPrior:
+        """A number in [0, 1), or ``{alpha, beta}``: a share drawn per run (a Beta's
+        draws are below 1 almost surely)."""
+        if isinstance(value, float | int) and value >= 1.0:
+            # a salvo of decoys only threatens nothing: a typo, not a scenario
             raise ValueError(f"expected a share in [0, 1), got {value}")
         return value
 
