@@ -2,16 +2,20 @@
 
 Model, per run (all runs at once as ``runs x weapons`` arrays):
 
-1. Each weapon draws an arrival time, uniform in its group's window, and a target asset
-   from the attacker's aim. Weapons are put in arrival order (16-bit time, 0.7 s
-   resolution over a 12 h night; ties by family).
+1. Each weapon draws an arrival time, uniform in its group's window (a wave's window
+   when the group has waves), and a target asset from the attacker's aim. A weapon
+   arriving through a named corridor belongs to a group labelled ``family@corridor``;
+   with a decoy share drawn per run, a Shahed burst of N is a Shahed group and a decoy
+   group of N each, of which each run keeps ``N - D`` and ``D``. Weapons are put in
+   arrival order (16-bit time, 0.7 s resolution over a 12 h night; ties by family).
 2. Electronic warfare removes each weapon with probability ``ew_loss`` (per class or
    family) before any layer sees it.
 3. Layers engage in scenario order (outermost first). Layer ``l`` can engage a weapon if
-   it is still flying, its class is in ``engages`` and its target is in ``covers``. The
-   night is cut into equal slots; in slot ``s`` the layer has
-   ``floor(c (s+1)) - floor(c s)`` engagements, with ``c = channels * slot / engagement
-   time``; weapons in a slot are served first come first served and the rest pass.
+   it is still flying, its class is in ``engages``, its target is in ``covers`` and its
+   corridor in ``corridors``. The night is cut into equal slots; in slot ``s`` the layer
+   has ``floor(c (s+1)) - floor(c s)`` engagements, with ``c`` the layer's sustained
+   engagements per slot (``Layer.engagements_per_slot``: channels, tracks, reload);
+   weapons in a slot are served first come first served and the rest pass.
    Saturation is therefore the result of channels and time, not a factor. An engagement
    spends ``shots_per_target`` interceptors (``salvo`` doctrine, kill probability
    ``1-(1-pk)^k``) or fires one at a time until a kill, up to ``k`` (``shoot_look_shoot``,
@@ -34,7 +38,8 @@ stock cuts only for the runs where channels or stock can bind (see docs/benchmar
 
 Randomness: the runs are cut into fixed blocks of ``BLOCK_RUNS``; block ``b`` draws from
 ``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order (the
-per-run Beta draws, the per-group EW binomials, then one ``random_raw`` call cut into
+per-run Beta draws, with a drawn decoy share its Beta and binomials, the per-group EW
+binomials, then one ``random_raw`` call cut into
 16-bit planes as wide as the block's largest number of weapons still flying), so a
 run's numbers do not depend on how blocks are grouped into chunks.
 """
