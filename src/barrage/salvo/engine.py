@@ -840,8 +840,7 @@ def _simulate_rows(
                 offset *= new_slot
                 np.maximum.accumulate(offset, axis=1, out=offset)
                 rank -= offset
-                cap = np.concatenate([capacity, np.zeros(n_slots, np.int32)]).astype(rank_type)
-                es &= rank <= cap.take(ss)
+                es &= _within_capacity(rank, ss, capacity, n_slots)
                 e[rows] = _pack(es)
                 n_e[rows] = _count(e[rows])
 
@@ -906,6 +905,25 @@ def _simulate_rows(
         "decoys_engaged": decoys_engaged,
         "decoys_through": counts[-1],
     }
+
+
+def _within_capacity(
+    rank: np.ndarray, slot: np.ndarray, capacity: np.ndarray, n_slots: int
+) -> np.ndarray:
+    """``rank <= capacity[slot]`` at every eligible position.
+
+    Capacities are floor differences, so they take two neighbouring values; the compare
+    is then against the smaller one, and only positions ranked just above it look up
+    their slot (the same result as a gather at every position, without it)."""
+    low, high = int(capacity.min()), int(capacity.max())
+    if high - low > 1:
+        return rank <= np.concatenate([capacity, np.zeros(n_slots, np.int32)]).take(slot)
+    keep = rank <= low
+    if high > low:
+        r, c = np.nonzero(rank == low + 1)
+        s = slot[r, c]
+        keep[r, c] = (s < n_slots) & (capacity.take(np.minimum(s, n_slots - 1)) > low)
+    return keep  # unused positions (slots past the night) are never eligible
 
 
 def block_generators(seed: int, runs: int) -> list[tuple[np.random.Generator, int]]:
