@@ -97,7 +97,8 @@ def test_decoy_share_outside_0_1_is_refused(share):
     from barrage.errors import InputError
     from barrage.salvo.scenario import scenario_from_dict
 
-    with pytest.raises(InputError, match=r"salvo\.decoy_share: "):
+    expected = "expected a share in \\[0, 1\\)" if share >= 1 else "greater than or equal to 0"
+    with pytest.raises(InputError, match=rf"salvo\.decoy_share: .*{expected}"):
         scenario_from_dict(
             {
                 "salvo": {"decoy_share": share, "weapons": [{"family": "shahed", "count": 5}]},

@@ -162,7 +162,7 @@ class Salvo(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     weapons: list[WeaponGroup] = Field(min_length=1)
-    decoy_share: Probability | BetaPrior = 0.0
+    decoy_share: Annotated[float, Field(ge=0.0)] | BetaPrior = 0.0
 
     @field_validator("decoy_share")
     @classmethod
