@@ -153,10 +153,11 @@ def separation(drone_nights: pd.DataFrame) -> dict:
     * ``identity``: on nights reporting both the lost and the Shahed count, how close
       ``lost`` is to ``launched - shaheds`` (if "lost" were EW on real drones plus
       decoys falling at random, it would not match the decoy count to a drone);
-    * ``lost_share_range``: on the other nights the record gives only
+    * ``implied_ew_real_by_decoy_share``: on the other nights the record gives only
       ``lost / launched = decoy_share * (share of decoys lost) + (1 - decoy_share) * ew``:
-      one equation, two unknowns. The correlation of the implied pair over the decoy
-      share's prior range (0.3-0.6, the cited statements) is -1: not separated.
+      one equation, two unknowns. For each decoy share over the range of the cited
+      statements (0.3-0.6), the EW loss of real drones it implies (decoys all lost):
+      every pair on that line fits the counts equally well, so they are not separated.
     """
     d = drone_nights[drone_nights["launched"] > 0]
     both = d[d["shaheds"].notna() & (d["lost"] > 0)]
