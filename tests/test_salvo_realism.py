@@ -624,3 +624,44 @@ def test_engine_agrees_with_the_reference_on_a_drawn_decoy_share():
         r = ref[name].astype(float)
         se = np.sqrt(r.var(ddof=1) / r.size + sample.var(ddof=1) / sample.size)
         assert abs(r.mean() - sample.mean()) <= 4 * se, name
+
+
+def test_drift_is_net_of_the_blocks_own_noise():
+    import pandas as pd
+
+    from barrage.salvo.outofsample import drift_sd
+
+    rng = np.random.default_rng(3)
+
+    def blocks(tau):
+        level = np.cumsum(rng.normal(0, tau, size=12)) + 1.5  # logit level, random walk
+        m = 1 / (1 + np.exp(-level))
+        kappa, nights = 10.0, 60
+        noisy = [rng.beta(mi * kappa, (1 - mi) * kappa, size=nights).mean() for mi in m]
+        return pd.DataFrame({"mean": noisy, "kappa": kappa, "nights": nights})
+
+    still = np.mean([drift_sd(blocks(0.0)) for _ in range(40)])
+    moving = np.mean([drift_sd(blocks(0.6)) for _ in range(40)])
+    assert still < 0.1  # the raw sd of differences is about 0.14 here
+    assert moving == pytest.approx(0.6, abs=0.15)
+    assert drift_sd(blocks(0.6).iloc[:2]) == 0.0
+
+
+def test_drift_beta_matches_the_mixture_moments():
+    from barrage.salvo.outofsample import _drift_beta
+
+    rng = np.random.default_rng(4)
+    mean, kappa, tau, horizon = 0.85, 12.0, 0.5, 2
+    logit_m = np.log(mean / (1 - mean)) + rng.normal(0, tau * np.sqrt(horizon), 400_000)
+    m = 1 / (1 + np.exp(-logit_m))
+    draws = rng.beta(m * kappa, (1 - m) * kappa)
+    b = _drift_beta(mean, kappa, tau, horizon)
+    a, bb = b["alpha"], b["beta"]
+    assert a / (a + bb) == pytest.approx(draws.mean(), abs=2e-3)
+    var = a * bb / ((a + bb) ** 2 * (a + bb + 1))
+    assert var == pytest.approx(draws.var(), rel=0.02)
+    # no drift: the Beta itself
+    flat = _drift_beta(mean, kappa, 0.0, horizon)
+    assert flat["alpha"] == pytest.approx(mean * kappa) and flat["beta"] == pytest.approx(
+        (1 - mean) * kappa
+    )
