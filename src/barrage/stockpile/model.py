@@ -50,6 +50,11 @@ QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
 _Z90 = 1.6448536269514722
 MIN_ESS_FRACTION = 0.15
 MAX_EXTRA_ROUNDS = 4
+#: The tempo anchor's log-sd (see :meth:`StockpileModel._tempo_anchor`): weak.
+TEMPO_SD = 1.0
+#: A knot interval with at least this many days covered by rate or supply statements
+#: gets no tempo anchor (the statements speak for it).
+ANCHOR_SILENT_D = 30
 #: Draws per adaptation round (at least): a few effective draws make a poor proposal.
 MIN_ADAPT_DRAWS = 2000
 
@@ -93,6 +98,9 @@ class _Obs:
     p_sd: list[float] = field(default_factory=list)
     p_sign: list[float] = field(default_factory=list)
     used: list[str] = field(default_factory=list)
+    # periods (first day, last day + 1; day numbers) of rate and supply statements and
+    # which sides they bound ("upper", "lower"): the tempo anchor gives way to them
+    said: list[tuple[float, float, tuple[str, ...]]] = field(default_factory=list)
 
 
 @dataclass
@@ -121,6 +129,39 @@ class FamilyPosterior:
     launches: pd.Series  # per grid day
     ess: float
     statements_used: list[str]
+    # the equal-weight posterior draws, kept so any period's production or stock can be
+    # summed draw by draw (statement checks, trends, all-missile totals)
+    theta: np.ndarray  # (n_draws, n_knots) log-rate at the knots
+    s0: np.ndarray  # (n_draws,) stock at the start of the grid (nan for decoys)
+    knots: np.ndarray  # knot day numbers
+    anchored_intervals: int = 0  # knot intervals the tempo anchor applied to
+
+    def cum_production(self, day_numbers: np.ndarray) -> np.ndarray:
+        """Units produced from the grid start to the *start* of each day number, per draw.
+
+        Shape (n_draws, len(day_numbers)); days before the grid give 0.
+        """
+        day0 = _day_number(self.days_grid_start)
+        last = int(max(np.max(day_numbers), day0 + 1))
+        w = interp_weights(day0 + np.arange(last - day0) + 0.5, self.knots)
+        cum = cumulative_production(self.theta, w)
+        idx = np.asarray(day_numbers, dtype=int) - day0
+        return _at_start(cum, idx)
+
+    def stock_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
+        """Stock per draw at the end of the night before ``date`` (the as-of reading)."""
+        import pandas as pd
+
+        if self.stock_q is None:
+            raise InputError(f"family {self.family!r} has no recorded launches: no stock")
+        d = pd.Timestamp(date).normalize()
+        n = _day_number(d)
+        launched = float(self.launches[self.launches.index < d].sum())
+        return self.s0 + self.cum_production(np.array([n]))[:, 0] - launched
+
+    @property
+    def days_grid_start(self) -> pd.Timestamp:
+        return self.launches.index[0]
 
     def row(self, date: pd.Timestamp | dt.date | str) -> int:
         """Output row of the stock *as of* ``date`` (the end of the day before)."""
@@ -178,7 +219,7 @@ class StockpileModel:
         plan_sd: float = 0.4,
         part_factor: dict[str, float] | None = None,
         part_sd: float = 0.35,
-        tempo_sd: float | None = 0.6,
+        tempo_sd: float | None = TEMPO_SD,
         seed: int = 0,
     ) -> None:
         self.n_samples = n_samples
@@ -311,7 +352,7 @@ class StockpileModel:
         n_k = len(knots)
 
         obs = self._prepare(family, statements, days, knots, t_obs)
-        self._tempo_anchor(obs, launched, day0, knots, t_obs)
+        n_anchored = self._tempo_anchor(obs, launched, day0, knots, t_obs)
 
         # prior on knots: random walk; closed-form Gaussian posterior with rate statements
         diff = np.eye(n_k) - np.eye(n_k, k=-1)
@@ -423,7 +464,6 @@ class StockpileModel:
 
         rows = np.arange(n_days) if out_rows is None else np.asarray(out_rows, dtype=int)
         out_days = days[rows]
-        out_days = days[rows]
         log_rate = theta @ interp_weights(day0 + np.arange(n_days) + 0.5, knots).T
         production_q = np.exp(np.quantile(log_rate[:, rows], QUANTILES, axis=0).T)
 
@@ -470,29 +510,59 @@ class StockpileModel:
             launches=pd.Series(launched, index=days),
             ess=ess,
             statements_used=obs.used,
+            theta=theta,
+            s0=s0[:, 0] if estimable else np.full(len(theta), np.nan),
+            knots=knots,
+            anchored_intervals=n_anchored,
         )
 
     def _tempo_anchor(
         self, obs: _Obs, launched: np.ndarray, day0: float, knots: np.ndarray, t_obs: int
-    ) -> None:
-        """Production tracks launches within a factor ~e^tempo_sd over each knot interval.
+    ) -> int:
+        """Where nothing is said, production tracks launches within a factor ~e^tempo_sd.
 
-        A stock cannot grow without bound, nor can launches outrun output for long; this
-        pseudo-observation (not a statement) keeps rates without statements near the
-        launch tempo. Intervals with under 30 observed days are skipped.
+        A pseudo-observation (not a statement) on each knot interval, centred on the
+        interval's launch rate. The statements lead and the anchor only fills gaps: on an
+        interval where rate or supply statements bound production from above for
+        ``ANCHOR_SILENT_D`` days or more, the anchor's upper half goes (it keeps only
+        "production >= launches", one-sided); where they bound it from below, its lower
+        half goes; where both, it is silent. So a floor such as RUSI's "more than 700"
+        is not pulled back to the launch tempo, and a family with no statements still has
+        an upper limit. Weak on purpose (``tempo_sd`` = 1.0, a factor e = 2.7 either way
+        at one sd): the sourced production-to-launch ratios run from about 0.6 (Kh-101,
+        2024) to about 3 (Iskander-M/KN-23, 2024), see docs/stockpile.md.
+        Intervals with under 30 observed days are skipped. Returns how many it applied to.
         """
         if self.tempo_sd is None or not launched.any():
-            return
+            return 0
         t_end = day0 + t_obs
+        applied = 0
         for a, b in zip(knots[:-1], knots[1:], strict=True):
             lo, hi = max(a, day0), min(b, t_end)
             if hi - lo < 30:
                 continue
+            covered = {"upper": 0.0, "lower": 0.0}
+            for f, e, sides in obs.said:
+                for side in sides:
+                    covered[side] += max(0.0, min(hi, e) - max(lo, f))
+            upper = covered["upper"] >= ANCHOR_SILENT_D
+            lower = covered["lower"] >= ANCHOR_SILENT_D
+            if upper or lower:
+                continue
             n = launched[int(lo - day0) : int(hi - day0)].sum()
             rate = max(n / ((hi - lo) / DAYS_PER_MONTH), 0.5)
-            obs.g_rows.append(interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0))
-            obs.g_y.append(math.log(rate))
-            obs.g_sd.append(self.tempo_sd)
+            row = interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0)
+            if not (upper or lower):
+                obs.g_rows.append(row)
+                obs.g_y.append(math.log(rate))
+                obs.g_sd.append(self.tempo_sd)
+            else:  # keep the half no statement covers: +1 floor, -1 ceiling
+                obs.b_rows.append(row)
+                obs.b_y.append(math.log(rate))
+                obs.b_sd.append(self.tempo_sd)
+                obs.b_sign.append(1.0 if upper else -1.0)
+            applied += 1
+        return applied
 
     def _prepare(
         self,
@@ -529,6 +599,9 @@ class StockpileModel:
                 if s.low <= 0:
                     continue
                 y, sd, sign = math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
+            if s.metric != "stockpile":
+                sides = {1.0: ("lower",), -1.0: ("upper",)}.get(sign, ("upper", "lower"))
+                obs.said.append((float(first), float(last + 1), sides))
             if s.metric == "monthly_production":
                 row = interp_weights(np.arange(first, last + 1) + 0.5, knots).mean(axis=0)
                 if sign == 0:
