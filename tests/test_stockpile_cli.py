@@ -54,6 +54,17 @@ def test_bad_inputs_exit_2_with_one_line(record_db: Path, tmp_path: Path):
         assert res.exit_code == 2
         assert res.stdout == ""
         assert res.stderr == message
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "statement_id,family,metric,kind,low,high,stated_on,refers_from,refers_to\n"
+        "x,kh101,monthly_production,estimate,60,50,2023-04-14,2023-03-01,2023-04-14\n"
+    )
+    res = runner.invoke(app, ["stockpile", "--db", str(record_db), "--statements", str(bad)])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr == (
+        f"error: {bad} line 2 (statement 'x'): low: 60.0 is above high 50.0: expected low <= high\n"
+    )
     res = runner.invoke(app, ["stockpile", "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2
     assert res.stderr.startswith("error: no store at ")

@@ -148,6 +148,11 @@ class FamilyPosterior:
         idx = np.asarray(day_numbers, dtype=int) - day0
         return _at_start(cum, idx)
 
+    def rate_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
+        """Production rate per draw (units/month) on ``date`` (its midpoint)."""
+        d = _day_number(pd_timestamp(date)) + 0.5
+        return np.exp(self.theta @ interp_weights(np.array([d]), self.knots)[0])
+
     def stock_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
         """Stock per draw at the end of the night before ``date`` (the as-of reading)."""
         import pandas as pd
@@ -174,6 +179,12 @@ class FamilyPosterior:
                 f"({self.days[0].date()}..{(self.days[-1] + pd.Timedelta(days=1)).date()})"
             )
         return i
+
+
+def pd_timestamp(date: pd.Timestamp | dt.date | str) -> pd.Timestamp:
+    import pandas as pd
+
+    return pd.Timestamp(date).normalize()
 
 
 def cumulative_production(theta: np.ndarray, day_weights: np.ndarray) -> np.ndarray:
@@ -564,6 +575,27 @@ class StockpileModel:
             applied += 1
         return applied
 
+    def reading(self, family: str, s: Statement) -> tuple[float, float, float] | None:
+        """How the fit reads a statement: (log-centre y, log-sd, sign), sign 0 two-sided,
+        +1 a floor, -1 a ceiling; None when it bounds nothing (a floor at 0)."""
+        part = (self.part_factor or {"attack_drones": 1.4}).get(family, 1.0)
+        kind = s.kind
+        if s.coverage == "more" and kind in ("estimate", "plan"):
+            kind = "upper_bound"
+        if kind in ("estimate", "plan"):
+            y, sd = _center_sd(s.low, s.high)
+            sd = math.hypot(sd, self.source_sd, s.sd_extra)
+            if kind == "plan":
+                y, sd = y - self.plan_bias, math.hypot(sd, self.plan_sd)
+            if s.coverage == "part":
+                y, sd = y + math.log(part), math.hypot(sd, self.part_sd)
+            return y, sd, 0.0
+        if kind == "upper_bound":
+            return math.log(s.high), math.hypot(self.source_sd, s.sd_extra), -1.0
+        if s.low <= 0:
+            return None
+        return math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
+
     def _prepare(
         self,
         family: str,
@@ -575,30 +607,20 @@ class StockpileModel:
         """Turn statements into observation terms (see the module docstring)."""
         obs = _Obs()
         day0 = _day_number(days[0])
-        part = (self.part_factor or {"attack_drones": 1.4}).get(family, 1.0)
         for s in statements:
             first = _day_number(s.refers_from or s.refers_to)
             last = _day_number(s.refers_to)
             if last < day0:
-                continue  # about a time before the record starts
+                raise InputError(
+                    f"{s.origin or 'statement ' + repr(s.statement_id)}: refers_to: "
+                    f"{s.refers_to} is before the record's first night {days[0].date()}: "
+                    "expected a period the record covers (set use=no to keep it unused)"
+                )
             first = max(first, day0)
-            kind = s.kind
-            if s.coverage == "more" and kind in ("estimate", "plan"):
-                kind = "upper_bound"
-            if kind in ("estimate", "plan"):
-                y, sd = _center_sd(s.low, s.high)
-                sd = math.hypot(sd, self.source_sd, s.sd_extra)
-                if kind == "plan":
-                    y, sd = y - self.plan_bias, math.hypot(sd, self.plan_sd)
-                if s.coverage == "part":
-                    y, sd = y + math.log(part), math.hypot(sd, self.part_sd)
-                sign = 0.0
-            elif kind == "upper_bound":
-                y, sd, sign = math.log(s.high), math.hypot(self.source_sd, s.sd_extra), -1.0
-            else:
-                if s.low <= 0:
-                    continue
-                y, sd, sign = math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
+            read = self.reading(family, s)
+            if read is None:
+                continue
+            y, sd, sign = read
             if s.metric != "stockpile":
                 sides = {1.0: ("lower",), -1.0: ("upper",)}.get(sign, ("upper", "lower"))
                 obs.said.append((float(first), float(last + 1), sides))
