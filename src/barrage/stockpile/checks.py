@@ -152,20 +152,25 @@ def _verdict(q05: float, q95: float, lo: float, hi: float) -> str:
     return "reproduced"
 
 
-def statement_table(model: StockpileModel, statements: list[Statement]):
+def statement_table(
+    model: StockpileModel, statements: list[Statement], *, include_later: bool = False
+):
     """Every statement made before the fit's as-of date against the fitted figure.
 
     One row per statement about a fitted family (or all missiles, when every missile
     family is fitted), used or not: the stated range, the range it allows
     (:func:`target_range`), the fitted median and 90% interval, and the verdict:
     ``reproduced`` when the 90% interval meets the allowed range, else ``contradicted``
-    (fit above or below) with both sets of figures.
+    (fit above or below) with both sets of figures. ``include_later``: also statements
+    made on or after the as-of date about a period before it (the fit never saw them:
+    an out-of-sample check; ``stated_after_fit`` says which).
     """
     import pandas as pd
 
     rows = []
     for s in statements:
-        if pd.Timestamp(s.stated_on) >= model.as_of_:
+        later = pd.Timestamp(s.stated_on) >= model.as_of_
+        if later and not (include_later and pd.Timestamp(s.refers_to) < model.as_of_):
             continue
         fams = MISSILE_FAMILIES if s.family == ALL_MISSILES else (s.family,)
         if any(f not in model.posteriors_ for f in fams):
@@ -181,7 +186,44 @@ def statement_table(model: StockpileModel, statements: list[Statement]):
             "period": f"{s.refers_from or s.refers_to}..{s.refers_to}",
             "stated_low": s.low, "stated_high": s.high, "allowed_low": lo, "allowed_high": hi,
             "fit_p05": q05, "fit_p50": q50, "fit_p95": q95,
-            "verdict": _verdict(q05, q95, lo, hi),
+            "verdict": _verdict(q05, q95, lo, hi), "stated_after_fit": later,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def tempo_ratios(launches: pd.DataFrame, statements: list[Statement]):
+    """Stated production over recorded launches, per statement, in the statement's period.
+
+    For the rate and supply statements about one estimable family that give a figure
+    (estimates) or a floor (lower bounds; the ratio is then a floor too): the evidence the
+    tempo anchor's sd rests on (a stock is built when the ratio exceeds 1).
+    """
+    import pandas as pd
+
+    from barrage.stockpile.families import STOCK_ESTIMABLE
+    from barrage.stockpile.model import DAYS_PER_MONTH
+
+    rows = []
+    for s in statements:
+        if s.family not in STOCK_ESTIMABLE or s.metric == "stockpile" or s.coverage == "more":
+            continue
+        if s.kind not in ("estimate", "lower_bound") or not s.use:
+            continue
+        start, end = pd.Timestamp(s.refers_from), pd.Timestamp(s.refers_to)
+        if start < launches.index[0] or end > launches.index[-1]:
+            continue
+        launched = float(launches.loc[start:end, s.family].sum())
+        months = ((end - start).days + 1) / DAYS_PER_MONTH
+        stated = math.sqrt(max(s.low, 1e-9) * s.high) if s.kind == "estimate" else s.low
+        if s.metric == "total_supplied":
+            stated = stated / months
+        if launched <= 0:
+            continue
+        rows.append({
+            "statement_id": s.statement_id, "family": s.family, "kind": s.kind,
+            "period": f"{start.date()}..{end.date()}", "stated_per_month": stated,
+            "launched_per_month": launched / months,
+            "ratio": stated / (launched / months),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
