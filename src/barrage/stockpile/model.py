@@ -98,9 +98,9 @@ class _Obs:
     p_sd: list[float] = field(default_factory=list)
     p_sign: list[float] = field(default_factory=list)
     used: list[str] = field(default_factory=list)
-    # periods (first day, last day + 1; day numbers) of rate and supply statements and
-    # which sides they bound ("upper", "lower"): the tempo anchor gives way to them
-    said: list[tuple[float, float, tuple[str, ...]]] = field(default_factory=list)
+    # periods (first day, last day + 1; day numbers) of rate and supply statements: the
+    # tempo anchor gives way to them
+    said: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -532,17 +532,16 @@ class StockpileModel:
     ) -> int:
         """Where nothing is said, production tracks launches within a factor ~e^tempo_sd.
 
-        A pseudo-observation (not a statement) on each knot interval, centred on the
-        interval's launch rate. The statements lead and the anchor only fills gaps: on an
-        interval where rate or supply statements bound production from above for
-        ``ANCHOR_SILENT_D`` days or more, the anchor's upper half goes (it keeps only
-        "production >= launches", one-sided); where they bound it from below, its lower
-        half goes; where both, it is silent. So a floor such as RUSI's "more than 700"
-        is not pulled back to the launch tempo, and a family with no statements still has
-        an upper limit. Weak on purpose (``tempo_sd`` = 1.0, a factor e = 2.7 either way
-        at one sd): the sourced production-to-launch ratios run from about 0.6 (Kh-101,
-        2024) to about 3 (Iskander-M/KN-23, 2024), see docs/stockpile.md.
-        Intervals with under 30 observed days are skipped. Returns how many it applied to.
+        A pseudo-observation (not a statement), log-normal around the knot interval's
+        launch rate, on each knot interval that rate or supply statements cover for fewer
+        than ``ANCHOR_SILENT_D`` days: the statements lead and the anchor only fills gaps
+        (a floor such as RUSI's "more than 700" is not pulled back to the launch tempo),
+        while a family or a stretch nobody spoke about still has an upper limit. Weak on
+        purpose (``tempo_sd`` = 1.0, a factor e = 2.7 either way at one sd): the log-sd
+        of the sourced production-to-launch ratios is 0.82 (ratios 0.2 to 4.6; see
+        docs/stockpile.md). Intervals with under 30 observed days are skipped. Returns
+        how many intervals it applied to. (A one-sided anchor under floors was tried:
+        one term a quarter outweighed a year's floor, so gaps only.)
         """
         if self.tempo_sd is None or not launched.any():
             return 0
@@ -552,26 +551,14 @@ class StockpileModel:
             lo, hi = max(a, day0), min(b, t_end)
             if hi - lo < 30:
                 continue
-            covered = {"upper": 0.0, "lower": 0.0}
-            for f, e, sides in obs.said:
-                for side in sides:
-                    covered[side] += max(0.0, min(hi, e) - max(lo, f))
-            upper = covered["upper"] >= ANCHOR_SILENT_D
-            lower = covered["lower"] >= ANCHOR_SILENT_D
-            if upper or lower:
+            said = sum(max(0.0, min(hi, e) - max(lo, f)) for f, e in obs.said)
+            if said >= ANCHOR_SILENT_D:
                 continue
             n = launched[int(lo - day0) : int(hi - day0)].sum()
             rate = max(n / ((hi - lo) / DAYS_PER_MONTH), 0.5)
-            row = interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0)
-            if not (upper or lower):
-                obs.g_rows.append(row)
-                obs.g_y.append(math.log(rate))
-                obs.g_sd.append(self.tempo_sd)
-            else:  # keep the half no statement covers: +1 floor, -1 ceiling
-                obs.b_rows.append(row)
-                obs.b_y.append(math.log(rate))
-                obs.b_sd.append(self.tempo_sd)
-                obs.b_sign.append(1.0 if upper else -1.0)
+            obs.g_rows.append(interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0))
+            obs.g_y.append(math.log(rate))
+            obs.g_sd.append(self.tempo_sd)
             applied += 1
         return applied
 
@@ -622,8 +609,7 @@ class StockpileModel:
                 continue
             y, sd, sign = read
             if s.metric != "stockpile":
-                sides = {1.0: ("lower",), -1.0: ("upper",)}.get(sign, ("upper", "lower"))
-                obs.said.append((float(first), float(last + 1), sides))
+                obs.said.append((float(first), float(last + 1)))
             if s.metric == "monthly_production":
                 row = interp_weights(np.arange(first, last + 1) + 0.5, knots).mean(axis=0)
                 if sign == 0:
