@@ -136,17 +136,22 @@ class FamilyPosterior:
     knots: np.ndarray  # knot day numbers
     anchored_intervals: int = 0  # knot intervals the tempo anchor applied to
 
+    _cum: np.ndarray | None = field(default=None, init=False, repr=False)
+
     def cum_production(self, day_numbers: np.ndarray) -> np.ndarray:
         """Units produced from the grid start to the *start* of each day number, per draw.
 
-        Shape (n_draws, len(day_numbers)); days before the grid give 0.
+        Shape (n_draws, len(day_numbers)); days before the grid give 0, days past its end
+        hold the last day's rate. The daily path is computed once and kept.
         """
         day0 = _day_number(self.days_grid_start)
         last = int(max(np.max(day_numbers), day0 + 1))
-        w = interp_weights(day0 + np.arange(last - day0) + 0.5, self.knots)
-        cum = cumulative_production(self.theta, w)
+        if self._cum is None or self._cum.shape[1] < last - day0:
+            n_days = max(last - day0, len(self.launches))
+            w = interp_weights(day0 + np.arange(n_days) + 0.5, self.knots)
+            self._cum = cumulative_production(self.theta, w)
         idx = np.asarray(day_numbers, dtype=int) - day0
-        return _at_start(cum, idx)
+        return _at_start(self._cum, idx)
 
     def rate_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
         """Production rate per draw (units/month) on ``date`` (its midpoint)."""
@@ -503,7 +508,7 @@ class StockpileModel:
         else:
             stock_q = built_q = me_stock = before_q = None
             night_min = np.array([])
-        return FamilyPosterior(
+        post = FamilyPosterior(
             family=family,
             as_of=as_of,
             days=out_days,
@@ -526,6 +531,8 @@ class StockpileModel:
             knots=knots,
             anchored_intervals=n_anchored,
         )
+        post._cum = cum_p  # the same path cum_production would compute: keep it
+        return post
 
     def _tempo_anchor(
         self, obs: _Obs, launched: np.ndarray, day0: float, knots: np.ndarray, t_obs: int
