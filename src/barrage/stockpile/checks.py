@@ -285,8 +285,9 @@ def loo_coverage(
 
 # ---------------------------------------------------------------- trend in words
 TREND_DAYS = 90
-#: P(growth) at or above this reads "growing", at or below 1 - this "falling".
+#: P(growth) at or above TREND_P reads "growing", at or below TREND_P_FALLING "falling".
 TREND_P = 0.8
+TREND_P_FALLING = 0.2
 
 
 def trend_word(p_growth: float) -> str:
@@ -295,7 +296,7 @@ def trend_word(p_growth: float) -> str:
         return "n/a"
     if p_growth >= TREND_P:
         return "growing"
-    if p_growth <= 1 - TREND_P:
+    if p_growth <= TREND_P_FALLING:
         return "falling"
     return "flat"
 
