@@ -18,3 +18,17 @@ def test_stockpile_section_plots_every_main_family(record_db):
     for family in REPORT_STOCK_FAMILIES:
         label = FAMILY_LABELS.get(family, family).replace("/", "\\u002f")  # JSON-escaped
         assert f"{label}: stock as of 2025-10-01" in html
+
+
+def test_stockpile_section_says_whether_each_stock_grew(record_db):
+    """Issue 16: per family and for all missiles, growing / flat / falling over the last
+    90 days with the probability of growth."""
+    import re
+
+    nt = load_night_totals(record_db)
+    html = _stockpile_html(nt, pd.Timestamp("2025-10-01"))
+    for family in ("attack_drones", "kh101", "iskander_m_kn23", "all_missiles"):
+        assert re.search(
+            rf"<tr><td>{family}</td><td>(growing|flat|falling)</td><td>[01]\.\d\d</td>", html
+        ), family
+    assert not re.search(r"(?<![\d,.])-0(?![\d.,])", html.split("plotly-graph-div")[0])

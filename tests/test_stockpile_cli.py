@@ -54,6 +54,17 @@ def test_bad_inputs_exit_2_with_one_line(record_db: Path, tmp_path: Path):
         assert res.exit_code == 2
         assert res.stdout == ""
         assert res.stderr == message
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "statement_id,family,metric,kind,low,high,stated_on,refers_from,refers_to\n"
+        "x,kh101,monthly_production,estimate,60,50,2023-04-14,2023-03-01,2023-04-14\n"
+    )
+    res = runner.invoke(app, ["stockpile", "--db", str(record_db), "--statements", str(bad)])
+    assert res.exit_code == 2
+    assert res.stdout == ""
+    assert res.stderr == (
+        f"error: {bad} line 2 (statement 'x'): low: 60.0 is above high 50.0: expected low <= high\n"
+    )
     res = runner.invoke(app, ["stockpile", "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2
     assert res.stderr.startswith("error: no store at ")
@@ -64,3 +75,39 @@ def test_help_text():
     assert res.exit_code == 0
     for opt in ("--as-of", "--family", "--db", "--json", "--statements"):
         assert opt in res.stdout
+
+
+def test_text_answers_in_words_per_family_and_for_all_missiles(record_db: Path):
+    """Issue 16: growing / flat / falling over the last 90 days with P(growth), per family
+    and for all missiles; the JSON carries the same figures."""
+    import re
+
+    res = runner.invoke(
+        app, ["stockpile", "--db", str(record_db), "--as-of", "2025-07-01", "--samples", "400"]
+    )
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())
+    for fam in ("kh101", "kalibr", "iskander_m_kn23", "attack_drones", "all_missiles"):
+        assert re.search(
+            rf"{fam}: stock (growing|flat|falling) over the last 90 days "
+            rf"\(P\(growth\) [01]\.\d\d; change -?[\d,]+ \[-?[\d,]+, -?[\d,]+\]\)",
+            text,
+        ), fam
+    assert "decoys: stock" not in text
+    assert not re.search(r"(?<![\d,.])-0(?![\d.,])", text)  # no "-0"
+    res = runner.invoke(
+        app, ["stockpile", "--db", str(record_db), "--as-of", "2025-07-01", "--samples", "400",
+              "--json"],
+    )  # fmt: skip
+    fams = json.loads(res.stdout)["families"]
+    t = fams["all_missiles"]["trend_90d"]
+    assert 0 <= t["p_growth"] <= 1
+    assert t["trend"] == ("growing" if t["p_growth"] >= 0.8 else
+                          "falling" if t["p_growth"] <= 0.2 else "flat")  # fmt: skip
+    assert fams["decoys"]["trend_90d"] is None
+
+
+def test_numbers_never_print_minus_zero():
+    from barrage.cli.stockpile import _num
+
+    assert [_num(v) for v in (-0.4, -0.0, 0.4, -0.6, 1234.5)] == ["0", "0", "0", "-1", "1,234"]

@@ -68,9 +68,18 @@ def test_model_reproduces_2024_and_2025_launch_totals(full_fit: StockpileModel, 
             expected = record.loc[f"{year}-01-01" : a["through"], fam].sum()
             assert a["record_launched"] == pytest.approx(expected)
             assert a["model_launched_max_abs_error"] < 1e-6 * max(expected, 1)
-            # production over the year explains the launches within a factor of two
-            assert 0.5 < a["production_to_launches_p50"] < 2.0, (fam, year)
+            # production over the year explains the launches within a factor of four
+            assert 0.25 < a["production_to_launches_p50"] < 4.0, (fam, year)
     assert checks["attack_drones"]["annual"]["2024"]["record_launched"] == 11033.0
+
+
+def test_statements_lead_iskander_2024_reaches_the_sourced_floor(full_fit: StockpileModel):
+    """RUSI: more than 700 9M723 in 2024, plus 148 KN-23 supplied (Budanov): the 2024
+    production interval reaches the 848 floor, and the median is well above the launches
+    (the old quarter-by-quarter tempo anchor held it at 377 against 298 launched)."""
+    a = posterior_checks(full_fit)["iskander_m_kn23"]["annual"]["2024"]
+    assert a["production"]["p95"] > 848
+    assert a["production"]["p50"] > 1.6 * a["record_launched"]
 
 
 def test_intervals_are_ordered_and_production_positive(full_fit: StockpileModel):

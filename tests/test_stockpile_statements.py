@@ -61,24 +61,67 @@ def test_user_file_adds_and_overrides(tmp_path: Path):
     ("row", "message"),
     [
         ("x,kh101,monthly_production,estimate,family,60,50,2023-04-14,2023-03-01,2023-04-14,yes",
-         "line 2 (statement 'x'): Value error, need 0 <= low <= high, got low=60.0"),
+         "line 3 (statement 'x'): low: 60.0 is above high 50.0: expected low <= high"),
+        ("x,kh101,monthly_production,estimate,family,about 5,6,2023-04-14,2023-03-01,2023-04-14,yes",
+         "line 3 (statement 'x'): low: Input should be a valid number"),
         ("x,kh101,monthly_rate,estimate,family,5,6,2023-04-14,2023-03-01,2023-04-14,yes",
-         "line 2 (statement 'x'): metric"),
+         "line 3 (statement 'x'): metric"),
         ("x,kh101,stockpile,estimate,family,5,6,2023-13-14,,2023-04-14,yes",
-         "line 2 (statement 'x'): stated_on"),
+         "line 3 (statement 'x'): stated_on"),
+        ("x,kh101,stockpile,estimate,family,5,6,2023-04-14,,2021-04-14,yes",
+         "line 3 (statement 'x'): refers_to: 2021-04-14 is outside the record's era: expected "
+         "a date from 2022-02-24"),
         ("x,drones,stockpile,estimate,family,5,6,2023-04-14,,2023-04-14,yes",
-         "statement 'x': family 'drones' is not one of attack_drones"),
+         "line 3 (statement 'x'): family: 'drones' is not one of attack_drones"),
         ("x,kh101,stockpile,upper_bound,part,5,6,2023-04-14,,2023-04-14,yes",
-         "coverage part"),
+         "line 3 (statement 'x'): coverage: a ceiling on part of a family bounds nothing"),
     ],
 )  # fmt: skip
 def test_bad_user_rows_name_line_and_field(tmp_path: Path, row: str, message: str):
     f = tmp_path / "bad.csv"
-    f.write_text(HEADER + row + "\n")
+    good = "ok,kalibr,stockpile,estimate,family,100,150,2024-05-01,,2024-05-01,yes\n"
+    f.write_text(HEADER + good + row + "\n")
     with pytest.raises(InputError) as err:
         load_statements(f)
     assert message in err.value.message
-    assert str(f) in err.value.message or "statement 'x'" in err.value.message
+    assert err.value.message.startswith(f"{f} line 3 (statement 'x'): ")
+    assert "\n" not in err.value.message
+
+
+def test_a_bad_row_loads_nothing_and_the_fit_refuses_a_period_before_the_record(
+    tmp_path: Path,
+):
+    """Nothing half-loaded: the good row before the bad one is not returned either; a
+    statement wholly before the record's first night names its row and field at fit time
+    (it used to be dropped silently)."""
+    import pandas as pd
+
+    from barrage.stockpile import StockpileModel
+
+    f = tmp_path / "mixed.csv"
+    f.write_text(
+        HEADER
+        + "ok,kalibr,stockpile,estimate,family,100,150,2024-05-01,,2024-05-01,yes\n"
+        + "bad,kalibr,stockpile,estimate,family,1x,150,2024-05-01,,2024-05-01,yes\n"
+    )
+    result = None
+    with pytest.raises(InputError):
+        result = load_statements(f)
+    assert result is None
+    early = tmp_path / "early.csv"
+    early.write_text(
+        HEADER + "early,kalibr,stockpile,estimate,family,100,150,2022-06-01,,2022-05-01,yes\n"
+    )
+    days = pd.date_range("2022-09-27", "2023-03-01", freq="D")
+    launches = pd.DataFrame(1.0, index=days, columns=list(STOCK_FAMILIES))
+    with pytest.raises(InputError) as err:
+        StockpileModel(n_samples=100).fit(
+            launches, load_statements(early), as_of="2023-03-01", families=["kalibr"]
+        )
+    assert err.value.message.startswith(
+        f"{early} line 2 (statement 'early'): refers_to: 2022-05-01 is before the record's "
+        "first night 2022-09-27"
+    )
 
 
 def test_missing_file_and_missing_columns(tmp_path: Path):

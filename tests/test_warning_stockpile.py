@@ -166,3 +166,27 @@ def test_isotonic_calibration_is_fitted_and_bounded(xy):
     assert p.min() >= 0.01 and p.max() <= 0.99
     with pytest.raises(Exception, match="calibration"):
         MODELS["feature"](horizon_days=7, calibration="magic").fit(X, y)
+
+
+def test_the_warning_reads_the_same_growth_figure_as_barrage_stockpile(record):
+    """Issue 16: the probability that the missile stock grew over the 90 days before the
+    refit is the one ``barrage stockpile`` words (all missiles, draw by draw)."""
+    from barrage.stockpile import StockpileModel, family_launches, massive_night_dates
+    from barrage.stockpile.checks import stock_trend
+    from barrage.warning.stock import GROUP_FAMILIES, _refit
+
+    day = np.datetime64("2023-06-01")
+    nt = record.night_totals(day)
+    as_of = pd.Timestamp(day)
+    got = _refit((nt, load_statements(), as_of, 500, 0))
+    families = [f for fams in GROUP_FAMILIES.values() for f in fams]
+    model = StockpileModel(n_samples=500, seed=0).fit(
+        family_launches(nt), load_statements(), as_of=as_of,
+        massive_nights=massive_night_dates(nt), families=families,
+        output_as_of=pd.DatetimeIndex([as_of]),
+    )  # fmt: skip
+    trend = stock_trend(model, as_of)
+    assert got["p_stock_growth_missiles_90d"] == trend["all_missiles"]["p_growth"]
+    assert got["p_stock_growth_attack_drones_90d"] == trend["attack_drones"]["p_growth"]
+    hook = StockpileFeatures(record)(record.first_night, 300)
+    assert np.isfinite(hook["p_stock_growth_missiles_90d"][250])

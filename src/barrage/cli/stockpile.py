@@ -11,6 +11,12 @@ from barrage.cli import app
 from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
 
 
+def _num(v: float) -> str:
+    """A whole number with thousands separators; never "-0"."""
+    r = round(v)
+    return f"{r + 0:,}"
+
+
 def _render(payload: dict) -> None:
     from rich.table import Table
 
@@ -19,11 +25,22 @@ def _render(payload: dict) -> None:
     def fmt(block: dict | None) -> str:
         if block is None:
             return "n/a"
-        return f"{block['p50']:,.0f} [{block['p05']:,.0f}, {block['p95']:,.0f}]"
+        return f"{_num(block['p50'])} [{_num(block['p05'])}, {_num(block['p95'])}]"
 
+    console = stdout_console()
+    for fam, v in payload["families"].items():
+        t = v.get("trend_90d")
+        if t is not None:
+            ch = t["stock_change"]
+            console.print(
+                f"{fam}: stock {t['trend']} over the last 90 days "
+                f"(P(growth) {t['p_growth']:.2f}; change {_num(ch['p50'])} "
+                f"[{_num(ch['p05'])}, {_num(ch['p95'])}])"
+            )
     table = Table(title=f"stockpile as of {payload['as_of']}: median [90% interval]")
-    for col in ("family", "stock", "production / month", "built since last massive",
-                "x typical salvo", "nights of capacity"):  # fmt: skip
+    for col in ("family", "stock (units)", "production (units/month)",
+                "built since last massive (units)", "built / typical salvo",
+                "nights of capacity"):  # fmt: skip
         table.add_column(col, justify="left" if col == "family" else "right")
     for fam, v in payload["families"].items():
         ratio = v["accumulation_ratio_p50"]
@@ -36,11 +53,16 @@ def _render(payload: dict) -> None:
             "n/a" if ratio is None else f"{ratio:.2f}",
             "n/a" if noc is None else f"{noc:.0f}",
         )
-    console = stdout_console()
     console.print(table)
     console.print(
-        "[dim]decoys: no separate launches in the record, so no stock; production only. "
-        f"{ATTRIBUTION}[/]"
+        "[dim]stock: at the end of the night before the as-of date. built since last "
+        "massive: stock now minus stock right after the last night with >= 30 missiles "
+        "(negative: more launched than made since). built / typical salvo: that, over the "
+        "median salvo of the family on massive nights of the past year. nights of "
+        "capacity: median stock over the 28-night launch tempo (capped at 365). trend: "
+        "growing if P(growth) >= 0.8, falling if <= 0.2, else flat. all_missiles: the six "
+        "missile families summed draw by draw. decoys: no separate launches in the "
+        f"record, so no stock; production only. {ATTRIBUTION}[/]"
     )
 
 

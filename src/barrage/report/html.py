@@ -297,26 +297,43 @@ REPORT_STOCK_FAMILIES = ("attack_drones", "kh101", "kalibr", "iskander_m_kn23")
 
 
 def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: int = 0) -> str:
-    """Stock over time with 50%/90% bands for the main families (barrage.stockpile)."""
-    from barrage.stockpile import load_statements
+    """Stock over time with 50%/90% bands for the main families (barrage.stockpile), and
+    whether each stock (and all missiles) grew over the last 90 days, in words."""
+    from barrage.stockpile import STOCK_ESTIMABLE, load_statements
+    from barrage.stockpile.checks import stock_trend
     from barrage.stockpile.families import family_launches, massive_night_dates
     from barrage.stockpile.figures import stock_figure
     from barrage.stockpile.model import StockpileModel
 
     launches = family_launches(night_totals)
-    families = [f for f in REPORT_STOCK_FAMILIES if f in launches.columns]
     model = StockpileModel(seed=seed).fit(
         launches,
         load_statements(),  # the fit keeps only statements made before as_of
         as_of=as_of,
         massive_nights=massive_night_dates(night_totals),
-        families=families,
+        families=list(STOCK_ESTIMABLE),
     )
-    figs = "".join(_div(stock_figure(model, f)) for f in families if f in model.posteriors_)
+    families = [f for f in REPORT_STOCK_FAMILIES if f in model.posteriors_]
+    figs = "".join(_div(stock_figure(model, f)) for f in families)
+
+    def units(v: float) -> str:
+        return f"{round(v) + 0:,}"  # never "-0"
+
+    rows = "".join(
+        f"<tr><td>{html.escape(f)}</td><td>{t['trend']}</td><td>{t['p_growth']:.2f}</td>"
+        f"<td>{units(t['change']['p50'])} [{units(t['change']['p05'])}, "
+        f"{units(t['change']['p95'])}]</td></tr>"
+        for f, t in stock_trend(model).items()
+    )
     return (
         "<h2>Stockpiles</h2><p>Estimated stock (median, 50% and 90% intervals) from the "
         "sourced production statements made before the assessment and the launches in the "
-        "record (docs/stockpile.md).</p>" + figs
+        "record (docs/stockpile.md).</p>"
+        "<p>Is the stock growing? Change over the 90 days before the assessment (units, "
+        "median [90% interval]) and the probability it grew: growing if P(growth) >= 0.8, "
+        "falling if <= 0.2, else flat; all_missiles sums the six missile families.</p>"
+        "<table><tr><th>family</th><th>stock over 90 days</th><th>P(growth)</th>"
+        f"<th>change (units)</th></tr>{rows}</table>" + figs
     )
 
 

@@ -10,14 +10,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from barrage.errors import InputError
 from barrage.stockpile.model import QUANTILES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from barrage.stockpile.model import StockpileModel
+    from barrage.stockpile.statements import Statement
 
 
 def posterior_checks(model: StockpileModel, years: tuple[int, ...] = (2024, 2025)) -> dict:
@@ -74,3 +79,319 @@ def posterior_checks(model: StockpileModel, years: tuple[int, ...] = (2024, 2025
         res["annual"] = annual
         out[f] = res
     return out
+
+
+# ---------------------------------------------------------------- statements vs the fit
+#: The missile families (summed for "all missiles").
+MISSILE_FAMILIES: tuple[str, ...] = (
+    "kh101", "kalibr", "iskander_m_kn23", "iskander_k", "kinzhal", "other_missiles",
+)  # fmt: skip
+ALL_MISSILES = "all_missiles"
+
+
+def statement_draws(model: StockpileModel, s: Statement) -> np.ndarray:
+    """The fitted quantity a statement speaks about, per draw, in the statement's units.
+
+    Monthly production: the mean rate over the period (units/month); total supplied:
+    the units produced over the period; stockpile: the stock at the start of
+    ``refers_to``. ``all_missiles`` statements read the sum of the missile families
+    (families are fitted independently, so draw i of each family is a joint draw).
+    """
+    from barrage.stockpile.model import DAYS_PER_MONTH, _day_number
+
+    fams = MISSILE_FAMILIES if s.family == ALL_MISSILES else (s.family,)
+    missing = [f for f in fams if f not in model.posteriors_]
+    if missing:
+        raise InputError(f"statement {s.statement_id!r}: family {missing[0]!r} was not fitted")
+    first = _day_number(s.refers_from or s.refers_to)
+    last = _day_number(s.refers_to) + 1
+    total = 0.0
+    for f in fams:
+        post = model.posteriors_[f]
+        if s.metric == "stockpile":
+            total = total + post.stock_at(s.refers_to)
+        else:
+            day0 = _day_number(post.days_grid_start)
+            cum = post.cum_production(np.array([max(first, day0), max(last, day0)]))
+            total = total + (cum[:, 1] - cum[:, 0])
+    if s.metric == "monthly_production":
+        total = total / ((last - first) / DAYS_PER_MONTH)
+    return np.asarray(total, dtype=float)
+
+
+def target_range(model: StockpileModel, s: Statement) -> tuple[float, float]:
+    """The range a statement allows for the family's quantity (units as stated).
+
+    An estimate: ``low``-``high``; a plan: down to ``low`` / e^plan_bias (plans outrun
+    output); a figure for part of a family: up to ``high`` x the part factor (attack
+    drones) or unbounded (a floor); a figure for more than the family, or a ceiling: up to
+    ``high``; a floor: ``low`` and up. ``all_missiles`` aggregates are read as the sum of
+    the missile families.
+    """
+    lo, hi = s.low, s.high
+    kind = s.kind
+    if s.coverage == "more" and kind in ("estimate", "plan") and s.family != ALL_MISSILES:
+        kind = "upper_bound"
+    if kind == "upper_bound":
+        return 0.0, hi
+    if kind == "lower_bound":
+        return lo, math.inf
+    if kind == "plan":
+        lo = lo / math.exp(model.plan_bias)
+    if s.coverage == "part":
+        part = (model.part_factor or {"attack_drones": 1.4}).get(s.family)
+        hi = hi * part if part else math.inf
+    return lo, hi
+
+
+def _verdict(q05: float, q95: float, lo: float, hi: float) -> str:
+    if q95 < lo:
+        return "contradicted (fit below)"
+    if q05 > hi:
+        return "contradicted (fit above)"
+    return "reproduced"
+
+
+def statement_table(
+    model: StockpileModel, statements: list[Statement], *, include_later: bool = False
+):
+    """Every statement made before the fit's as-of date against the fitted figure.
+
+    One row per statement about a fitted family (or all missiles, when every missile
+    family is fitted), used or not: the stated range, the range it allows
+    (:func:`target_range`), the fitted median and 90% interval, and the verdict:
+    ``reproduced`` when the 90% interval meets the allowed range, else ``contradicted``
+    (fit above or below) with both sets of figures. ``include_later``: also statements
+    made on or after the as-of date about a period before it (the fit never saw them:
+    an out-of-sample check; ``stated_after_fit`` says which).
+    """
+    import pandas as pd
+
+    rows = []
+    for s in statements:
+        later = pd.Timestamp(s.stated_on) >= model.as_of_
+        if later and not (include_later and pd.Timestamp(s.refers_to) < model.as_of_):
+            continue
+        fams = MISSILE_FAMILIES if s.family == ALL_MISSILES else (s.family,)
+        if any(f not in model.posteriors_ for f in fams):
+            continue
+        if s.metric == "stockpile" and any(model.posteriors_[f].stock_q is None for f in fams):
+            continue
+        draws = statement_draws(model, s)
+        q05, q50, q95 = np.quantile(draws, (0.05, 0.5, 0.95))
+        lo, hi = target_range(model, s)
+        rows.append({
+            "statement_id": s.statement_id, "family": s.family, "metric": s.metric,
+            "kind": s.kind, "coverage": s.coverage, "used": s.use,
+            "period": f"{s.refers_from or s.refers_to}..{s.refers_to}",
+            "stated_low": s.low, "stated_high": s.high, "allowed_low": lo, "allowed_high": hi,
+            "fit_p05": q05, "fit_p50": q50, "fit_p95": q95,
+            "verdict": _verdict(q05, q95, lo, hi), "stated_after_fit": later,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def tempo_ratios(launches: pd.DataFrame, statements: list[Statement]):
+    """Stated production over recorded launches, per statement, in the statement's period.
+
+    For the rate and supply statements about one estimable family that give a figure
+    (estimates) or a floor (lower bounds; the ratio is then a floor too): the evidence the
+    tempo anchor's sd rests on (a stock is built when the ratio exceeds 1).
+    """
+    import pandas as pd
+
+    from barrage.stockpile.families import STOCK_ESTIMABLE
+    from barrage.stockpile.model import DAYS_PER_MONTH
+
+    rows = []
+    for s in statements:
+        if s.family not in STOCK_ESTIMABLE or s.metric == "stockpile" or s.coverage == "more":
+            continue
+        if s.kind not in ("estimate", "lower_bound") or not s.use:
+            continue
+        start, end = pd.Timestamp(s.refers_from), pd.Timestamp(s.refers_to)
+        if start < launches.index[0] or end > launches.index[-1]:
+            continue
+        launched = float(launches.loc[start:end, s.family].sum())
+        months = ((end - start).days + 1) / DAYS_PER_MONTH
+        stated = math.sqrt(max(s.low, 1e-9) * s.high) if s.kind == "estimate" else s.low
+        if s.metric == "total_supplied":
+            stated = stated / months
+        if launched <= 0:
+            continue
+        rows.append({
+            "statement_id": s.statement_id, "family": s.family, "kind": s.kind,
+            "period": f"{start.date()}..{end.date()}", "stated_per_month": stated,
+            "launched_per_month": launched / months,
+            "ratio": stated / (launched / months),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def loo_coverage(
+    launches: pd.DataFrame,
+    statements: list[Statement],
+    *,
+    as_of: pd.Timestamp | str,
+    massive_nights: pd.DatetimeIndex | None = None,
+    n_samples: int = 1000,
+    seed: int = 0,
+    families: tuple[str, ...] | None = None,
+    **params,
+):
+    """Leave one statement out: refit its family without it and check where it falls.
+
+    For each used statement about one family, made before ``as_of``: the family is
+    refitted without it; ``inside_90`` says whether the fit's 90% interval for the
+    statement's quantity meets its allowed range (:func:`target_range`), and
+    ``inside_90_predictive`` the same for the 90% predictive interval (the fitted
+    quantity times the statement's own error as the model reads it, log-normal), the
+    interval a fresh statement should fall in 90% of the time. Returns one row each.
+    """
+    import pandas as pd
+
+    from barrage.stockpile.model import StockpileModel
+
+    held = [
+        s for s in statements
+        if s.use and pd.Timestamp(s.stated_on) < pd.Timestamp(as_of)
+        and (families is None or s.family in families)
+    ]  # fmt: skip
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
+    rows = []
+    for s in held:
+        rest = [t for t in statements if t.statement_id != s.statement_id]
+        model = StockpileModel(n_samples=n_samples, seed=seed, **params).fit(
+            launches, rest, as_of=as_of, massive_nights=massive_nights, families=[s.family],
+            output_as_of=pd.DatetimeIndex([as_of]),
+        )  # fmt: skip
+        draws = statement_draws(model, s)
+        read = model.reading(s.family, s)
+        sd = read[1] if read is not None else 0.0
+        noisy = draws * np.exp(sd * rng.standard_normal(len(draws)))
+        lo, hi = target_range(model, s)
+        q05, q50, q95 = np.quantile(draws, (0.05, 0.5, 0.95))
+        n05, n95 = np.quantile(noisy, (0.05, 0.95))
+        rows.append({
+            "statement_id": s.statement_id, "family": s.family, "metric": s.metric,
+            "kind": s.kind, "allowed_low": lo, "allowed_high": hi,
+            "fit_p05": q05, "fit_p50": q50, "fit_p95": q95,
+            "predictive_p05": n05, "predictive_p95": n95,
+            "inside_90": _verdict(q05, q95, lo, hi) == "reproduced",
+            "inside_90_predictive": _verdict(n05, n95, lo, hi) == "reproduced",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------- trend in words
+TREND_DAYS = 90
+#: P(growth) at or above TREND_P reads "growing", at or below TREND_P_FALLING "falling".
+TREND_P = 0.8
+TREND_P_FALLING = 0.2
+
+
+def trend_word(p_growth: float) -> str:
+    """growing / falling when the probability of growth is >= 0.8 / <= 0.2, else flat."""
+    if not np.isfinite(p_growth):
+        return "n/a"
+    if p_growth >= TREND_P:
+        return "growing"
+    if p_growth <= TREND_P_FALLING:
+        return "falling"
+    return "flat"
+
+
+def stock_change(
+    model: StockpileModel, date: pd.Timestamp | str, families: tuple[str, ...],
+    days: int = TREND_DAYS,
+) -> np.ndarray:  # fmt: skip
+    """Per draw: the summed stock of ``families`` as of ``date`` minus ``days`` earlier."""
+    import pandas as pd
+
+    d = pd.Timestamp(date).normalize()
+    total = 0.0
+    for f in families:
+        post = model.posteriors_[f]
+        total = total + post.stock_at(d) - post.stock_at(d - pd.Timedelta(days=days))
+    return np.asarray(total, dtype=float)
+
+
+def stock_trend(
+    model: StockpileModel, date: pd.Timestamp | str | None = None, days: int = TREND_DAYS
+) -> dict[str, dict]:
+    """Is the stock growing, flat or falling over the ``days`` before ``date``?
+
+    Per estimable fitted family and, when all six missile families are fitted, for all
+    missiles (summed draw by draw): the change in stock (median, 90% interval), the
+    probability it grew, the word (:func:`trend_word`), and production and launches
+    over the window. Default ``date``: the fit's as-of date.
+    """
+    import pandas as pd
+
+    d = model.as_of_ if date is None else pd.Timestamp(date).normalize()
+    groups = {f: (f,) for f, p in model.posteriors_.items() if p.stock_q is not None}
+    if all(f in model.posteriors_ for f in MISSILE_FAMILIES):
+        groups[ALL_MISSILES] = MISSILE_FAMILIES
+    start = d - pd.Timedelta(days=days)
+    out = {}
+    for name, fams in groups.items():
+        grid0 = max(model.posteriors_[f].days_grid_start for f in fams)
+        if start <= grid0:
+            continue
+        change = stock_change(model, d, fams, days)
+        launched = sum(
+            float(model.posteriors_[f].launches.loc[start : d - pd.Timedelta(days=1)].sum())
+            for f in fams
+        )
+        p = float(np.mean(change > 0))
+        out[name] = {
+            "from": start.date().isoformat(), "to": d.date().isoformat(),
+            "change": dict(zip(("p05", "p50", "p95"),
+                               np.quantile(change, (0.05, 0.5, 0.95)).tolist(), strict=True)),
+            "p_growth": p, "trend": trend_word(p),
+            "launched": launched,
+            "produced_p50": float(np.median(change) + launched),
+        }  # fmt: skip
+    return out
+
+
+# ---------------------------------------------------------------- sensitivity
+def sensitivity_table(
+    launches: pd.DataFrame,
+    statements: list[Statement],
+    nights: pd.DatetimeIndex,
+    *,
+    massive_nights: pd.DatetimeIndex,
+    settings: dict[str, float | None],
+    n_samples: int = 2000,
+    seed: int = 0,
+    families: tuple[str, ...] | None = None,
+):
+    """Production, stock and built-since-last-massive per family at each night, as of
+    that night (no look-ahead), under each tempo-anchor setting (``tempo_sd``; None off).
+    """
+    import pandas as pd
+
+    from barrage.stockpile.model import StockpileModel
+
+    rows = []
+    for label, tempo_sd in settings.items():
+        for night in nights:
+            model = StockpileModel(n_samples=n_samples, seed=seed, tempo_sd=tempo_sd).fit(
+                launches, statements, as_of=night, massive_nights=massive_nights,
+                families=families, output_as_of=pd.DatetimeIndex([night]),
+            )  # fmt: skip
+            for f, post in model.posteriors_.items():
+                if post.stock_q is None:
+                    continue
+                rows.append({
+                    "setting": label, "night": night.date().isoformat(), "family": f,
+                    "production_p05": post.production_q[0, 0],
+                    "production_p50": post.production_q[0, 2],
+                    "production_p95": post.production_q[0, 4],
+                    "stock_p05": post.stock_q[0, 0], "stock_p50": post.stock_q[0, 2],
+                    "stock_p95": post.stock_q[0, 4],
+                    "built_p05": post.built_q[0, 0], "built_p50": post.built_q[0, 2],
+                    "built_p95": post.built_q[0, 4],
+                })  # fmt: skip
+    return pd.DataFrame(rows)

@@ -14,6 +14,12 @@ Indicators per family:
 - ``recent_launches_per_night``: mean launches over the 28 nights before D.
 - ``nights_of_capacity``: stock (median) / recent tempo, capped at 365 (and 365 when the
   family was not launched in those 28 nights).
+- ``stock_change_90d_*``, ``p_stock_growth_90d``, ``stock_trend_90d``: the stock's change
+  over the 90 days before D, the probability it grew, and the word (growing / flat /
+  falling, :func:`barrage.stockpile.checks.trend_word`).
+
+When all six missile families are fitted, an ``all_missiles`` row sums them draw by draw
+(production, stock, trend; the salvo columns are NaN).
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.stockpile.checks import ALL_MISSILES, MISSILE_FAMILIES, stock_trend
 from barrage.stockpile.families import (
     STOCK_FAMILIES,
     family_launches,
     massive_night_dates,
 )
-from barrage.stockpile.model import QUANTILE_NAMES, StockpileModel
+from barrage.stockpile.model import QUANTILE_NAMES, QUANTILES, StockpileModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -89,8 +96,48 @@ def _context(launches: pd.DataFrame, massive: pd.DatetimeIndex, origin: pd.Times
     return out
 
 
+def _trend_columns(trend: dict | None) -> dict[str, Any]:
+    """The 90-day trend of :func:`stock_trend` as flat columns (NaN when not estimable)."""
+    if trend is None:
+        return {
+            "stock_change_90d_p05": np.nan, "stock_change_90d_p50": np.nan,
+            "stock_change_90d_p95": np.nan, "p_stock_growth_90d": np.nan,
+            "stock_trend_90d": "n/a",
+        }  # fmt: skip
+    return {
+        **{f"stock_change_90d_{q}": trend["change"][q] for q in ("p05", "p50", "p95")},
+        "p_stock_growth_90d": trend["p_growth"],
+        "stock_trend_90d": trend["trend"],
+    }
+
+
+def _all_missiles_row(model: StockpileModel, origin: pd.Timestamp, trend: dict | None) -> dict:
+    """Production and stock of the six missile families summed draw by draw."""
+    import pandas as pd
+
+    rate = sum(
+        model.posteriors_[f].rate_at(origin - pd.Timedelta(days=1)) for f in MISSILE_FAMILIES
+    )
+    stock = sum(model.posteriors_[f].stock_at(origin) for f in MISSILE_FAMILIES)
+    rec: dict[str, Any] = {"as_of": origin, "family": ALL_MISSILES}
+    for name, draws in (("stock", stock), ("production_per_month", rate)):
+        for q, v in zip(QUANTILE_NAMES, np.quantile(draws, QUANTILES), strict=True):
+            rec[f"{name}_{q}"] = float(v)
+    for q in QUANTILE_NAMES:
+        rec[f"built_since_last_massive_{q}"] = np.nan
+    rec.update({
+        "last_massive_night": None, "typical_massive_salvo": np.nan,
+        "recent_launches_per_night": np.nan, "accumulation_ratio_p05": np.nan,
+        "accumulation_ratio_p50": np.nan, "accumulation_ratio_p95": np.nan,
+        "nights_of_capacity": np.nan, "ess": np.nan,
+    })  # fmt: skip
+    rec.update(_trend_columns(trend))
+    return rec
+
+
 def _rows_for(model: StockpileModel, origins: pd.DatetimeIndex, ctx: dict) -> list[dict]:
     rows = []
+    trends = {o: stock_trend(model, o) for o in origins}
     for f, post in model.posteriors_.items():
         for origin in origins:
             i = post.row(origin)
@@ -129,7 +176,11 @@ def _rows_for(model: StockpileModel, origins: pd.DatetimeIndex, ctx: dict) -> li
             else:
                 rec["nights_of_capacity"] = MAX_NIGHTS_OF_CAPACITY
             rec["ess"] = post.ess
+            rec.update(_trend_columns(trends[origin].get(f)))
             rows.append(rec)
+    if all(f in model.posteriors_ for f in MISSILE_FAMILIES):
+        for origin in origins:
+            rows.append(_all_missiles_row(model, origin, trends[origin].get(ALL_MISSILES)))
     return rows
 
 
@@ -236,6 +287,15 @@ def indicators_to_json(frame: pd.DataFrame) -> dict:
             "recent_launches_per_night": clean(float(row["recent_launches_per_night"])),
             "nights_of_capacity": clean(float(row["nights_of_capacity"])),
             "effective_sample_size": clean(float(row["ess"])),
+            "trend_90d": None
+            if row["stock_trend_90d"] == "n/a"
+            else {
+                "stock_change": {
+                    q: clean(float(row[f"stock_change_90d_{q}"])) for q in ("p05", "p50", "p95")
+                },
+                "p_growth": clean(float(row["p_stock_growth_90d"])),
+                "trend": row["stock_trend_90d"],
+            },
         }
     as_of = frame["as_of"].iloc[0]
     return {"as_of": as_of.date().isoformat(), "families": families}

@@ -50,6 +50,11 @@ QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
 _Z90 = 1.6448536269514722
 MIN_ESS_FRACTION = 0.15
 MAX_EXTRA_ROUNDS = 4
+#: The tempo anchor's log-sd (see :meth:`StockpileModel._tempo_anchor`): weak.
+TEMPO_SD = 1.0
+#: A knot interval with at least this many days covered by rate or supply statements
+#: gets no tempo anchor (the statements speak for it).
+ANCHOR_SILENT_D = 30
 #: Draws per adaptation round (at least): a few effective draws make a poor proposal.
 MIN_ADAPT_DRAWS = 2000
 
@@ -93,6 +98,9 @@ class _Obs:
     p_sd: list[float] = field(default_factory=list)
     p_sign: list[float] = field(default_factory=list)
     used: list[str] = field(default_factory=list)
+    # periods (first day, last day + 1; day numbers) of rate and supply statements: the
+    # tempo anchor gives way to them
+    said: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -121,6 +129,49 @@ class FamilyPosterior:
     launches: pd.Series  # per grid day
     ess: float
     statements_used: list[str]
+    # the equal-weight posterior draws, kept so any period's production or stock can be
+    # summed draw by draw (statement checks, trends, all-missile totals)
+    theta: np.ndarray  # (n_draws, n_knots) log-rate at the knots
+    s0: np.ndarray  # (n_draws,) stock at the start of the grid (nan for decoys)
+    knots: np.ndarray  # knot day numbers
+    anchored_intervals: int = 0  # knot intervals the tempo anchor applied to
+
+    _cum: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def cum_production(self, day_numbers: np.ndarray) -> np.ndarray:
+        """Units produced from the grid start to the *start* of each day number, per draw.
+
+        Shape (n_draws, len(day_numbers)); days before the grid give 0, days past its end
+        hold the last day's rate. The daily path is computed once and kept.
+        """
+        day0 = _day_number(self.days_grid_start)
+        last = int(max(np.max(day_numbers), day0 + 1))
+        if self._cum is None or self._cum.shape[1] < last - day0:
+            n_days = max(last - day0, len(self.launches))
+            w = interp_weights(day0 + np.arange(n_days) + 0.5, self.knots)
+            self._cum = cumulative_production(self.theta, w)
+        idx = np.asarray(day_numbers, dtype=int) - day0
+        return _at_start(self._cum, idx)
+
+    def rate_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
+        """Production rate per draw (units/month) on ``date`` (its midpoint)."""
+        d = _day_number(pd_timestamp(date)) + 0.5
+        return np.exp(self.theta @ interp_weights(np.array([d]), self.knots)[0])
+
+    def stock_at(self, date: pd.Timestamp | dt.date | str) -> np.ndarray:
+        """Stock per draw at the end of the night before ``date`` (the as-of reading)."""
+        import pandas as pd
+
+        if self.stock_q is None:
+            raise InputError(f"family {self.family!r} has no recorded launches: no stock")
+        d = pd.Timestamp(date).normalize()
+        n = _day_number(d)
+        launched = float(self.launches[self.launches.index < d].sum())
+        return self.s0 + self.cum_production(np.array([n]))[:, 0] - launched
+
+    @property
+    def days_grid_start(self) -> pd.Timestamp:
+        return self.launches.index[0]
 
     def row(self, date: pd.Timestamp | dt.date | str) -> int:
         """Output row of the stock *as of* ``date`` (the end of the day before)."""
@@ -133,6 +184,12 @@ class FamilyPosterior:
                 f"({self.days[0].date()}..{(self.days[-1] + pd.Timedelta(days=1)).date()})"
             )
         return i
+
+
+def pd_timestamp(date: pd.Timestamp | dt.date | str) -> pd.Timestamp:
+    import pandas as pd
+
+    return pd.Timestamp(date).normalize()
 
 
 def cumulative_production(theta: np.ndarray, day_weights: np.ndarray) -> np.ndarray:
@@ -178,7 +235,7 @@ class StockpileModel:
         plan_sd: float = 0.4,
         part_factor: dict[str, float] | None = None,
         part_sd: float = 0.35,
-        tempo_sd: float | None = 0.6,
+        tempo_sd: float | None = TEMPO_SD,
         seed: int = 0,
     ) -> None:
         self.n_samples = n_samples
@@ -311,7 +368,7 @@ class StockpileModel:
         n_k = len(knots)
 
         obs = self._prepare(family, statements, days, knots, t_obs)
-        self._tempo_anchor(obs, launched, day0, knots, t_obs)
+        n_anchored = self._tempo_anchor(obs, launched, day0, knots, t_obs)
 
         # prior on knots: random walk; closed-form Gaussian posterior with rate statements
         diff = np.eye(n_k) - np.eye(n_k, k=-1)
@@ -423,7 +480,6 @@ class StockpileModel:
 
         rows = np.arange(n_days) if out_rows is None else np.asarray(out_rows, dtype=int)
         out_days = days[rows]
-        out_days = days[rows]
         log_rate = theta @ interp_weights(day0 + np.arange(n_days) + 0.5, knots).T
         production_q = np.exp(np.quantile(log_rate[:, rows], QUANTILES, axis=0).T)
 
@@ -452,7 +508,7 @@ class StockpileModel:
         else:
             stock_q = built_q = me_stock = before_q = None
             night_min = np.array([])
-        return FamilyPosterior(
+        post = FamilyPosterior(
             family=family,
             as_of=as_of,
             days=out_days,
@@ -470,29 +526,69 @@ class StockpileModel:
             launches=pd.Series(launched, index=days),
             ess=ess,
             statements_used=obs.used,
+            theta=theta,
+            s0=s0[:, 0] if estimable else np.full(len(theta), np.nan),
+            knots=knots,
+            anchored_intervals=n_anchored,
         )
+        post._cum = cum_p  # the same path cum_production would compute: keep it
+        return post
 
     def _tempo_anchor(
         self, obs: _Obs, launched: np.ndarray, day0: float, knots: np.ndarray, t_obs: int
-    ) -> None:
-        """Production tracks launches within a factor ~e^tempo_sd over each knot interval.
+    ) -> int:
+        """Where nothing is said, production tracks launches within a factor ~e^tempo_sd.
 
-        A stock cannot grow without bound, nor can launches outrun output for long; this
-        pseudo-observation (not a statement) keeps rates without statements near the
-        launch tempo. Intervals with under 30 observed days are skipped.
+        A pseudo-observation (not a statement), log-normal around the knot interval's
+        launch rate, on each knot interval that rate or supply statements cover for fewer
+        than ``ANCHOR_SILENT_D`` days: the statements lead and the anchor only fills gaps
+        (a floor such as RUSI's "more than 700" is not pulled back to the launch tempo),
+        while a family or a stretch nobody spoke about still has an upper limit. Weak on
+        purpose (``tempo_sd`` = 1.0, a factor e = 2.7 either way at one sd): the log-sd
+        of the sourced production-to-launch ratios is 0.82 (ratios 0.2 to 4.6; see
+        docs/stockpile.md). Intervals with under 30 observed days are skipped. Returns
+        how many intervals it applied to. (A one-sided anchor under floors was tried:
+        one term a quarter outweighed a year's floor, so gaps only.)
         """
         if self.tempo_sd is None or not launched.any():
-            return
+            return 0
         t_end = day0 + t_obs
+        applied = 0
         for a, b in zip(knots[:-1], knots[1:], strict=True):
             lo, hi = max(a, day0), min(b, t_end)
             if hi - lo < 30:
+                continue
+            said = sum(max(0.0, min(hi, e) - max(lo, f)) for f, e in obs.said)
+            if said >= ANCHOR_SILENT_D:
                 continue
             n = launched[int(lo - day0) : int(hi - day0)].sum()
             rate = max(n / ((hi - lo) / DAYS_PER_MONTH), 0.5)
             obs.g_rows.append(interp_weights(np.arange(lo, hi) + 0.5, knots).mean(axis=0))
             obs.g_y.append(math.log(rate))
             obs.g_sd.append(self.tempo_sd)
+            applied += 1
+        return applied
+
+    def reading(self, family: str, s: Statement) -> tuple[float, float, float] | None:
+        """How the fit reads a statement: (log-centre y, log-sd, sign), sign 0 two-sided,
+        +1 a floor, -1 a ceiling; None when it bounds nothing (a floor at 0)."""
+        part = (self.part_factor or {"attack_drones": 1.4}).get(family, 1.0)
+        kind = s.kind
+        if s.coverage == "more" and kind in ("estimate", "plan"):
+            kind = "upper_bound"
+        if kind in ("estimate", "plan"):
+            y, sd = _center_sd(s.low, s.high)
+            sd = math.hypot(sd, self.source_sd, s.sd_extra)
+            if kind == "plan":
+                y, sd = y - self.plan_bias, math.hypot(sd, self.plan_sd)
+            if s.coverage == "part":
+                y, sd = y + math.log(part), math.hypot(sd, self.part_sd)
+            return y, sd, 0.0
+        if kind == "upper_bound":
+            return math.log(s.high), math.hypot(self.source_sd, s.sd_extra), -1.0
+        if s.low <= 0:
+            return None
+        return math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
 
     def _prepare(
         self,
@@ -505,30 +601,22 @@ class StockpileModel:
         """Turn statements into observation terms (see the module docstring)."""
         obs = _Obs()
         day0 = _day_number(days[0])
-        part = (self.part_factor or {"attack_drones": 1.4}).get(family, 1.0)
         for s in statements:
             first = _day_number(s.refers_from or s.refers_to)
             last = _day_number(s.refers_to)
             if last < day0:
-                continue  # about a time before the record starts
+                raise InputError(
+                    f"{s.origin or 'statement ' + repr(s.statement_id)}: refers_to: "
+                    f"{s.refers_to} is before the record's first night {days[0].date()}: "
+                    "expected a period the record covers (set use=no to keep it unused)"
+                )
             first = max(first, day0)
-            kind = s.kind
-            if s.coverage == "more" and kind in ("estimate", "plan"):
-                kind = "upper_bound"
-            if kind in ("estimate", "plan"):
-                y, sd = _center_sd(s.low, s.high)
-                sd = math.hypot(sd, self.source_sd, s.sd_extra)
-                if kind == "plan":
-                    y, sd = y - self.plan_bias, math.hypot(sd, self.plan_sd)
-                if s.coverage == "part":
-                    y, sd = y + math.log(part), math.hypot(sd, self.part_sd)
-                sign = 0.0
-            elif kind == "upper_bound":
-                y, sd, sign = math.log(s.high), math.hypot(self.source_sd, s.sd_extra), -1.0
-            else:
-                if s.low <= 0:
-                    continue
-                y, sd, sign = math.log(s.low), math.hypot(self.source_sd, s.sd_extra), 1.0
+            read = self.reading(family, s)
+            if read is None:
+                continue
+            y, sd, sign = read
+            if s.metric != "stockpile":
+                obs.said.append((float(first), float(last + 1)))
             if s.metric == "monthly_production":
                 row = interp_weights(np.arange(first, last + 1) + 0.5, knots).mean(axis=0)
                 if sign == 0:

@@ -58,6 +58,12 @@ REQUIRED_COLUMNS = (
 )
 
 
+#: Statements must be about and made within the war the record covers (and not absurdly
+#: far ahead: plans run at most to the end of 2030).
+EARLIEST = dt.date(2022, 2, 24)
+LATEST = dt.date(2030, 12, 31)
+
+
 class Statement(BaseModel):
     """One dated statement about a family's production or stock (units, units/month)."""
 
@@ -84,6 +90,8 @@ class Statement(BaseModel):
     key_phrase: str = ""
     source_title: str = ""
     note: str = ""
+    #: where it was read ("file line N (statement 'id')"), for error messages
+    origin: str = ""
 
     @field_validator("refers_from", mode="before")
     @classmethod
@@ -108,40 +116,63 @@ class Statement(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Statement:
-        if not 0 <= self.low <= self.high:
-            raise ValueError(f"need 0 <= low <= high, got low={self.low}, high={self.high}")
+        # messages start with the field they are about (the loader names the row)
+        if self.low < 0:
+            raise ValueError(f"low: expected a number >= 0, got {self.low}")
+        if self.low > self.high:
+            raise ValueError(f"low: {self.low} is above high {self.high}: expected low <= high")
         if self.high <= 0:
-            raise ValueError("high must be positive")
+            raise ValueError(f"high: expected a positive number, got {self.high}")
         if self.sd_extra < 0:
-            raise ValueError(f"sd_extra must be >= 0, got {self.sd_extra}")
+            raise ValueError(f"sd_extra: expected a number >= 0, got {self.sd_extra}")
         start = self.refers_from or self.refers_to
         if start > self.refers_to:
-            raise ValueError(f"refers_from {start} is after refers_to {self.refers_to}")
+            raise ValueError(
+                f"refers_from: {start} is after refers_to {self.refers_to}: expected a period"
+            )
+        for name in ("stated_on", "refers_from", "refers_to"):
+            d = getattr(self, name)
+            if d is not None and not EARLIEST <= d <= LATEST:
+                raise ValueError(
+                    f"{name}: {d} is outside the record's era: expected a date from "
+                    f"{EARLIEST} (the full-scale invasion) to {LATEST}"
+                )
         if self.coverage == "part" and self.kind == "upper_bound":
-            raise ValueError("a ceiling on part of a family (coverage part) bounds nothing")
+            raise ValueError("coverage: a ceiling on part of a family bounds nothing")
         if self.metric in ("monthly_production", "total_supplied") and self.refers_from is None:
-            raise ValueError(f"{self.metric} needs refers_from (the period the figure is about)")
+            raise ValueError(
+                f"refers_from: {self.metric} needs the start of the period the figure is about"
+            )
         return self
 
 
 def _parse(text: str, origin: str) -> list[Statement]:
+    """Every row or nothing: the first bad row raises one line naming row and field."""
+    from barrage.stockpile.families import STOCK_FAMILIES
+
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InputError(f"{origin}: missing column(s) {', '.join(missing)}")
     out: list[Statement] = []
     for line, row in enumerate(reader, start=2):
+        where = f"{origin} line {line} (statement {row.get('statement_id')!r})"
+        data = {k: v for k, v in row.items() if k is not None}
         try:
-            out.append(Statement.model_validate({k: v for k, v in row.items() if k is not None}))
+            s = Statement.model_validate({**data, "origin": where})
         except ValidationError as exc:
             err = exc.errors()[0]
-            where = f"{origin} line {line} (statement {row.get('statement_id')!r})"
+            msg = str(err["msg"]).removeprefix("Value error, ")
             if err["loc"]:
                 field = ".".join(str(p) for p in err["loc"])
-                raise InputError(
-                    f"{where}: {field}: {err['msg']} (got {err.get('input')!r})"
-                ) from None
-            raise InputError(f"{where}: {err['msg']}") from None
+                raise InputError(f"{where}: {field}: {msg} (got {err.get('input')!r})") from None
+            raise InputError(f"{where}: {msg}") from None
+        if s.use and s.family not in STOCK_FAMILIES:
+            raise InputError(
+                f"{where}: family: {s.family!r} is not one of {', '.join(STOCK_FAMILIES)} "
+                "(set use=no to keep it for the record only)"
+            )
+        out.append(s)
     return out
 
 
@@ -152,9 +183,10 @@ def packaged_statements() -> list[Statement]:
 
 
 def load_statements(path: str | os.PathLike[str] | None = None) -> list[Statement]:
-    """The packaged statements, with a user's file added (same ``statement_id`` replaces)."""
-    from barrage.stockpile.families import STOCK_FAMILIES
+    """The packaged statements, with a user's file added (same ``statement_id`` replaces).
 
+    A bad row anywhere raises :class:`InputError` naming file, line and field, and nothing
+    is returned (no half-loaded table)."""
     base = {s.statement_id: s for s in packaged_statements()}
     if path is not None:
         p = Path(path)
@@ -162,12 +194,6 @@ def load_statements(path: str | os.PathLike[str] | None = None) -> list[Statemen
             raise InputError(f"statements file {p} not found")
         for s in _parse(p.read_text("utf-8"), str(p)):
             base[s.statement_id] = s
-    for s in base.values():
-        if s.use and s.family not in STOCK_FAMILIES:
-            raise InputError(
-                f"statement {s.statement_id!r}: family {s.family!r} is not one of "
-                f"{', '.join(STOCK_FAMILIES)} (set use=no to keep it for the record only)"
-            )
     return list(base.values())
 
 

@@ -4,9 +4,11 @@ The stockpile model (:mod:`barrage.stockpile`) is refitted at the first day of e
 month r (and not before the record holds :data:`MIN_RECORD_D` nights) with the
 statements dated before r and the launches on nights before r *as known at 12:00 on r*
 (:meth:`KnownRecord.night_totals`), the one as-of rule of the warning layer. From each
-refit the warning keeps, per stock group (missiles: the six missile families summed;
-attack drones), the median production rate and the median stock at the end of night
-r - 1 (sums of family medians, a point summary, not the median of the sum).
+refit the warning keeps, per stock group (missiles: the six missile families summed
+draw by draw; attack drones), the median production rate and the median stock at the
+end of night r - 1, and the probability that the group's stock grew over the 90 days
+before r (:func:`barrage.stockpile.checks.stock_change`, the figure ``barrage
+stockpile`` words as growing / flat / falling).
 
 :class:`StockpileFeatures` is the ``stockpile=`` hook of
 :func:`barrage.indicators.indicator_frame`: origin t reads the refit in force on t
@@ -54,13 +56,15 @@ N_SAMPLES = 500
 _CACHE: dict[str, dict[str, float]] = {}
 _CACHE_MAX = 20_000
 #: Bump when the layout of a cached refit changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: The values of one refit (the keys of a cached file).
 REFIT_VALUES: tuple[str, ...] = tuple(
     f"{kind}_{g}{suffix}"
     for g in GROUP_FAMILIES
-    for kind, suffix in (("production", "_per_day"), ("stock", ""))
+    for kind, suffix in (("production", "_per_day"), ("stock", ""), ("p_stock_growth", "_90d"))
 )
+#: Days of the stock-growth window (the same as ``barrage stockpile``'s trend).
+GROWTH_DAYS = 90
 assert set(GROUP_FAMILIES) == set(STOCK_GROUPS)
 logger = logging.getLogger(__name__)
 
@@ -156,6 +160,7 @@ def _refit(payload: tuple) -> dict[str, float]:
     from threadpoolctl import threadpool_limits
 
     from barrage.stockpile import StockpileModel, family_launches, massive_night_dates
+    from barrage.stockpile.checks import stock_change
 
     night_totals, statements, as_of, n_samples, seed = payload
     families = [f for fams in GROUP_FAMILIES.values() for f in fams]
@@ -171,14 +176,17 @@ def _refit(payload: tuple) -> dict[str, float]:
         )
     out: dict[str, float] = {}
     for g, fams in GROUP_FAMILIES.items():
-        prod = stock = 0.0
-        for f in fams:
-            post = model.posteriors_[f]
-            i = post.row(as_of)
-            prod += float(post.production_q[i][2])
-            stock += float(post.stock_q[i][2]) if post.stock_q is not None else 0.0
-        out[f"production_{g}_per_day"] = prod / 30.4375
-        out[f"stock_{g}"] = stock
+        # draw by draw: families are fitted independently, draw i of each is a joint draw
+        rate = sum(model.posteriors_[f].rate_at(as_of - pd.Timedelta(days=1)) for f in fams)
+        stock = sum(model.posteriors_[f].stock_at(as_of) for f in fams)
+        out[f"production_{g}_per_day"] = float(np.median(rate)) / 30.4375
+        out[f"stock_{g}"] = float(np.median(stock))
+        grid0 = max(model.posteriors_[f].days_grid_start for f in fams)
+        if as_of - pd.Timedelta(days=GROWTH_DAYS) > grid0:
+            change = stock_change(model, as_of, fams, GROWTH_DAYS)
+            out[f"p_stock_growth_{g}_90d"] = float(np.mean(change > 0))
+        else:
+            out[f"p_stock_growth_{g}_90d"] = float("nan")
     return out
 
 
@@ -275,6 +283,7 @@ class StockpileFeatures:
             for name, col in (
                 (f"production_{g}_per_day", f"production_{g}_per_day"),
                 (f"stock_{g}_at_refit", f"stock_{g}"),
+                (f"p_stock_growth_{g}_90d", f"p_stock_growth_{g}_90d"),
             ):
                 table = np.array([res[int(d)][col] for d in days] or [np.nan])
                 # Production of night i comes from the refit in force at origin i + 1.

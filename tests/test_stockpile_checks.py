@@ -1,0 +1,131 @@
+"""Issue 16: statements lead (the anchor only fills gaps), every statement checked against
+the fit, leave-one-out, the trend in words."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from barrage.record import load_night_totals
+from barrage.stockpile import StockpileModel, family_launches, load_statements, massive_night_dates
+from barrage.stockpile.checks import (
+    loo_coverage,
+    statement_draws,
+    statement_table,
+    stock_trend,
+    target_range,
+    trend_word,
+)
+from barrage.stockpile.statements import Statement
+
+N = 400
+AS_OF = "2025-10-01"
+
+
+@pytest.fixture(scope="module")
+def inputs(record_db: Path):
+    nt = load_night_totals(record_db)
+    return family_launches(nt), massive_night_dates(nt), load_statements()
+
+
+def _fit(inputs, families, **params) -> StockpileModel:
+    launches, massive, statements = inputs
+    return StockpileModel(n_samples=N, **params).fit(
+        launches, statements, as_of=AS_OF, massive_nights=massive, families=families
+    )
+
+
+def test_the_anchor_only_fills_quarters_nobody_spoke_about(inputs):
+    """Attack drones have a statement in every quarter: the anchor never applies, so the
+    fit is the same with it off (the old anchor applied to every quarter). Other
+    missiles have no statement: the anchor applies to every full quarter."""
+    on, off = (
+        _fit(inputs, ["attack_drones", "other_missiles"]),
+        _fit(inputs, ["attack_drones", "other_missiles"], tempo_sd=None),
+    )
+    assert on.posteriors_["attack_drones"].anchored_intervals == 0
+    np.testing.assert_array_equal(
+        on.posteriors_["attack_drones"].production_q, off.posteriors_["attack_drones"].production_q
+    )
+    assert on.posteriors_["other_missiles"].anchored_intervals >= 11
+    # without the anchor nothing bounds a family with no statement
+    p95_on = on.posteriors_["other_missiles"].stock_q[-1, 4]
+    p95_off = off.posteriors_["other_missiles"].stock_q[-1, 4]
+    assert p95_off > 5 * p95_on
+
+
+def test_target_range_reads_each_kind():
+    model = StockpileModel()
+    base = dict(statement_id="x", metric="monthly_production", low=10, high=20,
+                stated_on="2024-06-01", refers_from="2024-01-01", refers_to="2024-03-31")  # fmt: skip
+    rng = {
+        (kind, cov, fam): target_range(
+            model, Statement(**base, kind=kind, coverage=cov, family=fam)
+        )
+        for kind, cov, fam in [
+            ("estimate", "family", "kh101"), ("plan", "family", "kh101"),
+            ("estimate", "part", "attack_drones"), ("estimate", "part", "kh101"),
+            ("estimate", "more", "kh101"), ("lower_bound", "family", "kh101"),
+            ("upper_bound", "family", "kh101"), ("estimate", "more", "all_missiles"),
+        ]
+    }  # fmt: skip
+    assert rng[("estimate", "family", "kh101")] == (10, 20)
+    assert rng[("plan", "family", "kh101")] == pytest.approx((10 / 1.5, 20))
+    assert rng[("estimate", "part", "attack_drones")] == pytest.approx((10, 28))
+    assert rng[("estimate", "part", "kh101")] == (10, math.inf)
+    assert rng[("estimate", "more", "kh101")] == (0, 20)
+    assert rng[("lower_bound", "family", "kh101")] == (10, math.inf)
+    assert rng[("upper_bound", "family", "kh101")] == (0, 20)
+    assert rng[("estimate", "more", "all_missiles")] == (10, 20)
+
+
+def test_statement_table_verdicts_follow_the_fitted_interval(inputs):
+    launches, massive, statements = inputs
+    model = _fit(inputs, ["kinzhal", "kalibr"])
+    tab = statement_table(model, statements).set_index("statement_id")
+    assert set(tab.family) == {"kinzhal", "kalibr"}
+    for sid, row in tab.iterrows():
+        s = next(t for t in statements if t.statement_id == sid)
+        q05, q95 = np.quantile(statement_draws(model, s), (0.05, 0.95))
+        inside = q95 >= row.allowed_low and q05 <= row.allowed_high
+        assert (row.verdict == "reproduced") == inside, sid
+        assert row.verdict in ("reproduced", "contradicted (fit above)", "contradicted (fit below)")
+    # statements made after the as-of date are left out unless asked for
+    assert not tab.stated_after_fit.any()
+
+
+def test_leave_one_out_holds_each_statement_out_in_turn(inputs):
+    launches, massive, statements = inputs
+    loo = loo_coverage(launches, statements, as_of=AS_OF, massive_nights=massive,
+                       n_samples=N, families=("kinzhal",))  # fmt: skip
+    own = [s.statement_id for s in statements if s.use and s.family == "kinzhal"]
+    assert list(loo.statement_id) == own
+    # the predictive interval adds the statement's own error: never narrower
+    assert (loo.predictive_p05 <= loo.fit_p05 + 1e-9).all()
+    assert (loo.predictive_p95 >= loo.fit_p95 - 1e-9).all()
+    assert loo.inside_90.dtype == bool and loo.inside_90_predictive.dtype == bool
+    assert (loo.inside_90_predictive | ~loo.inside_90).all()
+
+
+def test_trend_words_and_the_all_missile_sum(inputs):
+    assert [trend_word(p) for p in (0.8, 0.79, 0.5, 0.21, 0.2, float("nan"))] == [
+        "growing", "flat", "flat", "flat", "falling", "n/a"
+    ]  # fmt: skip
+    fams = ["kh101", "kalibr", "iskander_m_kn23", "iskander_k", "kinzhal", "other_missiles"]
+    model = _fit(inputs, fams)
+    trend = stock_trend(model)
+    assert set(trend) == {*fams, "all_missiles"}
+    # the sum of the per-family medians is not the median of the sum, but the launches add
+    assert trend["all_missiles"]["launched"] == pytest.approx(
+        sum(trend[f]["launched"] for f in fams)
+    )
+    launches = inputs[0]
+    start = pd.Timestamp(AS_OF) - pd.Timedelta(days=90)
+    window = launches.loc[start : pd.Timestamp(AS_OF) - pd.Timedelta(days=1), fams]
+    assert trend["all_missiles"]["launched"] == pytest.approx(window.to_numpy().sum())
+    for t in trend.values():
+        assert t["trend"] == trend_word(t["p_growth"])
