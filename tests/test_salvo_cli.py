@@ -76,8 +76,8 @@ def _bad(tmp_path: Path, mutate) -> Path:
             "salvo.weapons[1].family: unknown weapon family 'tomahawk'; allowed: decoy,",
         ),
         (
-            lambda d: d["layers"][2].update(covers=["kyiv_chp", "mars_base"]),
-            "layers[2].covers: undefined asset 'mars_base'; allowed: all, burshtyn_tpp,",
+            lambda d: d["layers"][2].update(covers=["chp_a", "mars_base"]),
+            "layers[2].covers: undefined asset 'mars_base'; allowed: all, tpp_a,",
         ),
         (
             lambda d: d["layers"][4]["kill_probability"].update(ballistic_missile=1.2),
