@@ -55,7 +55,9 @@ def two_substations(crews: int, *, work_days: float = 10.0, horizon_days: int = 
 
 
 def test_one_crew_repairs_the_more_valuable_substation_first(grid_dir):
-    result = simulate_strike(strike_from_dict(two_substations(1)), runs=8, seed=0, grid_dir=grid_dir)
+    result = simulate_strike(
+        strike_from_dict(two_substations(1)), runs=8, seed=0, grid_dir=grid_dir
+    )
     assert result.damaged.all()  # the premise: both destroyed in every run
     shed = result.restoration.shed_mw
     # days 0-9 both out (404 MW); days 10-19 only bus 5 (71 MW): bus 18 went first
@@ -66,7 +68,9 @@ def test_one_crew_repairs_the_more_valuable_substation_first(grid_dir):
 
 
 def test_two_crews_repair_both_at_once(grid_dir):
-    result = simulate_strike(strike_from_dict(two_substations(2)), runs=4, seed=0, grid_dir=grid_dir)
+    result = simulate_strike(
+        strike_from_dict(two_substations(2)), runs=4, seed=0, grid_dir=grid_dir
+    )
     shed = result.restoration.shed_mw
     np.testing.assert_allclose(shed[:, :10], 404.0, rtol=1e-6)
     np.testing.assert_allclose(shed[:, 10:], 0.0, atol=1e-6)
@@ -124,9 +128,7 @@ def test_each_days_shed_equals_an_opf_solve_of_that_days_damage(example_result, 
     [{"crews": 1}, {"crews": 0}, {"spare_transformers": 0}, {"crews": 1, "spare_transformers": 0}],
     ids=["1-crew", "no-crew", "no-spare", "1-crew-no-spare"],
 )
-def test_more_crews_or_spares_never_raise_unserved_energy(
-    grid_dir, example, example_result, fewer
-):
+def test_more_crews_or_spares_never_raise_unserved_energy(grid_dir, example, example_result, fewer):
     """Same seed, so the same salvo, damage and repair times (common random numbers):
     run by run, the example's 3 crews and 2 spares never leave more unserved energy than
     fewer of them, and they help in some run."""

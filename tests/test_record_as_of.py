@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from _recordgen import row, write_record
 
+from _recordgen import row, write_record
 from barrage.indicators import KnownRecord
 from barrage.record import ingest_record, open_store
 from barrage.record.nights import known_rows, night_totals_as_of
