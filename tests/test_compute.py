@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from barrage.compute import (
@@ -75,6 +75,7 @@ def assert_same_result(a, b) -> None:
 # --- chunking and seeds ---------------------------------------------------------------
 
 
+@settings(deadline=None)  # no per-example wall-clock limit: a busy machine is expected
 @given(total=st.integers(0, 5000), size=st.integers(1, 700))
 def test_plan_chunks_covers_every_item_once_in_order(total, size):
     chunks = plan_chunks(total, size)

@@ -1,5 +1,6 @@
-"""The as-of rule at its boundary: a forecast as of D uses the rows whose window closed
-before 12:00 Kyiv on D; a date-only end is known only by the day's end."""
+"""The record's boundaries: the as-of rule (a forecast as of D uses the rows whose window
+closed before 12:00 Kyiv on D; a date-only end is known only by the day's end) and the
+massive-night threshold (30 missiles or more)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import pytest
 from _recordgen import row, write_record
 from barrage.indicators import KnownRecord
 from barrage.record import ingest_record, open_store
-from barrage.record.nights import known_rows, night_totals_as_of
+from barrage.record.nights import MASSIVE_MISSILES, known_rows, massive_nights, night_totals_as_of
 
 #: One night (2024-03-01, windows from 20:00) with rows closing around noon next day.
 BOUNDARY_ROWS = {
-    "Kh-101": ("2024-03-02 11:59", 10, "2024-03-02"),
+    "X-101/X-555": ("2024-03-02 11:59", 10, "2024-03-02"),
     "Kalibr": ("2024-03-02 12:00", 20, "2024-03-03"),
     "Iskander-M": ("2024-03-02 12:01", 40, "2024-03-03"),
     "Shahed-136/131": ("2024-03-02", 80, "2024-03-03"),  # date only: read as 23:59:59
@@ -30,7 +31,7 @@ def boundary_db(tmp_path_factory) -> str:
     ]
     db = tmp / "store.duckdb"
     report = ingest_record(write_record(tmp / "rec.csv", rows), db)
-    assert report.rows_quarantined == 0
+    assert report.rows_quarantined == 0 and report.unknown_models == []
     return str(db)
 
 
@@ -86,3 +87,19 @@ def test_as_of_equals_a_store_cut_at_noon_on_every_date_with_a_row_ending_near_n
             pd.testing.assert_series_equal(
                 ours.sort_index(), sql.sort_index(), check_names=False, obj=as_of
             )
+
+
+def test_a_night_of_exactly_the_threshold_is_massive(tmp_path):
+    """29, 30 and 31 missiles (cruise + ballistic on one night): 30 and 31 are massive."""
+    assert MASSIVE_MISSILES == 30
+    rows = []
+    for day, n in ((10, 29), (12, 30), (14, 31)):
+        start, end = f"2024-05-{day} 22:00", f"2024-05-{day + 1} 05:00"
+        rows += [
+            row(start, end, "X-101/X-555", n - 4, n - 5, source=f"kpszsu/posts/{day}a"),
+            row(start, end, "Iskander-M", 4, 1, source=f"kpszsu/posts/{day}b"),
+        ]
+    db = tmp_path / "store.duckdb"
+    ingest_record(write_record(tmp_path / "rec.csv", rows), db)
+    with open_store(db) as con:
+        assert [str(n) for n in massive_nights(con)] == ["2024-05-12", "2024-05-14"]

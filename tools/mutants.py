@@ -132,7 +132,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "record/nights.py",
         "HAVING sum(launched) >= ?",
         "HAVING sum(launched) > ?",
-        ("tests/test_record_ingest.py", "tests/test_record_cli.py"),
+        ("tests/test_record_as_of.py",),
         "a night of exactly 30 missiles is not massive",
     ),
     # --- salvo ---
@@ -279,9 +279,14 @@ def run_tests(dest: Path, tests: tuple[str, ...], env: dict, timeout_s: float | 
     try:
         code = proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
+        code = None
+    except BaseException:  # interrupted: leave no test run behind
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-        code = None
+        raise
+    if code is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
     return code, time.perf_counter() - start
 
 
@@ -318,7 +323,7 @@ def run_all(mutants: list[Mutant], dest: Path, log=print) -> list[dict]:
         if code != 0:
             raise SystemExit(f"mutants: baseline fails (pytest exit {code}): {' '.join(tests)}")
         baseline[tests] = secs
-        log(f"baseline {secs:6.1f} s  {' '.join(tests)}")
+        log(f"baseline {secs:6.1f} s  {' '.join(tests)}", flush=True)
     rows = []
     for m in mutants:
         path = dest / "src" / "barrage" / m.path
@@ -326,7 +331,7 @@ def run_all(mutants: list[Mutant], dest: Path, log=print) -> list[dict]:
         found = text.count(m.find)
         if found != 1:
             rows.append({"mutant": m, "status": f"stale ({found} matches)", "seconds": 0.0})
-            log(f"{rows[-1]['status']:>18}  {m.name}")
+            log(f"{rows[-1]['status']:>18}  {m.name}", flush=True)
             continue
         path.write_text(text.replace(m.find, m.replace), encoding="utf-8")
         try:
@@ -334,7 +339,7 @@ def run_all(mutants: list[Mutant], dest: Path, log=print) -> list[dict]:
         finally:
             path.write_text(text, encoding="utf-8")
         rows.append({"mutant": m, "status": outcome(m, code), "seconds": secs})
-        log(f"{rows[-1]['status']:>18}  {m.name}  ({secs:.1f} s)")
+        log(f"{rows[-1]['status']:>18}  {m.name}  ({secs:.1f} s)", flush=True)
     return rows
 
 
@@ -360,7 +365,12 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _stop_on_term(signum, frame):
+    raise KeyboardInterrupt  # so that the temporary copy and the test run are cleaned up
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_term)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="run the mutants whose name contains this")
     ap.add_argument("--markdown", action="store_true", help="print the result as a table")
