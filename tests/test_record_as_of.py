@@ -103,3 +103,23 @@ def test_a_night_of_exactly_the_threshold_is_massive(tmp_path):
     ingest_record(write_record(tmp_path / "rec.csv", rows), db)
     with open_store(db) as con:
         assert [str(n) for n in massive_nights(con)] == ["2024-05-12", "2024-05-14"]
+
+
+@pytest.mark.parametrize(
+    ("start", "night"),
+    [
+        ("2024-06-02 00:30", "2024-06-01"),
+        ("2024-06-02 05:59", "2024-06-01"),
+        ("2024-06-02 06:00", "2024-06-01"),
+        ("2024-06-02 11:59", "2024-06-01"),  # a morning start belongs to the night before
+        ("2024-06-02 12:00", "2024-06-02"),
+        ("2024-06-02 23:59", "2024-06-02"),
+    ],
+)
+def test_a_window_belongs_to_the_night_of_the_evening_before_its_noon(tmp_path, start, night):
+    rows = [row(start, "2024-06-03 06:00", "Shahed-136/131", 7, 5)]
+    db = tmp_path / "store.duckdb"
+    ingest_record(write_record(tmp_path / "rec.csv", rows), db)
+    with open_store(db) as con:
+        got = con.execute("SELECT night FROM attacks").fetchall()
+    assert [str(n) for (n,) in got] == [night]

@@ -116,7 +116,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "record/ingest.py",
         "CAST(k.time_start_ts - INTERVAL 12 HOUR AS DATE) AS night",
         "CAST(k.time_start_ts - INTERVAL 6 HOUR AS DATE) AS night",
-        ("tests/test_record_ingest.py",),
+        ("tests/test_record_as_of.py", "tests/test_record_ingest.py"),
         "a window starting 06:00-11:59 is put on the same day's night",
     ),
     Mutant(
