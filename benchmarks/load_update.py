@@ -10,7 +10,8 @@ it, a writer runs in another process, as cron would run it:
 * ``--writer ingest``: ``barrage ingest <newer record>`` then one forecast-log append
   (the same writes without the minute-long assessment; used by the CI test).
 
-The load runs until the duration is over *and* the writer has finished. Then it checks:
+The load runs until the duration is over *and* for at least a third of it after the
+writer has finished. Then it checks:
 no 5xx, no failed request, the store holds exactly the old rows plus the new ones with
 no duplicated key, and the forecast log verifies with one more entry. Reference in the
 same run: the request rate before the writer started (ratio = rate during / before).
@@ -94,7 +95,7 @@ async def _client(http, stop, results: list, start: float, k: int, paths) -> Non
             status = r.status_code
         except Exception as exc:  # noqa: BLE001 - a failed request is a result
             status = f"error:{type(exc).__name__}"
-        results.append((t0 - start, time.perf_counter() - t0, status, path))
+        results.append((t0 - start, time.perf_counter() - t0, status, path, k))
 
 
 async def _load(url: str, clients: int, duration: float, writer_cmds, log, paths) -> dict:
@@ -121,7 +122,8 @@ async def _load(url: str, clients: int, duration: float, writer_cmds, log, paths
             if proc.returncode:
                 log(f"writer {cmd[:2]} exit {proc.returncode}: {err.decode()[-500:]}")
         w1 = time.perf_counter() - start
-        await asyncio.sleep(max(0.0, duration - w1))
+        # at least a third of the duration after the writer, however long it took
+        await asyncio.sleep(max(duration / 3, duration - w1))
         stop.set()
         await asyncio.gather(*tasks)
     return {"results": results, "writer": (w0, w1), "writer_codes": codes,
@@ -170,8 +172,13 @@ def run(
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError(f"server did not start: {server.stderr.read().decode()}")
             time.sleep(0.2)
-        for p in paths:  # warm the caches as a dashboard in use would have them
-            httpx.get(url + p, timeout=120)
+        # The server's warm-up (the assessment, then the page) holds a read connection
+        # while it refits: 10-20 s on a quiet machine, over a minute on a loaded one, and
+        # no other process can write meanwhile. A server in use is past it: wait for it
+        # (these two requests wait on the warm-up's own computation), however long it
+        # takes here, then warm the caches as a dashboard in use would have them.
+        for p in dict.fromkeys(["/api/assessment", "/", *paths]):
+            httpx.get(url + p, timeout=None)
         out = asyncio.run(_load(url, clients, duration, cmds, log, paths))
     finally:
         server.terminate()
@@ -186,6 +193,7 @@ def run(
     statuses = Counter(str(r[2]) for r in results)
     during = [r for r in results if w0 <= r[0] < w1]
     pre = [r for r in results if r[0] < w0]
+    post = [r for r in results if r[0] >= w1]
     lat = sorted(r[1] for r in during) or [0.0]
     figures = {
         "clients": clients,
@@ -199,6 +207,9 @@ def run(
         "failed_requests": sum(n for s, n in statuses.items() if s.startswith("error")),
         "rate_before_rps": round(len(pre) / max(w0, 1e-9), 1),
         "rate_during_rps": round(len(during) / max(w1 - w0, 1e-9), 1),
+        "requests_before_writer": len(pre),
+        "requests_after_writer": len(post),
+        "clients_served": len({r[4] for r in results if r[2] == 200}),
         "p99_during_ms": round(1000 * lat[int(0.99 * (len(lat) - 1))], 1),
         "max_during_ms": round(1000 * lat[-1], 1),
         "before": before,

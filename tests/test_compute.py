@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from barrage.compute import (
@@ -75,6 +75,7 @@ def assert_same_result(a, b) -> None:
 # --- chunking and seeds ---------------------------------------------------------------
 
 
+@settings(deadline=None)  # no per-example wall-clock limit: a busy machine is expected
 @given(total=st.integers(0, 5000), size=st.integers(1, 700))
 def test_plan_chunks_covers_every_item_once_in_order(total, size):
     chunks = plan_chunks(total, size)
@@ -270,9 +271,10 @@ def test_a_killed_worker_changes_nothing(cluster, compiled):
     def kill_once(done: int, total: int) -> None:
         if not killed and done >= 4 * 1024:  # 20 chunks to go
             busy = [a for a, keys in client.processing().items() if keys]
-            victim = pids[busy[0]]  # a worker with a chunk in hand
-            os.kill(victim, signal.SIGKILL)
-            killed.append((done, victim))
+            if busy:  # else at the next report: a worker with a chunk in hand
+                victim = pids[busy[0]]
+                os.kill(victim, signal.SIGKILL)
+                killed.append((done, victim))
 
     got = simulate_salvo(
         compiled, runs=runs, seed=21, scheduler=address, chunk_runs=1024, on_progress=kill_once
@@ -281,9 +283,7 @@ def test_a_killed_worker_changes_nothing(cluster, compiled):
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0][1], 0)  # the worker really died
     assert_same_result(ref, got)
-    deadline = time.monotonic() + 30  # the nanny restarts it for later tests
-    while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    client.wait_for_workers(2)  # the nanny restarts it for later tests
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------
@@ -319,8 +319,9 @@ def test_ctrl_c_cancels_and_leaves_no_worker_processes():
     try:
         parent = psutil.Process(proc.pid)
         children: list = []
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for both workers to be up and busy
+        # wait for both workers to be up and busy; the deadline is the command's own run
+        # (it ends by itself), not a clock that a loaded machine could outlast
+        while proc.poll() is None:
             children = parent.children(recursive=True)
             busy = [c for c in children if _cpu(c) > 0.5]
             if len(busy) >= 2:
@@ -478,9 +479,7 @@ def test_strike_on_the_cluster_equals_sync_even_after_a_worker_dies(cluster, str
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)
     assert_same_strike(ref, got)
-    deadline = time.monotonic() + 30
-    while len(client.scheduler_info()["workers"]) < 2 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    client.wait_for_workers(2)  # the nanny restarts it for later tests
 
 
 def test_cli_strike_same_json_sync_and_cluster(cluster, shared_data):

@@ -65,7 +65,21 @@ def test_critical_loss_probability(case118_api):
     assert prob["nuclear_offsite"] >= 0.25  # scenario 1 destroys its substation
     assert res.shed_by_class_mw()["nuclear_offsite"][0] == 0.0
     assert res.load_shed_mw[0] == pytest.approx(0.0, abs=1e-6)
-    assert 0.0 <= prob["any_critical"] <= 1.0
+    # against single OPF solves, scenario by scenario: which critical loads lose supply
+    lost = np.array(
+        [
+            solve_opf(
+                tagged, damage_from_assets(tagged, m), cost_model="piecewise", segments=2
+            ).shed_mw
+            > 1e-6
+            for m in masks
+        ]
+    )
+    cls = tagged.loads["priority_class"].to_numpy()
+    assert prob["nuclear_offsite"] == lost[:, cls == "nuclear_offsite"].any(axis=1).mean()
+    assert prob["hospital"] == lost[:, cls == "hospital"].any(axis=1).mean()
+    assert prob["any_critical"] == lost[:, cls != "other"].any(axis=1).mean()
+    assert prob["any_critical"] >= prob["nuclear_offsite"]
 
 
 def test_bad_masks(case118):

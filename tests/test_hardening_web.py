@@ -47,14 +47,14 @@ def _spec(count: int) -> dict:
 def test_a_huge_salvo_is_refused_before_it_is_compiled(client):
     """10^9 weapons used to be compiled (about 20 GB) before the limit was checked."""
     tracemalloc.start()
-    t0 = time.perf_counter()
     r = client.post("/api/jobs/salvo", json={"scenario_spec": _spec(10**9), "runs": 10})
-    elapsed = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert r.status_code == 400
     assert "1,000,000,127 weapons, more than this server's limit of 5,000" in r.json()["detail"]
-    assert elapsed < 2 and peak < 50e6, (elapsed, peak)
+    # refused before compiling: the memory it took (not its time, which a busy machine
+    # stretches) is far below the ~20 GB a compiled 10^9-weapon salvo needs
+    assert peak < 50e6, peak
 
 
 def test_a_large_json_body_is_refused_by_its_declared_length(client):

@@ -91,6 +91,24 @@ def test_posterior_predictive_coverage_is_near_nominal_when_the_model_holds():
     assert (per_night["sim_p05"] <= per_night["sim_p95"]).all()
 
 
+def test_a_nights_own_destroyed_count_does_not_enter_its_own_check():
+    """Leave one out: the checked night's intervals come from the other nights only, so
+    changing its reported ``destroyed`` leaves them as they were (and moves the others)."""
+    df = synthetic_nights(n_nights=12, seed=3)
+    night = df["night"].unique()[5]
+    changed = df.copy()
+    changed.loc[changed["night"] == night, "destroyed"] = 0.0
+    sims = ["sim_p05", "sim_p25", "sim_p50", "sim_p75", "sim_p95"]
+    before, _ = posterior_predictive_check(df, runs=512, seed=0)
+    after, _ = posterior_predictive_check(changed, runs=512, seed=0)
+    own = before["night"] == night
+    assert own.sum() == 3  # attack_drone, cruise_missile, total
+    pd.testing.assert_frame_equal(before.loc[own, sims], after.loc[own, sims])
+    assert (after.loc[own, "reported_destroyed"] == 0).all()
+    others = ~own & (before["weapon_class"] == "total")
+    assert (after.loc[others, "sim_p50"] < before.loc[others, "sim_p50"]).all()
+
+
 def test_missing_columns_is_a_clear_error():
     from barrage.errors import InputError
 

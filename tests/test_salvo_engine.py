@@ -116,6 +116,62 @@ def test_finite_stock_and_shoot_look_shoot():
     assert_mean(unlimited.leakers.astype(float), n * (1 - pk) ** 2)
 
 
+@pytest.mark.parametrize("pk", [0.5, 1.0])
+def test_stock_runs_out_at_exactly_the_stock_one_shot(pk):
+    """n = 100, stock = 60, one shot each, channels unlimited: exactly 60 engagements, so
+    E[leakers] = 40 + 60 (1 - pk) (every run, the last interceptor used)."""
+    n, stock = 100, 60
+    r = simulate(one_layer(n, pk, stock=stock), runs=20_000, seed=12)
+    assert (r.interceptors_by_layer[:, 0] == stock).all()
+    assert_mean(r.leakers.astype(float), 40 + 60 * (1 - pk))
+    assert r.leakers.min() >= 40
+
+
+def test_stock_runs_out_two_shot_salvo():
+    """Two shots per target, stock 60: 30 targets engaged, E[leakers] = 70 + 30 (1-pk)^2."""
+    n, stock, pk = 100, 60, 0.5
+    r = simulate(one_layer(n, pk, stock=stock, shots=2), runs=20_000, seed=13)
+    assert (r.interceptors_by_layer[:, 0] == stock).all()
+    assert_mean(r.leakers.astype(float), 70 + 30 * (1 - pk) ** 2)
+
+
+def test_stock_runs_out_shoot_look_shoot():
+    """Shoot-look-shoot, 2 shots, stock 60, pk 1: one shot kills, so 60 targets engaged
+    and 40 leak in every run; with pk 0.5 the stock is spent (to within one shot: a
+    target that would need a second shot past the stock is not engaged)."""
+    sure = simulate(
+        one_layer(100, 1.0, stock=60, shots=2, doctrine="shoot_look_shoot"), runs=2000, seed=14
+    )
+    assert (sure.interceptors_by_layer[:, 0] == 60).all() and (sure.leakers == 40).all()
+    r = simulate(
+        one_layer(100, 0.5, stock=60, shots=2, doctrine="shoot_look_shoot"), runs=20_000, seed=14
+    )
+    used = r.interceptors_by_layer[:, 0]
+    assert used.max() == 60 and used.min() >= 59
+    assert (used == 60).mean() > 0.5
+
+
+def test_engine_agrees_with_the_reference_when_stock_runs_out():
+    """Stock spent in every run (2-shot salvo and shoot-look-shoot, slotted channels): the
+    engine's means equal the pure-Python reference's."""
+    for doctrine in ("salvo", "shoot_look_shoot"):
+        scn = one_layer(
+            150, 0.6, channels=20, slots_h=4, stock=70, shots=2, doctrine=doctrine, arrival=(0, 4)
+        )
+        cs = compile_scenario(scn)
+        ref = simulate_reference(cs, runs=1500, seed=21)
+        vec = simulate(cs, runs=20_000, seed=21)
+        assert ref["interceptors_by_layer"].min() >= 69  # the premise: the stock runs out
+        pairs = (
+            ("leakers", ref["leakers"], vec.leakers),
+            ("interceptors", ref["interceptors_by_layer"][:, 0], vec.interceptors_by_layer[:, 0]),
+        )
+        for name, r, sample in pairs:
+            r = r.astype(float)
+            se = np.sqrt(r.var(ddof=1) / r.size + sample.var(ddof=1) / sample.size) + 1e-9
+            assert abs(r.mean() - sample.mean()) <= 4 * se, (doctrine, name)
+
+
 def test_engine_agrees_with_pure_python_reference(combined_2025):
     cs = compile_scenario(combined_2025)
     ref = simulate_reference(cs, runs=400, seed=11)

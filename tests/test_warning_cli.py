@@ -12,8 +12,16 @@ from barrage.cli import app
 
 runner = CliRunner()
 #: Early (first winter), the Khmelnytskyi-strike autumn, spring of a heating season, a
-#: summer, and the record's last days (rows whose window closes after noon).
-NO_LOOK_AHEAD_DATES = ("2022-12-20", "2023-11-20", "2025-03-10", "2024-06-15", "2025-09-29")
+#: summer, the record's last days (rows whose window closes after noon), and a date with a
+#: row closing at exactly 12:00 (known only the next day: the noon boundary itself).
+NO_LOOK_AHEAD_DATES = (
+    "2022-12-20",
+    "2023-11-20",
+    "2025-03-10",
+    "2024-06-15",
+    "2025-09-29",
+    "2024-12-31",
+)
 
 
 def _assess(db, *args):

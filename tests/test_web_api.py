@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -254,9 +255,42 @@ def test_bad_jobs_are_refused(client, body, status, words):
     assert client.get("/api/jobs").json() == []
 
 
-def test_jobs_are_bounded_in_queue_time_and_cancellable(store):
+def gated_salvo_runner(gate: threading.Event):
+    """A stand-in for :func:`barrage.web.jobs.salvo_runner` whose job reports progress
+    block by block and finishes only once ``gate`` is set: it outlasts any time limit and
+    is still running when cancelled, on a fast machine as on a slow one."""
+
+    def factory(scenario, *, runs: int, seed: int, chunk_runs: int = 1024):
+        def run(on_progress):
+            done = 0
+            while not gate.is_set():
+                done = min(done + chunk_runs, runs - 1)
+                on_progress(done, runs)  # raises when the job is to stop
+                gate.wait(0.01)
+            on_progress(runs, runs)
+            return {"runs": runs}
+
+        return run
+
+    return factory
+
+
+def wait_until(predicate, what: str, timeout_s: float = 30):
+    """Poll ``predicate`` (a hang guard, not a speed check: the jobs here wait on events)."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not after {timeout_s} s")
+        time.sleep(0.02)
+
+
+def test_jobs_are_bounded_in_queue_time_and_cancellable(store, monkeypatch):
+    from barrage.web import app as app_module
+
+    gate = threading.Event()  # never set: every job runs until it is stopped
+    monkeypatch.setattr(app_module, "salvo_runner", gated_salvo_runner(gate))
+    big = {"scenario": "2025-07-09_combined", "runs": 50_000}
     with make_client(store, max_queue=2, job_timeout_s=0.3) as c:
-        big = {"scenario": "2025-07-09_combined", "runs": 50_000}
         first = c.post("/api/jobs/salvo", json=big).json()
         second = c.post("/api/jobs/salvo", json=big).json()
         full = c.post("/api/jobs/salvo", json=big)
@@ -272,24 +306,58 @@ def test_jobs_are_bounded_in_queue_time_and_cancellable(store):
         assert c.delete(f"/api/jobs/{first['id']}").status_code == 409
     with make_client(store) as c:
         job = c.post("/api/jobs/salvo", json=big).json()
-        while c.get(f"/api/jobs/{job['id']}").json()["progress"]["done"] == 0:
-            time.sleep(0.02)
-        assert c.delete(f"/api/jobs/{job['id']}").status_code == 200
+        url = f"/api/jobs/{job['id']}"
+        wait_until(lambda: c.get(url).json()["progress"]["done"] > 0, "job started")
+        assert c.delete(url).status_code == 200
         stopped = wait_for(c, job["id"])
         assert stopped["state"] == "cancelled"
-        assert stopped["progress"]["done"] < 50_000
+        assert 0 < stopped["progress"]["done"] < 50_000
 
 
-def test_strike_jobs_say_what_is_missing(client):
+def test_the_salvo_runner_stops_at_the_first_progress_report_that_says_so():
+    """The real runner checks between blocks of runs: a stop raised from its first
+    progress report ends the work there (what a timeout or a cancel relies on)."""
+    from barrage.web.jobs import salvo_runner
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def on_progress(done, total):
+        seen.append((done, total))
+        raise Stop
+
+    scn = load_scenario(example_scenarios()["2025-07-09_combined"])
+    with pytest.raises(Stop):
+        salvo_runner(scn, runs=50_000, seed=0)(on_progress)
+    assert len(seen) == 1 and seen[0][0] < 50_000 and seen[0][1] == 50_000
+
+
+def test_strike_jobs_say_what_is_missing_and_run_a_bundled_scenario(
+    client, shared_data, monkeypatch
+):
+    from barrage.grid import simulate_strike
+    from barrage.grid.strike import example_strike_scenarios
     from barrage.web.jobs import strike_simulation
 
-    r = client.post("/api/jobs/strike", json={"runs": 10})
-    if strike_simulation() is None:
-        assert r.status_code in (404, 405)  # not offered until the grid has one
-        assert "/api/jobs/strike" not in client.get("/openapi.json").json()["paths"]
-        assert not client.get("/health").json()["strike_simulation_available"]
-    else:
-        assert r.status_code in (202, 400, 501)
+    assert strike_simulation() is not None  # this build has one, so the route is offered
+    assert "/api/jobs/strike" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/health").json()["strike_simulation_available"]
+    r = client.post("/api/jobs/strike", json={"scenario": "nope", "runs": 10})
+    assert r.status_code == 400, r.text
+    assert "strike_case24" in r.json()["detail"]  # names what may be asked for
+    grid_dir = shared_data / "grid" / "pglib-opf"
+    monkeypatch.setenv("BARRAGE_GRID_DIR", str(grid_dir))
+    r = client.post("/api/jobs/strike", json={"runs": 12, "seed": 3})  # the bundled default
+    assert r.status_code == 202, r.text
+    job = wait_for(client, r.json()["id"])
+    assert job["state"] == "done", job["error"]
+    expected = simulate_strike(
+        example_strike_scenarios()["strike_case24"], runs=12, seed=3, grid_dir=grid_dir
+    ).summary()
+    got = job["result"]["unserved_energy_mwh"]
+    assert got == pytest.approx(expected["unserved_energy_mwh"], rel=1e-9)
 
 
 def test_dashboard_is_served_offline_and_responsive(client):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -252,14 +253,44 @@ def test_inline_strike_scenario_may_not_name_a_server_path(bare_store, grid_dir)
         assert wait_for(c, r.json()["id"])["state"] == "done"
 
 
-def test_a_queued_strike_job_can_be_cancelled(bare_store, grid_dir):
+def gated_strike_runner(gate: threading.Event, started: threading.Event):
+    """A stand-in for the strike job's work that reports progress and finishes only when
+    ``gate`` is set: the first job is sure to be running while the second waits."""
+
+    def factory(scenario, *, runs: int, seed: int, grid_dir=None):
+        def run(on_progress):
+            started.set()
+            while not gate.is_set():
+                on_progress(1, runs)  # raises when the job is to stop
+                gate.wait(0.01)
+            on_progress(runs, runs)
+            return {"runs": runs}
+
+        return run
+
+    return factory
+
+
+def test_a_queued_strike_job_can_be_cancelled(bare_store, grid_dir, monkeypatch):
+    from barrage.web import app as app_module
+
+    gate, started = threading.Event(), threading.Event()
+    monkeypatch.setattr(app_module, "strike_runner", gated_strike_runner(gate, started))
     with client(bare_store, max_queue=3) as c:
         first = c.post("/api/jobs/strike", json={"scenario": STRIKE, "runs": 100}).json()
         second = c.post("/api/jobs/strike", json={"scenario": STRIKE, "runs": 100}).json()
-        assert c.delete(f"/api/jobs/{second['id']}").status_code == 200
-        assert c.delete(f"/api/jobs/{first['id']}").status_code in (200, 409)
+        third = c.post("/api/jobs/strike", json={"scenario": STRIKE, "runs": 100}).json()
+        assert started.wait(60)  # hang guard: the worker thread picks the first job
+        assert c.get(f"/api/jobs/{second['id']}").json()["state"] == "queued"
+        assert c.delete(f"/api/jobs/{second['id']}").status_code == 200  # queued
+        assert c.delete(f"/api/jobs/{first['id']}").status_code == 200  # running
         assert wait_for(c, second["id"])["state"] == "cancelled"
-        assert wait_for(c, first["id"])["state"] in ("cancelled", "done")
+        first_done = wait_for(c, first["id"])
+        assert first_done["state"] == "cancelled" and first_done["progress"]["done"] == 1
+        gate.set()  # the third runs to the end
+        third_done = wait_for(c, third["id"])
+        assert third_done["state"] == "done" and third_done["result"] == {"runs": 100}
+        assert c.delete(f"/api/jobs/{third['id']}").status_code == 409  # finished
 
 
 # --- the warm-up ----------------------------------------------------------------------------
@@ -270,25 +301,26 @@ def test_dashboard_says_computing_then_shows_the_warmed_assessment(bare_store):
         warmer = c.app.state.warmer
         page = c.get("/").text  # nothing warmed yet: the page now, a "computing" banner
         assert 'data-available="computing"' in page and "history" in page
-        warmer.join(120)
-        t0 = time.perf_counter()
+        warmer.join()  # the warm-up's own length, however long it takes here
+        warmed = c.app.state.store.peek("dashboard", ())
+        assert warmed is not None
         page = c.get("/").text
-        elapsed = time.perf_counter() - t0
         assessment = c.get("/api/assessment").json()
     assert 'id="warning-level"' in page and "computing" not in page
     assert f'data-p="{assessment["p"]["7"]!r}"' in page
-    assert elapsed < 0.5, f"a warmed dashboard took {elapsed:.2f} s"
+    assert page == warmed.decode()  # served from the warm-up's cache, not recomputed
 
 
 def test_server_warms_at_start_up(bare_store):
     with client(bare_store, warm=True) as c:
-        c.app.state.warmer.join(120)
+        c.app.state.warmer.join()  # the warm-up's own length, however long it takes here
         store = c.app.state.store
-        assert store.peek("assessment", CURRENT_ASSESSMENT) is not None
+        warmed = store.peek("assessment", CURRENT_ASSESSMENT)
+        assert warmed is not None
         assert store.peek("dashboard", ()) is not None
-        t0 = time.perf_counter()
-        assert c.get("/api/assessment").status_code == 200
-        assert time.perf_counter() - t0 < 0.5
+        r = c.get("/api/assessment")
+        assert r.status_code == 200
+        assert r.content == warmed  # the warmed answer, not a new fit
 
 
 def test_a_running_strike_job_stops_at_its_time_limit(bare_store, grid_dir):
