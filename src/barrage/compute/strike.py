@@ -85,6 +85,7 @@ class _KeyCollector:
     def __init__(self, n_assets: int, known: Any = ()):
         self.n_assets = n_assets
         self.known = known
+        self.people = 1.0  # outcomes are thrown away
         self.keys: set[Key] = set()
 
     def lookup(self, full_masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -94,7 +95,7 @@ class _KeyCollector:
             if key not in self.known:
                 self.keys.add(key)
         n = len(full_masks)
-        return np.zeros(n), np.zeros(n), np.zeros((n, len(PRIORITY_CLASSES)))
+        return np.zeros(n), np.zeros(n), np.zeros((n, len(PRIORITY_CLASSES))), np.zeros(n)
 
 
 def _table_cache(model: StrikeModel, table: dict) -> ShedCache:
@@ -132,6 +133,7 @@ def _plan_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndar
         target_rows=settings["target_rows"],
         horizon_days=settings["horizon_days"],
         winter=settings["winter"],
+        mobile=settings["mobile"],
     )
     return last, collector.keys
 
@@ -146,6 +148,7 @@ def _outcomes_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> Restorati
         target_rows=settings["target_rows"],
         horizon_days=settings["horizon_days"],
         winter=settings["winter"],
+        mobile=settings["mobile"],
     )
 
 

@@ -37,12 +37,20 @@ from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES, Network, assets, read_network
 from barrage.grid.restoration import (
     ASSET_KINDS,
+    Mobile,
     RepairSpec,
     Restoration,
     ShedCache,
     Winter,
     default_repair,
     simulate_restoration,
+)
+from barrage.grid.units import (
+    DAMAGE_KIND,
+    PlantUnits,
+    SubstationUnits,
+    expand_units,
+    split_critical_loads,
 )
 from barrage.salvo.engine import SalvoResult, simulate
 from barrage.salvo.scenario import (
@@ -56,6 +64,18 @@ from barrage.salvo.scenario import (
 
 Probability = float
 AssetKind = Literal["substation", "plant", "line", "transformer"]
+UnitType = Literal[
+    "substation",
+    "plant",
+    "line",
+    "transformer",
+    "autotransformer",
+    "bay",
+    "thermal",
+    "chp",
+    "hydro",
+]
+SparePool = Literal["transformer", "autotransformer"]
 
 DEFAULT_GRID_DIR = Path("..") / "shared" / "data" / "grid" / "pglib-opf"
 """Where network files named in a scenario are looked for last (relative to the working
@@ -80,14 +100,23 @@ class GridSection(BaseModel):
     network: str = Field(min_length=1)
     targets: dict[str, list[str]] = Field(min_length=1)
     damage_probability: dict[str, dict[AssetKind, float]] = Field(default_factory=dict)
-    repair: dict[AssetKind, RepairSpec] = Field(default_factory=dict)
+    repair: dict[UnitType, RepairSpec] = Field(default_factory=dict)
     transformer_lead_time: RepairSpec = Field(
         default_factory=lambda: RepairSpec(median_days=210.0, sigma=0.25)
     )
     crews: int = Field(default=4, ge=0, le=10_000)
     spare_transformers: int = Field(default=2, ge=0, le=10_000)
+    spares: dict[SparePool, int] = Field(default_factory=dict)
     horizon_days: int = Field(default=365, ge=1, le=3650)
     winter: Winter = Field(default_factory=Winter)
+    substations: dict[str, SubstationUnits] = Field(default_factory=dict)
+    plants: dict[str, PlantUnits] = Field(default_factory=dict)
+    critical_shares: dict[str, float] = Field(default_factory=dict)
+    prior_damage: dict[str, int] = Field(default_factory=dict)
+    protection: dict[str, float] = Field(default_factory=dict)
+    mobile_substations: int = Field(default=0, ge=0, le=1000)
+    mobile_generation_mw: float = Field(default=0.0, ge=0, le=1e6)
+    mobile_deploy_days: int = Field(default=3, ge=0, le=365)
 
     @model_validator(mode="after")
     def _check(self) -> GridSection:
@@ -107,6 +136,18 @@ class GridSection(BaseModel):
         for site, ids in self.targets.items():
             if not ids:
                 raise ValueError(f"targets.{site}: map the site to at least one grid asset")
+        for key, factor in self.protection.items():
+            if not 0.0 <= factor <= 1.0:
+                raise ValueError(
+                    f"protection.{key}: expected a factor on the damage probability in "
+                    f"[0, 1], got {factor}"
+                )
+        for pool, n in self.spares.items():
+            if n < 0:
+                raise ValueError(f"spares.{pool}: expected a count >= 0, got {n}")
+        for key, n in self.prior_damage.items():
+            if n < 0:
+                raise ValueError(f"prior_damage.{key}: expected units out >= 0, got {n}")
         return self
 
 
@@ -270,61 +311,124 @@ def resolve_network(scenario: StrikeScenario, grid_dir: str | Path | None = None
 
 @dataclass(frozen=True)
 class StrikeModel:
-    """A strike scenario bound to its network: the arrays the Monte Carlo uses."""
+    """A strike scenario bound to its network: the arrays the Monte Carlo uses.
+
+    The M targets are units (:mod:`barrage.grid.units`): an autotransformer or bay of a
+    substation given as units, a generating unit, or a whole asset where no units are
+    given."""
 
     scenario: StrikeScenario
     network: Network
-    target_ids: tuple[str, ...]  # distinct grid assets named in grid.targets (M)
+    target_ids: tuple[str, ...]  # distinct unit assets behind grid.targets (M)
     target_rows: np.ndarray  # (M,) rows of assets(network)
-    target_kinds: np.ndarray  # (M,) str
+    target_kinds: np.ndarray  # (M,) unit type (repair, crews, spares)
     capacity_mw: np.ndarray  # (M,)
-    site_share: np.ndarray  # (A, M): 1 / n_a where site a holds asset m
+    site_share: np.ndarray  # (A, M): P(a leaker on site a strikes unit m)
+    protection: np.ndarray = None  # (M,) factor on the damage probability
+    prior_out: np.ndarray = None  # (M,) bool, units already out when the strike starts
+    groups: dict = field(default=None, repr=False)  # target id -> unit ids
     cache: ShedCache = field(repr=False, compare=False, default=None)
 
     def damage_table(self, classes: list[str]) -> np.ndarray:
-        """(C, M) destruction probability per leaker, by the salvo's weapon classes."""
+        """(C, M) destruction probability per leaker striking a unit, by the salvo's weapon
+        classes, times the unit's passive-protection factor."""
         user = self.scenario.grid.damage_probability
+        kinds = [DAMAGE_KIND.get(k, k) for k in self.target_kinds]
         out = np.zeros((len(classes), len(self.target_ids)))
         for i, cls in enumerate(classes):
             table = {**DEFAULT_DAMAGE_PROBABILITY.get(cls, {}), **user.get(cls, {})}
-            out[i] = [table.get(k, 0.0) for k in self.target_kinds]
-        return out
+            out[i] = [table.get(k, 0.0) for k in kinds]
+        return out * self.protection[None, :]
 
 
-def build_strike_model(
-    scenario: StrikeScenario, *, grid_dir: str | Path | None = None, network: Network | None = None
-) -> StrikeModel:
-    """Resolve the network and check every mapped grid asset exists in it."""
-    net = network if network is not None else resolve_network(scenario, grid_dir)
-    table = assets(net)
-    index = {a: i for i, a in enumerate(table["asset_id"])}
-    ids: list[str] = []
-    sites = [a.name for a in scenario.salvo.assets]
-    for site in sites:
+def _unit_network(scenario: StrikeScenario, net: Network):
+    g = scenario.grid
+    expanded = expand_units(net, substations=g.substations, plants=g.plants, source=scenario.source)
+    network = expanded.network
+    if g.critical_shares:
+        network = split_critical_loads(network, g.critical_shares, scenario.source)
+    return expanded, network
+
+
+def _target_units(scenario: StrikeScenario, expanded, index: dict, net: Network) -> dict:
+    """Target id -> its unit asset ids, for every id named in grid.targets."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for site in [a.name for a in scenario.salvo.assets]:
         for j, raw in enumerate(scenario.grid.targets[site]):
             key = str(raw).strip()
-            if key not in index:
+            if key in expanded.groups:
+                groups[key] = expanded.groups[key]
+            elif key in index:
+                groups[key] = (key,)
+            else:
                 raise InputError(
                     f"{scenario.source}: grid.targets.{site}[{j}]: {key!r} is not an asset of "
                     f"network {net.name!r}; expected substation:<bus number>, "
                     f"plant:1..{len(net.generators)} or branch:1..{len(net.branches)}"
                 )
-            if key not in ids:
-                ids.append(key)
+            if any(expanded.unit_type.get(u) == "nuclear" for u in groups[key]):
+                raise InputError(
+                    f"{scenario.source}: grid.targets.{site}[{j}]: {key!r} is a nuclear plant; "
+                    "nuclear plants are not targets here (their output is curtailed through "
+                    "damage to the substations they feed)"
+                )
+    return groups
+
+
+def _per_unit(scenario: StrikeScenario, groups: dict, ids: list[str], field_name: str):
+    """(M,) values of grid.protection / grid.prior_damage, checked against the units."""
+    values = getattr(scenario.grid, field_name)
+    out = np.ones(len(ids)) if field_name == "protection" else np.zeros(len(ids), bool)
+    for key, v in values.items():
+        if key not in groups:
+            raise InputError(
+                f"{scenario.source}: grid.{field_name}.{key}: not a target of grid.targets; "
+                "allowed: " + ", ".join(groups)
+            )
+        units = groups[key]
+        if field_name == "protection":
+            out[[ids.index(u) for u in units]] = v
+        else:
+            if v > len(units):
+                raise InputError(
+                    f"{scenario.source}: grid.prior_damage.{key}: {v} units out, but the site "
+                    f"has {len(units)} units"
+                )
+            out[[ids.index(u) for u in units[:v]]] = True
+    return out
+
+
+def build_strike_model(
+    scenario: StrikeScenario, *, grid_dir: str | Path | None = None, network: Network | None = None
+) -> StrikeModel:
+    """Resolve the network, rewrite it unit by unit and check every mapped asset exists."""
+    net0 = network if network is not None else resolve_network(scenario, grid_dir)
+    expanded, net = _unit_network(scenario, net0)
+    table = assets(net)
+    index = {a: i for i, a in enumerate(table["asset_id"])}
+    groups = _target_units(scenario, expanded, index, net0)
+    ids = list(dict.fromkeys(u for units in groups.values() for u in units))
+    sites = [a.name for a in scenario.salvo.assets]
     share = np.zeros((len(sites), len(ids)))
     for a, site in enumerate(sites):
         mapped = list(dict.fromkeys(str(x).strip() for x in scenario.grid.targets[site]))
         for key in mapped:
-            share[a, ids.index(key)] = 1.0 / len(mapped)
+            for u in groups[key]:
+                share[a, ids.index(u)] += 1.0 / len(mapped) / len(groups[key])
     rows = np.array([index[k] for k in ids], dtype=np.int64)
+    kinds = table["kind"].to_numpy()[rows].astype(str)
+    kinds = np.array([expanded.unit_type.get(u, k) for u, k in zip(ids, kinds, strict=True)])
     return StrikeModel(
         scenario=scenario,
         network=net,
         target_ids=tuple(ids),
         target_rows=rows,
-        target_kinds=table["kind"].to_numpy()[rows].astype(str),
+        target_kinds=kinds,
         capacity_mw=np.nan_to_num(table["capacity_mw"].to_numpy()[rows].astype(float), posinf=0.0),
         site_share=share,
+        protection=_per_unit(scenario, groups, ids, "protection"),
+        prior_out=_per_unit(scenario, groups, ids, "prior_damage"),
+        groups=groups,
         cache=ShedCache(net),
     )
 
@@ -381,17 +485,27 @@ def leakers_by_site_class(salvo: SalvoResult, seed: int, first_block: int = 0) -
 def draw_damage(
     model: StrikeModel, salvo: SalvoResult, seed: int, first_block: int = 0
 ) -> np.ndarray:
-    """(runs, M) True where a mapped grid asset is destroyed."""
+    """(runs, M) True where a unit is out after the strike.
+
+    Each leaker on site ``a`` strikes one of the site's units (``site_share[a]``, a
+    multinomial over the units) and a unit struck ``h_c`` times by class ``c`` survives
+    with ``prod_c (1 - p[c, m]) ** h_c``: repeated hits on one site accumulate, and the
+    units already out (``grid.prior_damage``) stay out."""
     joint = leakers_by_site_class(salvo, seed, first_block)
-    p = model.damage_table(salvo.classes)  # (C, M)
-    hit = np.clip(model.site_share[:, None, :] * p[None, :, :], 0.0, 1.0 - 1e-12)  # (A, C, M)
-    log_survive = np.einsum("rac,acm->rm", joint.astype(float), np.log1p(-hit))
-    u = _blocked(
-        _grid_rng(seed, salvo.runs, 2, first_block),
-        salvo.runs,
-        lambda g, n: g.random((n, len(model.target_ids))),
-    )
-    return u < -np.expm1(log_survive)
+    log_keep = np.log1p(-np.clip(model.damage_table(salvo.classes), 0.0, 1.0 - 1e-12))
+    m = len(model.target_ids)
+    out = np.zeros((salvo.runs, m), dtype=bool)
+    for b, g in enumerate(_grid_rng(seed, salvo.runs, 2, first_block)):
+        sl = slice(1024 * b, min(1024 * (b + 1), salvo.runs))
+        log_survive = np.zeros((sl.stop - sl.start, m))
+        for a, share in enumerate(model.site_share):
+            units = np.flatnonzero(share > 0)
+            pvals = share[units] / share[units].sum()
+            for c in range(joint.shape[2]):
+                hits = g.multinomial(joint[sl, a, c], pvals)
+                log_survive[:, units] += hits * log_keep[c, units][None, :]
+        out[sl] = g.random(log_survive.shape) < -np.expm1(log_survive)
+    return out | model.prior_out[None, :]
 
 
 def summarise_tail(values: np.ndarray) -> dict[str, float]:
@@ -473,9 +587,18 @@ def grid_draws(
     return damaged, work_z
 
 
-def restoration_settings(model: StrikeModel, *, extra_spares: int = 0, extra_crews: int = 0):
+def restoration_settings(
+    model: StrikeModel,
+    *,
+    extra_spares: int = 0,
+    extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
+):
     """The keyword arguments of the restoration that come from the scenario."""
     g = model.scenario.grid
+    pools = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
+    pools.update(g.spares)
     return {
         "target_rows": model.target_rows,
         "target_kinds": model.target_kinds,
@@ -483,9 +606,14 @@ def restoration_settings(model: StrikeModel, *, extra_spares: int = 0, extra_cre
         "repair": {**default_repair(), **g.repair},
         "lead_time": g.transformer_lead_time,
         "crews": g.crews + extra_crews,
-        "spares": g.spare_transformers + extra_spares,
+        "spares": {k: v + extra_spares for k, v in pools.items()},
         "horizon_days": g.horizon_days,
         "winter": g.winter,
+        "mobile": Mobile(
+            substations=g.mobile_substations + extra_mobile_substations,
+            generation_mw=g.mobile_generation_mw + extra_mobile_mw,
+            deploy_days=g.mobile_deploy_days,
+        ),
     }
 
 

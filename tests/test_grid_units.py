@@ -1,0 +1,282 @@
+"""Damage as it happens: units, partial capacity, repeated hits, nuclear curtailment,
+protection, spares by type and mobile units, each against a hand-computed small case."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from barrage.cli import app
+from barrage.errors import InputError
+from barrage.grid import shed_load_batch
+from barrage.grid.network import assets, from_arrays
+from barrage.grid.restoration import (
+    Mobile,
+    _mobile_generation,
+    mobile_cover,
+    repair_schedule,
+    solve_shed,
+)
+from barrage.grid.strike import build_strike_model, draw_damage, strike_from_dict
+from barrage.grid.units import PlantUnits, SubstationUnits, expand_units, split_critical_loads
+
+
+def _bus(i: int, pd_mw: float, kind: int = 1) -> list[float]:
+    return [i, kind, pd_mw, 0, 0, 0, 1, 1, 0, 330, 1, 1.1, 0.9]
+
+
+def _gen(bus: int, pmax_mw: float) -> list[float]:
+    return [bus, 0, 0, 100, -100, 1, 100, 1, pmax_mw, 0]
+
+
+def _line(f: int, t: int) -> list[float]:
+    return [f, t, 0.0, 0.1, 0, 0, 0, 0, 0, 0, 1, -360, 360]
+
+
+def _net(load_mw: float, gens: list[tuple[int, float, float]]):
+    """Bus 1 (reference) -- bus 2, load at bus 2; gens (bus, pmax, cost USD/MWh)."""
+    return from_arrays(
+        name="two_bus",
+        base_mva=100.0,
+        bus=np.array([_bus(1, 0.0, 3), _bus(2, load_mw)]),
+        gen=np.array([_gen(b, p) for b, p, _ in gens]),
+        branch=np.array([_line(1, 2)]),
+        gencost=np.array([[2, 0, 0, 3, 0.0, c, 0.0] for _, _, c in gens]),
+    )
+
+
+def _masks(network, out_ids: list[list[str]]) -> np.ndarray:
+    ids = list(assets(network)["asset_id"])
+    masks = np.zeros((len(out_ids), len(ids)), bool)
+    for i, row in enumerate(out_ids):
+        masks[i, [ids.index(a) for a in row]] = True
+    return masks
+
+
+def test_substation_loses_capacity_unit_by_unit():
+    # 100 MW at bus 2 behind 3 autotransformers, N-1 sized with margin 1.3:
+    # each rated 1.3 * 100 / 2 = 65 MW; one out: 130 MW left, nothing shed;
+    # two out: 65 MW, 35 shed; three out: the load is cut off, 100 shed
+    net = _net(100.0, [(1, 300.0, 10.0)])
+    spec = SubstationUnits(autotransformers=3, line_bays=False)
+    un = expand_units(net, substations={"substation:2": spec}, plants={})
+    ats = list(un.groups["substation:2"])
+    assert ats == [f"substation:2/at{i}" for i in (1, 2, 3)]
+    res = shed_load_batch(un.network, _masks(un.network, [[], ats[:1], ats[:2], ats]))
+    np.testing.assert_allclose(res.load_shed_mw, [0.0, 0.0, 35.0, 100.0], atol=1e-6)
+
+
+def test_generating_units_are_lost_one_by_one():
+    # a 200 MW plant as 4 units of 50 MW, 120 MW load, no other supply
+    net = _net(120.0, [(1, 200.0, 10.0)])
+    un = expand_units(net, substations={}, plants={"plant:1": PlantUnits(units=4, type="thermal")})
+    units = list(un.groups["plant:1"])
+    g = un.network.generators
+    np.testing.assert_allclose(g["pmax_mw"], [50.0] * 4)
+    assert set(g["unit_type"]) == {"thermal"}
+    res = shed_load_batch(un.network, _masks(un.network, [[], units[:2], units[:3], units]))
+    np.testing.assert_allclose(res.load_shed_mw, [0.0, 20.0, 70.0, 120.0], atol=1e-6)
+
+
+def test_nuclear_output_is_curtailed_by_damage_to_its_substation():
+    # nuclear 100 MW (cheap) at bus 2 behind 3 autotransformers of 1.3 * 100 / 2 = 65 MW;
+    # the 100 MW load sits at bus 1 with a costly 150 MW gas plant.
+    net = from_arrays(
+        name="npp",
+        base_mva=100.0,
+        bus=np.array([_bus(1, 100.0, 3), _bus(2, 0.0, 2)]),
+        gen=np.array([_gen(1, 150.0), _gen(2, 100.0)]),
+        branch=np.array([_line(1, 2)]),
+        gencost=np.array([[2, 0, 0, 3, 0.0, 80.0, 0.0], [2, 0, 0, 3, 0.0, 5.0, 0.0]]),
+    )
+    un = expand_units(
+        net,
+        substations={"substation:2": SubstationUnits(autotransformers=3, line_bays=False)},
+        plants={"plant:2": PlantUnits(units=1, type="nuclear")},
+    )
+    ats = list(un.groups["substation:2"])
+    values = solve_shed(un.network, _masks(un.network, [[], ats[:1], ats[:2], ats]))
+    nuclear = [v[3] for v in values]
+    shed = [v[0] for v in values]
+    # intact and one unit out: all 100 MW leave; two out: 65 MW; three out: none
+    np.testing.assert_allclose(nuclear, [100.0, 100.0, 65.0, 0.0], atol=1e-6)
+    np.testing.assert_allclose(shed, [0.0, 0.0, 0.0, 0.0], atol=1e-6)  # gas covers it
+
+
+def _salvo(leakers: list[int], runs: int) -> SimpleNamespace:
+    """A salvo result stand-in: ``leakers`` attack drones on the one site in every run."""
+    joint = np.zeros((runs, 1, 1), dtype=np.int64)
+    joint[:, 0, 0] = leakers
+    return SimpleNamespace(leakers_by_asset_class=joint, classes=["attack_drone"], runs=runs)
+
+
+def _scenario(grid: dict) -> dict:
+    return {
+        "name": "units",
+        "salvo": {"weapons": [{"family": "shahed", "count": 1}]},
+        "assets": [{"name": "site"}],
+        "grid": {"network": "unused.m", "targets": {"site": ["substation:2"]}, **grid},
+    }
+
+
+def _model(grid: dict, net=None):
+    sc = strike_from_dict(_scenario(grid))
+    return build_strike_model(sc, network=net or _net(100.0, [(1, 300.0, 10.0)]))
+
+
+SURE = {"damage_probability": {"attack_drone": {"transformer": 1.0}}}
+TWO_ATS = {"substations": {"substation:2": {"autotransformers": 2, "line_bays": False}}}
+
+
+@pytest.mark.parametrize(("leakers", "both_out"), [(1, 0.0), (2, 0.5), (3, 0.75)])
+def test_repeated_hits_on_one_site_accumulate(leakers, both_out):
+    # each leaker strikes one of 2 units at random and destroys it: with k leakers both
+    # are out unless all k struck the same unit, P = 1 - 2 * (1/2)**k
+    model = _model({**SURE, **TWO_ATS})
+    runs = 20_000
+    out = draw_damage(model, _salvo([leakers] * runs, runs), seed=1)
+    share = out.all(axis=1).mean()
+    assert share == pytest.approx(both_out, abs=4 * np.sqrt(0.25 / runs))
+    assert out.any(axis=1).all()
+
+
+def test_damage_from_an_earlier_strike_stays_and_adds_up():
+    # one unit of two already out; one sure leaker hits the other half the time
+    model = _model({**SURE, **TWO_ATS, "prior_damage": {"substation:2": 1}})
+    runs = 20_000
+    out = draw_damage(model, _salvo([1] * runs, runs), seed=2)
+    assert out[:, 0].all()
+    assert out.all(axis=1).mean() == pytest.approx(0.5, abs=4 * np.sqrt(0.25 / runs))
+
+
+def test_protection_cuts_the_damage_probability_by_its_factor():
+    # drone on an autotransformer: default 0.35, protection factor 0.2 -> 0.07
+    one_at = {"substations": {"substation:2": {"autotransformers": 1, "line_bays": False}}}
+    model = _model({**one_at, "protection": {"substation:2": 0.2}})
+    np.testing.assert_allclose(model.damage_table(["attack_drone"]), [[0.07]])
+    runs = 40_000
+    out = draw_damage(model, _salvo([1] * runs, runs), seed=3)
+    assert out.mean() == pytest.approx(0.07, abs=4 * np.sqrt(0.07 * 0.93 / runs))
+
+
+def test_spares_are_drawn_by_unit_type():
+    # two autotransformers and a transformer destroyed; 1 autotransformer spare and
+    # 1 transformer spare: the lower-priority autotransformer waits the 30-day lead time
+    damaged = np.array([[True, True, True]])
+    kinds = np.array(["autotransformer", "autotransformer", "transformer"])
+    work = np.array([[5.0, 5.0, 5.0]])
+    last = repair_schedule(
+        damaged,
+        kinds,
+        work,
+        np.full((1, 3), 30.0),
+        np.array([[2.0, 1.0, 3.0]]),
+        crews=3,
+        spares={"autotransformer": 1, "transformer": 1},
+        horizon_days=100,
+    )
+    # work days 0..4 for the two with spares; the other starts on day 30: days 30..34
+    np.testing.assert_array_equal(last, [[4, 34, 4]])
+
+
+def test_mobile_substation_bridges_the_highest_priority_unit():
+    last = np.array([[20, 40, -1]])
+    kinds = np.array(["autotransformer", "autotransformer", "bay"])
+    out = mobile_cover(
+        last, kinds, np.array([[1.0, 5.0, 9.0]]), Mobile(substations=1, deploy_days=3)
+    )
+    np.testing.assert_array_equal(out, [[20, 2, -1]])  # back in service from day 3
+
+
+def test_mobile_generation_serves_critical_load_first():
+    # 30 MW shed on day 1: 10 hospital, 20 other; 15 MW of mobile generation from day 1
+    by_day = np.zeros((1, 2, 5))
+    by_day[0, :, 1] = 10.0  # hospital (PRIORITY_CLASSES order)
+    by_day[0, :, 4] = 20.0  # other
+    shed, out = _mobile_generation(
+        by_day.sum(axis=2), by_day, Mobile(generation_mw=15.0, deploy_days=1)
+    )
+    np.testing.assert_allclose(shed, [[30.0, 15.0]])
+    np.testing.assert_allclose(out[0, 1, [1, 4]], [0.0, 15.0])
+
+
+def test_critical_shares_split_each_load_and_keep_people_on_households():
+    net = split_critical_loads(
+        _net(100.0, [(1, 300.0, 10.0)]), {"hospital": 0.05, "water_heating": 0.1}, "s.yaml"
+    )
+    loads = net.loads.set_index("priority_class")
+    np.testing.assert_allclose(
+        loads.loc[["hospital", "water_heating", "other"], "p_mw"], [5, 10, 85]
+    )
+    assert loads.loc["other", "population"] == pytest.approx(100.0 * 2700)
+    assert loads.loc["hospital", "population"] == 0
+
+
+def test_nuclear_plants_are_not_targets():
+    with pytest.raises(InputError, match="nuclear plants are not targets"):
+        _model(
+            {
+                "targets": {"site": ["plant:1"]},
+                "plants": {"plant:1": {"units": 2, "type": "nuclear"}},
+            }
+        )
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            {
+                "substations": {"substation:18": {"autotransformers": 2}},
+                "prior_damage": {"substation:18": 40},
+            },
+            "grid.prior_damage.substation:18: 40 units out, but the site has",
+        ),
+        (
+            {"protection": {"substation:18": 1.5}},
+            "grid.protection.substation:18: expected a factor",
+        ),
+        ({"plants": {"plant:23": {"units": 2, "type": "gas"}}}, "grid.plants.plant:23.type"),
+        ({"spares": {"gas_turbine": 2}}, "grid.spares.gas_turbine"),
+    ],
+)
+def test_bad_unit_scenarios_are_one_line_naming_file_and_field(
+    tmp_path, shared_data, edit, message
+):
+    from barrage.grid.strike import example_strike_scenarios
+
+    data = yaml.safe_load(example_strike_scenarios()["strike_case24"].read_text())
+    data["grid"].update(edit)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    grid_dir = shared_data / "grid" / "pglib-opf"
+    res = CliRunner().invoke(
+        app,
+        ["simulate", "strike", str(path), "--runs", "5"],
+        env={"BARRAGE_GRID_DIR": str(grid_dir)},
+    )
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and message in lines[0], res.stderr
+
+
+def test_negative_candidate_cost_is_one_line(tmp_path, shared_data):
+    from barrage.grid.strike import example_strike_scenarios
+
+    data = yaml.safe_load(example_strike_scenarios()["strike_case24"].read_text())
+    data["planning"]["candidates"][5]["cost"] = -1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(
+        app,
+        ["plan-defence", str(path), "--runs", "5"],
+        env={"BARRAGE_GRID_DIR": str(shared_data / "grid" / "pglib-opf")},
+    )
+    assert res.exit_code == 2
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert str(path) in lines[0] and "planning.candidates[5].cost" in lines[0], lines[0]
