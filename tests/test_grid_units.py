@@ -280,3 +280,53 @@ def test_negative_candidate_cost_is_one_line(tmp_path, shared_data):
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, res.stderr
     assert str(path) in lines[0] and "planning.candidates[5].cost" in lines[0], lines[0]
+
+
+def test_days_to_restore_count_from_the_worst_day():
+    from barrage.grid.strike import days_to_restore
+
+    shed = np.array(
+        [
+            [40.0, 100.0, 60.0, 45.0, 8.0, 0.0],  # worst on day 1
+            [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],  # nothing shed
+            [10.0, 10.0, 10.0, 10.0, 10.0, 10.0],  # never restored
+        ]
+    )
+    np.testing.assert_array_equal(days_to_restore(shed, 0.5), [3, 0, 6])
+    np.testing.assert_array_equal(days_to_restore(shed, 0.9), [4, 0, 6])
+    np.testing.assert_array_equal(days_to_restore(shed, 1.0), [5, 0, 6])
+
+
+def test_cli_headline_numbers_are_never_cut_in_80_columns(shared_data):
+    res = CliRunner().invoke(
+        app,
+        ["simulate", "strike", "strike_case24", "--runs", "40"],
+        env={"BARRAGE_GRID_DIR": str(shared_data / "grid" / "pglib-opf"), "COLUMNS": "80"},
+    )
+    assert res.exit_code == 0, res.output
+    assert "…" not in res.stdout
+    assert max(len(line) for line in res.stdout.splitlines()) <= 80
+    assert "hours off a day, average customer" in res.stdout
+    assert "illustrative: rests on" in res.stdout
+
+
+def test_stylised_system_adds_up_to_the_public_aggregates(shared_data):
+    from barrage.grid.strike import example_strike_scenarios, load_strike_scenario
+
+    sc = load_strike_scenario(example_strike_scenarios()["ukraine_stylised"])
+    model = build_strike_model(sc, grid_dir=shared_data / "grid" / "pglib-opf")
+    net = model.network
+    assert net.total_load_mw == pytest.approx(18_500.0)
+    cap = net.generators.groupby("unit_type")["pmax_mw"].sum()
+    assert cap["nuclear"] == pytest.approx(7_800.0)
+    assert cap["thermal"] + cap["chp"] + cap["hydro"] == pytest.approx(12_200.0)
+    assert cap["import"] == pytest.approx(1_700.0)
+    shares = net.loads.groupby("priority_class")["p_mw"].sum() / 18_500.0
+    assert shares["hospital"] == pytest.approx(0.02)
+    # no nuclear unit is a target; every site maps to units
+    assert not any(k == "nuclear" for k in model.target_kinds)
+    np.testing.assert_allclose(model.site_share.sum(axis=1), 1.0)
+    # the intact stylised system serves its winter peak
+    intact = solve_shed(net, np.zeros((1, model.cache.n_assets), bool))[0]
+    assert intact[0] == pytest.approx(0.0, abs=1e-6)
+    assert intact[3] == pytest.approx(7_800.0)

@@ -81,29 +81,76 @@ def strike(
     _render_strike(summary)
 
 
+def _num(v: float) -> str:
+    """At most 8 characters, never cut: 3 significant figures, M / bn for large values."""
+    a = abs(v)
+    if a < 5e-4:
+        return "0"
+    if a >= 1e9:
+        return f"{v / 1e9:.3g} bn"
+    if a >= 1e6:
+        return f"{v / 1e6:.3g} M"
+    if a >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+_LEGACY_ROWS = (
+    ("unserved_energy_mwh", "unserved energy (MWh)"),
+    ("customer_hours", "customer-hours without power"),
+    ("cold_customer_hours", "  of which below 0 C"),
+    ("harm_weighted_customer_hours", "cold-weighted customer-hours"),
+    ("peak_shed_mw", "peak shed (MW)"),
+    ("shed_hours", "hours with shedding"),
+    ("restoration_days", "days to full repair"),
+    ("assets_destroyed", "grid units destroyed"),
+)
+
+
+def _context_rows(c: dict) -> list[tuple[str, dict]]:
+    h = c["hours_without_power_per_day"]
+    d = c["days_to_restore"]
+    return [
+        ("peak shed (GW)", c["peak_shed_gw"]),
+        ("  % of demand", c["peak_shed_percent_of_demand"]),
+        ("unserved energy (GWh)", c["unserved_energy_gwh"]),
+        (f"  % of demand in {c['horizon_days']} days", c["unserved_energy_percent_of_demand"]),
+        ("hours off a day, average customer", h["first_day"]),
+        ("  over the first week", h["first_week"]),
+        ("days to restore 50% of worst day", d["50%"]),
+        ("  90%", d["90%"]),
+        ("  100%", d["100%"]),
+        ("generating capacity lost (GW)", c["generation_lost_gw"]),
+        ("nuclear curtailed by grid damage", c["nuclear_curtailed_by_grid_damage_mw"]["first_day"]),
+        ("  (MW, day 1)", None),
+    ]
+
+
 def _render_strike(s: dict) -> None:
+    from rich import box
     from rich.table import Table
 
-    table = Table(title=f"{s['network']}: {s['runs']} runs, seed {s['seed']}")
-    for col in ("output", "mean", "p05", "p50", "p95", "cvar95"):
-        table.add_column(col, justify="left" if col == "output" else "right", no_wrap=True)
-    for key, label in (
-        ("unserved_energy_mwh", "unserved energy (MWh)"),
-        ("customer_hours", "customer-hours without power"),
-        ("cold_customer_hours", "  of which below 0 C"),
-        ("harm_weighted_customer_hours", "cold-weighted customer-hours"),
-        ("peak_shed_mw", "peak shed (MW)"),
-        ("shed_hours", "hours with shedding"),
-        ("restoration_days", "days to full repair"),
-        ("assets_destroyed", "grid assets destroyed"),
-    ):
-        d = s[key]
-        table.add_row(label, *(f"{d[q]:,.0f}" for q in ("mean", "p05", "p50", "p95", "cvar95")))
-    d = s["leakers"]
-    table.add_row("leakers", *(f"{d[q]:,.1f}" for q in ("mean", "p05", "p50", "p95")), "")
     out = stdout_console()
+    table = Table(
+        title=f"{s['network']}: {s['runs']:,} runs, seed {s['seed']}",
+        caption="median, 90% interval (p05-p95) and CVaR95 (mean of the worst 5%)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("output", overflow="fold", max_width=34)
+    for col in ("median", "p05-p95", "CVaR95"):
+        table.add_column(col, justify="right", no_wrap=True)
+    rows = _context_rows(s["in_context"]) if "in_context" in s else []
+    rows += [(label, s[key]) for key, label in _LEGACY_ROWS]
+    for label, d in rows:
+        if d is None:
+            table.add_row(label, "", "", "")
+            continue
+        interval = f"{_num(d['p05'])}-{_num(d['p95'])}"
+        table.add_row(label, _num(d["p50"]), interval, _num(d["cvar95"]))
     out.print(table)
     out.print(f"restored within the horizon in {s['restored_within_horizon']:.0%} of runs")
+    for note in s.get("in_context", {}).get("illustrative", []):
+        out.print(f"illustrative: rests on {note}")
 
 
 @app.command("plan-defence")

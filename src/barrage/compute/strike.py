@@ -59,6 +59,7 @@ from barrage.grid.strike import (
     checked_strike_request,
     grid_draws,
     restoration_settings,
+    strike_context,
 )
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
 from barrage.salvo.engine import BLOCK_RUNS, compile_scenario
@@ -113,8 +114,9 @@ def _draw_task(ctx: tuple, blocks: tuple[int, int]) -> dict:
     damaged, work_z = grid_draws(model, salvo, seed, first_block=start)
     factor0 = model.scenario.grid.winter.profile(model.scenario.grid.horizon_days)[1][0]
     collector = _KeyCollector(n_assets, known)
-    masks = priority_masks(damaged)
-    price_masks(collector, model.target_rows, masks, np.full(len(masks), factor0))
+    if model.scenario.grid.repair_priority == "shed":
+        masks = priority_masks(damaged)
+        price_masks(collector, model.target_rows, masks, np.full(len(masks), factor0))
     return {"salvo": part, "damaged": damaged, "work_z": work_z, "keys": collector.keys}
 
 
@@ -276,6 +278,7 @@ def run_strike_on(
         salvo=salvo,
         damaged=damaged,
         restoration=_concat_restoration(parts),
+        context=strike_context(model),
     )
 
 

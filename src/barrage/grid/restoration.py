@@ -398,10 +398,16 @@ def plan_repairs(
     horizon_days: int,
     winter: Winter,
     mobile: Mobile | None = None,
+    priority_rule: str = "shed",
 ) -> np.ndarray:
     """The first half of :func:`simulate_restoration`: each run's repair schedule
-    (:func:`repair_schedule`), its priorities priced on the strike day, and the units a
-    mobile substation bridges (:func:`mobile_cover`)."""
+    (:func:`repair_schedule`), its priorities and the units a mobile substation bridges
+    (:func:`mobile_cover`).
+
+    ``priority_rule``: ``"shed"`` ranks repairs by the load (MW) each restores alone,
+    priced on the strike day (one load-shed solve per destroyed asset and run);
+    ``"capacity"`` by the capacity (MW) each brings back, per day of work (no solves:
+    with many units per site, most single repairs restore no load on their own)."""
     runs, m = damaged.shape
     _, factor = winter.profile(horizon_days)
     median = np.array([repair[k].median_days for k in target_kinds])
@@ -409,12 +415,16 @@ def plan_repairs(
     work = median[None, :] * np.exp(sigma[None, :] * z_work)
     lead = lead_time.median_days * np.exp(lead_time.sigma * z_lead)
 
-    # priority: MW restored by repairing one asset alone, from the initial damage
-    shed0, _, _, _ = price_masks(
-        cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
-    )
-    shed0 = shed0.reshape(runs, m + 1)
-    gain = np.clip(shed0[:, :1] - shed0[:, 1:], 0.0, None)
+    if priority_rule == "shed":
+        # MW of load restored by repairing one asset alone, from the initial damage
+        shed0, _, _, _ = price_masks(
+            cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
+        )
+        shed0 = shed0.reshape(runs, m + 1)
+        gain = np.clip(shed0[:, :1] - shed0[:, 1:], 0.0, None)
+    else:  # "capacity": MW of capacity each repair brings back, no load-shed solves
+        gain = np.zeros((runs, m))
+        capacity_mw = capacity_mw * 1e3
     priority = (gain + 1e-3 * capacity_mw[None, :] + 1e-6) / np.maximum(work, 1e-3)
     last = repair_schedule(
         damaged,
@@ -481,7 +491,8 @@ def restoration_outcomes(
         s, p, b, n = price_masks(cache, target_rows, out.reshape(-1, m), np.tile(factor, r))
         shed[sl] = np.clip(s.reshape(r, -1) - base_shed[None, :], 0.0, None)
         pop[sl] = np.clip(p.reshape(r, -1) - base_pop[None, :], 0.0, None)
-        nuc[sl] = np.clip(base_nuc[None, :] - n.reshape(r, -1), 0.0, None)
+        lost = base_nuc[None, :] - n.reshape(r, -1)
+        nuc[sl] = np.where(lost > _TOL_MW, lost, 0.0)
         by_day[sl] = np.clip(b.reshape(r, horizon_days, n_cls) - base_by[None], 0.0, None)
     before = np.where(shed > 0, shed, 1.0)
     shed, by_day = _mobile_generation(shed, by_day, mobile)
@@ -545,6 +556,7 @@ def simulate_restoration(
     horizon_days: int,
     winter: Winter,
     mobile: Mobile | None = None,
+    priority_rule: str = "shed",
 ) -> Restoration:
     """Recovery of each run's damage; see the module notes for the model."""
     last = plan_repairs(
@@ -562,6 +574,7 @@ def simulate_restoration(
         horizon_days=horizon_days,
         winter=winter,
         mobile=mobile,
+        priority_rule=priority_rule,
     )
     return restoration_outcomes(
         cache,

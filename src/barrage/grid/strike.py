@@ -45,6 +45,7 @@ from barrage.grid.restoration import (
     default_repair,
     simulate_restoration,
 )
+from barrage.grid.stylised import Stylise, stylise
 from barrage.grid.units import (
     DAMAGE_KIND,
     PlantUnits,
@@ -117,6 +118,8 @@ class GridSection(BaseModel):
     mobile_substations: int = Field(default=0, ge=0, le=1000)
     mobile_generation_mw: float = Field(default=0.0, ge=0, le=1e6)
     mobile_deploy_days: int = Field(default=3, ge=0, le=365)
+    stylise: Stylise | None = None
+    repair_priority: Literal["shed", "capacity"] = "shed"
 
     @model_validator(mode="after")
     def _check(self) -> GridSection:
@@ -342,7 +345,10 @@ class StrikeModel:
 
 
 def _unit_network(scenario: StrikeScenario, net: Network):
+    """The network as the scenario describes it: stylised, unit by unit, critical shares."""
     g = scenario.grid
+    if g.stylise is not None:
+        net = stylise(net, g.stylise, g.plants, source=scenario.source)
     expanded = expand_units(net, substations=g.substations, plants=g.plants, source=scenario.source)
     network = expanded.network
     if g.critical_shares:
@@ -523,6 +529,104 @@ def summarise_tail(values: np.ndarray) -> dict[str, float]:
     }
 
 
+GENERATING_TYPES = ("plant", "thermal", "chp", "hydro")
+RESTORE_SHARES = (0.5, 0.9, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class StrikeContext:
+    """What the outputs are held against: demand, the units hit, the assumptions."""
+
+    demand_mw: float  # the network's load at the reference temperature
+    unit_types: tuple[str, ...]  # (M,)
+    capacity_mw: np.ndarray  # (M,)
+    illustrative: tuple[str, ...]
+
+
+def strike_context(model: StrikeModel) -> StrikeContext:
+    """The context of a bound model, with the assumptions its numbers rest on."""
+    g = model.scenario.grid
+    notes = [
+        "damage probability per leaker by weapon class (assumed, grid.damage_probability)",
+        "repair medians and lead times (assumed, anchored on public statements; docs/grid.md)",
+        "class and site of leakers independent within a run",
+    ]
+    if g.stylise is not None:
+        notes.append(
+            "stylised system: a PGLib test topology scaled to public aggregates; "
+            "plant types, units per site and the split of capacity are assumed"
+        )
+    if g.substations:
+        notes.append("substations built N-1 with a design margin (assumed)")
+    if not g.winter.temperature_c:
+        notes.append("demand held at the network's load every day (no temperature profile)")
+    if g.critical_shares:
+        notes.append("critical-load shares of each load (assumed)")
+    return StrikeContext(
+        demand_mw=model.network.total_load_mw,
+        unit_types=tuple(model.target_kinds),
+        capacity_mw=model.capacity_mw,
+        illustrative=tuple(notes),
+    )
+
+
+def days_to_restore(shed_mw: np.ndarray, share: float, tol_mw: float = 1e-6) -> np.ndarray:
+    """Per run, the first day from the worst day on when at least ``share`` of the worst
+    day's shed is back (``share=1``: no strike shed left); the horizon if never."""
+    runs, days = shed_mw.shape
+    peak = shed_mw.max(axis=1)
+    worst = shed_mw.argmax(axis=1)
+    target = (1.0 - share) * peak + tol_mw
+    ok = (np.arange(days)[None, :] >= worst[:, None]) & (shed_mw <= target[:, None])
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), days)
+    return np.where(peak <= tol_mw, 0, first)
+
+
+def in_context(result: StrikeResult) -> dict:
+    """The outputs in units a reader can hold against public figures: GW and % of demand,
+    hours without power per day for an average customer, days to restore 50/90/100 %,
+    generating capacity lost, nuclear output curtailed by grid damage."""
+    ctx, r = result.context, result.restoration
+    demand = ctx.demand_mw * r.demand_factor  # (days,)
+    days = len(demand)
+    gen = np.isin(np.array(ctx.unit_types), GENERATING_TYPES)
+    off_h = 24.0 * r.customers_off_share
+    week = min(7, days)
+    return {
+        "demand_mw": ctx.demand_mw,
+        "peak_shed_gw": summarise_tail(r.peak_shed_mw / 1e3),
+        "peak_shed_percent_of_demand": summarise_tail(
+            100.0 * (r.shed_mw / demand[None, :]).max(axis=1)
+        ),
+        "unserved_energy_gwh": summarise_tail(r.unserved_energy_mwh / 1e3),
+        "unserved_energy_percent_of_demand": summarise_tail(
+            100.0 * r.unserved_energy_mwh / (24.0 * demand.sum())
+        ),
+        "hours_without_power_per_day": {
+            "first_day": summarise_tail(off_h[:, 0]),
+            "first_week": summarise_tail(off_h[:, :week].mean(axis=1)),
+            "horizon": summarise_tail(off_h.mean(axis=1)),
+        },
+        "days_to_restore": {
+            f"{int(100 * q)}%": summarise_tail(days_to_restore(r.shed_mw, q))
+            for q in RESTORE_SHARES
+        },
+        "not_restored_within_horizon": float((days_to_restore(r.shed_mw, 1.0) >= days).mean()),
+        "horizon_days": days,
+        "generation_lost_gw": summarise_tail(
+            (result.damaged[:, gen] * ctx.capacity_mw[gen][None, :]).sum(axis=1) / 1e3
+        ),
+        "nuclear_curtailed_by_grid_damage_mw": {
+            "first_day": summarise_tail(r.nuclear_curtailed_mw[:, 0]),
+            "energy_mwh": summarise_tail(24.0 * r.nuclear_curtailed_mw.sum(axis=1)),
+        },
+        "shed_hours_by_class": {
+            c: summarise_tail(r.shed_hours_by_class[:, i]) for i, c in enumerate(PRIORITY_CLASSES)
+        },
+        "illustrative": list(ctx.illustrative),
+    }
+
+
 @dataclass(frozen=True)
 class StrikeResult:
     """Per-run outcomes of a strike (one sample axis: runs) and the salvo behind them."""
@@ -534,6 +638,7 @@ class StrikeResult:
     salvo: SalvoResult = field(repr=False)
     damaged: np.ndarray = field(repr=False)  # (runs, M) bool
     restoration: Restoration = field(repr=False)
+    context: StrikeContext | None = field(default=None, repr=False)
 
     @property
     def unserved_energy_mwh(self) -> np.ndarray:
@@ -572,6 +677,7 @@ class StrikeResult:
             "leakers": salvo["leakers"],
             "leakers_by_class": salvo["leakers_by_class"],
             "leakers_by_asset": salvo["leakers_by_asset"],
+            **({"in_context": in_context(self)} if self.context is not None else {}),
         }
 
 
@@ -614,6 +720,7 @@ def restoration_settings(
             generation_mw=g.mobile_generation_mw + extra_mobile_mw,
             deploy_days=g.mobile_deploy_days,
         ),
+        "priority_rule": g.repair_priority,
     }
 
 
@@ -647,6 +754,7 @@ def run_strike(
         salvo=salvo,
         damaged=damaged,
         restoration=restoration,
+        context=strike_context(model),
     )
 
 
