@@ -236,6 +236,7 @@ def _render_plan(r: dict) -> None:
             f"{s['reduction_per_cost_mwh']:,.0f}",
         )
     out.print(steps)
+    _render_ranking(r)
     n = r["naive_largest_loads"]
     out.print(
         f"naive minus greedy: {n['difference_vs_reference_mwh']:,.0f} MWh "
@@ -243,3 +244,28 @@ def _render_plan(r: dict) -> None:
     )
     if r["exact"] and "greedy_gap_mwh" in r["exact"]:
         out.print(f"greedy gap to the exact optimum: {r['exact']['greedy_gap_mwh']:,.0f} MWh")
+
+
+def _render_ranking(r: dict) -> None:
+    from rich import box
+    from rich.table import Table
+
+    unit = r.get("cost_unit", "cost unit")
+    table = Table(
+        title="Each unit alone: unserved energy avoided per cost",
+        caption=f"costs in {unit}; CVaR95 = mean of the worst 5% of runs",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("unit", overflow="fold", max_width=26)
+    for col in ("cost", "avoided MWh", "+/- se", f"MWh per {unit}", "CVaR95 MWh"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for row in r.get("ranking", []):
+        table.add_row(
+            row["unit"],
+            _num(row["cost"]),
+            _num(row["avoided_mwh"]),
+            _num(row["avoided_standard_error_mwh"]),
+            f"{row['avoided_mwh_per_cost']:.3g}",
+            _num(row["cvar95_mwh"]),
+        )
+    stdout_console().print(table)

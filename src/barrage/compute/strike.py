@@ -212,8 +212,10 @@ def run_strike_on(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int = 0,
+    extra_spares: int | dict[str, int] = 0,
     extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
     chunk_runs: int | None = None,
     on_progress: Progress | None = None,
 ) -> StrikeResult:
@@ -224,7 +226,13 @@ def run_strike_on(
     """
     cache = model.cache
     light = dataclasses.replace(model, cache=None)  # the solved table travels apart
-    settings = restoration_settings(model, extra_spares=extra_spares, extra_crews=extra_crews)
+    settings = restoration_settings(
+        model,
+        extra_spares=extra_spares,
+        extra_crews=extra_crews,
+        extra_mobile_substations=extra_mobile_substations,
+        extra_mobile_mw=extra_mobile_mw,
+    )
     cs = compile_scenario(salvo_scenario or model.scenario.salvo)
     workers = n_workers_of(client)
     total_blocks = n_blocks(runs)

@@ -155,15 +155,36 @@ class GridSection(BaseModel):
 
 
 class Candidate(BaseModel):
-    """A unit the defender may add: an air-defence placement, spare transformers, crews."""
+    """A unit the defender may add: an air-defence placement, passive protection of some
+    targets (their damage probability times ``factor``), spares (of ``unit_type``, else
+    every pool), crews, mobile substations or mobile generation (``mw`` per unit)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
-    kind: Literal["air_defence", "spare_transformers", "crews"]
+    kind: Literal[
+        "air_defence",
+        "passive_protection",
+        "spare_transformers",
+        "crews",
+        "mobile_substations",
+        "mobile_generation",
+    ]
     cost: float = Field(default=1.0, gt=0)
     max_units: int = Field(default=1, ge=1, le=20)
-    units: int = Field(default=1, ge=1, le=1000)  # spares or crews per unit
+    units: int = Field(default=1, ge=1, le=1000)  # spares, crews or mobile units per unit
     layer: Layer | None = None
+    covers: list[str] = Field(default_factory=list)  # targets of passive protection
+    factor: float = Field(default=1.0, ge=0.0, le=1.0)  # on the damage probability
+    unit_type: SparePool | None = None  # which spare pool (spare_transformers)
+    mw: float = Field(default=0.0, ge=0.0, le=1e5)  # per unit of mobile generation
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Candidate:
+        if self.kind == "passive_protection" and not self.covers:
+            raise ValueError(f"candidate {self.name!r}: passive_protection needs 'covers'")
+        if self.kind == "mobile_generation" and self.mw <= 0:
+            raise ValueError(f"candidate {self.name!r}: mobile_generation needs 'mw' > 0")
+        return self
 
     @model_validator(mode="after")
     def _layer_iff_air_defence(self) -> Candidate:
@@ -181,6 +202,7 @@ class Planning(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     budget: float = Field(default=2.0, ge=0)
+    cost_unit: str = Field(default="cost unit", min_length=1, max_length=20)
     candidates: list[Candidate] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -253,7 +275,14 @@ def strike_from_dict(
                 + ", ".join(sites)
             )
     if planning is not None:
+        targets = {str(t).strip() for ids in grid.targets.values() for t in ids}
         for i, cand in enumerate(planning.candidates):
+            for t in cand.covers:
+                if t not in targets:
+                    raise InputError(
+                        f"{source}: planning.candidates[{i}].covers: {t!r} is not a target of "
+                        "grid.targets"
+                    )
             if cand.layer is None:
                 continue
             for asset in cand.layer.covers:
@@ -696,7 +725,7 @@ def grid_draws(
 def restoration_settings(
     model: StrikeModel,
     *,
-    extra_spares: int = 0,
+    extra_spares: int | dict[str, int] = 0,
     extra_crews: int = 0,
     extra_mobile_substations: int = 0,
     extra_mobile_mw: float = 0.0,
@@ -705,6 +734,7 @@ def restoration_settings(
     g = model.scenario.grid
     pools = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
     pools.update(g.spares)
+    extra = extra_spares if isinstance(extra_spares, dict) else dict.fromkeys(pools, extra_spares)
     return {
         "target_rows": model.target_rows,
         "target_kinds": model.target_kinds,
@@ -712,7 +742,7 @@ def restoration_settings(
         "repair": {**default_repair(), **g.repair},
         "lead_time": g.transformer_lead_time,
         "crews": g.crews + extra_crews,
-        "spares": {k: v + extra_spares for k, v in pools.items()},
+        "spares": {k: v + extra.get(k, 0) for k, v in pools.items()},
         "horizon_days": g.horizon_days,
         "winter": g.winter,
         "mobile": Mobile(
@@ -730,8 +760,10 @@ def run_strike(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int = 0,
+    extra_spares: int | dict[str, int] = 0,
     extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
 ) -> StrikeResult:
     """The Monte Carlo for a bound model; planning varies the salvo's layers, spares and
     crews while keeping the seed (common random numbers)."""
@@ -744,7 +776,13 @@ def run_strike(
         damaged=damaged,
         z_work=work_z[:, 0],
         z_lead=work_z[:, 1],
-        **restoration_settings(model, extra_spares=extra_spares, extra_crews=extra_crews),
+        **restoration_settings(
+            model,
+            extra_spares=extra_spares,
+            extra_crews=extra_crews,
+            extra_mobile_substations=extra_mobile_substations,
+            extra_mobile_mw=extra_mobile_mw,
+        ),
     )
     return StrikeResult(
         runs=runs,
