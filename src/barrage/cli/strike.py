@@ -269,3 +269,55 @@ def _render_ranking(r: dict) -> None:
             _num(row["cvar95_mwh"]),
         )
     stdout_console().print(table)
+
+
+@simulate_app.command("replay")
+@clean_errors
+def replay_cmd(
+    scenario: Path = typer.Argument(
+        Path("ukraine_stylised"), help="Strike scenario on a stylised system (default: shipped)."
+    ),
+    db: Path = typer.Option(Path("barrage.duckdb"), "--db", help="DuckDB store of the record."),
+    runs: int = typer.Option(200, "--runs", help="Monte Carlo runs per replay."),
+    seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
+    grid_dir: Path | None = typer.Option(None, "--grid-dir", help=_GRID_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Replay the 2024 strikes on energy (fit) and winter 2022-23 (check) from the record
+    on the stylised system; model against public figures, within a factor of 2 or not."""
+    from barrage.grid.replay import replay_from_store
+
+    path = _scenario_path(scenario)
+    with stderr_console().status("replaying 2024 and winter 2022-23"):
+        result = replay_from_store(path, db, runs=runs, seed=seed, grid_dir=grid_dir)
+    if as_json:
+        emit_json(result)
+        return
+    _render_replay(result)
+
+
+def _render_replay(r: dict) -> None:
+    from rich import box
+    from rich.table import Table
+
+    out = stdout_console()
+    table = Table(
+        title=f"{r['scenario']}: replay, {r['runs']} runs, damage scale {r['kappa']:g}",
+        caption="model median and 90% interval; hit = within a factor of 2",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("target", overflow="fold", max_width=30)
+    for col in ("kind", "public", "median", "p05-p95", "hit"):
+        table.add_column(col, justify="right", overflow="fold")
+    for row in r["rows"]:
+        table.add_row(
+            row["target"],
+            row["kind"],
+            _num(row["public"]),
+            _num(row["model_median"]),
+            f"{_num(row['model_p05'])}-{_num(row['model_p95'])}",
+            "hit" if row["within_factor_2"] else "MISS",
+        )
+    out.print(table)
+    for row in r["rows"]:
+        out.print(f"{row['target']}: {row['source']}")

@@ -235,9 +235,12 @@ def site_load_mw(model: StrikeModel) -> dict[str, float]:
     table = assets(model.network)
     loads = model.network.loads.groupby("bus")["p_mw"].sum()
     index = dict(zip(table["asset_id"], table["bus"], strict=True))
+    br = model.network.branches
+    far_end = dict(zip(br["branch_id"], br["to_bus"], strict=True))  # an autotransformer's LV bus
     out = {}
     for site, ids in model.scenario.grid.targets.items():
-        buses = {int(index[str(a).strip()]) for a in ids}
+        units = [u for a in ids for u in model.groups[str(a).strip()]]
+        buses = {int(index[u]) for u in units} | {int(far_end[u]) for u in units if u in far_end}
         out[site] = float(sum(loads.get(b, 0.0) for b in buses))
     return out
 

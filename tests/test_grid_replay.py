@@ -1,0 +1,120 @@
+"""Replay of a campaign: leakers from the record, accumulation over nights, repair,
+the factor-of-2 rule; each against a small hand-computed case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from barrage.cli import app
+from barrage.errors import InputError
+from barrage.grid.network import from_arrays
+from barrage.grid.replay import (
+    generation_lost_mw,
+    replay_campaign,
+    strike_nights,
+    within_factor_two,
+)
+from barrage.grid.strike import build_strike_model, strike_from_dict
+
+
+def _net():
+    bus = [
+        [1, 3, 0, 0, 0, 0, 1, 1, 0, 330, 1, 1.1, 0.9],
+        [2, 1, 100, 0, 0, 0, 1, 1, 0, 330, 1, 1.1, 0.9],
+    ]
+    gen = [[1, 0, 0, 100, -100, 1, 100, 1, 200, 0]]
+    branch = [[1, 2, 0.0, 0.1, 0, 0, 0, 0, 0, 0, 1, -360, 360]]
+    cost = [[2, 0, 0, 3, 0.0, 10.0, 0.0]]
+    return from_arrays(
+        name="two_bus",
+        base_mva=100.0,
+        bus=np.array(bus),
+        gen=np.array(gen),
+        branch=np.array(branch),
+        gencost=np.array(cost),
+    )
+
+
+def _model(p_plant: float, units: int = 2):
+    sc = strike_from_dict(
+        {
+            "name": "replay",
+            "salvo": {"weapons": [{"family": "shahed", "count": 1}]},
+            "assets": [{"name": "plant"}],
+            "grid": {
+                "network": "unused.m",
+                "targets": {"plant": ["plant:1"]},
+                "plants": {"plant:1": {"units": units, "type": "thermal"}},
+                "damage_probability": {"attack_drone": {"plant": p_plant}},
+                "repair": {"thermal": {"median_days": 10, "sigma": 0}},
+            },
+        }
+    )
+    return build_strike_model(sc, network=_net())
+
+
+def _leakers(rows: dict) -> pd.DataFrame:
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=["attack_drone"])
+    df.index = pd.to_datetime(df.index)
+    return df
+
+
+def test_leakers_are_launched_minus_destroyed_on_the_night_before():
+    nights = pd.to_datetime(["2024-03-21", "2024-03-28"])
+    launched = pd.DataFrame(
+        {"attack_drone": [63.0, 60.0], "cruise_missile": [47.0, 41.0]}, index=nights
+    )
+    destroyed = pd.DataFrame(
+        {"attack_drone": [55.0, 61.0], "cruise_missile": [37.0, 28.0]}, index=nights
+    )
+    out = strike_nights(launched, destroyed, ["2024-03-22", "2024-03-29"])
+    assert list(out.index.strftime("%Y-%m-%d")) == ["2024-03-22", "2024-03-29"]
+    assert out["attack_drone"].tolist() == [8, 0]  # never below zero
+    assert out["cruise_missile"].tolist() == [10, 13]
+    with pytest.raises(InputError, match="no attack on the night of 2024-04-10"):
+        strike_nights(launched, destroyed, ["2024-04-11"])
+
+
+def test_no_damage_scale_means_nothing_is_lost():
+    model = _model(1.0)
+    camp = replay_campaign(model, _leakers({"2024-03-22": 5}), kappa=0.0, runs=50, seed=0)
+    assert np.all(generation_lost_mw(model, camp, 0.0) == 0.0)
+
+
+def test_damage_accumulates_over_nights_and_is_repaired():
+    # a 200 MW plant as 2 units of 100 MW; every leaker destroys the unit it strikes;
+    # repair takes exactly 10 days. Night 1: one leaker, one unit out (days 0..10).
+    # Night 2 (day 5): one leaker; it strikes the other unit (1/2): both out until day 10,
+    # the second until day 15; or the same one again, which restarts its repair (to 15).
+    model = _model(1.0)
+    runs = 4000
+    camp = replay_campaign(
+        model, _leakers({"2024-03-01": 1, "2024-03-06": 1}), kappa=1.0, runs=runs, seed=1
+    )
+    lost_day3 = generation_lost_mw(model, camp, 3.0)
+    lost_day7 = generation_lost_mw(model, camp, 7.0)
+    lost_day12 = generation_lost_mw(model, camp, 12.0)
+    np.testing.assert_allclose(lost_day3, 100.0)
+    both = (lost_day7 == 200.0).mean()
+    assert both == pytest.approx(0.5, abs=4 * np.sqrt(0.25 / runs))
+    np.testing.assert_allclose(lost_day12, 100.0)  # one unit still out to day 15 either way
+    assert np.all(generation_lost_mw(model, camp, 16.0) == 0.0)
+
+
+def test_factor_two_rule():
+    assert within_factor_two(9_000.0, 9_200.0)
+    assert within_factor_two(4_600.0, 9_200.0)
+    assert not within_factor_two(4_500.0, 9_200.0)
+    assert not within_factor_two(18_500.0, 9_200.0)
+    assert not within_factor_two(0.0, 2.0)
+
+
+def test_cli_replay_refuses_too_few_runs(tmp_path):
+    res = CliRunner().invoke(
+        app, ["simulate", "replay", "--runs", "5", "--db", str(tmp_path / "x")]
+    )
+    assert res.exit_code == 2
+    assert "--runs: expected at least 20 runs" in res.stderr
