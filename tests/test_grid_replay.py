@@ -118,3 +118,72 @@ def test_cli_replay_refuses_too_few_runs(tmp_path):
     )
     assert res.exit_code == 2
     assert "--runs: expected at least 20 runs" in res.stderr
+
+
+def test_days_until_lost_capacity_is_back():
+    from barrage.grid.replay import Campaign, _capacity_back_days
+
+    model = _model(1.0)  # two 100 MW units
+    # run 0: both lost on day 0, back after day 4 and day 10; run 1: nothing lost
+    end = np.array([[4.0, 10.0], [-np.inf, -np.inf]])
+    hit = np.array([[0.0, 0.0], [np.inf, np.inf]])
+    camp = Campaign(start=pd.Timestamp("2024-01-01"), end_day=end, hit_day=hit)
+    np.testing.assert_array_equal(_capacity_back_days(model, camp, 0.5), [5, 0])
+    np.testing.assert_array_equal(_capacity_back_days(model, camp, 1.0), [11, 0])
+
+
+def test_last_strike_impact_replays_the_last_massive_night(shared_data):
+    from barrage.grid.replay import last_strike_impact
+
+    nights = pd.to_datetime(["2024-08-25", "2024-09-01", "2024-09-10"])
+    cols = ["attack_drone", "cruise_missile", "ballistic_missile", "mixed_missile", "missiles"]
+    launched = pd.DataFrame(
+        [[109, 115, 9, 0, 124], [20, 0, 0, 0, 0], [60, 50, 5, 0, 55]], index=nights, columns=cols
+    )
+    destroyed = pd.DataFrame(
+        [[99, 99, 2, 0, 101], [20, 0, 0, 0, 0], [50, 40, 1, 0, 41]], index=nights, columns=cols
+    )
+    out = last_strike_impact(
+        launched, destroyed, runs=20, seed=0, grid_dir=shared_data / "grid" / "pglib-opf"
+    )
+    assert out["night"] == "2024-09-11"
+    assert out["leakers"] == {
+        "attack_drone": 10,
+        "cruise_missile": 10,
+        "ballistic_missile": 4,
+        "mixed_missile": 0,
+    }
+    assert 0 <= out["shed_gw"]["p05"] <= out["shed_gw"]["median"] <= out["shed_gw"]["p95"]
+    assert out["hours_without_power_per_day"]["median"] == pytest.approx(
+        24 * out["shed_percent_of_demand"]["median"] / 100
+    )
+    assert out["illustrative"].startswith("stylised system")
+
+
+def test_run_skips_the_impact_section_with_one_line_when_it_cannot_be_made(tmp_path):
+    from barrage.cli.record import _last_strike_impact
+
+    out = _last_strike_impact(tmp_path / "missing.duckdb")
+    assert set(out) == {"skipped"} and "no store" in out["skipped"]
+
+
+def test_report_section_shows_the_impact_or_why_it_was_skipped():
+    from barrage.report.html import _impact_html
+
+    v = {"median": 1.5, "p05": 0.5, "p95": 3.0, "mean": 1.6}
+    impact = {
+        "night": "2024-12-25",
+        "shed_gw": v,
+        "shed_percent_of_demand": v,
+        "hours_without_power_per_day": v,
+        "generation_lost_gw": v,
+        "nuclear_curtailed_mw": v,
+        "days_to_restore_capacity": {"50%": v, "90%": v, "100%": v},
+        "illustrative": "assumptions <x>",
+    }
+    page = _impact_html(impact)
+    assert "What a strike like the last one would do" in page
+    assert "days until 90% of the lost capacity is back" in page
+    assert "illustrative: rests on assumptions &lt;x&gt;" in page
+    assert "skipped: no networks" in _impact_html({"skipped": "no networks"})
+    assert _impact_html(None) == ""

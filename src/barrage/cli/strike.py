@@ -321,3 +321,28 @@ def _render_replay(r: dict) -> None:
     out.print(table)
     for row in r["rows"]:
         out.print(f"{row['target']}: {row['source']}")
+
+
+def render_impact(impact: dict) -> None:
+    """The closing section of ``barrage run``: a strike like the last one, in context."""
+    out = stdout_console()
+    out.print("[bold]What a strike like the last one would do[/bold]")
+    if "skipped" in impact:
+        out.print(f"skipped: {impact['skipped']}")
+        return
+    d = impact
+
+    def line(label: str, v: dict, unit: str) -> None:
+        out.print(f"  {label}: {_num(v['median'])} {unit} (90%: {_num(v['p05'])}-{_num(v['p95'])})")
+
+    out.print(
+        f"night of {d['night']}, leakers {d['leakers']}, winter peak {d['demand_mw']:,.0f} MW"
+    )
+    line("shortfall", d["shed_gw"], "GW")
+    line("  share of demand", d["shed_percent_of_demand"], "%")
+    line("hours without power a day, average customer", d["hours_without_power_per_day"], "h")
+    line("generating capacity lost", d["generation_lost_gw"], "GW")
+    line("nuclear output curtailed by grid damage", d["nuclear_curtailed_mw"], "MW")
+    for q, v in d["days_to_restore_capacity"].items():
+        line(f"days until {q} of the lost capacity is back", v, "days")
+    out.print(f"illustrative: rests on {d['illustrative']}")

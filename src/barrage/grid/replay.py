@@ -355,3 +355,86 @@ def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=
         "scenario": scenario.name,
         **replay_check(model, launched, destroyed, runs=runs, seed=seed),
     }
+
+
+REPLAY_KAPPA = 4.0
+"""Damage scale fitted by :func:`replay_check` on the 2024 strikes (docs/grid.md: at the
+top of its search); refresh with ``barrage simulate replay``."""
+STYLISED_SCENARIO = "ukraine_stylised"
+
+
+def last_strike_impact(
+    launched: pd.DataFrame,
+    destroyed: pd.DataFrame,
+    *,
+    min_missiles: int = WINTER_2022_MIN_MISSILES,
+    runs: int = 200,
+    seed: int = 0,
+    grid_dir=None,
+) -> dict:
+    """What a strike like the record's last massive night would do to the stylised
+    system in winter (illustrative): its leakers replayed once, at the winter peak."""
+    from barrage.grid.strike import (
+        build_strike_model,
+        example_strike_scenarios,
+        load_strike_scenario,
+    )
+
+    big = launched.index[launched["missiles"] >= min_missiles]
+    if not len(big):
+        raise InputError(f"record: no night with at least {min_missiles} missiles launched")
+    night = big.max()
+    morning = str((night + pd.Timedelta(days=1)).date())
+    leak = strike_nights(launched, destroyed, [morning])
+    path = example_strike_scenarios()[STYLISED_SCENARIO]
+    model = build_strike_model(load_strike_scenario(path), grid_dir=grid_dir)
+    camp = replay_campaign(model, leak, kappa=REPLAY_KAPPA, runs=runs, seed=seed)
+    shed, nuc = deficit_mw(model, camp, 0.0, WINTER_PEAK_MW)
+    return {
+        "night": morning,
+        "leakers": {c: int(v) for c, v in leak.iloc[0].items()},
+        "runs": runs,
+        "demand_mw": WINTER_PEAK_MW,
+        "shed_gw": describe(shed / 1e3),
+        "shed_percent_of_demand": describe(100 * shed / WINTER_PEAK_MW),
+        "hours_without_power_per_day": describe(24 * shed / WINTER_PEAK_MW),
+        "generation_lost_gw": describe(generation_lost_mw(model, camp, 0.0) / 1e3),
+        "nuclear_curtailed_mw": describe(nuc),
+        "days_to_restore_capacity": {
+            f"{int(100 * q)}%": describe(_capacity_back_days(model, camp, q))
+            for q in (0.5, 0.9, 1.0)
+        },
+        "illustrative": (
+            "stylised system (PGLib case118 scaled to public aggregates); leakers = launched "
+            f"- destroyed from the record; damage scale {REPLAY_KAPPA:g} fitted on 2024 "
+            "(docs/grid.md); repair times assumed; demand at the 18.5 GW winter peak"
+        ),
+    }
+
+
+def _capacity_back_days(model, camp: Campaign, share: float) -> np.ndarray:
+    """Per run, days until ``share`` of the capacity (MW) knocked out is back."""
+    cap = model.capacity_mw[None, :]
+    lost = np.isfinite(camp.end_day) & (camp.hit_day <= 0)
+    total = (lost * cap).sum(axis=1)
+    end = np.where(lost, np.floor(camp.end_day) + 1, 0.0)
+    order = np.argsort(end, axis=1)
+    back = np.cumsum(np.take_along_axis(lost * cap, order, axis=1), axis=1)
+    need = share * total - 1e-9
+    idx = (back < need[:, None]).sum(axis=1)
+    days = np.take_along_axis(np.sort(end, axis=1), np.minimum(idx, end.shape[1] - 1)[:, None], 1)
+    return np.where(total > 0, days[:, 0], 0.0)
+
+
+def last_strike_impact_from_store(db, **kwargs) -> dict:
+    """:func:`last_strike_impact` on the record in the store ``db`` (``barrage run``)."""
+    from barrage.record.nights import nightly_by_class
+    from barrage.record.store import connect
+
+    con = connect(db, read_only=True)
+    try:
+        launched = nightly_by_class(con, "launched", full_calendar=False)
+        destroyed = nightly_by_class(con, "destroyed", full_calendar=False)
+    finally:
+        con.close()
+    return last_strike_impact(launched, destroyed, **kwargs)
