@@ -308,6 +308,7 @@ def test_cli_headline_numbers_are_never_cut_in_80_columns(shared_data):
     assert max(len(line) for line in res.stdout.splitlines()) <= 80
     assert "hours off a day, average customer" in res.stdout
     assert "illustrative: rests on" in res.stdout
+    assert "by class (medians): other" in res.stdout
 
 
 def test_stylised_system_adds_up_to_the_public_aggregates(shared_data):

@@ -149,8 +149,22 @@ def _render_strike(s: dict) -> None:
         table.add_row(label, _num(d["p50"]), interval, _num(d["cvar95"]))
     out.print(table)
     out.print(f"restored within the horizon in {s['restored_within_horizon']:.0%} of runs")
+    _render_by_class(s)
     for note in s.get("in_context", {}).get("illustrative", []):
         out.print(f"illustrative: rests on {note}")
+
+
+def _render_by_class(s: dict) -> None:
+    """Unserved energy (MWh) and hours with shedding by load class, medians."""
+    energy = s["unserved_energy_by_class_mwh"]
+    hours = s.get("in_context", {}).get("shed_hours_by_class", {})
+    parts = [
+        f"{c} {_num(v['p50'])} MWh" + (f", {_num(hours[c]['p50'])} h" if c in hours else "")
+        for c, v in energy.items()
+        if v["mean"] > 0 or (c in hours and hours[c]["mean"] > 0)
+    ]
+    if parts:
+        stdout_console().print("by class (medians): " + "; ".join(parts))
 
 
 @app.command("plan-defence")
