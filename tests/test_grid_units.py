@@ -331,3 +331,21 @@ def test_stylised_system_adds_up_to_the_public_aggregates(shared_data):
     intact = solve_shed(net, np.zeros((1, model.cache.n_assets), bool))[0]
     assert intact[0] == pytest.approx(0.0, abs=1e-6)
     assert intact[3] == pytest.approx(7_800.0)
+
+
+def test_stylised_strike_in_chunks_equals_one_process(shared_data):
+    from barrage.compute.strike import simulate_strike_chunked
+    from barrage.grid import simulate_strike
+    from barrage.grid.strike import example_strike_scenarios
+
+    path = example_strike_scenarios()["ukraine_stylised"]
+    grid_dir = shared_data / "grid" / "pglib-opf"
+    one = simulate_strike(path, runs=24, seed=2, grid_dir=grid_dir)
+    chunked = simulate_strike_chunked(
+        path, runs=24, seed=2, grid_dir=grid_dir, scheduler="sync", chunk_runs=8
+    )
+    for name in ("unserved_energy_mwh", "nuclear_curtailed_mw", "customers_off_share"):
+        np.testing.assert_array_equal(
+            getattr(chunked.restoration, name), getattr(one.restoration, name)
+        )
+    assert chunked.summary()["in_context"] == one.summary()["in_context"]

@@ -122,7 +122,10 @@ def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[ShedValue]:
     res = shed_load_batch(scaled, full_masks, warm_start="intact")
     p = np.clip(scaled.loads["p_mw"].to_numpy(), 0.0, None)
     frac = np.divide(res.shed_by_load_mw, p, out=np.zeros_like(res.shed_by_load_mw), where=p > 0)
-    pop = np.clip(frac, 0.0, 1.0) @ scaled.loads["population"].to_numpy(dtype=float)
+    # a row-wise sum, not a matrix product: BLAS may round a row differently with the
+    # number of rows solved together, and a cache filled in chunks must not depend on it
+    people = scaled.loads["population"].to_numpy(dtype=float)
+    pop = np.ascontiguousarray(np.clip(frac, 0.0, 1.0) * people[None, :]).sum(axis=1)
     by_class = res.shed_by_class_mw()
     nuclear = res.gen_mw[:, nuclear_rows(scaled)].sum(axis=1)
     return [
