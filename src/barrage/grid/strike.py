@@ -4,12 +4,13 @@ One Monte Carlo with one sample axis (runs) from the first weapon to the last re
 
 1. :func:`barrage.salvo.simulate` gives the leakers per run, by weapon class and by
    salvo asset (a *site*).
-2. Each site maps to grid assets (``substation:<bus>``, ``plant:<n>``, ``branch:<n>``).
-   A leaker on a site strikes one of the site's grid assets, chosen uniformly, and
-   destroys it with probability ``grid.damage_probability[class][kind]``; so a grid
-   asset ``m`` of kind ``k`` survives the night with probability
-   ``prod_{site a, class c} (1 - p[c, k] / n_a) ** leakers[a, c]`` (``n_a`` = grid
-   assets of the site), independently across assets.
+2. Each site maps to grid assets (``substation:<bus>``, ``plant:<n>``, ``branch:<n>``),
+   each a set of units where the scenario says so (:mod:`barrage.grid.units`:
+   autotransformers and line bays, generating units). A site's leakers are spread over
+   its units by a multinomial draw (uniform over the site's assets, then over each
+   asset's units), and a unit struck ``h_c`` times by class ``c`` survives with
+   ``prod_c (1 - p[c, kind]) ** h_c``: repeated hits accumulate, and units out from an
+   earlier strike (``grid.prior_damage``) stay out.
 3. :mod:`barrage.grid.restoration` repairs the damage day by day (crews, spare
    transformers, lead times) and prices each day's damaged set with
    :func:`barrage.grid.shed_load_batch` under the day's winter demand.

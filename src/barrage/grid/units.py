@@ -225,9 +225,7 @@ def expand_units(
     groups: dict[str, tuple[str, ...]] = {}
     unit_type: dict[str, str] = {}
     for key, spec in plants.items():
-        row = list(gens["gen_id"]).index(
-            net.generators["gen_id"].iloc[_plant_row(net, key, source)]
-        )
+        row = _plant_row(network, key, source)  # splits only append rows: positions hold
         gens = _split_plant(gens, row, spec)
         groups[key] = tuple(f"{key}/u{i + 1}" for i in range(spec.units))
         unit_type.update(dict.fromkeys(groups[key], spec.type))
