@@ -165,3 +165,16 @@ def test_bad_candidates_name_the_field(candidate, message):
     data["planning"] = {"candidates": [{"name": "x", **candidate}]}
     with pytest.raises(InputError, match=message):
         strike_from_dict(data, source="plan.yaml")
+
+
+def test_stylised_plan_is_ranked_in_usd_and_checked_by_enumeration(grid_dir):
+    path = example_strike_scenarios()["ukraine_stylised"]
+    out = plan_defence(path, runs=6, seed=0, grid_dir=grid_dir, budget=6_000_000)
+    assert out["cost_unit"] == "USD"
+    per = [r["avoided_mwh_per_cost"] for r in out["ranking"]]
+    assert per == sorted(per, reverse=True)
+    assert all("cvar95_mwh" in r for r in out["ranking"])
+    assert len(out["ranking"]) == 6
+    exact = out["exact"]
+    assert exact["plans_scored"] >= 2
+    assert exact["greedy_gap_mwh"] >= -1e-6  # the exact optimum is never worse than greedy
