@@ -178,3 +178,14 @@ def test_stylised_plan_is_ranked_in_usd_and_checked_by_enumeration(grid_dir):
     exact = out["exact"]
     assert exact["plans_scored"] >= 2
     assert exact["greedy_gap_mwh"] >= -1e-6  # the exact optimum is never worse than greedy
+
+
+def test_plan_tables_fit_80_columns_without_cutting(plan, monkeypatch, capsys):
+    from barrage.cli.strike import _render_plan
+
+    monkeypatch.setenv("COLUMNS", "80")
+    _render_plan(plan)
+    text = capsys.readouterr().out
+    assert "…" not in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "E unserved MWh" in text and "Each unit alone" in text

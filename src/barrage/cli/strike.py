@@ -214,21 +214,28 @@ def plan_defence_cmd(
 
 
 def _render_plan(r: dict) -> None:
+    from rich import box
     from rich.table import Table
 
     out = stdout_console()
-    table = Table(title=f"{r['scenario']}: budget {r['budget']:g}, {r['runs']} runs")
-    for col in ("plan", "units", "cost", "E[unserved] MWh", "+/- se"):
-        table.add_column(col, justify="left" if col in ("plan", "units") else "right")
+    unit = r.get("cost_unit", "cost unit")
+    table = Table(
+        title=f"{r['scenario']}: budget {_num(r['budget'])} {unit}, {r['runs']} runs",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("plan", overflow="fold", max_width=16)
+    table.add_column("units", overflow="fold", max_width=30)
+    for col in ("cost", "E unserved MWh", "+/- se"):
+        table.add_column(col, justify="right", no_wrap=True)
 
     def row(label: str, p: dict) -> None:
         units = ", ".join(f"{k} x{v}" for k, v in p["units"].items()) or "-"
         table.add_row(
             label,
             units,
-            f"{p['cost']:g}",
-            f"{p['expected_unserved_energy_mwh']:,.0f}",
-            f"{p['standard_error_mwh']:,.0f}",
+            _num(p["cost"]),
+            _num(p["expected_unserved_energy_mwh"]),
+            _num(p["standard_error_mwh"]),
         )
 
     row("no additions", r["no_additions"])
@@ -237,17 +244,19 @@ def _render_plan(r: dict) -> None:
     if r["exact"] and "units" in r["exact"]:
         row(f"exact ({r['exact']['plans_scored']} plans)", r["exact"])
     out.print(table)
-    steps = Table(title="Marginal value of each unit (greedy order)")
-    for col in ("step", "unit", "cost", "reduction MWh", "+/- se", "per cost unit"):
-        steps.add_column(col, justify="left" if col == "unit" else "right")
+    steps = Table(title="Marginal value of each unit (greedy order)", box=box.SIMPLE_HEAD)
+    steps.add_column("step", justify="right", no_wrap=True)
+    steps.add_column("unit", overflow="fold", max_width=26)
+    for col in ("cost", "reduction MWh", "+/- se", f"MWh per {unit}"):
+        steps.add_column(col, justify="right", no_wrap=True)
     for s in r["greedy"]["steps"]:
         steps.add_row(
             str(s["step"]),
             s["unit"],
-            f"{s['cost']:g}",
-            f"{s['reduction_mwh']:,.0f}",
-            f"{s['reduction_standard_error_mwh']:,.0f}",
-            f"{s['reduction_per_cost_mwh']:,.0f}",
+            _num(s["cost"]),
+            _num(s["reduction_mwh"]),
+            _num(s["reduction_standard_error_mwh"]),
+            f"{s['reduction_per_cost_mwh']:.3g}",
         )
     out.print(steps)
     _render_ranking(r)
@@ -270,7 +279,7 @@ def _render_ranking(r: dict) -> None:
         caption=f"costs in {unit}; CVaR95 = mean of the worst 5% of runs",
         box=box.SIMPLE_HEAD,
     )
-    table.add_column("unit", overflow="fold", max_width=26)
+    table.add_column("unit", overflow="fold", max_width=24)
     for col in ("cost", "avoided MWh", "+/- se", f"MWh per {unit}", "CVaR95 MWh"):
         table.add_column(col, justify="right", no_wrap=True)
     for row in r.get("ranking", []):
