@@ -336,14 +336,15 @@ def _render_replay(r: dict) -> None:
         table.add_row(
             row["target"],
             row["kind"],
-            _num(row["public"]),
+            f"{_num(row['public'])} {row['unit']}",
             _num(row["model_median"]),
             f"{_num(row['model_p05'])}-{_num(row['model_p95'])}",
             "hit" if row["within_factor_2"] else "MISS",
         )
     out.print(table)
     for row in r["rows"]:
-        out.print(f"{row['target']}: {row['source']}")
+        note = f" ({row['note']})" if row.get("note") else ""
+        out.print(f"{row['target']}: {row['source']}{note}")
 
 
 def render_impact(impact: dict) -> None:
