@@ -187,3 +187,31 @@ def test_report_section_shows_the_impact_or_why_it_was_skipped():
     assert "illustrative: rests on assumptions &lt;x&gt;" in page
     assert "skipped: no networks" in _impact_html({"skipped": "no networks"})
     assert _impact_html(None) == ""
+
+
+def test_replay_check_fits_on_2024_and_checks_without_refitting(record_db, shared_data):
+    from barrage.grid.replay import KAPPAS, replay_from_store
+
+    out = replay_from_store(
+        _stylised(),
+        record_db,
+        runs=20,
+        seed=0,
+        grid_dir=shared_data / "grid" / "pglib-opf",
+    )
+    search = {t["kappa"]: t["median_generation_lost_mw"] for t in out["kappa_search"]}
+    assert set(search) == set(KAPPAS)
+    best = min(search, key=lambda k: abs(np.log(max(search[k], 1e-9) / 9_200.0)))
+    assert out["kappa"] == best
+    kinds = [r["kind"] for r in out["rows"]]
+    assert kinds.count("fit") == 1 and kinds.count("out-of-sample") == 2
+    assert len(out["strikes_2024"]) == 13 and out["strikes_2022_23"][5] == "2022-12-16"
+    for r in out["rows"]:
+        assert r["model_p05"] <= r["model_median"] <= r["model_p95"]
+        assert r["within_factor_2"] == within_factor_two(r["model_median"], r["public"])
+
+
+def _stylised():
+    from barrage.grid.strike import example_strike_scenarios
+
+    return example_strike_scenarios()["ukraine_stylised"]
