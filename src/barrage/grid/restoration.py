@@ -22,6 +22,11 @@ Model (daily steps, arrays are runs x assets):
 
 Customer-hours count the population of each load times its shed fraction; hours at
 sub-zero temperature are reported apart and weighted by ``1 + w * (-T)`` as harm.
+
+Units (:mod:`barrage.grid.units`): spares come from a pool per unit type
+(:data:`SPARE_POOL`); mobile substations bridge destroyed transformer-type units and
+mobile generation serves shed load from a deploy day (:class:`Mobile`); the OPF's
+nuclear output against the intact system's is the nuclear curtailment.
 """
 
 from __future__ import annotations
@@ -285,14 +290,20 @@ class Mobile:
     deploy_days: int = 3
 
 
-def _spare_grants(damaged, kinds, priority, spares, spare_pool) -> tuple[np.ndarray, np.ndarray]:
+def _top_k(eligible: np.ndarray, priority: np.ndarray, k: int | np.ndarray) -> np.ndarray:
+    """(runs, M) True for each run's ``k`` eligible units of highest priority."""
+    runs, m = eligible.shape
+    order = np.argsort(-np.where(eligible, priority, -np.inf), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(runs, 0), axis=1)
+    return eligible & (rank < k)
+
+
+def _spare_grants(damaged, kinds, priority, spares) -> tuple[np.ndarray, np.ndarray]:
     """(needs_spare, got_spare) (runs, M): spares of each pool go to its destroyed units
     with the highest priority first. ``spares``: an int (one pool for every unit that
     needs a spare, the original rule) or a mapping pool -> count."""
-    runs, m = damaged.shape
-    pool = np.array(
-        [SPARE_POOL.get(k, "") for k in kinds] if spare_pool is None else spare_pool, dtype=object
-    )
+    pool = np.array([SPARE_POOL.get(k, "") for k in kinds], dtype=object)
     if isinstance(spares, int | np.integer):
         pool = np.where(pool != "", "all", "")
         counts = {"all": int(spares)}
@@ -301,12 +312,7 @@ def _spare_grants(damaged, kinds, priority, spares, spare_pool) -> tuple[np.ndar
     needs = damaged & (pool != "")[None, :]
     got = np.zeros_like(damaged)
     for name in sorted(set(pool) - {""}):
-        in_pool = needs & (pool == name)[None, :]
-        score = np.where(in_pool, priority, -np.inf)
-        order = np.argsort(-score, axis=1, kind="stable")
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(runs, 0), axis=1)
-        got |= in_pool & (rank < counts.get(name, 0))
+        got |= _top_k(needs & (pool == name)[None, :], priority, counts.get(name, 0))
     return needs, got
 
 
@@ -320,18 +326,17 @@ def repair_schedule(
     crews: int,
     spares: int | dict[str, int],
     horizon_days: int,
-    spare_pool: np.ndarray | None = None,
 ) -> np.ndarray:
     """(runs, M) index of the last day each destroyed asset is out (``horizon_days`` if
     it is still out at the horizon); -1 for assets not destroyed.
 
     ``spares``: one pool (an int, for every transformer-type unit) or counts by pool
-    (:data:`SPARE_POOL` names each unit type's pool; ``spare_pool`` overrides it per
-    asset). A destroyed unit without a spare waits its lead time before work starts.
+    (:data:`SPARE_POOL` names each unit type's pool). A destroyed unit without a spare
+    waits its lead time before work starts.
     """
     runs, m = damaged.shape
     needs_crew = np.isin(kinds, list(_NEEDS_CREW))[None, :]
-    needs, got_spare = _spare_grants(damaged, kinds, priority, spares, spare_pool)
+    needs, got_spare = _spare_grants(damaged, kinds, priority, spares)
     wait = np.where(needs & ~got_spare, lead_days, 0.0)
     remaining = np.where(damaged, np.maximum(work_days, 1e-9), 0.0)
     last_day = np.where(damaged, horizon_days, -1)
@@ -365,13 +370,8 @@ def mobile_cover(
     ``deploy_days`` (the highest-priority transformer-type units still out then)."""
     if mobile.substations <= 0:
         return last
-    runs, m = last.shape
     eligible = np.isin(kinds, list(SPARE_POOL))[None, :] & (last >= mobile.deploy_days)
-    score = np.where(eligible, priority, -np.inf)
-    order = np.argsort(-score, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(runs, 0), axis=1)
-    covered = eligible & (rank < mobile.substations)
+    covered = _top_k(eligible, priority, mobile.substations)
     return np.where(covered, mobile.deploy_days - 1, last)
 
 
