@@ -411,26 +411,35 @@ def _target_units(scenario: StrikeScenario, expanded, index: dict, net: Network)
     return groups
 
 
-def _per_unit(scenario: StrikeScenario, groups: dict, ids: list[str], field_name: str):
-    """(M,) values of grid.protection / grid.prior_damage, checked against the units."""
-    values = getattr(scenario.grid, field_name)
-    out = np.ones(len(ids)) if field_name == "protection" else np.zeros(len(ids), bool)
-    for key, v in values.items():
-        if key not in groups:
+def _units_of(scenario: StrikeScenario, groups: dict, field_name: str, key: str) -> tuple:
+    """The units of a target named in ``grid.<field_name>``, or a clean error."""
+    if key not in groups:
+        raise InputError(
+            f"{scenario.source}: grid.{field_name}.{key}: not a target of grid.targets; "
+            "allowed: " + ", ".join(groups)
+        )
+    return groups[key]
+
+
+def _protection(scenario: StrikeScenario, groups: dict, ids: list[str]) -> np.ndarray:
+    """(M,) factor on each unit's damage probability (``grid.protection``, else 1)."""
+    out = np.ones(len(ids))
+    for key, factor in scenario.grid.protection.items():
+        out[[ids.index(u) for u in _units_of(scenario, groups, "protection", key)]] = factor
+    return out
+
+
+def _prior_out(scenario: StrikeScenario, groups: dict, ids: list[str]) -> np.ndarray:
+    """(M,) True for the units already out (``grid.prior_damage``: the first n units)."""
+    out = np.zeros(len(ids), dtype=bool)
+    for key, n in scenario.grid.prior_damage.items():
+        units = _units_of(scenario, groups, "prior_damage", key)
+        if n > len(units):
             raise InputError(
-                f"{scenario.source}: grid.{field_name}.{key}: not a target of grid.targets; "
-                "allowed: " + ", ".join(groups)
+                f"{scenario.source}: grid.prior_damage.{key}: {n} units out, but the site "
+                f"has {len(units)} units"
             )
-        units = groups[key]
-        if field_name == "protection":
-            out[[ids.index(u) for u in units]] = v
-        else:
-            if v > len(units):
-                raise InputError(
-                    f"{scenario.source}: grid.prior_damage.{key}: {v} units out, but the site "
-                    f"has {len(units)} units"
-                )
-            out[[ids.index(u) for u in units[:v]]] = True
+        out[[ids.index(u) for u in units[:n]]] = True
     return out
 
 
@@ -462,8 +471,8 @@ def build_strike_model(
         target_kinds=kinds,
         capacity_mw=np.nan_to_num(table["capacity_mw"].to_numpy()[rows].astype(float), posinf=0.0),
         site_share=share,
-        protection=_per_unit(scenario, groups, ids, "protection"),
-        prior_out=_per_unit(scenario, groups, ids, "prior_damage"),
+        protection=_protection(scenario, groups, ids),
+        prior_out=_prior_out(scenario, groups, ids),
         groups=groups,
         cache=ShedCache(net),
     )
