@@ -349,3 +349,55 @@ def test_stylised_strike_in_chunks_equals_one_process(shared_data):
             getattr(chunked.restoration, name), getattr(one.restoration, name)
         )
     assert chunked.summary()["in_context"] == one.summary()["in_context"]
+
+
+def test_a_line_bay_hit_trips_its_line():
+    # bus 2's only line is a bay of substation 2: losing it cuts the 100 MW load off
+    net = _net(100.0, [(1, 300.0, 10.0)])
+    un = expand_units(
+        net, substations={"substation:2": SubstationUnits(autotransformers=2)}, plants={}
+    )
+    assert un.groups["substation:2"] == ("substation:2/at1", "substation:2/at2", "branch:1")
+    assert un.unit_type["branch:1"] == "bay"
+    res = shed_load_batch(un.network, _masks(un.network, [["branch:1"]]))
+    np.testing.assert_allclose(res.load_shed_mw, [100.0], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        (
+            {"stylise": {"peak_demand_mw": 100, "capacity_mw": {"thermal": 50}}},
+            "grid.stylise.capacity_mw: no capacity for type 'chp'",
+        ),
+        (
+            {
+                "stylise": {
+                    "peak_demand_mw": 100,
+                    "capacity_mw": {"thermal": 50, "chp": 10},
+                    "import_limit_mw": 20,
+                    "import_bus": 99,
+                }
+            },
+            "grid.stylise.import_bus: expected a bus number",
+        ),
+        ({"critical_shares": {"hospital": 0.7, "water_heating": 0.5}}, "adding up to at most 1"),
+        ({"critical_shares": {"bakeries": 0.1}}, "unknown class 'bakeries'"),
+    ],
+)
+def test_bad_stylised_settings_name_the_field(grid, message):
+    two_gens = _net(100.0, [(1, 300.0, 10.0), (1, 50.0, 20.0)])
+    with pytest.raises(InputError, match=message):
+        _model(
+            {
+                **grid,
+                "targets": {"site": ["plant:1"]},
+                "plants": {"plant:1": {"units": 2, "type": "thermal"}},
+                **(
+                    {"stylise": {**grid["stylise"], "default_type": "chp"}}
+                    if "stylise" in grid
+                    else {}
+                ),
+            },
+            net=two_gens,
+        )
