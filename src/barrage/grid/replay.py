@@ -12,7 +12,8 @@ spring 2024, never on the checks).
 Damage accumulates over the campaign: a unit destroyed on day ``t`` is out until
 ``t + work`` (its type's lognormal repair time, plus the transformer lead time when the
 spare pool of its type is used up); a unit hit again while out restarts its repair.
-Crews are not limited here (a simplification against :mod:`barrage.grid.restoration`).
+Crews are not limited here and spare pools are not replenished (simplifications against
+:mod:`barrage.grid.restoration`).
 
 Which nights: for 2024 the massive attacks on energy counted in public reporting
 (:data:`ENERGY_STRIKES_2024`, dated by the morning after, as the press does); for the
