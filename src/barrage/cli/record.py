@@ -111,7 +111,8 @@ def run(
     scores = score_summary(bt)
     run_id = save_backtest_result(db, bt, scores)
     stderr_console().print(f"stored as backtest run {run_id} in {db}")
-    html = write_report(inputs, out, backtest=bt, assessment=assessment)
+    impact = _last_strike_impact(db)
+    html = write_report(inputs, out, backtest=bt, assessment=assessment, impact=impact)
     if json_out:
         emit_json(
             {
@@ -119,6 +120,7 @@ def run(
                 "summary": result,
                 "assessment": assessment,
                 "verdict": scores["verdict"],
+                "last_strike_impact": impact,
                 "report": str(html),
             }
         )
@@ -130,7 +132,21 @@ def run(
         _render_assessment(assessment)
         # how far to trust the probabilities above: the backtest against the baselines
         render_verdict(scores["verdict"])
+        from barrage.cli.strike import render_impact
+
+        render_impact(impact)
         stdout_console().print(f"wrote {html}")
+
+
+def _last_strike_impact(db: Path) -> dict:
+    """The impact section, or why it was skipped (no network files here)."""
+    from barrage.errors import InputError
+    from barrage.grid.replay import last_strike_impact_from_store
+
+    try:
+        return last_strike_impact_from_store(db)
+    except InputError as exc:
+        return {"skipped": exc.message}
 
 
 @app.command()

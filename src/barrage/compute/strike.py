@@ -59,6 +59,7 @@ from barrage.grid.strike import (
     checked_strike_request,
     grid_draws,
     restoration_settings,
+    strike_context,
 )
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
 from barrage.salvo.engine import BLOCK_RUNS, compile_scenario
@@ -85,6 +86,7 @@ class _KeyCollector:
     def __init__(self, n_assets: int, known: Any = ()):
         self.n_assets = n_assets
         self.known = known
+        self.people = 1.0  # outcomes are thrown away
         self.keys: set[Key] = set()
 
     def lookup(self, full_masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -94,7 +96,7 @@ class _KeyCollector:
             if key not in self.known:
                 self.keys.add(key)
         n = len(full_masks)
-        return np.zeros(n), np.zeros(n), np.zeros((n, len(PRIORITY_CLASSES)))
+        return np.zeros(n), np.zeros(n), np.zeros((n, len(PRIORITY_CLASSES))), np.zeros(n)
 
 
 def _table_cache(model: StrikeModel, table: dict) -> ShedCache:
@@ -112,8 +114,9 @@ def _draw_task(ctx: tuple, blocks: tuple[int, int]) -> dict:
     damaged, work_z = grid_draws(model, salvo, seed, first_block=start)
     factor0 = model.scenario.grid.winter.profile(model.scenario.grid.horizon_days)[1][0]
     collector = _KeyCollector(n_assets, known)
-    masks = priority_masks(damaged)
-    price_masks(collector, model.target_rows, masks, np.full(len(masks), factor0))
+    if model.scenario.grid.repair_priority == "shed":
+        masks = priority_masks(damaged)
+        price_masks(collector, model.target_rows, masks, np.full(len(masks), factor0))
     return {"salvo": part, "damaged": damaged, "work_z": work_z, "keys": collector.keys}
 
 
@@ -132,6 +135,7 @@ def _plan_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndar
         target_rows=settings["target_rows"],
         horizon_days=settings["horizon_days"],
         winter=settings["winter"],
+        mobile=settings["mobile"],
     )
     return last, collector.keys
 
@@ -146,6 +150,7 @@ def _outcomes_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> Restorati
         target_rows=settings["target_rows"],
         horizon_days=settings["horizon_days"],
         winter=settings["winter"],
+        mobile=settings["mobile"],
     )
 
 
@@ -207,8 +212,10 @@ def run_strike_on(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int = 0,
+    extra_spares: int | dict[str, int] = 0,
     extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
     chunk_runs: int | None = None,
     on_progress: Progress | None = None,
 ) -> StrikeResult:
@@ -219,7 +226,13 @@ def run_strike_on(
     """
     cache = model.cache
     light = dataclasses.replace(model, cache=None)  # the solved table travels apart
-    settings = restoration_settings(model, extra_spares=extra_spares, extra_crews=extra_crews)
+    settings = restoration_settings(
+        model,
+        extra_spares=extra_spares,
+        extra_crews=extra_crews,
+        extra_mobile_substations=extra_mobile_substations,
+        extra_mobile_mw=extra_mobile_mw,
+    )
     cs = compile_scenario(salvo_scenario or model.scenario.salvo)
     workers = n_workers_of(client)
     total_blocks = n_blocks(runs)
@@ -273,6 +286,7 @@ def run_strike_on(
         salvo=salvo,
         damaged=damaged,
         restoration=_concat_restoration(parts),
+        context=strike_context(model),
     )
 
 

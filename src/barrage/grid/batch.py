@@ -47,6 +47,7 @@ class ShedResult:
     solved: np.ndarray  # (n_scenarios,) True where the LP was needed
     load_ids: tuple[str, ...]
     priority_class: tuple[str, ...]
+    gen_mw: np.ndarray | None = None  # (n_scenarios, n_generators) dispatch, MW
 
     def shed_by_class_mw(self) -> dict[str, np.ndarray]:
         """Shed per priority class, each an (n_scenarios,) array."""
@@ -108,8 +109,9 @@ class _Screen:
         # PTDF columns at generator buses: flow change per MW moved at each plant
         self.ptdf_gen = self.ptdf[:, self.gbus]
 
-    def passes(self, bus_out, branch_out, gen_out) -> np.ndarray:
-        """True where the redistributed dispatch stays feasible after the outages."""
+    def passes(self, bus_out, branch_out, gen_out) -> tuple[np.ndarray, np.ndarray]:
+        """(ok, dispatch): True where the redistributed dispatch (MW per generator, also
+        returned) stays feasible after the outages."""
         s = len(bus_out)
         ok = ~bus_out.any(axis=1)
         lost = gen_out @ self.pg0
@@ -137,7 +139,7 @@ class _Screen:
             ok &= diag_ok
         flows = np.where(branch_out, 0.0, flows)
         ok &= (np.abs(flows) <= self.rate[None, :] * (1 + 1e-9) + 1e-6).all(axis=1)
-        return ok
+        return ok, self.pg0[None, :] + delta_pg
 
 
 class _Solver:
@@ -179,7 +181,8 @@ class _Solver:
         self.anchor = False
         self.none = np.zeros(0, dtype=np.int64)
 
-    def solve(self, damage: Damage, scenario: int) -> np.ndarray:
+    def solve(self, damage: Damage, scenario: int) -> tuple[np.ndarray, np.ndarray]:
+        """(shed MW per load, dispatch MW per generator) of one scenario."""
         import highspy
 
         br = np.flatnonzero(damage.branch_out)
@@ -224,21 +227,22 @@ class _Solver:
             self.cold_restarts += 1
         if status != highspy.HighsModelStatus.kOptimal:
             # last resort: a fresh model with presolve (never seen to fail)
-            x = solve_opf(
+            fresh = solve_opf(
                 self.model.network, damage, cost_model="piecewise", segments=self.model.segments
-            ).shed_mw
+            )
             if len(cols):
                 h.changeColsBounds(len(cols), cols, self.lo[cols], self.up[cols])
             if len(rows):
                 h.changeRowsBounds(len(rows), rows, self.rlo[rows], self.rup[rows])
             h.clearSolver()
-            return np.clip(x, 0.0, None)
-        x = np.asarray(h.getSolution().col_value)[self.shed]
+            return np.clip(fresh.shed_mw, 0.0, None), np.asarray(fresh.gen_mw, dtype=float)
+        col = np.asarray(h.getSolution().col_value)
+        x, gen = col[self.shed], col[self.gen_col]
         if len(cols):
             h.changeColsBounds(len(cols), cols, self.lo[cols], self.up[cols])
         if len(rows):
             h.changeRowsBounds(len(rows), rows, self.rlo[rows], self.rup[rows])
-        return np.clip(x, 0.0, None)
+        return np.clip(x, 0.0, None), gen
 
 
 def shed_load_batch(
@@ -274,6 +278,7 @@ def shed_load_batch(
     base = np.asarray(solver.h.getSolution().col_value)
     base_shed = np.clip(base[model.blocks["shed"]], 0.0, None)
     shed = np.zeros((n_scen, nl))
+    gen = np.tile(base[model.blocks["gen"]], (n_scen, 1))
     solved = np.zeros(n_scen, dtype=bool)
     screener = None
     if screen and base_shed.sum() < 1e-6:
@@ -285,7 +290,9 @@ def shed_load_batch(
         stop = min(start + _CHUNK, n_scen)
         bus_out, branch_out, gen_out = element_masks(network, masks[start:stop])
         if screener is not None:
-            need = ~screener.passes(bus_out, branch_out, gen_out)
+            ok, dispatch = screener.passes(bus_out, branch_out, gen_out)
+            need = ~ok
+            gen[start:stop][ok] = dispatch[ok]
         else:
             need = np.ones(stop - start, dtype=bool)
         todo = np.flatnonzero(need)
@@ -294,7 +301,7 @@ def shed_load_batch(
         todo = todo[np.lexsort(packed.T[::-1])] if len(todo) else todo
         for i in todo:  # one LP per scenario that failed the screen
             damage = Damage(bus_out[i], branch_out[i], gen_out[i])
-            shed[start + i] = solver.solve(damage, start + i)
+            shed[start + i], gen[start + i] = solver.solve(damage, start + i)
         solved[start:stop] = need
         if progress is not None:
             progress(stop)
@@ -304,6 +311,7 @@ def shed_load_batch(
         solved=solved,
         load_ids=tuple(network.loads["load_id"]),
         priority_class=tuple(network.loads["priority_class"]),
+        gen_mw=gen,
     )
 
 

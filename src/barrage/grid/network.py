@@ -34,6 +34,7 @@ PRIORITY_CLASSES: dict[str, float] = {
     "nuclear_offsite": 1_000_000.0,  # off-site supply of a nuclear plant (cooling, safety)
     "hospital": 100_000.0,
     "water_heating": 50_000.0,  # water supply, sewage, district heating
+    "communications": 50_000.0,  # mobile and fixed networks, data centres
     "other": 10_000.0,
 }
 #: Default population served per MW of demand (Ukraine before 2022: ~41 M people on ~15 GW

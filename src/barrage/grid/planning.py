@@ -21,6 +21,7 @@ This optimises protection only (placements, spares, crews), never an attack.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import itertools
 from collections.abc import Callable
@@ -39,6 +40,9 @@ from barrage.grid.strike import (
     run_strike,
     summarise_tail,
 )
+
+SPARE_POOLS = ("transformer", "autotransformer")
+"""Pools a spare-transformer candidate without ``unit_type`` adds to."""
 
 EXACT_LIMIT = 512
 """Most plans :func:`exact_plan` will score."""
@@ -72,29 +76,46 @@ class PlanEvaluator:
     def unserved(self, plan: tuple[int, ...]) -> np.ndarray:
         """Per-run unserved energy (MWh) under ``plan``."""
         if plan not in self._cache:
-            sc = self.model.scenario
-            layers = list(sc.salvo.layers)
-            spares = crews = 0
-            for n, cand in zip(plan, self.candidates, strict=True):
-                if cand.kind == "air_defence":
-                    layer = cand.layer if n else cand.layer.model_copy(update={"stock": 0})
-                    layers.append(layer)
-                elif cand.kind == "spare_transformers":
-                    spares += n * cand.units
-                else:
-                    crews += n * cand.units
-            salvo = sc.salvo.model_copy(update={"layers": layers})
             result = self.runner(
-                self.model,
-                runs=self.runs,
-                seed=self.seed,
-                salvo_scenario=salvo,
-                extra_spares=spares,
-                extra_crews=crews,
+                self._model_for(plan), runs=self.runs, seed=self.seed, **self._extras(plan)
             )
             self._cache[plan] = result.unserved_energy_mwh
             self.evaluations += 1
         return self._cache[plan]
+
+    def _model_for(self, plan: tuple[int, ...]) -> StrikeModel:
+        """The bound model with the plan's passive protection on its targets' units."""
+        factor = np.ones(len(self.model.target_ids))
+        ids = list(self.model.target_ids)
+        for n, cand in zip(plan, self.candidates, strict=True):
+            if cand.kind == "passive_protection" and n:
+                for t in cand.covers:
+                    factor[[ids.index(u) for u in self.model.groups[t]]] *= cand.factor**n
+        if np.all(factor == 1.0):
+            return self.model
+        return dataclasses.replace(self.model, protection=self.model.protection * factor)
+
+    def _extras(self, plan: tuple[int, ...]) -> dict:
+        """The salvo (every candidate layer present, stock 0 when not bought) and the
+        spares, crews and mobile units the plan adds."""
+        sc = self.model.scenario
+        layers = list(sc.salvo.layers)
+        spares: dict[str, int] = {}
+        extras = {"extra_crews": 0, "extra_mobile_substations": 0, "extra_mobile_mw": 0.0}
+        for n, cand in zip(plan, self.candidates, strict=True):
+            if cand.kind == "air_defence":
+                layers.append(cand.layer if n else cand.layer.model_copy(update={"stock": 0}))
+            elif cand.kind == "spare_transformers":
+                for pool in [cand.unit_type] if cand.unit_type else list(SPARE_POOLS):
+                    spares[pool] = spares.get(pool, 0) + n * cand.units
+            elif cand.kind == "crews":
+                extras["extra_crews"] += n * cand.units
+            elif cand.kind == "mobile_substations":
+                extras["extra_mobile_substations"] += n * cand.units
+            elif cand.kind == "mobile_generation":
+                extras["extra_mobile_mw"] += n * cand.units * cand.mw
+        salvo = sc.salvo.model_copy(update={"layers": layers})
+        return {"salvo_scenario": salvo, "extra_spares": spares, **extras}
 
     def describe(self, plan: tuple[int, ...], reference: tuple[int, ...] | None = None) -> dict:
         ue = self.unserved(plan)
@@ -166,6 +187,32 @@ def greedy_plan(ev: PlanEvaluator, budget: float) -> tuple[tuple[int, ...], list
     return plan, steps
 
 
+def ranking(ev: PlanEvaluator) -> list[dict]:
+    """Each candidate's first unit on its own, against no additions: expected unserved
+    energy avoided (MWh, paired SE) per cost unit, and CVaR95 with and without it;
+    best value for money first."""
+    base = ev.empty()
+    before = ev.unserved(base)
+    rows = []
+    for i, cand in enumerate(ev.candidates):
+        after = ev.unserved(_add(base, i))
+        diff = before - after
+        rows.append(
+            {
+                "unit": cand.name,
+                "kind": cand.kind,
+                "cost": cand.cost,
+                "avoided_mwh": float(diff.mean()),
+                "avoided_standard_error_mwh": _se(diff),
+                "avoided_mwh_per_cost": float(diff.mean() / cand.cost),
+                "cvar95_mwh": summarise_tail(after)["cvar95"],
+                "cvar95_avoided_mwh": summarise_tail(before)["cvar95"]
+                - summarise_tail(after)["cvar95"],
+            }
+        )
+    return sorted(rows, key=lambda r: -r["avoided_mwh_per_cost"])
+
+
 def affordable_plans(ev: PlanEvaluator, budget: float) -> list[tuple[int, ...]]:
     """Every count vector within the budget and the candidates' max_units."""
     ranges = [range(c.max_units + 1) for c in ev.candidates]
@@ -188,9 +235,12 @@ def site_load_mw(model: StrikeModel) -> dict[str, float]:
     table = assets(model.network)
     loads = model.network.loads.groupby("bus")["p_mw"].sum()
     index = dict(zip(table["asset_id"], table["bus"], strict=True))
+    br = model.network.branches
+    far_end = dict(zip(br["branch_id"], br["to_bus"], strict=True))  # an autotransformer's LV bus
     out = {}
     for site, ids in model.scenario.grid.targets.items():
-        buses = {int(index[str(a).strip()]) for a in ids}
+        units = [u for a in ids for u in model.groups[str(a).strip()]]
+        buses = {int(index[u]) for u in units} | {int(far_end[u]) for u in units if u in far_end}
         out[site] = float(sum(loads.get(b, 0.0) for b in buses))
     return out
 
@@ -246,6 +296,7 @@ def plan_defence(
         "runs": runs,
         "seed": seed,
         "budget": budget,
+        "cost_unit": scenario.planning.cost_unit,
         "no_additions": ev.describe(base),
         "greedy": {**ev.describe(greedy, base), "steps": steps},
         "naive_largest_loads": ev.describe(naive, greedy),
@@ -268,5 +319,6 @@ def plan_defence(
                 "greedy_gap_mwh": float(g - b),
                 "greedy_gap_percent": float(100.0 * (g - b) / b) if b > 0 else 0.0,
             }
+    out["ranking"] = ranking(ev)
     out["shed_solves"] = model.cache.solves
     return out

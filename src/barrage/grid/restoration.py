@@ -22,6 +22,11 @@ Model (daily steps, arrays are runs x assets):
 
 Customer-hours count the population of each load times its shed fraction; hours at
 sub-zero temperature are reported apart and weighted by ``1 + w * (-T)`` as harm.
+
+Units (:mod:`barrage.grid.units`): spares come from a pool per unit type
+(:data:`SPARE_POOL`); mobile substations bridge destroyed transformer-type units and
+mobile generation serves shed load from a deploy day (:class:`Mobile`); the OPF's
+nuclear output against the intact system's is the nuclear curtailment.
 """
 
 from __future__ import annotations
@@ -35,8 +40,13 @@ from barrage.grid.batch import shed_load_batch
 from barrage.grid.network import PRIORITY_CLASSES, Network, assets
 
 ASSET_KINDS = ("substation", "plant", "line", "transformer")
-_NEEDS_SPARE = {"substation", "transformer"}
-_NEEDS_CREW = {"substation", "transformer", "line"}
+#: Spare pool each unit type draws on when destroyed (types not listed need no spare).
+SPARE_POOL = {
+    "substation": "transformer",
+    "transformer": "transformer",
+    "autotransformer": "autotransformer",
+}
+_NEEDS_CREW = {"substation", "transformer", "line", "autotransformer", "bay"}
 _HOURS_PER_DAY = 24.0
 _TOL_MW = 1e-6
 
@@ -57,6 +67,11 @@ def default_repair() -> dict[str, RepairSpec]:
         "transformer": RepairSpec(median_days=14.0, sigma=0.4),
         "substation": RepairSpec(median_days=21.0, sigma=0.4),
         "plant": RepairSpec(median_days=120.0, sigma=0.5),
+        "autotransformer": RepairSpec(median_days=14.0, sigma=0.4),
+        "bay": RepairSpec(median_days=5.0, sigma=0.5),
+        "thermal": RepairSpec(median_days=120.0, sigma=0.5),
+        "chp": RepairSpec(median_days=120.0, sigma=0.5),
+        "hydro": RepairSpec(median_days=180.0, sigma=0.5),
     }
 
 
@@ -90,8 +105,20 @@ def scaled_network(network: Network, factor: float) -> Network:
     return replace(network, loads=loads)
 
 
-def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
-    """(shed_mw, population_off, shed_by_class_mw) per damaged-asset mask on ``scaled``.
+def nuclear_rows(network: Network) -> np.ndarray:
+    """Generators whose ``unit_type`` is nuclear (none when the column is absent)."""
+    if "unit_type" not in network.generators.columns:
+        return np.zeros(len(network.generators), dtype=bool)
+    return network.generators["unit_type"].to_numpy() == "nuclear"
+
+
+ShedValue = tuple[float, float, np.ndarray, float]
+
+
+def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[ShedValue]:
+    """(shed_mw, population_off, shed_by_class_mw, nuclear_mw) per damaged-asset mask on
+    ``scaled``; ``nuclear_mw`` is the OPF's nuclear output, which falls when damaged
+    substations cannot carry it away (the nuclear curtailment).
 
     Each LP starts from the intact network's basis, so a mask's numbers do not depend on
     the other masks solved with it: a cache filled in any order, in one process or in
@@ -100,13 +127,18 @@ def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[tuple[float, flo
     res = shed_load_batch(scaled, full_masks, warm_start="intact")
     p = np.clip(scaled.loads["p_mw"].to_numpy(), 0.0, None)
     frac = np.divide(res.shed_by_load_mw, p, out=np.zeros_like(res.shed_by_load_mw), where=p > 0)
-    pop = np.clip(frac, 0.0, 1.0) @ scaled.loads["population"].to_numpy(dtype=float)
+    # a row-wise sum, not a matrix product: BLAS may round a row differently with the
+    # number of rows solved together, and a cache filled in chunks must not depend on it
+    people = scaled.loads["population"].to_numpy(dtype=float)
+    pop = np.ascontiguousarray(np.clip(frac, 0.0, 1.0) * people[None, :]).sum(axis=1)
     by_class = res.shed_by_class_mw()
+    nuclear = res.gen_mw[:, nuclear_rows(scaled)].sum(axis=1)
     return [
         (
             float(res.load_shed_mw[j]),
             float(pop[j]),
             np.array([by_class[c][j] for c in PRIORITY_CLASSES]),
+            float(nuclear[j]),
         )
         for j in range(len(full_masks))
     ]
@@ -118,8 +150,9 @@ class ShedCache:
     def __init__(self, network: Network):
         self.network = network
         self.n_assets = len(assets(network))
+        self.people = float(network.loads["population"].sum())
         self._nets: dict[float, Network] = {}
-        self._store: dict[tuple[float, bytes], tuple[float, float, np.ndarray]] = {}
+        self._store: dict[tuple[float, bytes], ShedValue] = {}
         self.solves = 0
 
     def _scaled(self, factor: float) -> Network:
@@ -130,7 +163,7 @@ class ShedCache:
     def __contains__(self, key: tuple[float, bytes]) -> bool:
         return key in self._store
 
-    def entries(self) -> dict[tuple[float, bytes], tuple[float, float, np.ndarray]]:
+    def entries(self) -> dict[tuple[float, bytes], ShedValue]:
         """The solved table, keyed by (demand factor, packed full mask)."""
         return self._store
 
@@ -140,7 +173,8 @@ class ShedCache:
         self.solves += solved
 
     def lookup(self, full_masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(shed_mw, population_off, shed_by_class_mw) for each row (already unique)."""
+        """(shed_mw, population_off, shed_by_class_mw, nuclear_mw) for each row (already
+        unique)."""
         n = len(full_masks)
         packed = np.packbits(full_masks, axis=1)
         keys = [(float(f), packed[i].tobytes()) for i, f in enumerate(factors)]
@@ -155,14 +189,15 @@ class ShedCache:
         shed = np.empty(n)
         pop_off = np.empty(n)
         by = np.empty((n, len(classes)))
+        nuc = np.empty(n)
         for i, k in enumerate(keys):
-            shed[i], pop_off[i], by[i] = self._store[k]
-        return shed, pop_off, by
+            shed[i], pop_off[i], by[i], nuc[i] = self._store[k]
+        return shed, pop_off, by, nuc
 
 
 def price_masks(
     cache: ShedCache, target_rows: np.ndarray, target_masks: np.ndarray, factors: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shed for many (target mask, demand factor) rows, solving each distinct pair once."""
     n, m = target_masks.shape
     packed = np.packbits(target_masks, axis=1)
@@ -171,8 +206,8 @@ def price_masks(
     first, inverse = unique_rows(key)
     full = np.zeros((len(first), cache.n_assets), dtype=bool)
     full[:, target_rows] = target_masks[first]
-    shed, pop, by = cache.lookup(full, fac[first])
-    return shed[inverse], pop[inverse], by[inverse]
+    shed, pop, by, nuc = cache.lookup(full, fac[first])
+    return shed[inverse], pop[inverse], by[inverse], nuc[inverse]
 
 
 _ROW_HASH_MULTIPLIERS = np.random.default_rng(20261130).integers(
@@ -233,6 +268,52 @@ class Restoration:
     repaired_day: np.ndarray  # (runs, M) last day out; horizon if never repaired
     temperature_c: np.ndarray  # (days,)
     demand_factor: np.ndarray  # (days,)
+    shed_hours_by_class: np.ndarray | None = None  # (runs, classes) hours with shed > 0
+    customers_off_share: np.ndarray | None = None  # (runs, days) share of people off
+    nuclear_curtailed_mw: np.ndarray | None = None  # (runs, days) nuclear output lost
+
+
+@dataclass(frozen=True)
+class Mobile:
+    """Mobile substations and generation the grid operator can bring in.
+
+    ``substations``: units that each stand in for one destroyed transformer-type unit
+    (autotransformer, transformer, substation) from ``deploy_days`` after the strike until
+    its repair ends, given to the highest-priority units first. ``generation_mw``: mobile
+    generation set up at the shed loads from ``deploy_days``; it serves up to that many
+    MW of each day's shed, critical classes first (an assumption: it stands where the
+    load is cut, and the network around it does not limit it).
+    """
+
+    substations: int = 0
+    generation_mw: float = 0.0
+    deploy_days: int = 3
+
+
+def _top_k(eligible: np.ndarray, priority: np.ndarray, k: int | np.ndarray) -> np.ndarray:
+    """(runs, M) True for each run's ``k`` eligible units of highest priority."""
+    runs, m = eligible.shape
+    order = np.argsort(-np.where(eligible, priority, -np.inf), axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(runs, 0), axis=1)
+    return eligible & (rank < k)
+
+
+def _spare_grants(damaged, kinds, priority, spares) -> tuple[np.ndarray, np.ndarray]:
+    """(needs_spare, got_spare) (runs, M): spares of each pool go to its destroyed units
+    with the highest priority first. ``spares``: an int (one pool for every unit that
+    needs a spare, the original rule) or a mapping pool -> count."""
+    pool = np.array([SPARE_POOL.get(k, "") for k in kinds], dtype=object)
+    if isinstance(spares, int | np.integer):
+        pool = np.where(pool != "", "all", "")
+        counts = {"all": int(spares)}
+    else:
+        counts = {str(k): int(v) for k, v in spares.items()}
+    needs = damaged & (pool != "")[None, :]
+    got = np.zeros_like(damaged)
+    for name in sorted(set(pool) - {""}):
+        got |= _top_k(needs & (pool == name)[None, :], priority, counts.get(name, 0))
+    return needs, got
 
 
 def repair_schedule(
@@ -243,20 +324,20 @@ def repair_schedule(
     priority: np.ndarray,
     *,
     crews: int,
-    spares: int,
+    spares: int | dict[str, int],
     horizon_days: int,
 ) -> np.ndarray:
     """(runs, M) index of the last day each destroyed asset is out (``horizon_days`` if
-    it is still out at the horizon); -1 for assets not destroyed."""
+    it is still out at the horizon); -1 for assets not destroyed.
+
+    ``spares``: one pool (an int, for every transformer-type unit) or counts by pool
+    (:data:`SPARE_POOL` names each unit type's pool). A destroyed unit without a spare
+    waits its lead time before work starts.
+    """
     runs, m = damaged.shape
-    needs_spare = np.isin(kinds, list(_NEEDS_SPARE))[None, :]
     needs_crew = np.isin(kinds, list(_NEEDS_CREW))[None, :]
-    spare_score = np.where(damaged & needs_spare, priority, -np.inf)
-    order = np.argsort(-spare_score, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(m)[None, :].repeat(runs, 0), axis=1)
-    got_spare = damaged & needs_spare & (rank < spares)
-    wait = np.where(damaged & needs_spare & ~got_spare, lead_days, 0.0)
+    needs, got_spare = _spare_grants(damaged, kinds, priority, spares)
+    wait = np.where(needs & ~got_spare, lead_days, 0.0)
     remaining = np.where(damaged, np.maximum(work_days, 1e-9), 0.0)
     last_day = np.where(damaged, horizon_days, -1)
     rows = np.arange(runs)[:, None]
@@ -282,6 +363,18 @@ def repair_schedule(
     return last_day
 
 
+def mobile_cover(
+    last: np.ndarray, kinds: np.ndarray, priority: np.ndarray, mobile: Mobile
+) -> np.ndarray:
+    """``last`` with the units bridged by a mobile substation back in service from day
+    ``deploy_days`` (the highest-priority transformer-type units still out then)."""
+    if mobile.substations <= 0:
+        return last
+    eligible = np.isin(kinds, list(SPARE_POOL))[None, :] & (last >= mobile.deploy_days)
+    covered = _top_k(eligible, priority, mobile.substations)
+    return np.where(covered, mobile.deploy_days - 1, last)
+
+
 def priority_masks(damaged: np.ndarray) -> np.ndarray:
     """(runs * (M + 1), M) sets priced to rank repairs: each run's damage, then the same
     minus each asset in turn."""
@@ -304,12 +397,20 @@ def plan_repairs(
     z_work: np.ndarray,
     z_lead: np.ndarray,
     crews: int,
-    spares: int,
+    spares: int | dict[str, int],
     horizon_days: int,
     winter: Winter,
+    mobile: Mobile | None = None,
+    priority_rule: str = "shed",
 ) -> np.ndarray:
     """The first half of :func:`simulate_restoration`: each run's repair schedule
-    (:func:`repair_schedule`), its priorities priced on the strike day."""
+    (:func:`repair_schedule`), its priorities and the units a mobile substation bridges
+    (:func:`mobile_cover`).
+
+    ``priority_rule``: ``"shed"`` ranks repairs by the load (MW) each restores alone,
+    priced on the strike day (one load-shed solve per destroyed asset and run);
+    ``"capacity"`` by the capacity (MW) each brings back, per day of work (no solves:
+    with many units per site, most single repairs restore no load on their own)."""
     runs, m = damaged.shape
     _, factor = winter.profile(horizon_days)
     median = np.array([repair[k].median_days for k in target_kinds])
@@ -317,14 +418,18 @@ def plan_repairs(
     work = median[None, :] * np.exp(sigma[None, :] * z_work)
     lead = lead_time.median_days * np.exp(lead_time.sigma * z_lead)
 
-    # priority: MW restored by repairing one asset alone, from the initial damage
-    shed0, _, _ = price_masks(
-        cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
-    )
-    shed0 = shed0.reshape(runs, m + 1)
-    gain = np.clip(shed0[:, :1] - shed0[:, 1:], 0.0, None)
+    if priority_rule == "shed":
+        # MW of load restored by repairing one asset alone, from the initial damage
+        shed0, _, _, _ = price_masks(
+            cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
+        )
+        shed0 = shed0.reshape(runs, m + 1)
+        gain = np.clip(shed0[:, :1] - shed0[:, 1:], 0.0, None)
+    else:  # "capacity": MW of capacity each repair brings back, no load-shed solves
+        gain = np.zeros((runs, m))
+        capacity_mw = capacity_mw * 1e3
     priority = (gain + 1e-3 * capacity_mw[None, :] + 1e-6) / np.maximum(work, 1e-3)
-    return repair_schedule(
+    last = repair_schedule(
         damaged,
         target_kinds,
         work,
@@ -334,6 +439,27 @@ def plan_repairs(
         spares=spares,
         horizon_days=horizon_days,
     )
+    return mobile_cover(last, target_kinds, priority, mobile or Mobile())
+
+
+def _mobile_generation(
+    shed: np.ndarray, by_day: np.ndarray, mobile: Mobile
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shed (runs, days) and shed by class (runs, days, classes) after mobile generation
+    serves up to ``generation_mw`` of each day's shed from ``deploy_days``, the classes
+    with the highest value of lost load first."""
+    if mobile.generation_mw <= 0:
+        return shed, by_day
+    days = shed.shape[1]
+    cap = np.where(np.arange(days) >= mobile.deploy_days, mobile.generation_mw, 0.0)[None, :]
+    order = np.argsort([-v for v in PRIORITY_CLASSES.values()], kind="stable")
+    left = np.broadcast_to(cap, shed.shape).copy()
+    out = by_day.copy()
+    for c in order:
+        served = np.minimum(out[:, :, c], left)
+        out[:, :, c] -= served
+        left -= served
+    return out.sum(axis=2), out
 
 
 def restoration_outcomes(
@@ -344,36 +470,43 @@ def restoration_outcomes(
     target_rows: np.ndarray,
     horizon_days: int,
     winter: Winter,
+    mobile: Mobile | None = None,
 ) -> Restoration:
     """The second half of :func:`simulate_restoration`: each day's damaged set priced
     under the day's demand, and the per-run outcomes. Row by row: a slice of runs gives
     the same slice of the outcomes."""
     runs, m = damaged.shape
+    mobile = mobile or Mobile()
     temp, factor = winter.profile(horizon_days)
-    base_shed, base_pop, base_by = price_masks(
+    base_shed, base_pop, base_by, base_nuc = price_masks(
         cache, target_rows, np.zeros((horizon_days, m), dtype=bool), factor
     )
     days = np.arange(horizon_days)
+    n_cls = len(PRIORITY_CLASSES)
     shed = np.zeros((runs, horizon_days))
     pop = np.zeros((runs, horizon_days))
-    n_cls = len(PRIORITY_CLASSES)
-    by_class = np.zeros((runs, n_cls))
+    nuc = np.zeros((runs, horizon_days))
+    by_day = np.zeros((runs, horizon_days, n_cls))
     for start in range(0, runs, 1024):  # bounded memory: runs x days x assets per block
         sl = slice(start, min(start + 1024, runs))
         out = damaged[sl, None, :] & (last[sl, None, :] >= days[None, :, None])
         r = out.shape[0]
-        s, p, b = price_masks(cache, target_rows, out.reshape(-1, m), np.tile(factor, r))
+        s, p, b, n = price_masks(cache, target_rows, out.reshape(-1, m), np.tile(factor, r))
         shed[sl] = np.clip(s.reshape(r, -1) - base_shed[None, :], 0.0, None)
         pop[sl] = np.clip(p.reshape(r, -1) - base_pop[None, :], 0.0, None)
-        by_class[sl] = (
-            np.clip(b.reshape(r, horizon_days, n_cls) - base_by[None], 0.0, None).sum(axis=1)
-            * _HOURS_PER_DAY
-        )
+        lost = base_nuc[None, :] - n.reshape(r, -1)
+        nuc[sl] = np.where(lost > _TOL_MW, lost, 0.0)
+        by_day[sl] = np.clip(b.reshape(r, horizon_days, n_cls) - base_by[None], 0.0, None)
+    before = np.where(shed > 0, shed, 1.0)
+    shed, by_day = _mobile_generation(shed, by_day, mobile)
+    pop = pop * np.where(shed > 0, shed / before, 0.0)  # people back in proportion
+    by_class = by_day.sum(axis=1) * _HOURS_PER_DAY
     cold = temp < 0.0
     weight = 1.0 + winter.cold_harm_weight_per_degc * np.maximum(0.0, -temp)
     customer_h = pop * _HOURS_PER_DAY
     shedding = shed > _TOL_MW
     restored = ~(damaged & (last >= horizon_days)).any(axis=1)
+    people = cache.people
     return Restoration(
         shed_mw=shed,
         unserved_energy_mwh=_row_sum(shed) * _HOURS_PER_DAY,
@@ -390,6 +523,9 @@ def restoration_outcomes(
         repaired_day=last,
         temperature_c=temp,
         demand_factor=factor,
+        shed_hours_by_class=(by_day > _TOL_MW).sum(axis=1) * _HOURS_PER_DAY,
+        customers_off_share=pop / people if people > 0 else np.zeros_like(pop),
+        nuclear_curtailed_mw=nuc,
     )
 
 
@@ -419,9 +555,11 @@ def simulate_restoration(
     z_work: np.ndarray,
     z_lead: np.ndarray,
     crews: int,
-    spares: int,
+    spares: int | dict[str, int],
     horizon_days: int,
     winter: Winter,
+    mobile: Mobile | None = None,
+    priority_rule: str = "shed",
 ) -> Restoration:
     """Recovery of each run's damage; see the module notes for the model."""
     last = plan_repairs(
@@ -438,6 +576,8 @@ def simulate_restoration(
         spares=spares,
         horizon_days=horizon_days,
         winter=winter,
+        mobile=mobile,
+        priority_rule=priority_rule,
     )
     return restoration_outcomes(
         cache,
@@ -446,4 +586,5 @@ def simulate_restoration(
         target_rows=target_rows,
         horizon_days=horizon_days,
         winter=winter,
+        mobile=mobile,
     )

@@ -4,12 +4,13 @@ One Monte Carlo with one sample axis (runs) from the first weapon to the last re
 
 1. :func:`barrage.salvo.simulate` gives the leakers per run, by weapon class and by
    salvo asset (a *site*).
-2. Each site maps to grid assets (``substation:<bus>``, ``plant:<n>``, ``branch:<n>``).
-   A leaker on a site strikes one of the site's grid assets, chosen uniformly, and
-   destroys it with probability ``grid.damage_probability[class][kind]``; so a grid
-   asset ``m`` of kind ``k`` survives the night with probability
-   ``prod_{site a, class c} (1 - p[c, k] / n_a) ** leakers[a, c]`` (``n_a`` = grid
-   assets of the site), independently across assets.
+2. Each site maps to grid assets (``substation:<bus>``, ``plant:<n>``, ``branch:<n>``),
+   each a set of units where the scenario says so (:mod:`barrage.grid.units`:
+   autotransformers and line bays, generating units). A site's leakers are spread over
+   its units by a multinomial draw (uniform over the site's assets, then over each
+   asset's units), and a unit struck ``h_c`` times by class ``c`` survives with
+   ``prod_c (1 - p[c, kind]) ** h_c``: repeated hits accumulate, and units out from an
+   earlier strike (``grid.prior_damage``) stay out.
 3. :mod:`barrage.grid.restoration` repairs the damage day by day (crews, spare
    transformers, lead times) and prices each day's damaged set with
    :func:`barrage.grid.shed_load_batch` under the day's winter demand.
@@ -37,12 +38,21 @@ from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES, Network, assets, read_network
 from barrage.grid.restoration import (
     ASSET_KINDS,
+    Mobile,
     RepairSpec,
     Restoration,
     ShedCache,
     Winter,
     default_repair,
     simulate_restoration,
+)
+from barrage.grid.stylised import Stylise, stylise
+from barrage.grid.units import (
+    DAMAGE_KIND,
+    PlantUnits,
+    SubstationUnits,
+    expand_units,
+    split_critical_loads,
 )
 from barrage.salvo.engine import SalvoResult, simulate
 from barrage.salvo.scenario import (
@@ -56,6 +66,18 @@ from barrage.salvo.scenario import (
 
 Probability = float
 AssetKind = Literal["substation", "plant", "line", "transformer"]
+UnitType = Literal[
+    "substation",
+    "plant",
+    "line",
+    "transformer",
+    "autotransformer",
+    "bay",
+    "thermal",
+    "chp",
+    "hydro",
+]
+SparePool = Literal["transformer", "autotransformer"]
 
 DEFAULT_GRID_DIR = Path("..") / "shared" / "data" / "grid" / "pglib-opf"
 """Where network files named in a scenario are looked for last (relative to the working
@@ -80,14 +102,25 @@ class GridSection(BaseModel):
     network: str = Field(min_length=1)
     targets: dict[str, list[str]] = Field(min_length=1)
     damage_probability: dict[str, dict[AssetKind, float]] = Field(default_factory=dict)
-    repair: dict[AssetKind, RepairSpec] = Field(default_factory=dict)
+    repair: dict[UnitType, RepairSpec] = Field(default_factory=dict)
     transformer_lead_time: RepairSpec = Field(
         default_factory=lambda: RepairSpec(median_days=210.0, sigma=0.25)
     )
     crews: int = Field(default=4, ge=0, le=10_000)
     spare_transformers: int = Field(default=2, ge=0, le=10_000)
+    spares: dict[SparePool, int] = Field(default_factory=dict)
     horizon_days: int = Field(default=365, ge=1, le=3650)
     winter: Winter = Field(default_factory=Winter)
+    substations: dict[str, SubstationUnits] = Field(default_factory=dict)
+    plants: dict[str, PlantUnits] = Field(default_factory=dict)
+    critical_shares: dict[str, float] = Field(default_factory=dict)
+    prior_damage: dict[str, int] = Field(default_factory=dict)
+    protection: dict[str, float] = Field(default_factory=dict)
+    mobile_substations: int = Field(default=0, ge=0, le=1000)
+    mobile_generation_mw: float = Field(default=0.0, ge=0, le=1e6)
+    mobile_deploy_days: int = Field(default=3, ge=0, le=365)
+    stylise: Stylise | None = None
+    repair_priority: Literal["shed", "capacity"] = "shed"
 
     @model_validator(mode="after")
     def _check(self) -> GridSection:
@@ -107,19 +140,52 @@ class GridSection(BaseModel):
         for site, ids in self.targets.items():
             if not ids:
                 raise ValueError(f"targets.{site}: map the site to at least one grid asset")
+        for key, factor in self.protection.items():
+            if not 0.0 <= factor <= 1.0:
+                raise ValueError(
+                    f"protection.{key}: expected a factor on the damage probability in "
+                    f"[0, 1], got {factor}"
+                )
+        for pool, n in self.spares.items():
+            if n < 0:
+                raise ValueError(f"spares.{pool}: expected a count >= 0, got {n}")
+        for key, n in self.prior_damage.items():
+            if n < 0:
+                raise ValueError(f"prior_damage.{key}: expected units out >= 0, got {n}")
         return self
 
 
 class Candidate(BaseModel):
-    """A unit the defender may add: an air-defence placement, spare transformers, crews."""
+    """A unit the defender may add: an air-defence placement, passive protection of some
+    targets (their damage probability times ``factor``), spares (of ``unit_type``, else
+    every pool), crews, mobile substations or mobile generation (``mw`` per unit)."""
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
-    kind: Literal["air_defence", "spare_transformers", "crews"]
+    kind: Literal[
+        "air_defence",
+        "passive_protection",
+        "spare_transformers",
+        "crews",
+        "mobile_substations",
+        "mobile_generation",
+    ]
     cost: float = Field(default=1.0, gt=0)
     max_units: int = Field(default=1, ge=1, le=20)
-    units: int = Field(default=1, ge=1, le=1000)  # spares or crews per unit
+    units: int = Field(default=1, ge=1, le=1000)  # spares, crews or mobile units per unit
     layer: Layer | None = None
+    covers: list[str] = Field(default_factory=list)  # targets of passive protection
+    factor: float = Field(default=1.0, ge=0.0, le=1.0)  # on the damage probability
+    unit_type: SparePool | None = None  # which spare pool (spare_transformers)
+    mw: float = Field(default=0.0, ge=0.0, le=1e5)  # per unit of mobile generation
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Candidate:
+        if self.kind == "passive_protection" and not self.covers:
+            raise ValueError(f"candidate {self.name!r}: passive_protection needs 'covers'")
+        if self.kind == "mobile_generation" and self.mw <= 0:
+            raise ValueError(f"candidate {self.name!r}: mobile_generation needs 'mw' > 0")
+        return self
 
     @model_validator(mode="after")
     def _layer_iff_air_defence(self) -> Candidate:
@@ -137,6 +203,7 @@ class Planning(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     budget: float = Field(default=2.0, ge=0)
+    cost_unit: str = Field(default="cost unit", min_length=1, max_length=20)
     candidates: list[Candidate] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -209,7 +276,14 @@ def strike_from_dict(
                 + ", ".join(sites)
             )
     if planning is not None:
+        targets = {str(t).strip() for ids in grid.targets.values() for t in ids}
         for i, cand in enumerate(planning.candidates):
+            for t in cand.covers:
+                if t not in targets:
+                    raise InputError(
+                        f"{source}: planning.candidates[{i}].covers: {t!r} is not a target of "
+                        "grid.targets"
+                    )
             if cand.layer is None:
                 continue
             for asset in cand.layer.covers:
@@ -270,61 +344,136 @@ def resolve_network(scenario: StrikeScenario, grid_dir: str | Path | None = None
 
 @dataclass(frozen=True)
 class StrikeModel:
-    """A strike scenario bound to its network: the arrays the Monte Carlo uses."""
+    """A strike scenario bound to its network: the arrays the Monte Carlo uses.
+
+    The M targets are units (:mod:`barrage.grid.units`): an autotransformer or bay of a
+    substation given as units, a generating unit, or a whole asset where no units are
+    given."""
 
     scenario: StrikeScenario
     network: Network
-    target_ids: tuple[str, ...]  # distinct grid assets named in grid.targets (M)
+    target_ids: tuple[str, ...]  # distinct unit assets behind grid.targets (M)
     target_rows: np.ndarray  # (M,) rows of assets(network)
-    target_kinds: np.ndarray  # (M,) str
+    target_kinds: np.ndarray  # (M,) unit type (repair, crews, spares)
     capacity_mw: np.ndarray  # (M,)
-    site_share: np.ndarray  # (A, M): 1 / n_a where site a holds asset m
+    site_share: np.ndarray  # (A, M): P(a leaker on site a strikes unit m)
+    protection: np.ndarray = None  # (M,) factor on the damage probability
+    prior_out: np.ndarray = None  # (M,) bool, units already out when the strike starts
+    groups: dict = field(default=None, repr=False)  # target id -> unit ids
     cache: ShedCache = field(repr=False, compare=False, default=None)
 
     def damage_table(self, classes: list[str]) -> np.ndarray:
-        """(C, M) destruction probability per leaker, by the salvo's weapon classes."""
+        """(C, M) destruction probability per leaker striking a unit, by the salvo's weapon
+        classes, times the unit's passive-protection factor."""
         user = self.scenario.grid.damage_probability
+        kinds = [DAMAGE_KIND.get(k, k) for k in self.target_kinds]
         out = np.zeros((len(classes), len(self.target_ids)))
         for i, cls in enumerate(classes):
             table = {**DEFAULT_DAMAGE_PROBABILITY.get(cls, {}), **user.get(cls, {})}
-            out[i] = [table.get(k, 0.0) for k in self.target_kinds]
-        return out
+            out[i] = [table.get(k, 0.0) for k in kinds]
+        return out * self.protection[None, :]
 
 
-def build_strike_model(
-    scenario: StrikeScenario, *, grid_dir: str | Path | None = None, network: Network | None = None
-) -> StrikeModel:
-    """Resolve the network and check every mapped grid asset exists in it."""
-    net = network if network is not None else resolve_network(scenario, grid_dir)
-    table = assets(net)
-    index = {a: i for i, a in enumerate(table["asset_id"])}
-    ids: list[str] = []
-    sites = [a.name for a in scenario.salvo.assets]
-    for site in sites:
+def _unit_network(scenario: StrikeScenario, net: Network):
+    """The network as the scenario describes it: stylised, unit by unit, critical shares."""
+    g = scenario.grid
+    if g.stylise is not None:
+        net = stylise(net, g.stylise, g.plants, source=scenario.source)
+    expanded = expand_units(net, substations=g.substations, plants=g.plants, source=scenario.source)
+    network = expanded.network
+    if g.critical_shares:
+        network = split_critical_loads(network, g.critical_shares, scenario.source)
+    return expanded, network
+
+
+def _target_units(scenario: StrikeScenario, expanded, index: dict, net: Network) -> dict:
+    """Target id -> its unit asset ids, for every id named in grid.targets."""
+    groups: dict[str, tuple[str, ...]] = {}
+    for site in [a.name for a in scenario.salvo.assets]:
         for j, raw in enumerate(scenario.grid.targets[site]):
             key = str(raw).strip()
-            if key not in index:
+            if key in expanded.groups:
+                groups[key] = expanded.groups[key]
+            elif key in index:
+                groups[key] = (key,)
+            else:
                 raise InputError(
                     f"{scenario.source}: grid.targets.{site}[{j}]: {key!r} is not an asset of "
                     f"network {net.name!r}; expected substation:<bus number>, "
                     f"plant:1..{len(net.generators)} or branch:1..{len(net.branches)}"
                 )
-            if key not in ids:
-                ids.append(key)
+            if any(expanded.unit_type.get(u) == "nuclear" for u in groups[key]):
+                raise InputError(
+                    f"{scenario.source}: grid.targets.{site}[{j}]: {key!r} is a nuclear plant; "
+                    "nuclear plants are not targets here (their output is curtailed through "
+                    "damage to the substations they feed)"
+                )
+    return groups
+
+
+def _units_of(scenario: StrikeScenario, groups: dict, field_name: str, key: str) -> tuple:
+    """The units of a target named in ``grid.<field_name>``, or a clean error."""
+    if key not in groups:
+        raise InputError(
+            f"{scenario.source}: grid.{field_name}.{key}: not a target of grid.targets; "
+            "allowed: " + ", ".join(groups)
+        )
+    return groups[key]
+
+
+def _protection(scenario: StrikeScenario, groups: dict, ids: list[str]) -> np.ndarray:
+    """(M,) factor on each unit's damage probability (``grid.protection``, else 1)."""
+    out = np.ones(len(ids))
+    for key, factor in scenario.grid.protection.items():
+        out[[ids.index(u) for u in _units_of(scenario, groups, "protection", key)]] = factor
+    return out
+
+
+def _prior_out(scenario: StrikeScenario, groups: dict, ids: list[str]) -> np.ndarray:
+    """(M,) True for the units already out (``grid.prior_damage``: the first n units)."""
+    out = np.zeros(len(ids), dtype=bool)
+    for key, n in scenario.grid.prior_damage.items():
+        units = _units_of(scenario, groups, "prior_damage", key)
+        if n > len(units):
+            raise InputError(
+                f"{scenario.source}: grid.prior_damage.{key}: {n} units out, but the site "
+                f"has {len(units)} units"
+            )
+        out[[ids.index(u) for u in units[:n]]] = True
+    return out
+
+
+def build_strike_model(
+    scenario: StrikeScenario, *, grid_dir: str | Path | None = None, network: Network | None = None
+) -> StrikeModel:
+    """Resolve the network, rewrite it unit by unit and check every mapped asset exists."""
+    net0 = network if network is not None else resolve_network(scenario, grid_dir)
+    expanded, net = _unit_network(scenario, net0)
+    table = assets(net)
+    index = {a: i for i, a in enumerate(table["asset_id"])}
+    groups = _target_units(scenario, expanded, index, net0)
+    ids = list(dict.fromkeys(u for units in groups.values() for u in units))
+    sites = [a.name for a in scenario.salvo.assets]
     share = np.zeros((len(sites), len(ids)))
     for a, site in enumerate(sites):
         mapped = list(dict.fromkeys(str(x).strip() for x in scenario.grid.targets[site]))
         for key in mapped:
-            share[a, ids.index(key)] = 1.0 / len(mapped)
+            for u in groups[key]:
+                share[a, ids.index(u)] += 1.0 / len(mapped) / len(groups[key])
     rows = np.array([index[k] for k in ids], dtype=np.int64)
+    kinds = table["kind"].to_numpy()[rows].astype(str)
+    kinds = np.array([expanded.unit_type.get(u, k) for u, k in zip(ids, kinds, strict=True)])
     return StrikeModel(
         scenario=scenario,
         network=net,
         target_ids=tuple(ids),
         target_rows=rows,
-        target_kinds=table["kind"].to_numpy()[rows].astype(str),
+        target_kinds=kinds,
         capacity_mw=np.nan_to_num(table["capacity_mw"].to_numpy()[rows].astype(float), posinf=0.0),
         site_share=share,
+        protection=_protection(scenario, groups, ids),
+        prior_out=_prior_out(scenario, groups, ids),
+        groups=groups,
         cache=ShedCache(net),
     )
 
@@ -381,17 +530,27 @@ def leakers_by_site_class(salvo: SalvoResult, seed: int, first_block: int = 0) -
 def draw_damage(
     model: StrikeModel, salvo: SalvoResult, seed: int, first_block: int = 0
 ) -> np.ndarray:
-    """(runs, M) True where a mapped grid asset is destroyed."""
+    """(runs, M) True where a unit is out after the strike.
+
+    Each leaker on site ``a`` strikes one of the site's units (``site_share[a]``, a
+    multinomial over the units) and a unit struck ``h_c`` times by class ``c`` survives
+    with ``prod_c (1 - p[c, m]) ** h_c``: repeated hits on one site accumulate, and the
+    units already out (``grid.prior_damage``) stay out."""
     joint = leakers_by_site_class(salvo, seed, first_block)
-    p = model.damage_table(salvo.classes)  # (C, M)
-    hit = np.clip(model.site_share[:, None, :] * p[None, :, :], 0.0, 1.0 - 1e-12)  # (A, C, M)
-    log_survive = np.einsum("rac,acm->rm", joint.astype(float), np.log1p(-hit))
-    u = _blocked(
-        _grid_rng(seed, salvo.runs, 2, first_block),
-        salvo.runs,
-        lambda g, n: g.random((n, len(model.target_ids))),
-    )
-    return u < -np.expm1(log_survive)
+    log_keep = np.log1p(-np.clip(model.damage_table(salvo.classes), 0.0, 1.0 - 1e-12))
+    m = len(model.target_ids)
+    out = np.zeros((salvo.runs, m), dtype=bool)
+    for b, g in enumerate(_grid_rng(seed, salvo.runs, 2, first_block)):
+        sl = slice(1024 * b, min(1024 * (b + 1), salvo.runs))
+        log_survive = np.zeros((sl.stop - sl.start, m))
+        for a, share in enumerate(model.site_share):
+            units = np.flatnonzero(share > 0)
+            pvals = share[units] / share[units].sum()
+            for c in range(joint.shape[2]):
+                hits = g.multinomial(joint[sl, a, c], pvals)
+                log_survive[:, units] += hits * log_keep[c, units][None, :]
+        out[sl] = g.random(log_survive.shape) < -np.expm1(log_survive)
+    return out | model.prior_out[None, :]
 
 
 def summarise_tail(values: np.ndarray) -> dict[str, float]:
@@ -409,6 +568,104 @@ def summarise_tail(values: np.ndarray) -> dict[str, float]:
     }
 
 
+GENERATING_TYPES = ("plant", "thermal", "chp", "hydro")
+RESTORE_SHARES = (0.5, 0.9, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class StrikeContext:
+    """What the outputs are held against: demand, the units hit, the assumptions."""
+
+    demand_mw: float  # the network's load at the reference temperature
+    unit_types: tuple[str, ...]  # (M,)
+    capacity_mw: np.ndarray  # (M,)
+    illustrative: tuple[str, ...]
+
+
+def strike_context(model: StrikeModel) -> StrikeContext:
+    """The context of a bound model, with the assumptions its numbers rest on."""
+    g = model.scenario.grid
+    notes = [
+        "damage probability per leaker by weapon class (assumed, grid.damage_probability)",
+        "repair medians and lead times (assumed, anchored on public statements; docs/grid.md)",
+        "class and site of leakers independent within a run",
+    ]
+    if g.stylise is not None:
+        notes.append(
+            "stylised system: a PGLib test topology scaled to public aggregates; "
+            "plant types, units per site and the split of capacity are assumed"
+        )
+    if g.substations:
+        notes.append("substations built N-1 with a design margin (assumed)")
+    if not g.winter.temperature_c:
+        notes.append("demand held at the network's load every day (no temperature profile)")
+    if g.critical_shares:
+        notes.append("critical-load shares of each load (assumed)")
+    return StrikeContext(
+        demand_mw=model.network.total_load_mw,
+        unit_types=tuple(model.target_kinds),
+        capacity_mw=model.capacity_mw,
+        illustrative=tuple(notes),
+    )
+
+
+def days_to_restore(shed_mw: np.ndarray, share: float, tol_mw: float = 1e-6) -> np.ndarray:
+    """Per run, the first day from the worst day on when at least ``share`` of the worst
+    day's shed is back (``share=1``: no strike shed left); the horizon if never."""
+    runs, days = shed_mw.shape
+    peak = shed_mw.max(axis=1)
+    worst = shed_mw.argmax(axis=1)
+    target = (1.0 - share) * peak + tol_mw
+    ok = (np.arange(days)[None, :] >= worst[:, None]) & (shed_mw <= target[:, None])
+    first = np.where(ok.any(axis=1), ok.argmax(axis=1), days)
+    return np.where(peak <= tol_mw, 0, first)
+
+
+def in_context(result: StrikeResult) -> dict:
+    """The outputs in units a reader can hold against public figures: GW and % of demand,
+    hours without power per day for an average customer, days to restore 50/90/100 %,
+    generating capacity lost, nuclear output curtailed by grid damage."""
+    ctx, r = result.context, result.restoration
+    demand = ctx.demand_mw * r.demand_factor  # (days,)
+    days = len(demand)
+    gen = np.isin(np.array(ctx.unit_types), GENERATING_TYPES)
+    off_h = 24.0 * r.customers_off_share
+    week = min(7, days)
+    return {
+        "demand_mw": ctx.demand_mw,
+        "peak_shed_gw": summarise_tail(r.peak_shed_mw / 1e3),
+        "peak_shed_percent_of_demand": summarise_tail(
+            100.0 * (r.shed_mw / demand[None, :]).max(axis=1)
+        ),
+        "unserved_energy_gwh": summarise_tail(r.unserved_energy_mwh / 1e3),
+        "unserved_energy_percent_of_demand": summarise_tail(
+            100.0 * r.unserved_energy_mwh / (24.0 * demand.sum())
+        ),
+        "hours_without_power_per_day": {
+            "first_day": summarise_tail(off_h[:, 0]),
+            "first_week": summarise_tail(off_h[:, :week].mean(axis=1)),
+            "horizon": summarise_tail(off_h.mean(axis=1)),
+        },
+        "days_to_restore": {
+            f"{int(100 * q)}%": summarise_tail(days_to_restore(r.shed_mw, q))
+            for q in RESTORE_SHARES
+        },
+        "not_restored_within_horizon": float((days_to_restore(r.shed_mw, 1.0) >= days).mean()),
+        "horizon_days": days,
+        "generation_lost_gw": summarise_tail(
+            (result.damaged[:, gen] * ctx.capacity_mw[gen][None, :]).sum(axis=1) / 1e3
+        ),
+        "nuclear_curtailed_by_grid_damage_mw": {
+            "first_day": summarise_tail(r.nuclear_curtailed_mw[:, 0]),
+            "energy_mwh": summarise_tail(24.0 * r.nuclear_curtailed_mw.sum(axis=1)),
+        },
+        "shed_hours_by_class": {
+            c: summarise_tail(r.shed_hours_by_class[:, i]) for i, c in enumerate(PRIORITY_CLASSES)
+        },
+        "illustrative": list(ctx.illustrative),
+    }
+
+
 @dataclass(frozen=True)
 class StrikeResult:
     """Per-run outcomes of a strike (one sample axis: runs) and the salvo behind them."""
@@ -420,6 +677,7 @@ class StrikeResult:
     salvo: SalvoResult = field(repr=False)
     damaged: np.ndarray = field(repr=False)  # (runs, M) bool
     restoration: Restoration = field(repr=False)
+    context: StrikeContext | None = field(default=None, repr=False)
 
     @property
     def unserved_energy_mwh(self) -> np.ndarray:
@@ -458,6 +716,7 @@ class StrikeResult:
             "leakers": salvo["leakers"],
             "leakers_by_class": salvo["leakers_by_class"],
             "leakers_by_asset": salvo["leakers_by_asset"],
+            **({"in_context": in_context(self)} if self.context is not None else {}),
         }
 
 
@@ -473,9 +732,19 @@ def grid_draws(
     return damaged, work_z
 
 
-def restoration_settings(model: StrikeModel, *, extra_spares: int = 0, extra_crews: int = 0):
+def restoration_settings(
+    model: StrikeModel,
+    *,
+    extra_spares: int | dict[str, int] = 0,
+    extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
+):
     """The keyword arguments of the restoration that come from the scenario."""
     g = model.scenario.grid
+    pools = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
+    pools.update(g.spares)
+    extra = extra_spares if isinstance(extra_spares, dict) else dict.fromkeys(pools, extra_spares)
     return {
         "target_rows": model.target_rows,
         "target_kinds": model.target_kinds,
@@ -483,9 +752,15 @@ def restoration_settings(model: StrikeModel, *, extra_spares: int = 0, extra_cre
         "repair": {**default_repair(), **g.repair},
         "lead_time": g.transformer_lead_time,
         "crews": g.crews + extra_crews,
-        "spares": g.spare_transformers + extra_spares,
+        "spares": {k: v + extra.get(k, 0) for k, v in pools.items()},
         "horizon_days": g.horizon_days,
         "winter": g.winter,
+        "mobile": Mobile(
+            substations=g.mobile_substations + extra_mobile_substations,
+            generation_mw=g.mobile_generation_mw + extra_mobile_mw,
+            deploy_days=g.mobile_deploy_days,
+        ),
+        "priority_rule": g.repair_priority,
     }
 
 
@@ -495,8 +770,10 @@ def run_strike(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int = 0,
+    extra_spares: int | dict[str, int] = 0,
     extra_crews: int = 0,
+    extra_mobile_substations: int = 0,
+    extra_mobile_mw: float = 0.0,
 ) -> StrikeResult:
     """The Monte Carlo for a bound model; planning varies the salvo's layers, spares and
     crews while keeping the seed (common random numbers)."""
@@ -509,7 +786,13 @@ def run_strike(
         damaged=damaged,
         z_work=work_z[:, 0],
         z_lead=work_z[:, 1],
-        **restoration_settings(model, extra_spares=extra_spares, extra_crews=extra_crews),
+        **restoration_settings(
+            model,
+            extra_spares=extra_spares,
+            extra_crews=extra_crews,
+            extra_mobile_substations=extra_mobile_substations,
+            extra_mobile_mw=extra_mobile_mw,
+        ),
     )
     return StrikeResult(
         runs=runs,
@@ -519,6 +802,7 @@ def run_strike(
         salvo=salvo,
         damaged=damaged,
         restoration=restoration,
+        context=strike_context(model),
     )
 
 

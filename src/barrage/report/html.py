@@ -354,6 +354,37 @@ def _salvo_html(*, runs: int = 1000, seed: int = 0) -> str:
     )
 
 
+def _impact_html(impact: dict | None) -> str:
+    """What a strike like the last one would do (stylised system, illustrative)."""
+    if not impact:
+        return ""
+    head = "<h2>What a strike like the last one would do</h2>"
+    if "skipped" in impact:
+        return head + f"<p>skipped: {html.escape(impact['skipped'])}</p>"
+    rows = [
+        ("shortfall at the winter peak (GW)", impact["shed_gw"]),
+        ("share of demand (%)", impact["shed_percent_of_demand"]),
+        ("hours without power a day, average customer", impact["hours_without_power_per_day"]),
+        ("generating capacity lost (GW)", impact["generation_lost_gw"]),
+        ("nuclear output curtailed by grid damage (MW)", impact["nuclear_curtailed_mw"]),
+        *(
+            (f"days until {q} of the lost capacity is back", v)
+            for q, v in impact["days_to_restore_capacity"].items()
+        ),
+    ]
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_num(v['median'], ',.3g')}</td>"
+        f"<td>{_num(v['p05'], ',.3g')} - {_num(v['p95'], ',.3g')}</td></tr>"
+        for k, v in rows
+    )
+    return (
+        head
+        + f"<p>Night of {html.escape(impact['night'])}, replayed on the stylised system.</p>"
+        + f"<table><tr><th>output</th><th>median</th><th>90% interval</th></tr>{body}</table>"
+        + f"<p>illustrative: rests on {html.escape(impact['illustrative'])}</p>"
+    )
+
+
 def write_report(
     inputs,
     out: str | os.PathLike[str],
@@ -362,6 +393,7 @@ def write_report(
     assessment: dict | None = None,
     n_boot: int = 100,
     scorecard: dict | None = None,
+    impact: dict | None = None,
 ) -> Path:
     """Write the report to ``out`` and return its path."""
     from plotly.offline import get_plotlyjs
@@ -410,6 +442,7 @@ def write_report(
         _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),
         _salvo_html(),
         _scorecard_html(scorecard),
+        _impact_html(impact),
         f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",
     ]
     path = Path(out)
