@@ -23,7 +23,7 @@ from barrage.cli._common import (
 TargetOption = Annotated[
     str | None,
     typer.Option(
-        "--target", help="massive_missiles (default), massive_drones, ... or an expression."
+        "--target", help="massive_combined (default), massive_missiles, ... or an expression."
     ),
 ]
 WeatherOption = Annotated[

@@ -21,7 +21,8 @@ TargetOption = Annotated[
     str | None,
     typer.Option(
         "--target",
-        help="massive_missiles (default), massive_drones, massive_any, or an "
+        help="massive_combined (default: >= 30 missiles or >= 400 attack drones), "
+        "massive_missiles, massive_drones, or an "
         "expression such as 'missiles >= 30 or attack_drones >= 400'.",
     ),
 ]

@@ -20,7 +20,13 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord, Target, event_flags, launch_totals, outcomes, to_day
-from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel, crps_negbin
+from barrage.warning.launches import (
+    LAUNCH_GROUPS,
+    LAUNCH_MODELS,
+    crps_negbin,
+    make_launch_model,
+    pinball_loss,
+)
 from barrage.warning.models import MODELS, design_matrix, design_rows, make_model
 
 HORIZONS_D: tuple[int, ...] = (1, 3, 7)
@@ -150,11 +156,30 @@ def realtime_design(
 @dataclass
 class BacktestResult:
     forecasts: pd.DataFrame  # as_of, model, horizon_days, p, outcome
-    launches: pd.DataFrame  # as_of, group, model, horizon_days, mean, dispersion, outcome, crps
+    #: as_of, group, model, horizon_days, mean, dispersion, q10, q50, q90, outcome, crps,
+    #: pinball, covered_80
+    launches: pd.DataFrame
     event_days: np.ndarray  # integer days (from first night) of target nights
     first_night: np.datetime64
     plan: BacktestPlan
     target: Target
+
+
+def _score_launches(launches: pd.DataFrame) -> pd.DataFrame:
+    """CRPS (negative-binomial models; NaN for the quantile-only baseline), pinball loss
+    at 10/50/90% and whether the 10-90% interval held the outcome, per forecast."""
+    launches["crps"] = np.nan
+    ok = launches["outcome"].notna()
+    y = launches["outcome"].to_numpy(float)
+    q = launches[["q10", "q50", "q90"]].to_numpy(float)
+    launches["pinball"] = np.where(ok, pinball_loss(q, np.nan_to_num(y)), np.nan)
+    launches["covered_80"] = np.where(ok, (q[:, 0] <= y) & (y <= q[:, 2]), np.nan)
+    has_nb = ok & launches["dispersion"].notna()
+    for _key, part in launches[has_nb].groupby(["group", "model", "horizon_days"]):
+        launches.loc[part.index, "crps"] = crps_negbin(
+            part["mean"].to_numpy(), part["dispersion"].to_numpy(), part["outcome"].to_numpy()
+        )
+    return launches
 
 
 def run_backtest(
@@ -251,9 +276,9 @@ def _run_backtest(
             for g in LAUNCH_GROUPS:
                 ltr = l_known[g][k].reindex(train_idx[ok])
                 lok = ltr.notna().to_numpy()
-                for mname, use in (("negbin_features", True), ("negbin_climatology", False)):
-                    m = NegBinLaunchModel(group=g, horizon_days=k, use_features=use)
-                    m.fit(Xtr[lok], ltr.to_numpy()[lok])
+                for mname in LAUNCH_MODELS:
+                    m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
+                    q = m.predict_quantiles(Xte)
                     ln_parts.append(
                         pd.DataFrame(
                             {
@@ -262,7 +287,10 @@ def _run_backtest(
                                 "model": mname,
                                 "horizon_days": k,
                                 "mean": m.predict_mean(Xte),
-                                "dispersion": m.dispersion_,
+                                "dispersion": m.predict_dispersion(Xte),
+                                "q10": q[:, 0],
+                                "q50": q[:, 1],
+                                "q90": q[:, 2],
                                 "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
                             }
                         )
@@ -273,15 +301,7 @@ def _run_backtest(
     if not fc_parts:
         raise InputError("backtest: no forecast origin has enough training data in the window")
     forecasts = pd.concat(fc_parts, ignore_index=True)
-    launches = pd.concat(ln_parts, ignore_index=True)
-    launches["crps"] = np.nan
-    ok = launches["outcome"].notna()
-    for (_g, _m, _k, r), part in launches[ok].groupby(
-        ["group", "model", "horizon_days", "dispersion"]
-    ):
-        launches.loc[part.index, "crps"] = crps_negbin(
-            part["mean"].to_numpy(), r, part["outcome"].to_numpy()
-        )
+    launches = _score_launches(pd.concat(ln_parts, ignore_index=True))
     ev_days = np.flatnonzero(event_flags(final_panel, target))
     if progress is not None:
         progress(total, total)

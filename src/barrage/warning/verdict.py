@@ -29,28 +29,30 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.evaluate import REFERENCE_MODEL, forecast_table
-from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL
+from barrage.warning.evaluate import PROSPECTIVE_PERIOD, REFERENCE_MODEL, forecast_table
+from barrage.warning.models import BASELINES, BASELINES_V2, MODELS
+from barrage.warning.registration import REGISTRATION
 from barrage.warning.scores import block_bootstrap_indices, roc_auc
 
 #: Fewer scored origins than this in a cell leave it unscored (as the score table).
 MIN_ORIGINS = 30
 #: The last night of the record snapshot the protocol was fixed on.
-SNAPSHOT_END = date(2025, 9, 30)
-PROSPECTIVE_PERIOD = "after_snapshot"
+SNAPSHOT_END = REGISTRATION.snapshot_end
 
 
 @dataclass(frozen=True)
 class EvaluationProtocol:
-    """What the warning is judged by, frozen before its evaluation (docs/warning.md).
+    """What the warning is judged by, frozen before its evaluation. The defaults are the
+    second version's protocol (kept as history, :data:`V2_PROTOCOL`); the third
+    version's, one per registered target, come from :func:`protocol_for`.
 
     Evaluation window ``last_<N>m`` at horizon k: origins from ``snapshot_end`` minus N
     months (exclusive) to ``snapshot_end - (k - 1)`` days, the last origin whose k-night
     window had closed on the snapshot. Prospective: every later origin.
     """
 
-    primary_model: str = PRIMARY_MODEL
-    baselines: tuple[str, ...] = BASELINES
+    primary_model: str = "recent_rate"
+    baselines: tuple[str, ...] = BASELINES_V2
     reference_model: str = REFERENCE_MODEL
     target_name: str = "massive_missiles"
     horizons_d: tuple[int, ...] = (3, 7)
@@ -108,6 +110,30 @@ class EvaluationProtocol:
     def prospective_first(self, horizon_d: int) -> date:
         """First origin whose ``horizon_d``-night window closes after the snapshot."""
         return self.snapshot_end - timedelta(days=horizon_d - 2)
+
+
+#: The second version's registered protocol (docs/warning.md), kept as history.
+V2_PROTOCOL = EvaluationProtocol()
+
+
+def protocol_for(target_name: str) -> EvaluationProtocol:
+    """The third version's protocol for a target (:data:`REGISTRATION`): its registered
+    primary against every baseline, the registered windows and aims. An unregistered
+    target gets the headline target's protocol (the verdict says it is not registered)."""
+    reg = REGISTRATION
+    name = target_name if target_name in reg.targets else reg.headline_target
+    return EvaluationProtocol(
+        primary_model=reg.primary(name),
+        baselines=BASELINES,
+        target_name=name,
+        horizons_d=reg.horizons_d,
+        evaluation_months=reg.evaluation_months,
+        development_end=reg.development_last,
+        snapshot_end=reg.snapshot_end,
+        aim_horizon_d=reg.aim_horizon_d,
+        aim_brier_skill=reg.aim_brier_skill,
+        aim_roc_auc=reg.aim_roc_auc,
+    )
 
 
 def _judge(
@@ -282,7 +308,7 @@ def verdict(result: BacktestResult, protocol: EvaluationProtocol | None = None) 
     """The protocol's answer on ``result``: one cell per (horizon, window), whether the
     primary beats every baseline in every evaluation cell (with and without its
     intervals), whether it reaches the aim, and the same on the prospective period."""
-    protocol = protocol or EvaluationProtocol()
+    protocol = protocol or protocol_for(result.target.name)
     fc = result.forecasts.dropna(subset=["outcome"])
     cells = [c for k in protocol.horizons_d for c in _cells_at(fc, int(k), protocol)]
     evaluation = _answer([c for c in cells if c["period"] != PROSPECTIVE_PERIOD], protocol)
@@ -398,7 +424,9 @@ def verdict_sentence(
 __all__ = [
     "PROSPECTIVE_PERIOD",
     "SNAPSHOT_END",
+    "V2_PROTOCOL",
     "EvaluationProtocol",
+    "protocol_for",
     "verdict",
     "verdict_sentence",
 ]
