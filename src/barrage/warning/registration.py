@@ -112,7 +112,8 @@ REGISTRATION = Registration(
     version="v3",
     headline_target="massive_combined",
     targets=("massive_combined", "massive_missiles"),
-    # Pending the development run: v2's primary until select_primary has been applied.
+    # select_primary on the development runs (docs/warning-registration.md): both targets
+    # gave the same scores (no 400-drone night before 2025-05-31), lowest 7-day Brier.
     primaries={"massive_combined": "recent_rate", "massive_missiles": "recent_rate"},
     candidates=("renewal_adaptive", "forgetting_logit", "forgetting_logit_fast"),
     development_first=date(2022, 12, 16),
@@ -126,11 +127,12 @@ REGISTRATION = Registration(
     aim_roc_auc=0.80,
     launch_candidates=("window_negbin_45", "window_negbin_90", "nightly_draws_90"),
     launch_baselines=("negbin_climatology", "recent_quantiles"),
+    # select_launch_primary on the development runs: lowest 7-day pinball loss per group.
     launch_primaries={
-        "attack_drone": "negbin_features",
-        "missiles": "negbin_features",
-        "cruise_missile": "negbin_features",
-        "ballistic_missile": "negbin_features",
+        "attack_drone": "recent_quantiles",
+        "missiles": "nightly_draws_90",
+        "cruise_missile": "nightly_draws_90",
+        "ballistic_missile": "window_negbin_90",
     },
     launch_aim_coverage=(0.75, 0.85),
 )
