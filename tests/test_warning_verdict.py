@@ -287,3 +287,23 @@ def test_each_registered_target_gets_its_own_v3_protocol():
 def test_a_bad_protocol_is_refused_at_construction(kwargs, message):
     with pytest.raises(InputError, match=re.escape(message)):
         EvaluationProtocol(**kwargs)
+
+
+def test_the_skill_statement_says_base_rate_unless_the_interval_is_above_zero():
+    from barrage.warning.verdict import skill_statement
+
+    informed_result, _ = synthetic(last="2026-03-31", forecasts={"feature": informed})
+    protocol = EvaluationProtocol(primary_model="feature")
+    good = skill_statement(verdict(informed_result, protocol), "feature")
+    assert good["demonstrated"] is True and good["brier_skill_lo"] > 0
+    assert good["statement"].startswith("7-day Brier skill +")
+    # the newer record's prospective cell is preferred to the registered window
+    assert good["period"] == PROSPECTIVE_PERIOD
+    noisy, _ = synthetic()
+    bad = skill_statement(verdict(noisy, protocol), "feature")
+    assert bad["demonstrated"] is False
+    assert bad["statement"].startswith("no demonstrated skill: read as a base rate (7-day")
+    # no stored backtest, or one that judged another model: unmeasured, a base rate
+    for v, model in ((None, "feature"), (verdict(informed_result, protocol), "renewal")):
+        s = skill_statement(v, model)
+        assert s["demonstrated"] is False and "skill unmeasured" in s["statement"]

@@ -277,6 +277,9 @@ def test_dashboard_says_computing_then_shows_the_warmed_assessment(bare_store):
         assessment = c.get("/api/assessment").json()
     assert 'id="warning-level"' in page and "computing" not in page
     assert f'data-p="{assessment["p"]["7"]!r}"' in page
+    # the level never appears without its skill statement, on the page and in the API
+    assert assessment["skill"]["statement"].startswith("no demonstrated skill")
+    assert f'id="warning-skill" class="skill">{html.escape(assessment["skill"]["statement"])}' in page
     assert elapsed < 0.5, f"a warmed dashboard took {elapsed:.2f} s"
 
 

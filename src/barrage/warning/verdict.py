@@ -421,7 +421,70 @@ def verdict_sentence(
     return head
 
 
+NO_SKILL = "no demonstrated skill: read as a base rate"
+
+
+def skill_statement(stored_verdict: dict | None, primary_model: str) -> dict:
+    """What the level is worth, said beside it everywhere: the registered primary's
+    measured 7-day skill (Brier skill against climatology with its 90% interval, and the
+    ROC-AUC) from a stored backtest's verdict, read on the prospective period when it is
+    scored, else on the registered evaluation window. Skill is *demonstrated* only when
+    the interval lies above zero; otherwise, or with no stored backtest of this primary,
+    the statement says to read the level as a base rate."""
+    cells = [] if not stored_verdict else stored_verdict.get("cells", [])
+    ran_primary = (stored_verdict or {}).get("protocol", {}).get("primary_model")
+    aim = (stored_verdict or {}).get("protocol", {}).get("aim", {}).get("horizon_d", 7)
+    scored = [
+        c
+        for c in cells
+        if c.get("status") == "scored" and c["horizon_days"] == aim and "primary" in c
+    ]
+    scored.sort(key=lambda c: c["period"] != PROSPECTIVE_PERIOD)  # prospective first
+    if not scored or ran_primary != primary_model:
+        why = (
+            "no stored backtest measured it"
+            if not scored
+            else f"the stored backtest judged {ran_primary}, not {primary_model}"
+        )
+        return {
+            "demonstrated": False,
+            "statement": f"{NO_SKILL} (skill unmeasured: {why})",
+            "model": primary_model,
+            "horizon_d": aim,
+            "period": None,
+            "brier_skill": None,
+            "brier_skill_lo": None,
+            "brier_skill_hi": None,
+            "roc_auc": None,
+            "origins": None,
+        }
+    c = scored[0]
+    p = c["primary"]
+    lo, hi = p.get("brier_skill_lo"), p.get("brier_skill_hi")
+    demonstrated = lo is not None and lo > 0
+    figure = (
+        f"{aim}-day Brier skill {_fmt(p['brier_skill'], '+.2f')} (90% interval "
+        f"{_fmt(lo, '+.2f')} to {_fmt(hi, '+.2f')}) against climatology, ROC-AUC "
+        f"{_fmt(p['roc_auc'], '.2f')}, on {c['origins']} origins {c['first_origin']} .. "
+        f"{c['last_origin']} ({c['period'].replace('_', ' ')})"
+    )
+    return {
+        "demonstrated": demonstrated,
+        "statement": figure if demonstrated else f"{NO_SKILL} ({figure})",
+        "model": primary_model,
+        "horizon_d": aim,
+        "period": c["period"],
+        "brier_skill": p["brier_skill"],
+        "brier_skill_lo": lo,
+        "brier_skill_hi": hi,
+        "roc_auc": p["roc_auc"],
+        "origins": c["origins"],
+    }
+
+
 __all__ = [
+    "NO_SKILL",
+    "skill_statement",
     "PROSPECTIVE_PERIOD",
     "SNAPSHOT_END",
     "V2_PROTOCOL",
