@@ -244,3 +244,12 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     # the level never appears without its skill statement
     assert "<p id='skill'>Skill: no demonstrated skill: read as a base rate" in text
     assert json.loads(res.stdout)["report"] == str(out)
+
+
+def test_assess_text_gives_the_skill_beside_the_level(record_db):
+    res = runner.invoke(app, ["assess", "--db", str(record_db), "--as-of", "2025-03-10"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "as of 2025-03-10" in line)
+    assert lines[at + 1].startswith("skill: no demonstrated skill: read as a base rate")
+    assert "drivers (the recent_rate model's own 7-day log-odds" in res.stdout

@@ -155,3 +155,17 @@ def test_registration_names_known_models_and_baselines():
     assert {"recent_rate_30", "recent_rate_365", "persistence"} <= set(BASELINES)
     assert REGISTRATION.targets[0] == REGISTRATION.headline_target == "massive_combined"
     assert logit(0.5) == 0
+
+
+def test_closed_form_crps_equals_the_sum_over_the_support():
+    from barrage.warning.launches import crps_negbin, crps_negbin_by_sum
+
+    rng = np.random.default_rng(3)
+    for lo, hi in ((0.05, 3.0), (5.0, 60.0), (100.0, 600.0)):
+        n = 40
+        mean = rng.uniform(lo, hi, n)
+        r = np.exp(rng.uniform(np.log(0.05), np.log(1000.0), n))  # over- to near-Poisson
+        y = (rng.poisson(mean) * rng.integers(0, 3, n)).astype(float)
+        np.testing.assert_allclose(
+            crps_negbin(mean, r, y), crps_negbin_by_sum(mean, r, y), rtol=1e-6
+        )

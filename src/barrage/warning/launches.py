@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -154,8 +154,30 @@ class NegBinLaunchModel(BaseEstimator):
 
 def crps_negbin(mean: np.ndarray, dispersion, y: np.ndarray) -> np.ndarray:
     """CRPS of negative-binomial forecasts (mean, dispersion r: one value or one per
-    forecast) for integer outcomes y: the sum over x >= 0 of (F(x) - 1[x >= y])^2, on a
-    support wide enough for both."""
+    forecast) for integer outcomes y, in closed form (Wei and Held 2014, as in the R
+    package scoringRules):
+
+        CRPS = y (2 F(y) - 1) - r (1 - p) / p^2 (p (2 G(y - 1) - 1) + 2F1(r + 1, 1/2; 2; z))
+
+    with ``p = r / (r + mean)``, F the NB(r, p) and G the NB(r + 1, p) distribution
+    function and ``z = -4 (1 - p) / p^2``; the hypergeometric term is evaluated after
+    Pfaff's transformation, ``(1 - z)^(-1/2) 2F1(1 - r, 1/2; 2; z / (z - 1))``, which stays
+    accurate for the large negative z of overdispersed drone counts. Equal to the sum
+    over the support, :func:`crps_negbin_by_sum` (tested), thousands of times faster."""
+    mean, y = np.asarray(mean, float), np.asarray(y, float)
+    r = np.broadcast_to(np.asarray(dispersion, float), mean.shape)
+    p = r / (r + mean)
+    z = -4 * (1 - p) / p**2
+    h = (1 - z) ** -0.5 * hyp2f1(1 - r, 0.5, 2, z / (z - 1))
+    c1 = y * (2 * stats.nbinom.cdf(y, r, p) - 1)
+    c2 = (1 - p) * r / p**2 * (p * (2 * stats.nbinom.cdf(y - 1, r + 1, p) - 1) + h)
+    return c1 - c2
+
+
+def crps_negbin_by_sum(mean: np.ndarray, dispersion, y: np.ndarray) -> np.ndarray:
+    """The CRPS by its definition, the sum over x >= 0 of (F(x) - 1[x >= y])^2 on a
+    support wide enough for both (the reference of :func:`crps_negbin`; slow for
+    overdispersed counts in the thousands)."""
     mean, y = np.asarray(mean, float), np.asarray(y, float)
     r = np.broadcast_to(np.asarray(dispersion, float), mean.shape)
     p = r / (r + mean)
