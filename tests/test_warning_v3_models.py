@@ -169,3 +169,29 @@ def test_closed_form_crps_equals_the_sum_over_the_support():
         np.testing.assert_allclose(
             crps_negbin(mean, r, y), crps_negbin_by_sum(mean, r, y), rtol=1e-6
         )
+
+
+def test_row_quantiles_equal_numpys_nanquantile():
+    from barrage.warning.launches import _nanquantile_rows
+
+    rng = np.random.default_rng(5)
+    vals = rng.integers(0, 50, (200, 84)).astype(float)
+    vals[rng.random(vals.shape) < 0.3] = np.nan
+    vals[0] = np.nan
+    vals[1, 1:] = np.nan  # one value
+    got = _nanquantile_rows(vals, QUANTILES)
+    want = np.full_like(got, np.nan)
+    want[1:] = np.nanquantile(vals[1:], QUANTILES, axis=1).T
+    np.testing.assert_array_equal(got, want)
+
+
+def test_frame_of_parts_equals_concatenated_frames():
+    from barrage.warning.backtest import _frame
+
+    idx = pd.date_range("2025-01-01", periods=3)
+    parts = [
+        {"as_of": idx.to_numpy(), "model": "a", "horizon_days": 7, "p": np.array([0.1, 0.2, 0.3])},
+        {"as_of": idx[:2].to_numpy(), "model": "bb", "horizon_days": 3, "p": np.array([0.4, 0.5])},
+    ]
+    want = pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(_frame(parts), want)

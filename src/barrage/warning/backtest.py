@@ -165,6 +165,20 @@ class BacktestResult:
     target: Target
 
 
+def _frame(parts: list[dict]) -> pd.DataFrame:
+    """One frame from per-window column dicts (a scalar is repeated over the window's
+    origins), as ``pd.concat`` of one frame per part would give, without building
+    thousands of small frames."""
+    sizes = [len(p["as_of"]) for p in parts]
+    cols = {}
+    for c in parts[0]:
+        if np.ndim(parts[0][c]) == 0:
+            cols[c] = np.repeat(np.array([p[c] for p in parts]), sizes)
+        else:
+            cols[c] = np.concatenate([np.asarray(p[c]) for p in parts])
+    return pd.DataFrame(cols)
+
+
 def _score_launches(launches: pd.DataFrame) -> pd.DataFrame:
     """CRPS (negative-binomial models; NaN for the quantile-only baseline), pinball loss
     at 10/50/90% and whether the 10-90% interval held the outcome, per forecast."""
@@ -263,15 +277,13 @@ def _run_backtest(
             for name in plan.models:
                 p = make_model(name, k).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
                 fc_parts.append(
-                    pd.DataFrame(
-                        {
-                            "as_of": test_idx,
-                            "model": name,
-                            "horizon_days": k,
-                            "p": p,
-                            "outcome": y_final[k].reindex(test_idx).to_numpy(),
-                        }
-                    )
+                    {
+                        "as_of": test_idx.to_numpy(),
+                        "model": name,
+                        "horizon_days": k,
+                        "p": p,
+                        "outcome": y_final[k].reindex(test_idx).to_numpy(),
+                    }
                 )
             for g in LAUNCH_GROUPS:
                 ltr = l_known[g][k].reindex(train_idx[ok])
@@ -280,28 +292,26 @@ def _run_backtest(
                     m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
                     q = m.predict_quantiles(Xte)
                     ln_parts.append(
-                        pd.DataFrame(
-                            {
-                                "as_of": test_idx,
-                                "group": g,
-                                "model": mname,
-                                "horizon_days": k,
-                                "mean": m.predict_mean(Xte),
-                                "dispersion": m.predict_dispersion(Xte),
-                                "q10": q[:, 0],
-                                "q50": q[:, 1],
-                                "q90": q[:, 2],
-                                "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
-                            }
-                        )
+                        {
+                            "as_of": test_idx.to_numpy(),
+                            "group": g,
+                            "model": mname,
+                            "horizon_days": k,
+                            "mean": m.predict_mean(Xte),
+                            "dispersion": m.predict_dispersion(Xte),
+                            "q10": q[:, 0],
+                            "q50": q[:, 1],
+                            "q90": q[:, 2],
+                            "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
+                        }
                     )
             done += 1
             if progress is not None:
                 progress(done, total)
     if not fc_parts:
         raise InputError("backtest: no forecast origin has enough training data in the window")
-    forecasts = pd.concat(fc_parts, ignore_index=True)
-    launches = _score_launches(pd.concat(ln_parts, ignore_index=True))
+    forecasts = _frame(fc_parts)
+    launches = _score_launches(_frame(ln_parts))
     ev_days = np.flatnonzero(event_flags(final_panel, target))
     if progress is not None:
         progress(total, total)

@@ -240,19 +240,30 @@ def launch_window_values(
                 out[window_column(w, g, k, "mean")] = mean
                 out[window_column(w, g, k, "var")] = var
                 if w == NAIVE_WINDOW_D:
-                    with np.errstate(all="ignore"):
-                        qs = _nanquantile_rows(vals, QUANTILES)
+                    qs = _nanquantile_rows(vals, QUANTILES)
                     for a, col in zip(QUANTILES, qs.T, strict=True):
                         out[window_column(w, g, k, f"q{round(a * 100)}")] = col
     return out
 
 
 def _nanquantile_rows(vals: np.ndarray, q) -> np.ndarray:
-    """Row quantiles ignoring NaN (NaN for an all-NaN row) without numpy's warnings."""
+    """Row quantiles ignoring NaN (NaN for an all-NaN row), numpy's default "linear"
+    method with its interpolation formula, vectorised over rows (``np.nanquantile``
+    along an axis loops over rows in Python: most of the backtest's design time)."""
+    srt = np.sort(vals, axis=1)  # NaN sort last
+    n = (~np.isnan(vals)).sum(axis=1)
     out = np.full((vals.shape[0], len(q)), np.nan)
-    ok = ~np.isnan(vals).all(axis=1)
-    if ok.any():
-        out[ok] = np.nanquantile(vals[ok], q, axis=1).T
+    rows = np.flatnonzero(n > 0)
+    if rows.size == 0:
+        return out
+    for j, a in enumerate(q):
+        pos = a * (n[rows] - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, n[rows] - 1)
+        t = pos - lo
+        x0, x1 = srt[rows, lo], srt[rows, hi]
+        d = x1 - x0
+        out[rows, j] = np.where(t >= 0.5, x1 - d * (1 - t), x0 + d * t)
     return out
 
 
