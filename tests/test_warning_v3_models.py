@@ -195,3 +195,27 @@ def test_frame_of_parts_equals_concatenated_frames():
     ]
     want = pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
     pd.testing.assert_frame_equal(_frame(parts), want)
+
+
+def test_shared_launch_pass_and_ensemble_reuse_give_the_same_numbers(record):
+    from dataclasses import replace
+
+    from barrage.warning import BacktestPlan, run_backtest
+    from barrage.warning.backtest import run_registered_backtests
+
+    plan = BacktestPlan(
+        start=pd.Timestamp("2025-06-02").date(),
+        end=pd.Timestamp("2025-06-29").date(),
+        horizons=(7,),
+        models=("renewal", "seasonal", "feature_stock", "ensemble"),
+    )
+    targets = tuple(resolve_target(t) for t in REGISTRATION.targets)
+    both = run_registered_backtests(record, plan, targets)
+    alone = run_backtest(record, plan, targets[1])
+    # the second target reused the first's launch forecasts: equal to its own
+    pd.testing.assert_frame_equal(both[targets[1].name].launches, alone.launches)
+    pd.testing.assert_frame_equal(both[targets[1].name].forecasts, alone.forecasts)
+    # the ensemble built from the loop's fitted members equals one fitted on its own
+    only = run_backtest(record, replace(plan, models=("ensemble",)), targets[1])
+    ens = alone.forecasts[alone.forecasts["model"] == "ensemble"].reset_index(drop=True)
+    np.testing.assert_array_equal(ens["p"].to_numpy(), only.forecasts["p"].to_numpy())

@@ -27,7 +27,14 @@ from barrage.warning.launches import (
     make_launch_model,
     pinball_loss,
 )
-from barrage.warning.models import MODELS, design_matrix, design_rows, make_model
+from barrage.warning.models import (
+    ENSEMBLE_MEMBERS,
+    MODELS,
+    EnsembleModel,
+    design_matrix,
+    design_rows,
+    make_model,
+)
 
 HORIZONS_D: tuple[int, ...] = (1, 3, 7)
 Progress = Callable[[int, int], None]
@@ -165,6 +172,14 @@ class BacktestResult:
     target: Target
 
 
+def _fit(name: str, k: int, X: pd.DataFrame, y: np.ndarray, fitted: dict):
+    """Model ``name`` fitted on (X, y); the ensemble takes its members from ``fitted``
+    when the loop has fitted them on the same rows already (the same numbers, once)."""
+    if name == "ensemble" and all(m in fitted for m in ENSEMBLE_MEMBERS):
+        return EnsembleModel.from_fitted([fitted[m] for m in ENSEMBLE_MEMBERS], k)
+    return make_model(name, k).fit(X, y)
+
+
 def _frame(parts: list[dict]) -> pd.DataFrame:
     """One frame from per-window column dicts (a scalar is repeated over the window's
     origins), as ``pd.concat`` of one frame per part would give, without building
@@ -205,14 +220,22 @@ def run_backtest(
     production=None,
     stockpile=None,
     progress: Progress | None = None,
+    launches_from: BacktestResult | None = None,
 ) -> BacktestResult:
     """Run every model of ``plan`` at every horizon over the plan's origins.
 
     BLAS runs single-threaded here: the fits are tiny, and threads only contend. The
     stockpile refits (one per month) are computed once, before the loop.
+    ``launches_from``: a backtest of another target with the same plan on the same
+    record, whose launch forecasts are reused (they do not depend on the target: the
+    same training origins, the same tempo columns), instead of refitting them.
     """
     from threadpoolctl import threadpool_limits
 
+    if launches_from is not None and (
+        launches_from.plan != plan or launches_from.first_night != record.first_night
+    ):
+        raise InputError("launches_from: a backtest with another plan or record")
     with threadpool_limits(1):
         return _run_backtest(
             record,
@@ -222,11 +245,24 @@ def run_backtest(
             production=production,
             stockpile=stockpile,
             progress=progress,
+            reuse=launches_from,
         )
 
 
+def run_registered_backtests(
+    record: KnownRecord, plan: BacktestPlan, targets: tuple[Target, ...], **hooks
+) -> dict[str, BacktestResult]:
+    """The backtest of each target (by name), the launch forecasts computed once."""
+    out: dict[str, BacktestResult] = {}
+    first = None
+    for target in targets:
+        out[target.name] = run_backtest(record, plan, target, launches_from=first, **hooks)
+        first = first or out[target.name]
+    return out
+
+
 def _run_backtest(
-    record, plan, target, *, weather, production, stockpile, progress
+    record, plan, target, *, weather, production, stockpile, progress, reuse=None
 ) -> BacktestResult:
     final_day = record.last_known_day
     last_origin = min(to_day(plan.end), final_day)
@@ -274,8 +310,10 @@ def _run_backtest(
             if len(Xtr) < plan.min_train_origins or len(test_idx) == 0:
                 continue
             Xte = X.loc[test_idx]
+            fitted: dict = {}
             for name in plan.models:
-                p = make_model(name, k).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
+                fitted[name] = _fit(name, k, Xtr, ytr, fitted)
+                p = fitted[name].predict_proba(Xte)[:, 1]
                 fc_parts.append(
                     {
                         "as_of": test_idx.to_numpy(),
@@ -285,7 +323,7 @@ def _run_backtest(
                         "outcome": y_final[k].reindex(test_idx).to_numpy(),
                     }
                 )
-            for g in LAUNCH_GROUPS:
+            for g in LAUNCH_GROUPS if reuse is None else ():
                 ltr = l_known[g][k].reindex(train_idx[ok])
                 lok = ltr.notna().to_numpy()
                 for mname in LAUNCH_MODELS:
@@ -311,7 +349,7 @@ def _run_backtest(
     if not fc_parts:
         raise InputError("backtest: no forecast origin has enough training data in the window")
     forecasts = _frame(fc_parts)
-    launches = _score_launches(_frame(ln_parts))
+    launches = reuse.launches if reuse is not None else _score_launches(_frame(ln_parts))
     ev_days = np.flatnonzero(event_flags(final_panel, target))
     if progress is not None:
         progress(total, total)

@@ -685,6 +685,15 @@ class EnsembleModel(_Base):
         self.classes_ = np.array([0, 1])
         return self
 
+    @classmethod
+    def from_fitted(cls, members: list, horizon_days: int) -> EnsembleModel:
+        """The ensemble of members already fitted on the same rows (the backtest fits
+        them as models of their own; fitting them again gives the same numbers)."""
+        model = cls(horizon_days=horizon_days)
+        model.members_ = list(members)
+        model.classes_ = np.array([0, 1])
+        return model
+
     def predict_proba(self, X):
         check_is_fitted(self)
         return _proba(np.mean([m.predict_proba(X)[:, 1] for m in self.members_], axis=0))
