@@ -113,9 +113,14 @@ def test_update_fetches_ingests_assesses_and_logs_once(server, record_csv, tmp_p
         int(k): v for k, v in out["assessment"]["p"].items()
     }
 
+    # the level never comes without its skill statement (JSON and text)
+    assert out["assessment"]["skill"]["statement"].startswith("no demonstrated skill")
+
     # Nothing new upstream: no second ingest, no second forecast.
     again = json.loads(_invoke(*args).stdout)
     assert again["ingest"] is None and again["logged"] is False and again["log_seq"] == 1
+    text_out = _invoke(*args[:-1]).stdout
+    assert "already logged" in text_out and "\nskill: no demonstrated skill" in text_out
 
     # A newer record: 3 new rows on 2 new nights, 2 corrected; a new forecast is logged.
     server.routes["/r.csv"] = _newer(record_csv, tmp_path / "newer.csv")

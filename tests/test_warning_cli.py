@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import pandas as pd
 import pytest
@@ -29,18 +31,23 @@ def _assess(db, *args):
     return res
 
 
+#: The registered targets: the no-look-ahead test covers both.
+TARGETS = ("massive_combined", "massive_missiles")
+
+
 @pytest.fixture(scope="module")
 def assessed_full(record_db):
     out = {}
-    for d in NO_LOOK_AHEAD_DATES:
-        res = _assess(record_db, "--as-of", d)
-        assert res.exit_code == 0, res.output
-        out[d] = json.loads(res.stdout)
+    for t in TARGETS:
+        for d in NO_LOOK_AHEAD_DATES:
+            res = _assess(record_db, "--as-of", d, "--target", t)
+            assert res.exit_code == 0, res.output
+            out[t, d] = json.loads(res.stdout)
     return out
 
 
 def test_assess_json_shape(assessed_full):
-    a = assessed_full["2025-03-10"]
+    a = assessed_full["massive_combined", "2025-03-10"]
     assert a["as_of"] == "2025-03-10"
     assert set(a["p"]) == {"1", "3", "7"}
     assert 0 < a["p"]["1"] <= a["p"]["7"] < 1
@@ -52,6 +59,13 @@ def test_assess_json_shape(assessed_full):
         "ballistic_missile",
     }
     assert a["drivers"] and {"indicator", "value", "percentile", "effect"} <= set(a["drivers"][0])
+    # the drivers are the primary's own terms: base + terms = the 7-day log-odds
+    att = a["attribution"]
+    assert att["model"] == a["model"] == a["driver_model"]
+    z = att["base_log_odds"] + sum(d["log_odds"] for d in att["terms"])
+    assert 1 / (1 + math.exp(-z)) == pytest.approx(a["p"]["7"], rel=1e-9)
+    # the level is never given without its skill statement
+    assert a["skill"]["statement"].startswith("no demonstrated skill: read as a base rate")
     # every indicator, not only the drivers, carries its unit and one-line meaning
     assert len(a["indicators"]) >= 30
     for name, ind in a["indicators"].items():
@@ -65,7 +79,7 @@ def test_no_look_ahead_against_a_store_of_only_known_rows(
     as_of, assessed_full, record_csv, tmp_path
 ):
     """assess --as-of D on the full store equals assess on a store ingested from only the
-    rows with time_end < D 12:00."""
+    rows with time_end < D 12:00, for both registered targets."""
     raw = pd.read_csv(record_csv, dtype=str, keep_default_na=False)
     end = pd.to_datetime(raw["time_end"], format="mixed")
     date_only = raw["time_end"].str.len() <= 10
@@ -77,10 +91,11 @@ def test_no_look_ahead_against_a_store_of_only_known_rows(
     part.to_csv(csv, index=False)
     db = tmp_path / "part.duckdb"
     assert runner.invoke(app, ["ingest", str(csv), "--db", str(db), "--json"]).exit_code == 0
-    res = _assess(db, "--as-of", as_of)
-    assert res.exit_code == 0, res.output
-    got = json.loads(res.stdout)
-    assert got == assessed_full[as_of]
+    for t in TARGETS:
+        res = _assess(db, "--as-of", as_of, "--target", t)
+        assert res.exit_code == 0, res.output
+        got = json.loads(res.stdout)
+        assert got == assessed_full[t, as_of]
 
 
 def test_stale_record_still_answers_with_a_warning(record_db):
@@ -185,19 +200,9 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     summary = json.loads(res.stdout)
     assert summary["horizons"] == [7]
     rows = [r for r in summary["scores"] if r["period"] == "all"]
-    assert {r["model"] for r in rows} == {
-        "climatology",
-        "seasonal",
-        "recent_rate",
-        "renewal",
-        "hawkes",
-        "feature",
-        "feature_stock",
-        "feature_isotonic",
-        "renewal_seasonal",
-        "gbm",
-        "ensemble",
-    }
+    from barrage.warning import MODELS
+
+    assert {r["model"] for r in rows} == set(MODELS)
     clim = next(r for r in rows if r["model"] == "climatology")
     assert clim["brier_skill"] == 0.0
     # three months cannot judge the protocol, whose windows are fixed dates
@@ -214,7 +219,14 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     )
     df = pd.read_csv(out)
     assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
-    assert len(df) == 91 * 11
+    assert len(df) == 91 * len(MODELS)
+    # launch scores: pinball loss and 10-90% coverage for every model, the naive baseline
+    # (quantiles only) without a CRPS
+    launch = [r for r in summary["launch_crps"] if r["period"] == "all"]
+    assert {r["model"] for r in launch} >= {"recent_quantiles", "nightly_draws_90"}
+    for r in launch:
+        assert r["pinball_mean"] > 0 and 0 <= r["coverage_80"] <= 1
+        assert (r["crps_mean"] is None) == (r["model"] == "recent_quantiles")
     assert df["as_of"].min() == "2025-04-01" and df["as_of"].max() == "2025-06-30"
 
 
@@ -238,4 +250,18 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     assert "recent_rate (primary)" in text
     assert "7-day horizon: Brier by period" in text and "id='launch-crps'" in text
     assert "mean lead (d)" in text
+    # the level never appears without its skill statement
+    assert "<p id='skill'>Skill: no demonstrated skill: read as a base rate" in text
     assert json.loads(res.stdout)["report"] == str(out)
+
+
+def test_assess_text_gives_the_skill_beside_the_level(record_db):
+    res = runner.invoke(app, ["assess", "--db", str(record_db), "--as-of", "2025-03-10"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.stdout.split())  # rich wraps long lines
+    assert re.search(
+        r"as of 2025-03-10T12:00 Europe/Kyiv: (LOW|ELEVATED|HIGH|SEVERE) "
+        r"skill: no demonstrated skill: read as a base rate",
+        text,
+    )
+    assert "drivers (the recent_rate model's own 7-day log-odds" in text

@@ -1,4 +1,4 @@
-"""Sentences a person reads: ordinals in the drivers."""
+"""Sentences a person reads: ordinals in the drivers, yes/no flags, the terms' sum."""
 
 from barrage.warning.assess import _ordinal
 
@@ -27,20 +27,17 @@ def test_a_yes_no_indicator_reads_yes_or_no_without_a_percentile():
     import pandas as pd
 
     from barrage.warning.assess import _drivers
-    from barrage.warning.models import STOCK_FEATURE_COLUMNS
 
-    class Flat:  # a model whose probability rises with the flag only
-        def predict_proba(self, X):
-            p = 0.2 + 0.1 * X["heating_season"].to_numpy(dtype=float)
-            return np.column_stack([1 - p, p])
+    class Flat:  # a model whose log-odds rise with the flag only
+        def log_odds_terms(self, X):
+            return np.full(len(X), -1.0), {"heating_season": 0.5 * X["heating_season"].to_numpy()}
 
-    cols = list(STOCK_FEATURE_COLUMNS)
-    assert "heating_season" in cols
     idx = pd.DatetimeIndex(["2025-10-01"])
-    row = pd.DataFrame({c: [1.0] for c in cols}, index=idx)
-    train = pd.DataFrame({c: [0.0, 0.0, 1.0] for c in cols})
-    pct = pd.Series({c: 80.0 for c in cols})
-    got = {d["indicator"]: d for d in _drivers(Flat(), row, train, pct, top=len(cols))}
+    row = pd.DataFrame({"heating_season": [1.0]}, index=idx)
+    pct = pd.Series({"heating_season": 80.0})
+    att = _drivers(Flat(), row, pct, "flat")
+    got = {d["indicator"]: d for d in att["terms"]}
     sentence = got["heating_season"]["sentence"]
     assert ": yes;" in sentence and "percentile" not in sentence and "0/1" not in sentence
-    assert got["heating_season"]["effect"] > 0.09
+    assert got["heating_season"]["log_odds"] == 0.5
+    assert att["log_odds"] == -0.5 and att["p"] == 1 / (1 + np.exp(0.5))

@@ -13,9 +13,15 @@ import pytest
 from barrage.errors import InputError
 from barrage.indicators import resolve_target
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.models import BASELINES
+from barrage.warning.models import BASELINES_V2 as BASELINES
 from barrage.warning.scores import block_bootstrap_indices
-from barrage.warning.verdict import PROSPECTIVE_PERIOD, EvaluationProtocol, verdict
+from barrage.warning.verdict import (
+    PROSPECTIVE_PERIOD,
+    V2_PROTOCOL,
+    EvaluationProtocol,
+    protocol_for,
+    verdict,
+)
 
 
 def synthetic(
@@ -135,7 +141,7 @@ def test_the_aim_needs_both_skill_and_discrimination():
 
 def test_a_baseline_as_primary_is_judged_against_the_other_baselines():
     result, _ = synthetic(forecasts={"recent_rate": informed})
-    v = verdict(result)  # the shipped protocol: the primary is the recent_rate baseline
+    v = verdict(result, V2_PROTOCOL)  # v2's protocol: the primary is the recent_rate baseline
     assert v["protocol"]["primary_model"] == "recent_rate"
     c = cell(v, 3, "last_12m")
     assert {x["baseline"] for x in c["primary"]["versus"]} == set(BASELINES) - {"recent_rate"}
@@ -251,7 +257,18 @@ def test_another_target_is_not_called_pre_registered():
     )  # fmt: skip
     v = verdict(result)
     assert v["registered_target"] is False
-    assert "pre-registered for massive_missiles, not for this target" in v["sentence"]
+    assert "pre-registered for massive_combined, not for this target" in v["sentence"]
+
+
+def test_each_registered_target_gets_its_own_v3_protocol():
+    for name in ("massive_combined", "massive_missiles"):
+        p = protocol_for(name)
+        assert p.target_name == name
+        assert (p.aim_brier_skill, p.aim_roc_auc, p.evaluation_months) == (0.30, 0.80, (12,))
+        # the registered window starts the day after the development period ends
+        assert p.window(12, 7) == (date(2024, 10, 1), date(2025, 9, 24))
+        assert p.development_end == date(2024, 9, 30)
+    assert protocol_for("custom").target_name == "massive_combined"
 
 
 @pytest.mark.parametrize(
@@ -270,3 +287,23 @@ def test_another_target_is_not_called_pre_registered():
 def test_a_bad_protocol_is_refused_at_construction(kwargs, message):
     with pytest.raises(InputError, match=re.escape(message)):
         EvaluationProtocol(**kwargs)
+
+
+def test_the_skill_statement_says_base_rate_unless_the_interval_is_above_zero():
+    from barrage.warning.verdict import skill_statement
+
+    informed_result, _ = synthetic(last="2026-03-31", forecasts={"feature": informed})
+    protocol = EvaluationProtocol(primary_model="feature")
+    good = skill_statement(verdict(informed_result, protocol), "feature")
+    assert good["demonstrated"] is True and good["brier_skill_lo"] > 0
+    assert good["statement"].startswith("7-day Brier skill +")
+    # the newer record's prospective cell is preferred to the registered window
+    assert good["period"] == PROSPECTIVE_PERIOD
+    noisy, _ = synthetic()
+    bad = skill_statement(verdict(noisy, protocol), "feature")
+    assert bad["demonstrated"] is False
+    assert bad["statement"].startswith("no demonstrated skill: read as a base rate (7-day")
+    # no stored backtest, or one that judged another model: unmeasured, a base rate
+    for v, model in ((None, "feature"), (verdict(informed_result, protocol), "renewal")):
+        s = skill_statement(v, model)
+        assert s["demonstrated"] is False and "skill unmeasured" in s["statement"]

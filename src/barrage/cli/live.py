@@ -23,7 +23,7 @@ from barrage.cli._common import (
 TargetOption = Annotated[
     str | None,
     typer.Option(
-        "--target", help="massive_missiles (default), massive_drones, ... or an expression."
+        "--target", help="massive_combined (default), massive_missiles, ... or an expression."
     ),
 ]
 WeatherOption = Annotated[
@@ -133,6 +133,7 @@ def _update(to, db, url, wait, as_of, target, weather, json_out) -> None:
         + ", ".join(f"{k} d {v:.0%}" for k, v in a["p"].items())
         + f"); {state} as #{result['log_seq']} ({result['model_version']})"
     )
+    console.print(f"skill: {a['skill']['statement']}")
 
 
 @app.command()

@@ -101,7 +101,7 @@ def run(
     result = record_summary(db)
     from barrage.cli.warning import load_inputs, run_backtest_with_progress, save_backtest_result
     from barrage.report import write_report
-    from barrage.warning.assess import assess
+    from barrage.warning.assess import assess, attach_skill
     from barrage.warning.evaluate import score_summary
 
     inputs = load_inputs(db, None, None)
@@ -110,6 +110,7 @@ def run(
     # stored, so the dashboard (`barrage serve`) shows it without rerunning it
     scores = score_summary(bt)
     run_id = save_backtest_result(db, bt, scores)
+    assessment = attach_skill(assessment, scores["verdict"])  # this run's measured skill
     stderr_console().print(f"stored as backtest run {run_id} in {db}")
     impact = _last_strike_impact(db)
     html = write_report(inputs, out, backtest=bt, assessment=assessment, impact=impact)

@@ -21,7 +21,8 @@ TargetOption = Annotated[
     str | None,
     typer.Option(
         "--target",
-        help="massive_missiles (default), massive_drones, massive_any, or an "
+        help="massive_combined (default: >= 30 missiles or >= 400 attack drones), "
+        "massive_missiles, massive_drones, or an "
         "expression such as 'missiles >= 30 or attack_drones >= 400'.",
     ),
 ]
@@ -51,6 +52,7 @@ def _render_assessment(a: dict) -> None:
         f"[bold]{a['target']['name']}[/] ({a['target']['expression']}) as of "
         f"{a['issued_at']}: [bold {colour}]{a['level']}[/]"
     )
+    console.print(f"skill: {a['skill']['statement']}")
     console.print(
         "probability of at least one target night: "
         + ", ".join(f"{k} d {v:.0%}" for k, v in a["p"].items())
@@ -70,13 +72,12 @@ def _render_assessment(a: dict) -> None:
             f"next strike size ({s['basis']}): ~{s['missiles']:.0f} missiles, "
             f"~{s['attack_drones']:.0f} attack drones"
         )
-    head = "[bold]drivers[/]"
-    if a.get("driver_model") and a["driver_model"] != a.get("model"):
-        head += (
-            f" (what moves the {a['driver_model']} model's probability; the probabilities "
-            f"above are the {a['model']} model's, which reads fewer indicators)"
-        )
-    console.print(head)
+    att = a["attribution"]
+    console.print(
+        f"[bold]drivers[/] (the {att['model']} model's own {att['horizon_d']}-day log-odds: "
+        f"base {att['base_log_odds']:+.2f} plus these terms = {att['log_odds']:+.2f}, "
+        f"p = {att['p']:.0%})"
+    )
     for d in a["drivers"]:
         console.print(f" {'+' if d['effect'] > 0 else '-'} {d['sentence']}")
     from barrage import ATTRIBUTION

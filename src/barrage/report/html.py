@@ -422,13 +422,12 @@ def write_report(
         "<h1>barrage: massive-strike warning</h1>",
         f"<p>Target <b>{html.escape(target.name)}</b>: <code>{html.escape(target.expression)}</code>."
         f" Assessment as of {a['issued_at']}: <b>{a['level']}</b> ({probs}).</p>",
+        f"<p id='skill'>Skill: {html.escape(a['skill']['statement'])}</p>",
         warn,
         "<h2>Drivers</h2>",
-        f"<p>What moves the {html.escape(a['driver_model'])} model's 7-day probability; the "
-        f"probabilities above are the {html.escape(a['model'])} model's (see the verdict "
-        "below for how far either beats the naive baselines).</p>"
-        if a.get("driver_model") and a["driver_model"] != a.get("model")
-        else "",
+        f"<p>The {html.escape(a['model'])} model's own 7-day log-odds, term by term "
+        f"(base {a['attribution']['base_log_odds']:+.2f} plus the terms = "
+        f"{a['attribution']['log_odds']:+.2f}, p = {a['attribution']['p']:.0%}).</p>",
         f"<ul>{drivers}</ul>",
         _div(_timeline(frame, ev)),
         _div(_indicators(ind)),

@@ -30,14 +30,10 @@ from barrage.indicators import (
     to_day,
 )
 from barrage.warning.backtest import HORIZONS_D, input_hooks, realtime_design
-from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel
-from barrage.warning.models import (
-    DRIVER_MODEL,
-    MODELS,
-    PRIMARY_MODEL,
-    STOCK_FEATURE_COLUMNS,
-    make_model,
-)
+from barrage.warning.launches import LAUNCH_GROUPS, make_launch_model
+from barrage.warning.models import MODELS, make_model
+from barrage.warning.registration import REGISTRATION
+from barrage.warning.verdict import skill_statement
 
 LEVELS: tuple[tuple[str, float], ...] = (("SEVERE", 0.60), ("HIGH", 0.35), ("ELEVATED", 0.15))
 LEVEL_HORIZON_D = 3
@@ -91,49 +87,72 @@ class AssessInputs:
     #: The stockpile hook (:class:`barrage.warning.stock.StockpileFeatures`); None leaves
     #: the stockpile indicators missing (imputed by the models).
     stockpile: object | None = None
+    #: The verdict of the newest stored backtest of this target (``summary["verdict"]``),
+    #: the source of the skill statement shown beside the level; None: unmeasured.
+    stored_verdict: dict | None = None
 
 
-def _drivers(
-    model, X_row: pd.DataFrame, X_train: pd.DataFrame, percentiles: pd.Series, top: int
-) -> list[dict]:
-    """Effect of each indicator on the driver model (:data:`DRIVER_MODEL`, which reads
-    the stockpile indicators too): its probability now minus its probability with that
-    indicator set to its training median (all else equal), in probability points."""
-    p_now = float(model.predict_proba(X_row)[0, 1])
-    cols = [c for c in STOCK_FEATURE_COLUMNS if c in INDICATORS]
-    variants = pd.concat([X_row] * len(cols), ignore_index=True)
-    medians = X_train[cols].median()
-    for i, c in enumerate(cols):
-        variants.loc[i, c] = medians[c]
-    variants.index = pd.DatetimeIndex([X_row.index[0]] * len(cols))
-    p_alt = model.predict_proba(variants)[:, 1]
+#: What a log-odds term is, for the terms that are not indicators of their own.
+TERM_MEANINGS: dict[str, tuple[str, str]] = {
+    "events_30d": ("nights", "target nights in the last 30 nights"),
+    "month": ("month", "the calendar month's base rate"),
+}
+
+
+def _term_text(name: str, value: float, pct: float) -> str:
+    """'meaning: value unit, Nth percentile' for one log-odds term."""
+    ind = INDICATORS.get(name)
+    unit, meaning = (ind.unit, ind.meaning) if ind else TERM_MEANINGS.get(name, ("", name))
+    if np.isnan(value):
+        return f"{meaning}: missing"
+    if unit == "0/1":  # a yes/no indicator has no percentile
+        return f"{meaning}: {'yes' if value >= 0.5 else 'no'}"
+    pct_text = "" if np.isnan(pct) else f", {_ordinal(round(pct))} percentile of its history"
+    return f"{meaning}: {value:.3g} {unit}{pct_text}"
+
+
+def _drivers(model, X_row: pd.DataFrame, percentiles: pd.Series, name: str) -> dict:
+    """The primary model's own attribution of its 7-day probability: a base log-odds
+    and one additive term per indicator, ``logit p = base + sum(terms)`` exactly (the
+    model is linear on the log-odds scale), largest term first."""
+    base, terms = model.log_odds_terms(X_row)
+    b = float(base[0])
+    z = b + sum(float(t[0]) for t in terms.values())
     out = []
-    for c, pa in zip(cols, p_alt, strict=True):
-        value = float(X_row[c].iloc[0])
-        effect = p_now - float(pa)
-        pct = percentiles.get(c, np.nan)
-        ind = INDICATORS[c]
-        direction = "raises" if effect > 0 else "lowers"
-        pct_text = "" if np.isnan(pct) else f", {_ordinal(round(pct))} percentile of its history"
-        value_text = "missing" if np.isnan(value) else f"{value:.3g} {ind.unit}"
-        if ind.unit == "0/1" and not np.isnan(value):  # a yes/no indicator has no percentile
-            value_text, pct_text = ("yes" if value >= 0.5 else "no"), ""
+    for c, t in terms.items():
+        v = float(t[0])
+        value = float(X_row[c].iloc[0]) if c in X_row.columns else float("nan")
+        if c == "month":
+            value = float(X_row.index[0].month)
+        pct = float(percentiles.get(c, np.nan))
+        direction = "raises" if v > 0 else "lowers"
         out.append(
             {
                 "indicator": c,
                 "value": None if np.isnan(value) else value,
-                "percentile": None if np.isnan(pct) else float(pct),
-                "effect": effect,
-                "meaning": ind.meaning,
+                "percentile": None if np.isnan(pct) else pct,
+                "log_odds": v,
+                "effect": v,
+                "meaning": INDICATORS[c].meaning if c in INDICATORS else TERM_MEANINGS[c][1],
                 "sentence": (
-                    f"{ind.meaning[0].upper()}{ind.meaning[1:]}: {value_text}{pct_text}; "
-                    f"it {direction} the feature model's {DRIVER_HORIZON_D}-day probability "
-                    f"by {abs(effect) * 100:.1f} points against a typical value."
+                    f"{_term_text(c, value, pct)[0].upper()}{_term_text(c, value, pct)[1:]}; "
+                    f"it {direction} the {name} model's {DRIVER_HORIZON_D}-day log-odds by "
+                    f"{abs(v):.2f}."
                 ),
             }
         )
-    out.sort(key=lambda d: -abs(d["effect"]))
-    return out[:top]
+    out.sort(key=lambda d: -abs(d["log_odds"]))
+    return {
+        "model": name,
+        "horizon_d": DRIVER_HORIZON_D,
+        "base_log_odds": b,
+        "base_p": float(1 / (1 + np.exp(-b))),
+        "log_odds": z,
+        "p": float(1 / (1 + np.exp(-z))),
+        "rule": "p = 1 / (1 + exp(-(base_log_odds + sum of the drivers' log_odds))): the "
+        "drivers are the primary model's exact additive terms on the log-odds scale",
+        "terms": out,
+    }
 
 
 def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: int = 6) -> dict:
@@ -193,10 +212,11 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     y_known = outcomes(panel, target, HORIZONS_D)
     l_known = launch_totals(panel, HORIZONS_D)
     X_now = X.iloc[[-1]]
+    primary = REGISTRATION.primary(target.name)
     p: dict[str, float] = {}
     p_by_model: dict[str, dict[str, float]] = {m: {} for m in MODELS}
     expected: dict[str, dict[str, dict[str, float]]] = {g: {} for g in LAUNCH_GROUPS}
-    driver_model = driver_train = None
+    driver_model = None
     for k in HORIZONS_D:
         train = X.index[X.index <= pd.Timestamp(day - np.timedelta64(k + 1, "D"))]
         yk = y_known[k].reindex(train)
@@ -206,16 +226,18 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
             model = make_model(name, k).fit(Xtr, ytr)
             pk = float(model.predict_proba(X_now)[0, 1])
             p_by_model[name][str(k)] = pk
-            if name == PRIMARY_MODEL:
+            if name == primary:
                 p[str(k)] = pk
-            if name == DRIVER_MODEL and k == DRIVER_HORIZON_D:
-                driver_model, driver_train = model, Xtr
+                if k == DRIVER_HORIZON_D:
+                    driver_model = model
         for g in LAUNCH_GROUPS:
             lk = l_known[g][k].reindex(train[ok])
             lok = lk.notna().to_numpy()
-            nb = NegBinLaunchModel(group=g, horizon_days=k).fit(Xtr[lok], lk.to_numpy()[lok])
-            q = nb.predict_quantiles(X_now, (0.1, 0.5, 0.9))[0]
+            lname = REGISTRATION.launch_primaries[g]
+            nb = make_launch_model(lname, g, k).fit(Xtr[lok], lk.to_numpy()[lok])
+            q = nb.predict_quantiles(X_now)[0]
             expected[g][str(k)] = {
+                "model": lname,
                 "mean": float(nb.predict_mean(X_now)[0]),
                 "p10": float(q[0]),
                 "p50": float(q[1]),
@@ -223,7 +245,7 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
             }
 
     percentiles = percentile_of_last(X[list(INDICATORS)])
-    drivers = _drivers(driver_model, X_now, driver_train, percentiles, top_drivers)
+    attribution = _drivers(driver_model, X_now, percentiles, primary)
     ev = np.flatnonzero(event_flags(panel, target))
     frame = panel.frame()
     recent = frame.iloc[ev[-5:]] if ev.size else frame.iloc[:0]
@@ -243,12 +265,14 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
         "level_rule": f"{LEVEL_HORIZON_D}-day probability: "
         + ", ".join(f"{n} >= {v:g}" for n, v in LEVELS)
         + ", else LOW",
-        "model": PRIMARY_MODEL,
-        "driver_model": DRIVER_MODEL,
+        "skill": skill_statement(inputs.stored_verdict, primary),
+        "model": primary,
+        "driver_model": primary,
         "p_by_model": p_by_model,
         "expected_launches": expected,
         "expected_next_strike": next_strike,
-        "drivers": drivers,
+        "drivers": attribution["terms"][:top_drivers],
+        "attribution": attribution,
         "indicators": {
             c: {
                 "value": None if np.isnan(v) else float(v),
@@ -261,6 +285,12 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
         "stale": stale,
         "warnings": warnings,
     }
+
+
+def attach_skill(assessment: dict, stored_verdict: dict | None) -> dict:
+    """The assessment with its skill statement read from ``stored_verdict`` (a backtest's
+    verdict computed after the assessment, as ``barrage run`` does)."""
+    return {**assessment, "skill": skill_statement(stored_verdict, assessment["model"])}
 
 
 def inputs_from_store(
@@ -290,4 +320,22 @@ def inputs_from_store(
         target=tgt,
         weather=weather,
         stockpile=StockpileFeatures(record, cache_dir=cache_dir),
+        stored_verdict=_stored_verdict(store, tgt),
     )
+
+
+def _stored_verdict(store, target: Target) -> dict | None:
+    """The verdict of the newest stored backtest of ``target`` (None when none)."""
+    from barrage.record import open_store
+    from barrage.warning.backtest_store import BacktestMissing, latest_backtest
+
+    def read(con) -> dict | None:
+        try:
+            return latest_backtest(con, target).summary.get("verdict")
+        except BacktestMissing:
+            return None
+
+    if hasattr(store, "execute"):
+        return read(store)
+    with open_store(store) as con:
+        return read(con)

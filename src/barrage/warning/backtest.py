@@ -20,8 +20,21 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord, Target, event_flags, launch_totals, outcomes, to_day
-from barrage.warning.launches import LAUNCH_GROUPS, NegBinLaunchModel, crps_negbin
-from barrage.warning.models import MODELS, design_matrix, design_rows, make_model
+from barrage.warning.launches import (
+    LAUNCH_GROUPS,
+    LAUNCH_MODELS,
+    crps_negbin,
+    make_launch_model,
+    pinball_loss,
+)
+from barrage.warning.models import (
+    ENSEMBLE_MEMBERS,
+    MODELS,
+    EnsembleModel,
+    design_matrix,
+    design_rows,
+    make_model,
+)
 
 HORIZONS_D: tuple[int, ...] = (1, 3, 7)
 Progress = Callable[[int, int], None]
@@ -150,11 +163,52 @@ def realtime_design(
 @dataclass
 class BacktestResult:
     forecasts: pd.DataFrame  # as_of, model, horizon_days, p, outcome
-    launches: pd.DataFrame  # as_of, group, model, horizon_days, mean, dispersion, outcome, crps
+    #: as_of, group, model, horizon_days, mean, dispersion, q10, q50, q90, outcome, crps,
+    #: pinball, covered_80
+    launches: pd.DataFrame
     event_days: np.ndarray  # integer days (from first night) of target nights
     first_night: np.datetime64
     plan: BacktestPlan
     target: Target
+
+
+def _fit(name: str, k: int, X: pd.DataFrame, y: np.ndarray, fitted: dict):
+    """Model ``name`` fitted on (X, y); the ensemble takes its members from ``fitted``
+    when the loop has fitted them on the same rows already (the same numbers, once)."""
+    if name == "ensemble" and all(m in fitted for m in ENSEMBLE_MEMBERS):
+        return EnsembleModel.from_fitted([fitted[m] for m in ENSEMBLE_MEMBERS], k)
+    return make_model(name, k).fit(X, y)
+
+
+def _frame(parts: list[dict]) -> pd.DataFrame:
+    """One frame from per-window column dicts (a scalar is repeated over the window's
+    origins), as ``pd.concat`` of one frame per part would give, without building
+    thousands of small frames."""
+    sizes = [len(p["as_of"]) for p in parts]
+    cols = {}
+    for c in parts[0]:
+        if np.ndim(parts[0][c]) == 0:
+            cols[c] = np.repeat(np.array([p[c] for p in parts]), sizes)
+        else:
+            cols[c] = np.concatenate([np.asarray(p[c]) for p in parts])
+    return pd.DataFrame(cols)
+
+
+def _score_launches(launches: pd.DataFrame) -> pd.DataFrame:
+    """CRPS (negative-binomial models; NaN for the quantile-only baseline), pinball loss
+    at 10/50/90% and whether the 10-90% interval held the outcome, per forecast."""
+    launches["crps"] = np.nan
+    ok = launches["outcome"].notna()
+    y = launches["outcome"].to_numpy(float)
+    q = launches[["q10", "q50", "q90"]].to_numpy(float)
+    launches["pinball"] = np.where(ok, pinball_loss(q, np.nan_to_num(y)), np.nan)
+    launches["covered_80"] = np.where(ok, (q[:, 0] <= y) & (y <= q[:, 2]), np.nan)
+    has_nb = ok & launches["dispersion"].notna()
+    for _key, part in launches[has_nb].groupby(["group", "model", "horizon_days"]):
+        launches.loc[part.index, "crps"] = crps_negbin(
+            part["mean"].to_numpy(), part["dispersion"].to_numpy(), part["outcome"].to_numpy()
+        )
+    return launches
 
 
 def run_backtest(
@@ -166,14 +220,22 @@ def run_backtest(
     production=None,
     stockpile=None,
     progress: Progress | None = None,
+    launches_from: BacktestResult | None = None,
 ) -> BacktestResult:
     """Run every model of ``plan`` at every horizon over the plan's origins.
 
     BLAS runs single-threaded here: the fits are tiny, and threads only contend. The
     stockpile refits (one per month) are computed once, before the loop.
+    ``launches_from``: a backtest of another target with the same plan on the same
+    record, whose launch forecasts are reused (they do not depend on the target: the
+    same training origins, the same tempo columns), instead of refitting them.
     """
     from threadpoolctl import threadpool_limits
 
+    if launches_from is not None and (
+        launches_from.plan != plan or launches_from.first_night != record.first_night
+    ):
+        raise InputError("launches_from: a backtest with another plan or record")
     with threadpool_limits(1):
         return _run_backtest(
             record,
@@ -183,11 +245,24 @@ def run_backtest(
             production=production,
             stockpile=stockpile,
             progress=progress,
+            reuse=launches_from,
         )
 
 
+def run_registered_backtests(
+    record: KnownRecord, plan: BacktestPlan, targets: tuple[Target, ...], **hooks
+) -> dict[str, BacktestResult]:
+    """The backtest of each target (by name), the launch forecasts computed once."""
+    out: dict[str, BacktestResult] = {}
+    first = None
+    for target in targets:
+        out[target.name] = run_backtest(record, plan, target, launches_from=first, **hooks)
+        first = first or out[target.name]
+    return out
+
+
 def _run_backtest(
-    record, plan, target, *, weather, production, stockpile, progress
+    record, plan, target, *, weather, production, stockpile, progress, reuse=None
 ) -> BacktestResult:
     final_day = record.last_known_day
     last_origin = min(to_day(plan.end), final_day)
@@ -235,53 +310,46 @@ def _run_backtest(
             if len(Xtr) < plan.min_train_origins or len(test_idx) == 0:
                 continue
             Xte = X.loc[test_idx]
+            fitted: dict = {}
             for name in plan.models:
-                p = make_model(name, k).fit(Xtr, ytr).predict_proba(Xte)[:, 1]
+                fitted[name] = _fit(name, k, Xtr, ytr, fitted)
+                p = fitted[name].predict_proba(Xte)[:, 1]
                 fc_parts.append(
-                    pd.DataFrame(
-                        {
-                            "as_of": test_idx,
-                            "model": name,
-                            "horizon_days": k,
-                            "p": p,
-                            "outcome": y_final[k].reindex(test_idx).to_numpy(),
-                        }
-                    )
+                    {
+                        "as_of": test_idx.to_numpy(),
+                        "model": name,
+                        "horizon_days": k,
+                        "p": p,
+                        "outcome": y_final[k].reindex(test_idx).to_numpy(),
+                    }
                 )
-            for g in LAUNCH_GROUPS:
+            for g in LAUNCH_GROUPS if reuse is None else ():
                 ltr = l_known[g][k].reindex(train_idx[ok])
                 lok = ltr.notna().to_numpy()
-                for mname, use in (("negbin_features", True), ("negbin_climatology", False)):
-                    m = NegBinLaunchModel(group=g, horizon_days=k, use_features=use)
-                    m.fit(Xtr[lok], ltr.to_numpy()[lok])
+                for mname in LAUNCH_MODELS:
+                    m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
+                    q = m.predict_quantiles(Xte)
                     ln_parts.append(
-                        pd.DataFrame(
-                            {
-                                "as_of": test_idx,
-                                "group": g,
-                                "model": mname,
-                                "horizon_days": k,
-                                "mean": m.predict_mean(Xte),
-                                "dispersion": m.dispersion_,
-                                "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
-                            }
-                        )
+                        {
+                            "as_of": test_idx.to_numpy(),
+                            "group": g,
+                            "model": mname,
+                            "horizon_days": k,
+                            "mean": m.predict_mean(Xte),
+                            "dispersion": m.predict_dispersion(Xte),
+                            "q10": q[:, 0],
+                            "q50": q[:, 1],
+                            "q90": q[:, 2],
+                            "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
+                        }
                     )
             done += 1
             if progress is not None:
                 progress(done, total)
     if not fc_parts:
         raise InputError("backtest: no forecast origin has enough training data in the window")
-    forecasts = pd.concat(fc_parts, ignore_index=True)
-    launches = pd.concat(ln_parts, ignore_index=True)
-    launches["crps"] = np.nan
-    ok = launches["outcome"].notna()
-    for (_g, _m, _k, r), part in launches[ok].groupby(
-        ["group", "model", "horizon_days", "dispersion"]
-    ):
-        launches.loc[part.index, "crps"] = crps_negbin(
-            part["mean"].to_numpy(), r, part["outcome"].to_numpy()
-        )
+    forecasts = _frame(fc_parts)
+    launches = reuse.launches if reuse is not None else _score_launches(_frame(ln_parts))
     ev_days = np.flatnonzero(event_flags(final_panel, target))
     if progress is not None:
         progress(total, total)

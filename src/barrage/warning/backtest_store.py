@@ -184,10 +184,10 @@ def backtest_view(stored: StoredBacktest, *, model: str | None = None) -> dict[s
     """What the dashboard shows of a stored backtest: the scores (every model, horizon
     and period, with their intervals), the forecast history of ``model`` (default: the
     primary model) at every horizon, and its reliability table per horizon."""
-    from barrage.warning.models import PRIMARY_MODEL
+    from barrage.warning.registration import REGISTRATION
     from barrage.warning.scores import reliability_table
 
-    model = model or PRIMARY_MODEL
+    model = model or REGISTRATION.primary(stored.target)
     fc = stored.forecasts[stored.forecasts["model"] == model]
     if fc.empty:
         raise InputError(

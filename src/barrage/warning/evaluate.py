@@ -17,8 +17,12 @@ from barrage.warning.backtest import (
     input_hooks,
     run_backtest,
 )
+from barrage.warning.registration import REGISTRATION
 from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
 
+#: Fewer scored origins than this leave a launch period out.
+MIN_LAUNCH_ORIGINS = 30
+PROSPECTIVE_PERIOD = "after_snapshot"
 #: First forecast date by default: this many days after the record's first night.
 BURN_IN_D = 80
 REFERENCE_MODEL = "climatology"
@@ -105,16 +109,35 @@ def score_table(
     return pd.DataFrame(rows)
 
 
+def launch_periods(index: pd.DatetimeIndex, horizon_d: int) -> dict[str, np.ndarray]:
+    """The periods of :func:`periods` (counted back from the last scored origin), the
+    registered evaluation windows (``registered_last_<N>m``: fixed dates ending at the
+    last origin whose window closed on the snapshot) and the prospective period
+    (``after_snapshot``: origins whose window closes after the snapshot)."""
+    reg = REGISTRATION
+    out = periods(index, index.max())
+    snap = pd.Timestamp(reg.snapshot_end)
+    last = snap - pd.Timedelta(days=horizon_d - 1)
+    for months in reg.evaluation_months:
+        first = snap - pd.DateOffset(months=months) + pd.Timedelta(days=1)
+        out[f"registered_last_{months}m"] = (index >= first) & (index <= last)
+    out[PROSPECTIVE_PERIOD] = index > last
+    return out
+
+
 def launch_scores(result: BacktestResult) -> pd.DataFrame:
-    """Mean CRPS of the launch forecasts per group, horizon, model and period (the
-    periods of :func:`periods`, counted back from each horizon's last scored origin)."""
-    ln = result.launches.dropna(subset=["crps"])
+    """Launch forecasts per group, horizon, model and period (:func:`launch_periods`):
+    mean CRPS (NaN for the quantile-only baseline), mean pinball loss at 10/50/90% and the
+    share of outcomes inside the 10-90% interval (aim: about 0.80)."""
+    ln = result.launches.dropna(subset=["outcome"])
     rows = []
     for (g, k, model), part in ln.groupby(["group", "horizon_days", "model"]):
         idx = pd.DatetimeIndex(part["as_of"])
         crps = part["crps"].to_numpy(float)
-        for pname, mask in periods(idx, idx.max()).items():
-            if mask.sum() < 30:
+        pin = part["pinball"].to_numpy(float)
+        cov = part["covered_80"].to_numpy(float)
+        for pname, mask in launch_periods(idx, int(k)).items():
+            if mask.sum() < MIN_LAUNCH_ORIGINS:
                 continue
             rows.append(
                 {
@@ -123,7 +146,9 @@ def launch_scores(result: BacktestResult) -> pd.DataFrame:
                     "model": model,
                     "period": pname,
                     "origins": int(mask.sum()),
-                    "crps_mean": float(crps[mask].mean()),
+                    "crps_mean": float(np.mean(crps[mask])),
+                    "pinball_mean": float(np.mean(pin[mask])),
+                    "coverage_80": float(np.mean(cov[mask])),
                 }
             )
     return pd.DataFrame(rows)

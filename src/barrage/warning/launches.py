@@ -1,8 +1,19 @@
-"""Launches over the next k nights as a negative-binomial predictive distribution.
+"""Launches over the next k nights: predictive distributions and their scores.
 
-``log mean = b0 + b1 log1p(k * tempo_7d) + b2 log1p(k * tempo_90d) + b3 heating``, with
-one dispersion, fitted by maximum likelihood (scipy). The climatology baseline keeps only
-the intercept. Scored with the CRPS, computed exactly on the integer support.
+Expanding-window models: ``log mean = b0 + b1 log1p(k * tempo_7d) + b2 log1p(k *
+tempo_90d) + b3 heating``, with one dispersion, fitted by maximum likelihood (scipy)
+(``negbin_features``); the intercept-only twin (``negbin_climatology``).
+
+Recent-window models (third version; the record's level moves, so the spread is read from
+recent nights, not from the whole history): the naive baseline a newcomer tries first,
+the 10/50/90% quantiles of the k-night sums over the 90 nights before the origin
+(``recent_quantiles``); a negative binomial matched to the mean and variance of those
+k-night sums (``window_negbin_<W>``); and a k-night sum of independent nightly draws from
+a negative binomial matched to the last W nights (``nightly_draws_<W>``: the sum of k
+NB(r, p) draws is NB(k r, p)). Their window statistics are columns of the design
+(:func:`launch_window_values`), so the real-time design and the no-look-ahead test cover
+them. Scored with the CRPS (exact on the integer support), the pinball loss at 10/50/90%
+and the coverage of the 10-90% interval.
 """
 
 from __future__ import annotations
@@ -11,9 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.optimize import minimize
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
+
+from barrage.indicators import NightPanel
+from barrage.record.taxonomy import MISSILE_CLASSES
 
 #: Launch groups forecast, each with the prefix of its tempo indicators. "missiles" is
 #: cruise + ballistic + mixed; the two classes are forecast on their own as well.
@@ -24,6 +38,18 @@ LAUNCH_GROUPS = {
     "ballistic_missile": "tempo_ballistic_missile",
 }
 
+
+#: Quantiles of every launch forecast (the 10-90% interval and the median).
+QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
+#: Horizons (nights) and recent windows (nights) of the window statistics in the design.
+LAUNCH_HORIZONS_D: tuple[int, ...] = (1, 3, 7)
+LAUNCH_WINDOWS_D: tuple[int, ...] = (45, 90)
+#: The naive baseline's window: quantiles of the k-night sums over the 90 nights before D.
+NAIVE_WINDOW_D = 90
+#: Dispersion used when a window's variance does not exceed its mean (near Poisson).
+POISSON_DISPERSION = 1e3
+#: A window mean below this is read as this (a NB needs a positive mean).
+MIN_MEAN = 0.05
 
 #: Bounds of the two tempo slopes (log-log elasticities) and of the heating-season effect.
 TEMPO_BOUNDS = ((0.0, 3.0), (0.0, 3.0))
@@ -115,21 +141,237 @@ class NegBinLaunchModel(BaseEstimator):
         check_is_fitted(self)
         return np.exp(np.clip(self._design(X) @ self.coef_, -20, 20))
 
-    def predict_quantiles(self, X: pd.DataFrame, q=(0.1, 0.5, 0.9)) -> np.ndarray:
+    def predict_dispersion(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        return np.full(len(X), self.dispersion_)
+
+    def predict_quantiles(self, X: pd.DataFrame, q=QUANTILES) -> np.ndarray:
         """Predictive quantiles, shape (rows, len(q))."""
         mu = self.predict_mean(X)
         r = self.dispersion_
         return stats.nbinom.ppf(np.asarray(q)[None, :], r, (r / (r + mu))[:, None])
 
 
-def crps_negbin(mean: np.ndarray, dispersion: float, y: np.ndarray) -> np.ndarray:
-    """CRPS of negative-binomial forecasts (mean, dispersion r) for integer outcomes y:
-    the sum over x >= 0 of (F(x) - 1[x >= y])^2, on a support wide enough for both."""
+def crps_negbin(mean: np.ndarray, dispersion, y: np.ndarray) -> np.ndarray:
+    """CRPS of negative-binomial forecasts (mean, dispersion r: one value or one per
+    forecast) for integer outcomes y, in closed form (Wei and Held 2014, as in the R
+    package scoringRules):
+
+        CRPS = y (2 F(y) - 1) - r (1 - p) / p^2 (p (2 G(y - 1) - 1) + 2F1(r + 1, 1/2; 2; z))
+
+    with ``p = r / (r + mean)``, F the NB(r, p) and G the NB(r + 1, p) distribution
+    function and ``z = -4 (1 - p) / p^2``; the hypergeometric term is evaluated after
+    Pfaff's transformation, ``(1 - z)^(-1/2) 2F1(1 - r, 1/2; 2; z / (z - 1))``, which stays
+    accurate for the large negative z of overdispersed drone counts. Equal to the sum
+    over the support, :func:`crps_negbin_by_sum` (tested), thousands of times faster."""
     mean, y = np.asarray(mean, float), np.asarray(y, float)
-    r = float(dispersion)
+    r = np.broadcast_to(np.asarray(dispersion, float), mean.shape)
+    p = r / (r + mean)
+    z = -4 * (1 - p) / p**2
+    h = (1 - z) ** -0.5 * hyp2f1(1 - r, 0.5, 2, z / (z - 1))
+    c1 = y * (2 * stats.nbinom.cdf(y, r, p) - 1)
+    c2 = (1 - p) * r / p**2 * (p * (2 * stats.nbinom.cdf(y - 1, r + 1, p) - 1) + h)
+    return c1 - c2
+
+
+def crps_negbin_by_sum(mean: np.ndarray, dispersion, y: np.ndarray) -> np.ndarray:
+    """The CRPS by its definition, the sum over x >= 0 of (F(x) - 1[x >= y])^2 on a
+    support wide enough for both (the reference of :func:`crps_negbin`; slow for
+    overdispersed counts in the thousands)."""
+    mean, y = np.asarray(mean, float), np.asarray(y, float)
+    r = np.broadcast_to(np.asarray(dispersion, float), mean.shape)
     p = r / (r + mean)
     hi = int(max(np.max(y), np.max(stats.nbinom.ppf(0.99999, r, p)))) + 1
     x = np.arange(hi + 1)
-    cdf = stats.nbinom.cdf(x[None, :], r, p[:, None])
+    cdf = stats.nbinom.cdf(x[None, :], r[:, None], p[:, None])
     step = (x[None, :] >= y[:, None]).astype(float)
     return ((cdf - step) ** 2).sum(axis=1)
+
+
+def pinball_loss(quantiles: np.ndarray, y: np.ndarray, q=QUANTILES) -> np.ndarray:
+    """Mean quantile (pinball) loss over the levels ``q`` per forecast: for level a and
+    quantile Q, ``max(a (y - Q), (a - 1) (y - Q))``; ``quantiles`` is (forecasts, len(q))."""
+    d = np.asarray(y, float)[:, None] - np.asarray(quantiles, float)
+    a = np.asarray(q, float)[None, :]
+    return np.maximum(a * d, (a - 1) * d).mean(axis=1)
+
+
+def group_series(panel: NightPanel) -> dict[str, np.ndarray]:
+    """Launches per night of each launch group (all missiles = cruise + ballistic + mixed)."""
+    by = panel.by_class("launched")
+    return {
+        "attack_drone": by["attack_drone"],
+        "missiles": sum(by[c] for c in MISSILE_CLASSES),
+        "cruise_missile": by["cruise_missile"],
+        "ballistic_missile": by["ballistic_missile"],
+    }
+
+
+def window_column(window_d: int, group: str, horizon_d: int, stat: str) -> str:
+    """Design column of a window statistic, e.g. ``lw90_attack_drone_7n_q10``."""
+    return f"lw{window_d}_{group}_{horizon_d}n_{stat}"
+
+
+def launch_window_values(
+    panel: NightPanel, origins: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """For each origin t, group and horizon k: mean and variance of the k-night sums lying
+    wholly in the W nights before t (W in :data:`LAUNCH_WINDOWS_D`), and for the naive
+    window the 10/50/90% quantiles of those sums. NaN where no whole k-night sum fits."""
+    n = panel.n_nights
+    t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
+    out: dict[str, np.ndarray] = {}
+    for g, series in group_series(panel).items():
+        cs = np.concatenate([[0.0], np.cumsum(np.asarray(series, float))])
+        for k in LAUNCH_HORIZONS_D:
+            # sums[i]: nights i..i+k-1 (a zero pad keeps the masked lookups in range)
+            sums = np.append(cs[k:] - cs[:-k] if n >= k else np.zeros(0), 0.0)
+            for w in LAUNCH_WINDOWS_D:
+                starts = t[:, None] - w + np.arange(max(w - k + 1, 1))[None, :]
+                ok = (starts >= 0) & (starts + k <= t[:, None])
+                vals = np.where(ok, sums[np.clip(starts, 0, sums.size - 1)], np.nan)
+                cnt = ok.sum(axis=1)
+                mean = np.where(cnt > 0, np.nansum(vals, axis=1) / np.maximum(cnt, 1), np.nan)
+                var = np.where(
+                    cnt > 1,
+                    np.nansum((vals - mean[:, None]) ** 2, axis=1) / np.maximum(cnt - 1, 1),
+                    np.nan,
+                )
+                out[window_column(w, g, k, "mean")] = mean
+                out[window_column(w, g, k, "var")] = var
+                if w == NAIVE_WINDOW_D:
+                    qs = _nanquantile_rows(vals, QUANTILES)
+                    for a, col in zip(QUANTILES, qs.T, strict=True):
+                        out[window_column(w, g, k, f"q{round(a * 100)}")] = col
+    return out
+
+
+def _nanquantile_rows(vals: np.ndarray, q) -> np.ndarray:
+    """Row quantiles ignoring NaN (NaN for an all-NaN row), numpy's default "linear"
+    method with its interpolation formula, vectorised over rows (``np.nanquantile``
+    along an axis loops over rows in Python: most of the backtest's design time)."""
+    srt = np.sort(vals, axis=1)  # NaN sort last
+    n = (~np.isnan(vals)).sum(axis=1)
+    out = np.full((vals.shape[0], len(q)), np.nan)
+    rows = np.flatnonzero(n > 0)
+    if rows.size == 0:
+        return out
+    for j, a in enumerate(q):
+        pos = a * (n[rows] - 1)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, n[rows] - 1)
+        t = pos - lo
+        x0, x1 = srt[rows, lo], srt[rows, hi]
+        d = x1 - x0
+        out[rows, j] = np.where(t >= 0.5, x1 - d * (1 - t), x0 + d * t)
+    return out
+
+
+def _moment_dispersion(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """NB dispersion r from a mean and variance (``var = mean + mean^2 / r``); near
+    Poisson where the variance does not exceed the mean or is unknown."""
+    excess = var - mean
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(np.isfinite(excess) & (excess > 0), mean**2 / excess, POISSON_DISPERSION)
+    return np.clip(r, 1e-3, POISSON_DISPERSION)
+
+
+class RecentQuantileLaunchModel(BaseEstimator):
+    """The naive baseline: the 10/50/90% quantiles of the k-night sums over the
+    :data:`NAIVE_WINDOW_D` nights before the origin. Nothing is learned."""
+
+    def __init__(self, *, group: str = "missiles", horizon_days: int = 7) -> None:
+        self.group = group
+        self.horizon_days = horizon_days
+
+    def fit(self, X: pd.DataFrame, y=None) -> RecentQuantileLaunchModel:
+        self.fitted_ = True
+        return self
+
+    def predict_quantiles(self, X: pd.DataFrame, q=QUANTILES) -> np.ndarray:
+        check_is_fitted(self)
+        if tuple(q) != QUANTILES:
+            raise ValueError(f"q: the naive baseline gives only {QUANTILES}")
+        cols = [
+            window_column(NAIVE_WINDOW_D, self.group, self.horizon_days, f"q{round(a * 100)}")
+            for a in QUANTILES
+        ]
+        return np.nan_to_num(X[cols].to_numpy(float))
+
+    def predict_mean(self, X: pd.DataFrame) -> np.ndarray:
+        """The window's mean k-night sum (the baseline has no distribution beyond its
+        three quantiles, so it gets no CRPS)."""
+        check_is_fitted(self)
+        col = window_column(NAIVE_WINDOW_D, self.group, self.horizon_days, "mean")
+        return np.nan_to_num(X[col].to_numpy(float))
+
+    def predict_dispersion(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), np.nan)
+
+
+class WindowNegBinLaunchModel(BaseEstimator):
+    """A negative binomial for the next k nights from the last ``window_d`` nights:
+    ``nightly=False`` matches the mean and variance of the k-night sums in the window;
+    ``nightly=True`` matches the nightly counts and sums k independent nightly draws
+    (NB(k r, p)). Nothing is learned from the expanding history: the level and the
+    spread move with the window."""
+
+    def __init__(
+        self,
+        *,
+        group: str = "missiles",
+        horizon_days: int = 7,
+        window_d: int = 90,
+        nightly: bool = False,
+    ) -> None:
+        self.group = group
+        self.horizon_days = horizon_days
+        self.window_d = window_d
+        self.nightly = nightly
+
+    def fit(self, X: pd.DataFrame, y=None) -> WindowNegBinLaunchModel:
+        if self.window_d not in LAUNCH_WINDOWS_D:
+            raise ValueError(f"window_d: expected one of {LAUNCH_WINDOWS_D}, got {self.window_d}")
+        self.fitted_ = True
+        return self
+
+    def _moments(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        k = 1 if self.nightly else self.horizon_days
+        m = X[window_column(self.window_d, self.group, k, "mean")].to_numpy(float)
+        v = X[window_column(self.window_d, self.group, k, "var")].to_numpy(float)
+        return np.maximum(np.nan_to_num(m), MIN_MEAN), v
+
+    def predict_mean(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        m, _ = self._moments(X)
+        return m * self.horizon_days if self.nightly else m
+
+    def predict_dispersion(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self)
+        m, v = self._moments(X)
+        r = _moment_dispersion(m, v)
+        return r * self.horizon_days if self.nightly else r
+
+    def predict_quantiles(self, X: pd.DataFrame, q=QUANTILES) -> np.ndarray:
+        mu, r = self.predict_mean(X), self.predict_dispersion(X)
+        return stats.nbinom.ppf(np.asarray(q)[None, :], r[:, None], (r / (r + mu))[:, None])
+
+
+#: The launch models of the backtest: name -> (class, settings). Baselines first.
+LAUNCH_MODELS: dict[str, tuple[type, dict]] = {
+    "negbin_climatology": (None, {"use_features": False}),  # class filled below
+    "recent_quantiles": (RecentQuantileLaunchModel, {}),
+    "negbin_features": (None, {"use_features": True}),
+    "window_negbin_45": (WindowNegBinLaunchModel, {"window_d": 45}),
+    "window_negbin_90": (WindowNegBinLaunchModel, {"window_d": 90}),
+    "nightly_draws_90": (WindowNegBinLaunchModel, {"window_d": 90, "nightly": True}),
+}
+LAUNCH_BASELINES: tuple[str, ...] = ("negbin_climatology", "recent_quantiles")
+
+
+def make_launch_model(name: str, group: str, horizon_days: int):
+    """A launch model of :data:`LAUNCH_MODELS` for one group and horizon."""
+    if name not in LAUNCH_MODELS:
+        raise ValueError(f"launch model: unknown {name!r}; expected one of {list(LAUNCH_MODELS)}")
+    cls, settings = LAUNCH_MODELS[name]
+    return (cls or NegBinLaunchModel)(group=group, horizon_days=horizon_days, **settings)

@@ -8,6 +8,8 @@ stores parameters only; learned state ends in ``_``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -25,6 +27,8 @@ from barrage.indicators import (
     indicator_frame,
     indicator_values,
 )
+from barrage.warning.launches import launch_window_values
+from barrage.warning.registration import REGISTRATION
 
 #: Decay rates (per night) of the self-exciting kernel; the MLE profiles over them.
 HAWKES_DECAYS = (0.5, 0.2, 0.1, 0.05, 0.025, 0.0125)
@@ -33,6 +37,10 @@ _EPS = 1e-6
 
 def hawkes_columns() -> list[str]:
     return [f"excite_{b:g}" for b in HAWKES_DECAYS]
+
+
+#: Short recent window (nights) of the event rate, beside the indicators' 90 and 365.
+SHORT_WINDOW_D = 30
 
 
 def design_matrix(
@@ -45,8 +53,9 @@ def design_matrix(
     origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators plus the self-exciting sums ``sum_s exp(-b (t - s))`` over past target
-    nights s, for every origin of the panel (or only ``origins``, see
-    :func:`barrage.indicators.indicator_frame`)."""
+    nights s, target nights in the last 30 nights, and the recent-window launch statistics
+    (:func:`barrage.warning.launches.launch_window_values`), for every origin of the panel
+    (or only ``origins``, see :func:`barrage.indicators.indicator_frame`)."""
     frame = indicator_frame(
         panel,
         target,
@@ -55,15 +64,23 @@ def design_matrix(
         stockpile=stockpile,
         origins=origins,
     )
-    for col, values in _hawkes_values(panel, target, origins).items():
-        frame[col] = values
-    return frame
+    extra = _warning_values(panel, target, origins)
+    return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
+
+
+def _warning_values(panel: NightPanel, target: Target, origins=None) -> dict[str, np.ndarray]:
+    """The design's columns beyond the indicators (see :func:`design_matrix`)."""
+    out = _hawkes_values(panel, target, origins)
+    out.update(launch_window_values(panel, origins))
+    return out
 
 
 def _hawkes_values(panel: NightPanel, target: Target, origins=None) -> dict[str, np.ndarray]:
     ev = event_flags(panel, target).astype(float)
     rows = slice(None) if origins is None else np.asarray(origins, dtype=np.int64) - 1
-    out = {}
+    t = np.arange(1, panel.n_nights + 1)[rows]
+    cs = np.concatenate([[0.0], np.cumsum(ev)])
+    out = {"events_30d": cs[t] - cs[np.maximum(t - SHORT_WINDOW_D, 0)]}
     for b, col in zip(HAWKES_DECAYS, hawkes_columns(), strict=True):
         decay = np.exp(-b)
         # y[i] = ev[i] + decay * y[i-1]; origin t = i + 1 sees e^{-b} * y[i].
@@ -90,7 +107,7 @@ def design_rows(
         stockpile=stockpile,
         origins=origins,
     )
-    values.update(_hawkes_values(panel, target, origins))
+    values.update(_warning_values(panel, target, origins))
     return np.column_stack(list(values.values())).astype(float, copy=False)
 
 
@@ -131,6 +148,11 @@ class ClimatologyModel(_Base):
         check_is_fitted(self)
         return _proba(np.full(len(X), self.rate_))
 
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The base rate only: no indicator moves it."""
+        check_is_fitted(self)
+        return _logit(self.predict_proba(X)[:, 1]), {}
+
 
 class SeasonalClimatologyModel(_Base):
     """Base rate by calendar month, shrunk to the heating / non-heating season rate, shrunk
@@ -144,6 +166,7 @@ class SeasonalClimatologyModel(_Base):
         X, y = _check_xy(X, y)
         m = self.prior_weight
         overall = (y.sum() + 1.0) / (y.size + 2.0)
+        self.overall_ = overall
         season = X["heating_season"].to_numpy(int)
         month = X.index.month.to_numpy()
         self.season_rate_ = {
@@ -162,21 +185,82 @@ class SeasonalClimatologyModel(_Base):
         check_is_fitted(self)
         return _proba(np.array([self.month_rate_[mo] for mo in X.index.month]))
 
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Base: the overall training rate; one term, the calendar month's."""
+        check_is_fitted(self)
+        base = _logit(np.array([self.overall_]))[0]
+        z = _logit(self.predict_proba(X)[:, 1])
+        return np.full(len(X), base), {"month": z - base}
+
 
 class RecentRateModel(_Base):
-    """Recent rate: target nights in the last 90 nights as a nightly Poisson rate,
-    ``p = 1 - exp(-k * rate)``. Nothing is learned beyond a fallback rate."""
+    """Recent rate: target nights in the last ``window_d`` nights (design column
+    ``column``) as a nightly Poisson rate, ``rate = (n + 0.5) / (window_d + 1)``,
+    ``p = 1 - exp(-k * rate)``. Nothing is learned but the training median of the count,
+    the reference of its log-odds term."""
+
+    def __init__(
+        self, *, horizon_days: int = 7, column: str = "events_90d", window_d: int = 90
+    ) -> None:
+        self.horizon_days = horizon_days
+        self.column = column
+        self.window_d = window_d
 
     def fit(self, X, y):
         X, y = _check_xy(X, y)
         self.classes_ = np.array([0, 1])
-        self.fitted_ = True
+        self.reference_count_ = float(np.nanmedian(X[self.column])) if len(X) else 0.0
+        return self
+
+    def _p(self, count: np.ndarray) -> np.ndarray:
+        rate = (count + 0.5) / (self.window_d + 1.0)
+        return 1 - np.exp(-self.horizon_days * rate)
+
+    def predict_proba(self, X):
+        check_is_fitted(self)
+        return _proba(self._p(X[self.column].to_numpy(float)))
+
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Base: the log-odds at the training median count; one term, the count's."""
+        check_is_fitted(self)
+        base = _logit(self._p(np.array([self.reference_count_])))[0]
+        z = _logit(self.predict_proba(X)[:, 1])
+        return np.full(len(X), base), {self.column: z - base}
+
+
+class PersistenceModel(_Base):
+    """Persistence: was there a target night in the last k nights? The k-day event share
+    of the training origins in the same state (each shrunk to the overall rate with
+    ``prior_weight`` pseudo-origins): a two-state Markov chain on k-night windows."""
+
+    def __init__(self, *, horizon_days: int = 7, prior_weight: float = 10.0) -> None:
+        self.horizon_days = horizon_days
+        self.prior_weight = prior_weight
+
+    def _state(self, X) -> np.ndarray:
+        return (X["days_since_event_d"].to_numpy(float) <= self.horizon_days).astype(int)
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        s = self._state(X)
+        self.overall_ = (y.sum() + 1.0) / (y.size + 2.0)
+        m = self.prior_weight
+        self.state_rate_ = np.array(
+            [(y[s == v].sum() + m * self.overall_) / ((s == v).sum() + m) for v in (0, 1)]
+        )
+        self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X):
         check_is_fitted(self)
-        rate = (X["events_90d"].to_numpy(float) + 0.5) / 91.0
-        return _proba(1 - np.exp(-self.horizon_days * rate))
+        return _proba(self.state_rate_[self._state(X)])
+
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Base: the overall training rate; one term, the state's (days since)."""
+        check_is_fitted(self)
+        base = _logit(np.array([self.overall_]))[0]
+        z = _logit(self.predict_proba(X)[:, 1])
+        return np.full(len(X), base), {"days_since_event_d": z - base}
 
 
 class RenewalModel(_Base):
@@ -198,6 +282,7 @@ class RenewalModel(_Base):
         X, y = _check_xy(X, y)
         b = np.digitize(X["days_since_event_d"].to_numpy(float), self.bin_edges_d)
         overall = (y.sum() + 1.0) / (y.size + 2.0)
+        self.overall_ = overall
         nb = len(self.bin_edges_d) + 1
         s = np.bincount(b, y, nb)
         c = np.bincount(b, None, nb)
@@ -209,6 +294,13 @@ class RenewalModel(_Base):
         check_is_fitted(self)
         b = np.digitize(X["days_since_event_d"].to_numpy(float), self.bin_edges_d)
         return _proba(self.bin_rate_[b])
+
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Base: the overall training rate; one term, the days since the last target night."""
+        check_is_fitted(self)
+        base = _logit(np.array([self.overall_]))[0]
+        z = _logit(self.predict_proba(X)[:, 1])
+        return np.full(len(X), base), {"days_since_event_d": z - base}
 
 
 class HawkesModel(_Base):
@@ -593,17 +685,155 @@ class EnsembleModel(_Base):
         self.classes_ = np.array([0, 1])
         return self
 
+    @classmethod
+    def from_fitted(cls, members: list, horizon_days: int) -> EnsembleModel:
+        """The ensemble of members already fitted on the same rows (the backtest fits
+        them as models of their own; fitting them again gives the same numbers)."""
+        model = cls(horizon_days=horizon_days)
+        model.members_ = list(members)
+        model.classes_ = np.array([0, 1])
+        return model
+
     def predict_proba(self, X):
         check_is_fitted(self)
         return _proba(np.mean([m.predict_proba(X)[:, 1] for m in self.members_], axis=0))
 
 
-#: The models of the backtest, baselines first; PRIMARY_MODEL is the one the assessment uses.
-MODELS: dict[str, type[_Base]] = {
+def _age_weights(index: pd.DatetimeIndex, half_life_d: float) -> np.ndarray:
+    """Discounted likelihood: weight ``0.5 ** (age / half_life)``, the age in days before
+    the last training origin (a record whose level moves forgets its old level)."""
+    age = (index.max() - index).days.to_numpy(float) if len(index) else np.zeros(0)
+    return 0.5 ** (age / half_life_d)
+
+
+def _weighted_logit_fit(A: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> np.ndarray:
+    """Weighted L2 logistic regression (intercept unpenalised; ``A`` has a leading column
+    of ones) by L-BFGS with the exact gradient."""
+    pen = np.full(A.shape[1], l2)
+    pen[0] = 0.0
+
+    def f(beta):
+        z = A @ beta
+        ll = np.sum(w * (np.logaddexp(0, z) - y * z)) + 0.5 * np.sum(pen * beta * beta)
+        return ll, A.T @ (w * (expit(z) - y)) + pen * beta
+
+    return minimize(f, np.zeros(A.shape[1]), jac=True, method="L-BFGS-B").x
+
+
+class _AdditiveLogit(_Base):
+    """A logistic model ``logit p = b0 + sum_j b_j (x_j - mean_j)`` over a few transformed
+    indicators (the means from the training rows), fitted by discounted likelihood
+    (half-life ``half_life_d``) with an L2 penalty ``l2`` on the slopes. Its
+    contributions are exact: base ``b0`` plus one term per indicator sum to the
+    log-odds of the probability (:meth:`log_odds_terms`)."""
+
+    def _features(self, X) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, X, y):
+        X, y = _check_xy(X, y)
+        self.classes_ = np.array([0, 1])
+        self._prepare(X, y)
+        F = self._features(X)
+        self.names_ = list(F)
+        A = np.column_stack(list(F.values())) if F else np.zeros((len(X), 0))
+        self.mean_ = A.mean(axis=0) if len(X) else np.zeros(A.shape[1])
+        sd = A.std(axis=0) if len(X) else np.ones(A.shape[1])
+        self.scale_ = np.where(sd > 0, sd, 1.0)
+        Z = np.column_stack([np.ones(len(X)), (A - self.mean_) / self.scale_])
+        w = _age_weights(X.index, self.half_life_d)
+        beta = _weighted_logit_fit(Z, y, w, self.l2)
+        self.intercept_, self.coef_ = float(beta[0]), beta[1:] / self.scale_
+        return self
+
+    def _prepare(self, X, y) -> None:
+        """Fold-fitted parts the features need (none by default)."""
+
+    def log_odds_terms(self, X) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Base (the intercept: the log-odds at the training means) and one additive
+        term per indicator, ``b_j (x_j - mean_j)``; they sum to ``logit p``."""
+        check_is_fitted(self)
+        F = self._features(X)
+        terms = {n: self.coef_[j] * (F[n] - self.mean_[j]) for j, n in enumerate(self.names_)}
+        return np.full(len(X), self.intercept_), terms
+
+    def decision_function(self, X) -> np.ndarray:
+        base, terms = self.log_odds_terms(X)
+        return base + sum(terms.values(), np.zeros(len(X)))
+
+    def predict_proba(self, X):
+        return _proba(expit(self.decision_function(X)))
+
+
+def _log_rate(count: np.ndarray, window_d: int) -> np.ndarray:
+    return np.log((np.nan_to_num(count) + 0.5) / (window_d + 1.0))
+
+
+class RenewalAdaptiveModel(_AdditiveLogit):
+    """The renewal clock's shape scaled by an adaptive level: ``logit p = b0 + b1 logit
+    p_renewal(days since) + b2 log(rate_30 / rate_365)``, the renewal bins fitted on the
+    fold, (b0, b1, b2) by discounted likelihood (half-life 90 days): the level follows the
+    recent record, the clock keeps its shape."""
+
+    def __init__(self, *, horizon_days: int = 7, half_life_d: float = 90.0, l2: float = 1.0):
+        self.horizon_days = horizon_days
+        self.half_life_d = half_life_d
+        self.l2 = l2
+
+    def _prepare(self, X, y) -> None:
+        self.renewal_ = RenewalModel(horizon_days=self.horizon_days).fit(X, y)
+
+    def _features(self, X) -> dict[str, np.ndarray]:
+        return {
+            "days_since_event_d": _logit(self.renewal_.predict_proba(X)[:, 1]),
+            "events_30d": _log_rate(X["events_30d"].to_numpy(float), 30)
+            - _log_rate(X["events_365d"].to_numpy(float), 365),
+        }
+
+
+#: The forgetting GLM's indicators (a priori: the renewal clock, the recent event level
+#: at two windows, recent drone and missile tempo, the heating season).
+FORGETTING_COLUMNS: tuple[str, ...] = (
+    "days_since_event_d",
+    "events_30d",
+    "events_90d",
+    "tempo_attack_drone_30d",
+    "tempo_missiles_30d",
+    "heating_season",
+)
+
+
+class ForgettingLogitModel(_AdditiveLogit):
+    """Discounted-likelihood (forgetting) logistic GLM on :data:`FORGETTING_COLUMNS`
+    (log1p of days since and tempo, log event rates), half-life ``half_life_d`` days,
+    L2 ``l2`` on the standardised slopes."""
+
+    def __init__(self, *, horizon_days: int = 7, half_life_d: float = 180.0, l2: float = 1.0):
+        self.horizon_days = horizon_days
+        self.half_life_d = half_life_d
+        self.l2 = l2
+
+    def _features(self, X) -> dict[str, np.ndarray]:
+        col = {c: np.nan_to_num(X[c].to_numpy(float)) for c in FORGETTING_COLUMNS}
+        return {
+            "days_since_event_d": np.log1p(col["days_since_event_d"]),
+            "events_30d": _log_rate(col["events_30d"], 30),
+            "events_90d": _log_rate(col["events_90d"], 90),
+            "tempo_attack_drone_30d": np.log1p(col["tempo_attack_drone_30d"]),
+            "tempo_missiles_30d": np.log1p(col["tempo_missiles_30d"]),
+            "heating_season": col["heating_season"],
+        }
+
+
+#: The models of the backtest, baselines first: name -> class or configured class.
+MODELS: dict[str, type[_Base] | partial] = {
     "climatology": ClimatologyModel,
     "seasonal": SeasonalClimatologyModel,
     "recent_rate": RecentRateModel,
     "renewal": RenewalModel,
+    "recent_rate_30": partial(RecentRateModel, column="events_30d", window_d=30),
+    "recent_rate_365": partial(RecentRateModel, column="events_365d", window_d=365),
+    "persistence": PersistenceModel,
     "hawkes": HawkesModel,
     "feature": FeatureModel,
     "feature_stock": StockFeatureModel,
@@ -611,14 +841,27 @@ MODELS: dict[str, type[_Base]] = {
     "renewal_seasonal": RenewalSeasonalModel,
     "gbm": GradientBoostingModel,
     "ensemble": EnsembleModel,
+    "renewal_adaptive": RenewalAdaptiveModel,
+    "forgetting_logit": ForgettingLogitModel,
+    "forgetting_logit_fast": partial(ForgettingLogitModel, half_life_d=60.0),
 }
-BASELINES: tuple[str, ...] = ("climatology", "seasonal", "recent_rate", "renewal")
-#: Chosen on the development origins (before 2023-10-01) by the rule in docs/warning.md:
-#: lowest mean Brier at 3 and 7 days. Not chosen on the evaluation period.
-PRIMARY_MODEL = "recent_rate"
-#: The model whose sensitivity to each indicator the assessment reports as drivers (the
-#: primary model reads one indicator only, so it cannot say what moves the risk).
-DRIVER_MODEL = "feature_stock"
+#: The naive baselines every model is shown against: v2's four, and (third version) the
+#: recent rates over 30 and 365 nights and persistence.
+BASELINES: tuple[str, ...] = (
+    "climatology",
+    "seasonal",
+    "recent_rate",
+    "renewal",
+    "recent_rate_30",
+    "recent_rate_365",
+    "persistence",
+)
+#: The second version's baselines (its registered verdict, kept as history).
+BASELINES_V2: tuple[str, ...] = ("climatology", "seasonal", "recent_rate", "renewal")
+#: The registered primary of the headline target (docs/warning-registration.md).
+PRIMARY_MODEL = REGISTRATION.primary(REGISTRATION.headline_target)
+#: The model the drivers explain: the primary itself (its log-odds terms add up to it).
+DRIVER_MODEL = PRIMARY_MODEL
 
 
 def make_model(name: str, horizon_days: int) -> _Base:

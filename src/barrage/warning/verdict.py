@@ -29,28 +29,30 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.evaluate import REFERENCE_MODEL, forecast_table
-from barrage.warning.models import BASELINES, MODELS, PRIMARY_MODEL
+from barrage.warning.evaluate import PROSPECTIVE_PERIOD, REFERENCE_MODEL, forecast_table
+from barrage.warning.models import BASELINES, BASELINES_V2, MODELS
+from barrage.warning.registration import REGISTRATION
 from barrage.warning.scores import block_bootstrap_indices, roc_auc
 
 #: Fewer scored origins than this in a cell leave it unscored (as the score table).
 MIN_ORIGINS = 30
 #: The last night of the record snapshot the protocol was fixed on.
-SNAPSHOT_END = date(2025, 9, 30)
-PROSPECTIVE_PERIOD = "after_snapshot"
+SNAPSHOT_END = REGISTRATION.snapshot_end
 
 
 @dataclass(frozen=True)
 class EvaluationProtocol:
-    """What the warning is judged by, frozen before its evaluation (docs/warning.md).
+    """What the warning is judged by, frozen before its evaluation. The defaults are the
+    second version's protocol (kept as history, :data:`V2_PROTOCOL`); the third
+    version's, one per registered target, come from :func:`protocol_for`.
 
     Evaluation window ``last_<N>m`` at horizon k: origins from ``snapshot_end`` minus N
     months (exclusive) to ``snapshot_end - (k - 1)`` days, the last origin whose k-night
     window had closed on the snapshot. Prospective: every later origin.
     """
 
-    primary_model: str = PRIMARY_MODEL
-    baselines: tuple[str, ...] = BASELINES
+    primary_model: str = "recent_rate"
+    baselines: tuple[str, ...] = BASELINES_V2
     reference_model: str = REFERENCE_MODEL
     target_name: str = "massive_missiles"
     horizons_d: tuple[int, ...] = (3, 7)
@@ -108,6 +110,30 @@ class EvaluationProtocol:
     def prospective_first(self, horizon_d: int) -> date:
         """First origin whose ``horizon_d``-night window closes after the snapshot."""
         return self.snapshot_end - timedelta(days=horizon_d - 2)
+
+
+#: The second version's registered protocol (docs/warning.md), kept as history.
+V2_PROTOCOL = EvaluationProtocol()
+
+
+def protocol_for(target_name: str) -> EvaluationProtocol:
+    """The third version's protocol for a target (:data:`REGISTRATION`): its registered
+    primary against every baseline, the registered windows and aims. An unregistered
+    target gets the headline target's protocol (the verdict says it is not registered)."""
+    reg = REGISTRATION
+    name = target_name if target_name in reg.targets else reg.headline_target
+    return EvaluationProtocol(
+        primary_model=reg.primary(name),
+        baselines=BASELINES,
+        target_name=name,
+        horizons_d=reg.horizons_d,
+        evaluation_months=reg.evaluation_months,
+        development_end=reg.development_last,
+        snapshot_end=reg.snapshot_end,
+        aim_horizon_d=reg.aim_horizon_d,
+        aim_brier_skill=reg.aim_brier_skill,
+        aim_roc_auc=reg.aim_roc_auc,
+    )
 
 
 def _judge(
@@ -282,7 +308,7 @@ def verdict(result: BacktestResult, protocol: EvaluationProtocol | None = None) 
     """The protocol's answer on ``result``: one cell per (horizon, window), whether the
     primary beats every baseline in every evaluation cell (with and without its
     intervals), whether it reaches the aim, and the same on the prospective period."""
-    protocol = protocol or EvaluationProtocol()
+    protocol = protocol or protocol_for(result.target.name)
     fc = result.forecasts.dropna(subset=["outcome"])
     cells = [c for k in protocol.horizons_d for c in _cells_at(fc, int(k), protocol)]
     evaluation = _answer([c for c in cells if c["period"] != PROSPECTIVE_PERIOD], protocol)
@@ -395,10 +421,75 @@ def verdict_sentence(
     return head
 
 
+NO_SKILL = "no demonstrated skill: read as a base rate"
+
+
+def skill_statement(stored_verdict: dict | None, primary_model: str) -> dict:
+    """What the level is worth, said beside it everywhere: the registered primary's
+    measured 7-day skill (Brier skill against climatology with its 90% interval, and the
+    ROC-AUC) from a stored backtest's verdict, read on the prospective period when it is
+    scored, else on the registered evaluation window. Skill is *demonstrated* only when
+    the interval lies above zero; otherwise, or with no stored backtest of this primary,
+    the statement says to read the level as a base rate."""
+    cells = [] if not stored_verdict else stored_verdict.get("cells", [])
+    ran_primary = (stored_verdict or {}).get("protocol", {}).get("primary_model")
+    aim = (stored_verdict or {}).get("protocol", {}).get("aim", {}).get("horizon_d", 7)
+    scored = [
+        c
+        for c in cells
+        if c.get("status") == "scored" and c["horizon_days"] == aim and "primary" in c
+    ]
+    scored.sort(key=lambda c: c["period"] != PROSPECTIVE_PERIOD)  # prospective first
+    if not scored or ran_primary != primary_model:
+        why = (
+            "no stored backtest measured it"
+            if not scored
+            else f"the stored backtest judged {ran_primary}, not {primary_model}"
+        )
+        return {
+            "demonstrated": False,
+            "statement": f"{NO_SKILL} (skill unmeasured: {why})",
+            "model": primary_model,
+            "horizon_d": aim,
+            "period": None,
+            "brier_skill": None,
+            "brier_skill_lo": None,
+            "brier_skill_hi": None,
+            "roc_auc": None,
+            "origins": None,
+        }
+    c = scored[0]
+    p = c["primary"]
+    lo, hi = p.get("brier_skill_lo"), p.get("brier_skill_hi")
+    demonstrated = lo is not None and lo > 0
+    figure = (
+        f"{aim}-day Brier skill {_fmt(p['brier_skill'], '+.2f')} (90% interval "
+        f"{_fmt(lo, '+.2f')} to {_fmt(hi, '+.2f')}) against climatology, ROC-AUC "
+        f"{_fmt(p['roc_auc'], '.2f')}, on {c['origins']} origins {c['first_origin']} .. "
+        f"{c['last_origin']} ({c['period'].replace('_', ' ')})"
+    )
+    return {
+        "demonstrated": demonstrated,
+        "statement": figure if demonstrated else f"{NO_SKILL} ({figure})",
+        "model": primary_model,
+        "horizon_d": aim,
+        "period": c["period"],
+        "brier_skill": p["brier_skill"],
+        "brier_skill_lo": lo,
+        "brier_skill_hi": hi,
+        "roc_auc": p["roc_auc"],
+        "origins": c["origins"],
+    }
+
+
 __all__ = [
+    "NO_SKILL",
+    "skill_statement",
     "PROSPECTIVE_PERIOD",
     "SNAPSHOT_END",
+    "V2_PROTOCOL",
     "EvaluationProtocol",
+    "protocol_for",
     "verdict",
     "verdict_sentence",
 ]

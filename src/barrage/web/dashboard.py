@@ -78,7 +78,8 @@ def banner(assessment: Assessment | BarrageError | None) -> str:
         f'<section id="warning-banner" class="banner level-{e(LEVEL_CLASS.get(level.lower(), "other"))}" '
         f'data-available="true"><div class="level-box"><span class="k">warning level</span>'
         f'<span id="warning-level">{e(level)}</span>'
-        f'<span class="asof">as of {e(a.as_of)}, target {e(target)}</span></div>'
+        f'<span class="asof">as of {e(a.as_of)}, target {e(target)}</span>'
+        f'<span id="warning-skill" class="skill">{e(a.skill.statement)}</span></div>'
         f'<div class="probs">{probs}</div>'
         f'<div class="drivers"><h3>Why</h3><ul id="warning-drivers">{drivers}</ul></div>'
         "</section>"

@@ -89,6 +89,12 @@ class Driver(BaseModel):
     sentence: str = Field(description="The driver in words.")
 
 
+class Skill(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    demonstrated: bool = Field(description="True only when the skill's 90% interval is above 0.")
+    statement: str = Field(description="Shown beside the level, always.")
+
+
 class Assessment(BaseModel):
     """The warning as ``barrage assess --json`` gives it."""
 
@@ -97,6 +103,7 @@ class Assessment(BaseModel):
     target: dict[str, str] = Field(description="{name, expression} of the target night.")
     p: dict[str, float] = Field(description="P(target night within k days), k = '1','3','7'.")
     level: str
+    skill: Skill = Field(description="The measured skill of the model behind the level.")
     expected_launches: dict[str, Any] | None = None
     drivers: list[Driver]
     warnings: list[str] = Field(default_factory=list)

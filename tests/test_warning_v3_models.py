@@ -1,0 +1,221 @@
+"""Third-version models: exact log-odds terms, the forgetting weights, the recent-window
+launch statistics against a direct computation, the pinball loss and the rules."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, logit
+
+from barrage.indicators import KnownRecord, resolve_target
+from barrage.record import open_store
+from barrage.warning import MODELS, make_model, realtime_design
+from barrage.warning.launches import (
+    QUANTILES,
+    group_series,
+    launch_window_values,
+    make_launch_model,
+    pinball_loss,
+    window_column,
+)
+from barrage.warning.models import BASELINES
+from barrage.warning.registration import (
+    EXPLAINABLE_MODELS,
+    REGISTRATION,
+    select_launch_primary,
+    select_primary,
+)
+
+
+@pytest.fixture(scope="module")
+def record(record_db):
+    with open_store(record_db) as con:
+        return KnownRecord.from_store(con)
+
+
+@pytest.fixture(scope="module")
+def design(record):
+    from barrage.indicators import outcomes
+
+    target = resolve_target("massive_combined")
+    X = realtime_design(record, target, "2025-06-01")
+    y = outcomes(record.panel("2025-06-01"), target, (7,))[7]
+    ok = y.notna()
+    return X[ok], y[ok].to_numpy()
+
+
+@pytest.mark.parametrize("name", EXPLAINABLE_MODELS)
+def test_log_odds_terms_add_up_to_the_probability(name, design):
+    X, y = design
+    model = make_model(name, 7).fit(X.iloc[:700], y[:700])
+    base, terms = model.log_odds_terms(X.iloc[700:])
+    z = base + sum(terms.values(), np.zeros(len(base)))
+    np.testing.assert_allclose(expit(z), model.predict_proba(X.iloc[700:])[:, 1], rtol=1e-9)
+
+
+def test_the_forgetting_glm_follows_a_level_that_moved():
+    # the event rate steps from 5% to 50% half-way: the discounted fit ends near 50%,
+    # the expanding base rate near the average
+    rng = np.random.default_rng(1)
+    n = 800
+    idx = pd.date_range("2023-01-01", periods=n, name="as_of")
+    rate = np.where(np.arange(n) < n // 2, 0.05, 0.5)
+    y = (rng.random(n) < rate).astype(float)
+    X = pd.DataFrame(
+        {
+            "days_since_event_d": 5.0,
+            "events_30d": 3.0,
+            "events_90d": 9.0,
+            "events_365d": 30.0,
+            "tempo_attack_drone_30d": 50.0,
+            "tempo_missiles_30d": 3.0,
+            "heating_season": 0.0,
+        },
+        index=idx,
+    )
+    p_fast = make_model("forgetting_logit_fast", 7).fit(X, y).predict_proba(X.iloc[-1:])[0, 1]
+    p_clim = make_model("climatology", 7).fit(X, y).predict_proba(X.iloc[-1:])[0, 1]
+    assert p_fast == pytest.approx(0.5, abs=0.08)
+    assert p_clim == pytest.approx(y.mean(), abs=0.01)
+
+
+def test_window_statistics_match_a_direct_computation(record):
+    panel = record.panel("2025-09-01")
+    t = np.array([5, 60, 400, panel.n_nights])
+    vals = launch_window_values(panel, t)
+    s = group_series(panel)["attack_drone"]
+    for i, origin in enumerate(t):
+        for k in (1, 7):
+            # the k-night sums lying wholly in the 90 nights before the origin
+            sums = [s[a : a + k].sum() for a in range(max(origin - 90, 0), origin - k + 1)]
+
+            def col(stat, k=k, i=i):
+                return vals[window_column(90, "attack_drone", k, stat)][i]
+
+            if len(sums) == 0:
+                assert np.isnan(col("mean"))
+                continue
+            assert col("mean") == pytest.approx(np.mean(sums))
+            assert col("q90") == pytest.approx(np.quantile(sums, 0.9))
+            if len(sums) > 1:
+                assert col("var") == pytest.approx(np.var(sums, ddof=1))
+
+
+def test_window_statistics_use_only_nights_before_the_origin(record):
+    # changing a night at or after the origin leaves the origin's statistics unchanged
+    panel = record.panel("2025-09-01")
+    t = np.array([700])
+    before = launch_window_values(panel, t)
+    launched = panel.launched.copy()
+    launched[700:] *= 10  # nights 700.. (origin 700 sees nights 0..699)
+    from dataclasses import replace
+
+    after = launch_window_values(replace(panel, launched=launched), t)
+    for c in before:
+        np.testing.assert_equal(before[c], after[c])
+
+
+def test_pinball_loss_against_its_definition():
+    q = np.array([[2.0, 5.0, 9.0]])
+    assert pinball_loss(q, np.array([5.0]))[0] == pytest.approx((0.1 * 3 + 0 + 0.1 * 4) / 3)
+    assert pinball_loss(q, np.array([12.0]))[0] == pytest.approx((0.1 * 10 + 0.5 * 7 + 0.9 * 3) / 3)
+
+
+def test_nightly_draws_sum_k_independent_nights(design):
+    X, _ = design
+    one = make_launch_model("nightly_draws_90", "attack_drone", 1).fit(X)
+    seven = make_launch_model("nightly_draws_90", "attack_drone", 7).fit(X)
+    rows = X.iloc[-5:]
+    np.testing.assert_allclose(seven.predict_mean(rows), 7 * one.predict_mean(rows))
+    np.testing.assert_allclose(seven.predict_dispersion(rows), 7 * one.predict_dispersion(rows))
+    q = seven.predict_quantiles(rows)
+    assert (np.diff(q, axis=1) >= 0).all() and q.shape == (5, len(QUANTILES))
+
+
+def test_the_naive_baseline_reads_its_quantile_columns(design):
+    X, _ = design
+    m = make_launch_model("recent_quantiles", "missiles", 7).fit(X)
+    cols = [window_column(90, "missiles", 7, f"q{a}") for a in (10, 50, 90)]
+    np.testing.assert_array_equal(m.predict_quantiles(X.iloc[-3:]), X[cols].iloc[-3:].to_numpy())
+
+
+def test_selection_rules_pick_the_lowest_and_break_ties_to_the_simpler():
+    assert select_primary({"forgetting_logit": 0.20, "climatology": 0.25}) == "forgetting_logit"
+    assert select_primary({"forgetting_logit": 0.2000, "renewal": 0.2004}) == "renewal"
+    assert select_primary({"gbm": 0.1, "renewal": 0.2}) == "renewal"  # gbm cannot explain
+    assert select_launch_primary({"negbin_features": 10.0, "window_negbin_90": 10.05}) == (
+        "window_negbin_90"
+    )
+
+
+def test_registration_names_known_models_and_baselines():
+    assert set(REGISTRATION.candidates) <= set(MODELS)
+    assert set(REGISTRATION.primaries.values()) <= set(EXPLAINABLE_MODELS)
+    assert {"recent_rate_30", "recent_rate_365", "persistence"} <= set(BASELINES)
+    assert REGISTRATION.targets[0] == REGISTRATION.headline_target == "massive_combined"
+    assert logit(0.5) == 0
+
+
+def test_closed_form_crps_equals_the_sum_over_the_support():
+    from barrage.warning.launches import crps_negbin, crps_negbin_by_sum
+
+    rng = np.random.default_rng(3)
+    for lo, hi in ((0.05, 3.0), (5.0, 60.0), (100.0, 600.0)):
+        n = 40
+        mean = rng.uniform(lo, hi, n)
+        r = np.exp(rng.uniform(np.log(0.05), np.log(1000.0), n))  # over- to near-Poisson
+        y = (rng.poisson(mean) * rng.integers(0, 3, n)).astype(float)
+        np.testing.assert_allclose(
+            crps_negbin(mean, r, y), crps_negbin_by_sum(mean, r, y), rtol=1e-6
+        )
+
+
+def test_row_quantiles_equal_numpys_nanquantile():
+    from barrage.warning.launches import _nanquantile_rows
+
+    rng = np.random.default_rng(5)
+    vals = rng.integers(0, 50, (200, 84)).astype(float)
+    vals[rng.random(vals.shape) < 0.3] = np.nan
+    vals[0] = np.nan
+    vals[1, 1:] = np.nan  # one value
+    got = _nanquantile_rows(vals, QUANTILES)
+    want = np.full_like(got, np.nan)
+    want[1:] = np.nanquantile(vals[1:], QUANTILES, axis=1).T
+    np.testing.assert_array_equal(got, want)
+
+
+def test_frame_of_parts_equals_concatenated_frames():
+    from barrage.warning.backtest import _frame
+
+    idx = pd.date_range("2025-01-01", periods=3)
+    parts = [
+        {"as_of": idx.to_numpy(), "model": "a", "horizon_days": 7, "p": np.array([0.1, 0.2, 0.3])},
+        {"as_of": idx[:2].to_numpy(), "model": "bb", "horizon_days": 3, "p": np.array([0.4, 0.5])},
+    ]
+    want = pd.concat([pd.DataFrame(p) for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(_frame(parts), want)
+
+
+def test_shared_launch_pass_and_ensemble_reuse_give_the_same_numbers(record):
+    from dataclasses import replace
+
+    from barrage.warning import BacktestPlan, run_backtest
+    from barrage.warning.backtest import run_registered_backtests
+
+    plan = BacktestPlan(
+        start=pd.Timestamp("2025-06-02").date(),
+        end=pd.Timestamp("2025-06-29").date(),
+        horizons=(7,),
+        models=("renewal", "seasonal", "feature_stock", "ensemble"),
+    )
+    targets = tuple(resolve_target(t) for t in REGISTRATION.targets)
+    both = run_registered_backtests(record, plan, targets)
+    alone = run_backtest(record, plan, targets[1])
+    # the second target reused the first's launch forecasts: equal to its own
+    pd.testing.assert_frame_equal(both[targets[1].name].launches, alone.launches)
+    pd.testing.assert_frame_equal(both[targets[1].name].forecasts, alone.forecasts)
+    # the ensemble built from the loop's fitted members equals one fitted on its own
+    only = run_backtest(record, replace(plan, models=("ensemble",)), targets[1])
+    ens = alone.forecasts[alone.forecasts["model"] == "ensemble"].reset_index(drop=True)
+    np.testing.assert_array_equal(ens["p"].to_numpy(), only.forecasts["p"].to_numpy())
