@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -251,7 +252,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warmer.stop()
         jobs.shutdown()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the assets fastapi-offline ships, so the
+    # dashboard's API link works with no network (FastAPI's own pages load a CDN).
+    app = FastAPIOffline(
         title="barrage",
         version=__version__,
         summary="Early warning and strike simulation for Ukraine's power system (public data).",

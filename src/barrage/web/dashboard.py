@@ -390,7 +390,7 @@ def _page(body: str) -> str:
 </head><body>
 <header><h1>barrage</h1><span class="sub">massive-strike warning and what-if simulation for
 Ukraine's power system, from public data</span>
-<nav><a href="/docs">API</a> <a href="/openapi.json">OpenAPI</a> <a href="/health">health</a></nav>
+<nav><a href="/docs">API</a> <a href="/redoc">ReDoc</a> <a href="/openapi.json">OpenAPI</a> <a href="/health">health</a></nav>
 </header>
 <main>{body}</main>
 <footer><p id="attribution">{e(ATTRIBUTION)}</p><p>barrage {e(__version__)}</p></footer>
