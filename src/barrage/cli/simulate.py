@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    clean_errors,
+    emit_json,
+    scenario_file,
+    stderr_console,
+    stdout_console,
+)
 
 simulate_app = typer.Typer(
     help="Simulate strikes: what gets through a layered air defence.",
@@ -19,7 +25,11 @@ app.add_typer(simulate_app, name="simulate")
 @simulate_app.command("salvo")
 @clean_errors
 def salvo(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
+    scenario: Path = typer.Argument(
+        ...,
+        help="Scenario YAML (see docs/salvo.md), or the name of a shipped example "
+        "(2024-08-26_combined, 2025-07-09_combined).",
+    ),
     runs: int = typer.Option(10_000, "--runs", help="Monte Carlo runs."),
     seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
     scheduler: str = typer.Option(
@@ -36,11 +46,11 @@ def salvo(
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
     from barrage.compute import check_scheduler, check_workers, progress_bar, simulate_salvo
-    from barrage.salvo import load_scenario
+    from barrage.salvo import example_scenarios, load_scenario
 
     check_scheduler(scheduler)
     check_workers(workers)
-    scn = load_scenario(scenario)
+    scn = load_scenario(scenario_file(scenario, example_scenarios()))
     with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
         result = simulate_salvo(
             scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
