@@ -127,7 +127,9 @@ def run(
     # stored (once per record and code), so `barrage report` and the dashboard reuse it
     stored = stored_backtest_with_progress(db, inputs)
     scores = stored.summary
-    html = write_report(inputs, out, backtest=stored.result, assessment=assessment)
+    html = write_report(
+        inputs, out, backtest=stored.result, assessment=assessment, summary=stored.summary
+    )
     if json_out:
         emit_json(
             {

@@ -300,10 +300,11 @@ def report(
     from barrage.warning.live import scorecard, target_key
 
     inputs = load_inputs(db, target, weather)
-    bt = stored_backtest_with_progress(db, inputs).result
+    stored = stored_backtest_with_progress(db, inputs)
+    bt = stored.result
     with open_store(db) as con:
         card = scorecard(con, weather=weather, backtests={target_key(inputs.target): bt.forecasts})
-    path = write_report(inputs, out, backtest=bt, scorecard=card)
+    path = write_report(inputs, out, backtest=bt, scorecard=card, summary=stored.summary)
     if json_out:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:

@@ -328,8 +328,13 @@ def write_report(
     assessment: dict | None = None,
     n_boot: int = 100,
     scorecard: dict | None = None,
+    summary: dict | None = None,
 ) -> Path:
-    """Write the report to ``out`` and return its path."""
+    """Write the report to ``out`` and return its path.
+
+    ``summary``: the stored :func:`barrage.warning.evaluate.score_summary` of
+    ``backtest`` (as ``barrage backtest --json``); its scores and verdict are used as
+    they are, so a report on an unchanged store does not bootstrap them again."""
     from plotly.offline import get_plotlyjs
 
     from barrage.warning.assess import assess
@@ -341,7 +346,12 @@ def write_report(
     ind = indicator_frame(panel, target, weather=inputs.weather, production=inputs.production)
     a = assessment if assessment is not None else assess(inputs)
     fc = backtest.forecasts
-    scores = score_table(backtest, n_boot=n_boot)
+    if summary is not None:
+        scores = pd.DataFrame(summary["scores"]).fillna(np.nan)
+        the_verdict = summary["verdict"]
+    else:
+        scores = score_table(backtest, n_boot=n_boot)
+        the_verdict = verdict(backtest)
     horizons = sorted(fc["horizon_days"].unique())
     k_main = 7 if 7 in horizons else horizons[-1]
     drivers = "".join(f"<li>{html.escape(d['sentence'])}</li>" for d in a["drivers"])
@@ -368,7 +378,7 @@ def write_report(
         _div(_indicators(ind)),
         _div(_forecast(fc, k_main)),
         _div(_reliability(fc, k_main)),
-        _verdict_html(verdict(backtest)),
+        _verdict_html(the_verdict),
         "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
         _score_html(scores),
         _period_html(scores),
