@@ -78,7 +78,10 @@ def stock_figure(
         xaxis_title="date",
         yaxis_title=units[what],
         template="plotly_white",
-        annotations=[{"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 0, "y": -0.18,
-                      "showarrow": False, "font": {"size": 9}}],
+        # the credit below the x-axis title, pixels apart (a paper fraction overlapped it)
+        margin={"b": 100},
+        annotations=[{"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 0, "y": 0,
+                      "yanchor": "top", "yshift": -58, "xanchor": "left", "showarrow": False,
+                      "font": {"size": 9}}],
     )  # fmt: skip
     return fig
