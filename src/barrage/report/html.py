@@ -199,7 +199,7 @@ def _score_html(scores: pd.DataFrame) -> str:
             f"<td>{_num(r.warn_hit_rate, '.2f')}</td><td>{_num(r.warn_false_alarm_ratio, '.2f')}"
             f"</td><td>{_num(r.warn_mean_lead_time_d, '.1f')}</td></tr>"
         )
-    return f"<table id='scores'>{head}{''.join(body)}</table>"
+    return f"<table id='scores-table'>{head}{''.join(body)}</table>"
 
 
 def _period_html(scores: pd.DataFrame) -> str:
@@ -353,7 +353,7 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
         _div(stock_figure(model, f), f"stock-{f}-plot") for f in families if f in model.posteriors_
     )
     return (
-        "<h2 id='stockpiles'>Stockpiles</h2><p>Estimated stock (median, 50% and 90% intervals) from the "
+        "<h2>Stockpiles</h2><p>Estimated stock (median, 50% and 90% intervals) from the "
         "sourced production statements made before the assessment and the launches in the "
         "record (docs/stockpile.md).</p>" + figs
     )
@@ -444,8 +444,10 @@ def write_report(
             + _fold("Brier by period, each horizon", _period_html(scores))
             + _fold("Launch forecasts: mean CRPS", _launch_html(launch_scores(backtest))),
         ),
-        _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),
-        _scorecard_html(scorecard),
+        "<section id='stockpiles'>"
+        + _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day))
+        + "</section>",
+        f"<section id='live'>{_scorecard_html(scorecard)}</section>",
         f"<section id='data'><h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></section>"
         "</body></html>",
     ]
