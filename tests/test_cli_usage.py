@@ -129,3 +129,75 @@ def _command(name: str):
     import typer.main
 
     return typer.main.get_command(app).commands[name]
+
+
+# --- the small things (finding 9) -------------------------------------------------------
+
+
+def test_scorecard_on_an_empty_log_says_so(record_db):
+    res = runner.invoke(app, ["scorecard", "--db", str(record_db)])
+    assert res.exit_code == 0, res.output
+    assert "None" not in res.stdout
+    assert "empty" in res.stdout and "barrage update" in res.stdout
+
+
+def test_serve_on_a_busy_port_fails_before_saying_serving(record_db):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = runner.invoke(app, ["serve", "--port", str(port), "--db", str(record_db)])
+    line = _one_line_error(res, "error: --port: ")
+    assert str(port) in line and "serving" not in res.stderr
+
+
+def test_grid_output_names_its_currency_and_explains_overloads(shared_data):
+    case24 = str(shared_data / "grid" / "pglib-opf" / "pglib_opf_case24_ieee_rts.m")
+    opf = runner.invoke(app, ["grid", "opf", case24])
+    assert opf.exit_code == 0, opf.output
+    assert "USD/h" in opf.stdout
+    flow = runner.invoke(app, ["grid", "flow", case24])
+    assert flow.exit_code == 0, flow.output
+    said = " ".join(flow.stdout.split())
+    assert "above the thermal rating" in said
+    if "rating): none" not in said:
+        assert "set points" in said  # why the intact network shows overloads
+
+
+def test_live_track_headers_align_with_their_numbers(monkeypatch):
+    from barrage.web import dashboard, queries
+    from barrage.web.models import Scorecard
+
+    sc = Scorecard(
+        log_entries=1,
+        model_versions=["v"],
+        current_model_version="v",
+        last_known_day="2025-10-01",
+        threshold=0.35,
+        drift_rule="rule",
+        drift=False,
+        rows=[{"target": "t", "horizon_days": 7, "closed": 1, "forecasts": 1, "drift": None}],
+    )
+    monkeypatch.setattr(queries, "scorecard", lambda con: sc)
+    page = dashboard.scorecard_panel(None)
+    header = page[page.index("<tr>") : page.index("</tr>")]
+    row = page[page.index("</tr><tr>") :]
+    th = header.count("class='num'")
+    assert th == row.count("class='num'") == 7
+
+
+def test_docs_name_no_machine_paths():
+    import re
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"(?<![\w.])/(work|tmp|root|home)/")
+    found = [
+        f"{p.name}:{n}"
+        for p in [repo / "README.md", *sorted((repo / "docs").glob("*.md"))]
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not found, found

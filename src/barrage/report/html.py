@@ -433,7 +433,7 @@ def write_report(
             _div(_forecast(fc, k_main), "forecast-plot")
             + _div(_reliability(fc, k_main), "reliability-plot"),
         ),
-        _verdict_html(the_verdict),
+        f"<section id='against-baselines'>{_verdict_html(the_verdict)}</section>",
         _section(
             "scores",
             "Scores against baselines (rolling origin, weekly refits)",
