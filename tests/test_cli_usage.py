@@ -201,3 +201,37 @@ def test_docs_name_no_machine_paths():
         if pattern.search(line)
     ]
     assert not found, found
+
+
+# --- Dask from the CLI (finding 10) ------------------------------------------------------
+
+
+def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
+    """Below the measured pay-off a local cluster loses to this process: ``auto`` stays
+    here, an explicit ``local`` still runs but says so."""
+    from barrage import compute
+    from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, local_pays_off
+    from barrage.salvo import example_scenarios, load_scenario
+
+    scn = load_scenario(example_scenarios()["2025-07-09_combined"])
+    assert not local_pays_off(scn, 2_000_000)  # measured: no gain at 2 million runs
+    assert local_pays_off(scn, 6_000_000)
+    assert CLI_LOCAL_MIN_ENGAGEMENTS > 2_000_000 * 741 * 5
+    seen = []
+    real = compute.simulate_salvo
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["scheduler"])
+        return real(*args, **{**kwargs, "scheduler": "sync"})
+
+    monkeypatch.setattr(compute, "simulate_salvo", spy)
+    base = ["simulate", "salvo", "2025-07-09_combined", "--runs", "1024", "--json"]
+    auto = runner.invoke(app, [*base, "--scheduler", "auto"])
+    assert auto.exit_code == 0, auto.output
+    assert seen == ["sync"] and "warning" not in auto.stderr
+    local = runner.invoke(app, [*base, "--scheduler", "local"])
+    assert local.exit_code == 0, local.output
+    assert seen[-1] == "local"
+    said = " ".join(local.stderr.split())
+    assert "warning: --scheduler local" in said and "--scheduler sync" in said
+    assert json.loads(local.stdout) == json.loads(auto.stdout)

@@ -226,7 +226,10 @@ def save_backtest(
     nights = (result.first_night + np.asarray(result.event_days, dtype="timedelta64[D]")).astype(
         str
     )
-    lc = result.launches[list(LAUNCH_COLUMNS)].copy()
+    if result.launches is None:  # a result without launch forecasts: never reused
+        lc, fingerprint = pd.DataFrame(columns=list(LAUNCH_COLUMNS)), None
+    else:
+        lc = result.launches[list(LAUNCH_COLUMNS)].copy()
     lc["as_of"] = pd.to_datetime(lc["as_of"]).dt.date
     lc["horizon_days"] = lc["horizon_days"].astype("int32")
     for ddl in (SCORES_DDL, FORECASTS_DDL, LAUNCHES_DDL, FINGERPRINT_DDL):
