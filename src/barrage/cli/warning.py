@@ -184,8 +184,11 @@ def stored_backtest_with_progress(db: Path, inputs):
 
         stored = backtest_reused_or_run(db, inputs, plan, on_progress=tick)
         bar.update(task, visible=not stored.reused)
-    how = "reused (record and code unchanged)" if stored.reused else "stored"
-    stderr_console().print(f"backtest run {stored.run_id} in {db}: {how}")
+    if stored.run_id == 0:
+        stderr_console().print(f"[yellow]warning:[/] backtest not stored in {db} (not writable)")
+    else:
+        how = "reused (record and code unchanged)" if stored.reused else "stored"
+        stderr_console().print(f"backtest run {stored.run_id} in {db}: {how}")
     return stored
 
 

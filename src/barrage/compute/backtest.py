@@ -13,14 +13,19 @@ A finer split (one chunk per refit window) needs a per-window entry point in
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from barrage.compute.executor import Progress, check_scheduler, check_workers, run_map
+from barrage.errors import BarrageError
 from barrage.indicators import KnownRecord, Target
 from barrage.warning.backtest import BacktestPlan, BacktestResult, input_hooks, run_backtest
+
+log = logging.getLogger(__name__)
 
 
 def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
@@ -112,7 +117,7 @@ class StoredBacktestRun:
 
     result: BacktestResult
     summary: dict[str, Any]  # as ``barrage backtest --json`` (scores, verdict)
-    run_id: int
+    run_id: int  # 0: the store could not be written (read-only, busy); not stored
     reused: bool
 
 
@@ -147,6 +152,11 @@ def backtest_reused_or_run(
         inputs, plan, scheduler=scheduler, workers=workers, on_progress=on_progress
     )
     summary = score_summary(result)
-    with open_store(db, read_only=False) as con:
-        run_id = save_backtest(con, result, summary, fingerprint=fingerprint)
+    try:
+        with open_store(db, read_only=False) as con:
+            run_id = save_backtest(con, result, summary, fingerprint=fingerprint)
+    except (BarrageError, OSError, duckdb.Error) as exc:
+        # a read-only or busy store still gets its report; only the reuse is lost
+        log.warning("backtest not stored for reuse (%s)", getattr(exc, "message", exc))
+        run_id = 0
     return StoredBacktestRun(result=result, summary=summary, run_id=run_id, reused=False)
