@@ -93,3 +93,17 @@ def test_run_works_from_the_store_and_stores_one_backtest(store, tmp_path, monke
     assert again.exit_code == 0, again.output
     assert "reused (record and code unchanged)" in " ".join(again.stderr.split())
     assert _runs(store) == 1
+
+
+def test_a_store_that_cannot_be_written_still_gets_its_backtest(store, monkeypatch):
+    from barrage.errors import StoreBusyError
+    from barrage.warning import backtest_store
+
+    def busy(*args, **kwargs):
+        raise StoreBusyError("store is locked by another barrage process")
+
+    monkeypatch.setattr(backtest_store, "save_backtest", busy)
+    inputs = inputs_from_store(store)
+    out = backtest_reused_or_run(store, inputs, default_plan(inputs.record, **SHORT))
+    assert out.run_id == 0 and not out.reused
+    assert len(out.result.forecasts) > 0 and out.summary["verdict"]
