@@ -68,6 +68,12 @@ def test_ambiguous_as_of_is_refused_with_the_flag(record_db):
         assert "'01/06/2025'" in line
 
 
+def test_salvo_check_dates_are_iso_only(record_db):
+    args = ["simulate", "salvo-check", "--db", str(record_db), "--start", "01/06/2024"]
+    line = _one_line_error(runner.invoke(app, args), "error: --start: expected a date")
+    assert "'01/06/2024'" in line
+
+
 def test_library_parameter_names_become_flags():
     """A library error naming ``as_of`` reaches the user as ``--as-of``, in any command."""
     from barrage.cli._common import flag_message

@@ -85,8 +85,11 @@ def salvo_check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Posterior predictive check: simulate each combined strike night of the record."""
+    from barrage.indicators import to_day
     from barrage.record.nights import load_night_totals
     from barrage.salvo.validation import posterior_predictive_check
+
+    start, end = str(to_day(start, "--start")), str(to_day(end, "--end"))  # ISO only
 
     with stderr_console().status("simulating the record's strike nights"):
         _, coverage = posterior_predictive_check(
