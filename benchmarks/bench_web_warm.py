@@ -56,7 +56,7 @@ def main() -> None:
     bt = run(inputs, default_plan(inputs.record, start="2025-06-01", end="2025-07-05"))
     summary = score_summary(bt)
     ref_backtest = time.perf_counter() - t0
-    save_backtest_result(db, bt, summary)
+    save_backtest_result(db, inputs, bt, summary)
 
     t0 = time.perf_counter()
     with TestClient(create_app(Settings(db=db, warm=True))) as c:

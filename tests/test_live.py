@@ -216,13 +216,13 @@ def test_two_concurrent_updates_one_exits_3_or_waits(record_csv, warm_refit_cach
 def test_the_log_refuses_an_edit_through_every_command(server, record_db, tmp_path):
     db = tmp_path / "s.duckdb"
     db.write_bytes(record_db.read_bytes())
-    res = _invoke("assess", "--db", str(db), "--as-of", "2025-09-01", "--record", "--json")
+    res = _invoke("assess", "--db", str(db), "--as-of", "2025-09-01", "--log", "--json")
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["log"] == {"seq": 1, "logged": True}
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE forecast_log SET p_json = '{\"1\": 0.9}' WHERE seq = 1")
     for args in (
-        ["assess", "--db", str(db), "--as-of", "2025-09-02", "--record"],
+        ["assess", "--db", str(db), "--as-of", "2025-09-02", "--log"],
         ["scorecard", "--db", str(db), "--json"],
     ):
         res = _invoke(*args)
@@ -392,11 +392,11 @@ def test_scorecard_of_an_empty_log_and_the_web_panel(record_db, tmp_path):
     assert res.exit_code == 0
     assert json.loads(res.stdout)["rows"] == []
     # No background warm-up: its read-only connection would clash with the in-process
-    # `assess --record` writer below (in real use the CLI is another process).
+    # `assess --log` writer below (in real use the CLI is another process).
     with TestClient(create_app(Settings(db=db, warm=False))) as client:
         empty = client.get("/api/scorecard")
         assert empty.status_code == 200 and empty.json()["log_entries"] == 0
-        assert _invoke("assess", "--db", str(db), "--record", "--json").exit_code == 0
+        assert _invoke("assess", "--db", str(db), "--log", "--json").exit_code == 0
         one = client.get("/api/scorecard").json()  # the log changed: not the cached answer
         assert one["log_entries"] == 1 and one["rows"][0]["open"] == 1
         page = client.get("/").text

@@ -231,16 +231,20 @@ def test_backtest_csv_and_json(record_db, tmp_path):
 
 
 def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
-    from barrage.cli import warning as cli_warning
+    import shutil
 
-    real = cli_warning.run_backtest_with_progress
+    from barrage.warning import evaluate
+
+    real = evaluate.default_plan
     monkeypatch.setattr(
-        cli_warning,
-        "run_backtest_with_progress",
-        lambda inputs, s, e, h: real(inputs, "2025-05-01", None, (7,)),
+        evaluate,
+        "default_plan",
+        lambda record, **_: real(record, start="2025-05-01", horizons=(7,)),
     )
+    db = tmp_path / "store.duckdb"  # report stores its backtest for reuse
+    shutil.copy(record_db, db)
     out = tmp_path / "r.html"
-    res = runner.invoke(app, ["report", "--db", str(record_db), "--out", str(out), "--json"])
+    res = runner.invoke(app, ["report", "--db", str(db), "--out", str(out), "--json"])
     assert res.exit_code == 0, res.output
     text = out.read_text()
     assert "Petro Ivaniuk" in text and "Plotly" in text and "<script src" not in text

@@ -376,6 +376,22 @@ def test_dashboard_is_served_offline_and_responsive(client):
     assert client.get("/static/../app.py").status_code == 404
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_load_only_bundled_assets(client, page):
+    """Swagger UI and ReDoc come from the installed package: every script, stylesheet and
+    icon the page names is served here, and no URL leaves the server."""
+    import re
+
+    html = client.get(page).text
+    assert "/openapi.json" in html
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    urls += re.findall(r"""(?:url|openapi_url|spec-url)\s*[:=]\s*["']([^"']+)["']""", html)
+    assert urls, html
+    assert not [u for u in urls if u.startswith(("http:", "https:", "//"))], urls
+    for u in urls:
+        assert client.get(u).status_code == 200, u
+
+
 def test_openapi_types_every_json_response(client):
     schema = client.get("/openapi.json").json()
     for path, ops in schema["paths"].items():

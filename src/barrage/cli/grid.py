@@ -43,7 +43,10 @@ def opf(network_file: NetworkArg, outage: OutageOption = None, json: JsonOption 
         return
     console = stdout_console()
     console.print(f"[bold]{report['network']}[/]: {len(report['islands'])} island(s)")
-    console.print(f"cost: {report['objective_per_h']:,.2f} per h")
+    console.print(
+        f"cost: {report['objective_per_h']:,.2f} USD/h (the case's generator cost curves, "
+        "in USD as PGLib-OPF states them; load shed priced at the value of lost load)"
+    )
     console.print(f"generation: {report['generation_mw']:,.1f} MW")
     console.print(f"load shed: {report['load_shed_mw']:,.1f} of {report['load_mw']:,.1f} MW")
     for k, isl in enumerate(report["islands"][:10]):
@@ -68,4 +71,12 @@ def flow(network_file: NetworkArg, outage: OutageOption = None, json: JsonOption
     console.print(f"slack: {', '.join(f'{v:,.1f}' for v in report['slack_mw'])} MW")
     console.print(f"unserved load: {report['unserved_load_mw']:,.1f} MW")
     over = report["overloaded_branches"]
-    console.print(f"overloaded branches: {', '.join(over) if over else 'none'}")
+    console.print(
+        f"overloaded branches (flow above the thermal rating): {', '.join(over) if over else 'none'}"
+    )
+    if over:
+        console.print(
+            "[dim]these flows use the file's generator set points as they are, which need not "
+            "respect line ratings even on the intact network; `barrage grid opf` dispatches "
+            "within them[/]"
+        )

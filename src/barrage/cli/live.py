@@ -155,6 +155,12 @@ def scorecard(
     from rich.table import Table
 
     console = stdout_console()
+    if not result["log_entries"]:
+        console.print(
+            "forecast log: empty, nothing to score yet (run `barrage update` daily, or "
+            "`barrage assess --log`; see docs/live.md)"
+        )
+        return
     console.print(
         f"forecast log: {result['log_entries']} forecasts "
         f"(model versions: {', '.join(result['model_versions']) or 'none'}); "

@@ -76,6 +76,25 @@ def _render_summary(s: dict) -> None:
     console.print(f"[dim]{ATTRIBUTION}[/]")
 
 
+def _ingest_or_use_store(record: Path | None, db: Path) -> dict | None:
+    """Ingest the located record; with no record anywhere (no --record, no
+    $BARRAGE_RECORD, no ./data) but a store that holds one, use the store as it is."""
+    import os
+
+    from barrage.errors import InputError
+    from barrage.record import ingest_record, locate_record
+
+    try:
+        path = locate_record(record)
+    except InputError:
+        if record is not None or os.environ.get("BARRAGE_RECORD") or not db.is_file():
+            raise
+        stderr_console().print(f"no record given or in ./data: using {db} as last ingested")
+        return None
+    stderr_console().print(f"ingesting {path} into {db}")
+    return ingest_record(path, db).as_dict()
+
+
 @app.command()
 @clean_errors
 def run(
@@ -91,29 +110,33 @@ def run(
     ),
     json_out: JsonOption = False,
 ) -> None:
-    """The main job: ingest the record, summarise it, assess the risk, write the report."""
-    from barrage.record import ingest_record, locate_record
+    """The main job: ingest the record, summarise it, assess the risk, write the report.
+
+    With no record to find but a store at --db, it works from the store; the backtest is
+    reused while the record and the code are unchanged."""
     from barrage.record import summary as record_summary
 
-    path = locate_record(record)
-    stderr_console().print(f"ingesting {path} into {db}")
-    report = ingest_record(path, db).as_dict()
+    report = _ingest_or_use_store(record, db)
     result = record_summary(db)
-    from barrage.cli.warning import load_inputs, run_backtest_with_progress, save_backtest_result
+    from barrage.cli.warning import load_inputs, stored_backtest_with_progress
     from barrage.report import write_report
     from barrage.warning.assess import assess, attach_skill
-    from barrage.warning.evaluate import score_summary
 
     inputs = load_inputs(db, None, None)
     assessment = assess(inputs)
-    bt = run_backtest_with_progress(inputs, None, None, None)
-    # stored, so the dashboard (`barrage serve`) shows it without rerunning it
-    scores = score_summary(bt)
-    run_id = save_backtest_result(db, bt, scores)
-    assessment = attach_skill(assessment, scores["verdict"])  # this run's measured skill
-    stderr_console().print(f"stored as backtest run {run_id} in {db}")
+    # stored (once per record and code), so `barrage report` and the dashboard reuse it
+    stored = stored_backtest_with_progress(db, inputs)
+    scores = stored.summary
+    assessment = attach_skill(assessment, scores.get("verdict"))  # this run's measured skill
     impact = _last_strike_impact(db)
-    html = write_report(inputs, out, backtest=bt, assessment=assessment, impact=impact)
+    html = write_report(
+        inputs,
+        out,
+        backtest=stored.result,
+        assessment=assessment,
+        summary=stored.summary,
+        impact=impact,
+    )
     if json_out:
         emit_json(
             {
@@ -126,7 +149,8 @@ def run(
             }
         )
     else:
-        _render_ingest(report)
+        if report is not None:
+            _render_ingest(report)
         _render_summary(result)
         from barrage.cli.warning import _render_assessment, render_verdict
 
@@ -153,13 +177,18 @@ def _last_strike_impact(db: Path) -> dict:
 @app.command()
 @clean_errors
 def ingest(
-    path: Annotated[Path, typer.Argument(help="Record CSV (missile_attacks_daily.csv).")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Record CSV (missile_attacks_daily.csv) or the folder holding it."),
+    ],
     db: DbOption = Path("barrage.duckdb"),
     json_out: JsonOption = False,
 ) -> None:
     """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
-    from barrage.record import ingest_record
+    from barrage.record import ingest_record, locate_record
 
+    if path.is_dir():  # the folder holding the CSV, as `run --record` takes it
+        path = locate_record(path, given_as="PATH")
     report = ingest_record(path, db).as_dict()
     if json_out:
         emit_json(

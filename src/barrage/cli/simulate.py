@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    clean_errors,
+    emit_json,
+    scenario_file,
+    stderr_console,
+    stdout_console,
+)
 
 simulate_app = typer.Typer(
     help="Simulate strikes: what gets through a layered air defence.",
@@ -19,14 +25,19 @@ app.add_typer(simulate_app, name="simulate")
 @simulate_app.command("salvo")
 @clean_errors
 def salvo(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
+    scenario: Path = typer.Argument(
+        ...,
+        help="Scenario YAML (see docs/salvo.md), or the name of a shipped example "
+        "(2024-08-26_combined, 2025-07-09_combined).",
+    ),
     runs: int = typer.Option(10_000, "--runs", help="Monte Carlo runs."),
     seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
     scheduler: str = typer.Option(
         "auto",
         "--scheduler",
         help="local (a Dask LocalCluster here), tcp://HOST:PORT (an existing Dask "
-        "cluster), sync (this process) or auto (local for big runs, sync for small ones). "
+        "cluster), sync (this process) or auto (local only for jobs big enough to repay "
+        "its start-up, about 5 million runs of a 741-weapon salvo on 2 cores; else sync). "
         "Same numbers on every scheduler.",
     ),
     workers: int | None = typer.Option(
@@ -36,11 +47,22 @@ def salvo(
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
     from barrage.compute import check_scheduler, check_workers, progress_bar, simulate_salvo
-    from barrage.salvo import load_scenario
+    from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, local_pays_off
+    from barrage.salvo import example_scenarios, load_scenario
 
     check_scheduler(scheduler)
     check_workers(workers)
-    scn = load_scenario(scenario)
+    scn = load_scenario(scenario_file(scenario, example_scenarios()))
+    if scheduler == "auto":
+        scheduler = "local" if local_pays_off(scn, runs) else "sync"
+    elif scheduler == "local" and not local_pays_off(scn, runs):
+        stderr_console().print(
+            f"[yellow]warning:[/] --scheduler local: {runs:,} runs of this scenario are "
+            "likely faster in this process (--scheduler sync): a local cluster's start-up "
+            "and the trip back of every run's outputs outweigh 2 cores' gain below about "
+            f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers); see "
+            "docs/benchmarks.md"
+        )
     with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
         result = simulate_salvo(
             scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
@@ -66,9 +88,11 @@ def salvo_check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Out-of-sample check: the layered model against two baselines, by class and cut."""
+    from barrage.indicators import to_day
     from barrage.record.nights import load_night_totals
     from barrage.salvo.outofsample import out_of_sample_check
 
+    cut = [str(to_day(c, "--cut")) for c in cut]  # ISO only
     with stderr_console().status("calibrating before each cut, predicting the nights after"):
         _, table = out_of_sample_check(load_night_totals(db), cuts=tuple(cut), runs=runs, seed=seed)
     rows = table.to_dict(orient="records")

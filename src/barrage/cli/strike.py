@@ -11,7 +11,13 @@ from pathlib import Path
 import typer
 
 from barrage.cli import app
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    clean_errors,
+    emit_json,
+    scenario_file,
+    stderr_console,
+    stdout_console,
+)
 from barrage.cli.simulate import simulate_app
 
 _GRID_DIR_HELP = (
@@ -32,18 +38,9 @@ _SCENARIO_HELP = (
 
 def _scenario_path(scenario: Path) -> Path:
     """The file, or a shipped example named by its stem."""
-    if scenario.exists():
-        return scenario
     from barrage.grid.strike import example_strike_scenarios
 
-    examples = example_strike_scenarios()
-    if str(scenario) in examples:
-        return examples[str(scenario)]
-    from barrage.errors import InputError
-
-    raise InputError(
-        f"{scenario}: scenario file not found (shipped examples: {', '.join(sorted(examples))})"
-    )
+    return scenario_file(scenario, example_strike_scenarios())
 
 
 @simulate_app.command("strike")

@@ -98,10 +98,10 @@ def assess(
     target: TargetOption = None,
     db: DbOption = Path("barrage.duckdb"),
     weather: WeatherOption = None,
-    record: Annotated[
+    log: Annotated[
         bool,
         typer.Option(
-            "--record",
+            "--log",
             help="Append this assessment to the store's live forecast log (append-only).",
         ),
     ] = False,
@@ -111,14 +111,14 @@ def assess(
     from barrage.warning.assess import assess as run_assess
 
     inputs = load_inputs(db, target, weather)
-    if record:
+    if log:
         from barrage.record import open_store
         from barrage.warning.forecast_log import verify_log
 
         with open_store(db) as con:
             verify_log(con)  # a tampered log refuses before any work
     result = run_assess(inputs, as_of)
-    if record:
+    if log:
         from barrage.record import open_store
         from barrage.record.lock import exclusive_lock
         from barrage.warning.live import log_assessment, update_lock_path
@@ -170,13 +170,38 @@ def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", w
         return run_backtest_on(inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick)
 
 
-def save_backtest_result(db: Path, result, summary: dict) -> int:
-    """Write a backtest into the store (shared by ``backtest --save`` and ``run``)."""
-    from barrage.record import open_store
-    from barrage.warning.backtest_store import save_backtest
+def stored_backtest_with_progress(db: Path, inputs):
+    """The default backtest from the store when the record and code are unchanged, else
+    run with a progress bar and stored (shared by ``report`` and ``run``)."""
+    from barrage.compute import backtest_reused_or_run
+    from barrage.warning.evaluate import default_plan
 
+    plan = default_plan(inputs.record)
+    with _progress_bar("backtest") as bar:
+        task = bar.add_task("backtest refits", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        stored = backtest_reused_or_run(db, inputs, plan, on_progress=tick)
+        bar.update(task, visible=not stored.reused)
+    if stored.run_id == 0:
+        stderr_console().print(f"[yellow]warning:[/] backtest not stored in {db} (not writable)")
+    else:
+        how = "reused (record and code unchanged)" if stored.reused else "stored"
+        stderr_console().print(f"backtest run {stored.run_id} in {db}: {how}")
+    return stored
+
+
+def save_backtest_result(db: Path, inputs, result, summary: dict) -> int:
+    """Write a backtest into the store with the fingerprint of its inputs (so ``report``
+    and ``run`` reuse it while the record and code are unchanged)."""
+    from barrage.record import open_store
+    from barrage.warning.backtest_store import backtest_fingerprint, save_backtest
+
+    fingerprint = backtest_fingerprint(inputs, result.plan)
     with open_store(db, read_only=False) as con:
-        return save_backtest(con, result, summary)
+        return save_backtest(con, result, summary, fingerprint=fingerprint)
 
 
 @app.command()
@@ -228,7 +253,7 @@ def backtest(
         forecasts_csv(result, out)
         summary["csv"] = str(out)
     if save:
-        summary["run_id"] = save_backtest_result(db, result, summary)
+        summary["run_id"] = save_backtest_result(db, inputs, result, summary)
         stderr_console().print(f"stored as backtest run {summary['run_id']} in {db}")
     if json_out:
         emit_json(summary)
@@ -279,10 +304,11 @@ def report(
     from barrage.warning.live import scorecard, target_key
 
     inputs = load_inputs(db, target, weather)
-    bt = run_backtest_with_progress(inputs, None, None, None)
+    stored = stored_backtest_with_progress(db, inputs)
+    bt = stored.result
     with open_store(db) as con:
         card = scorecard(con, weather=weather, backtests={target_key(inputs.target): bt.forecasts})
-    path = write_report(inputs, out, backtest=bt, scorecard=card)
+    path = write_report(inputs, out, backtest=bt, scorecard=card, summary=stored.summary)
     if json_out:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:

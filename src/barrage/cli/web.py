@@ -34,6 +34,7 @@ def serve(
     from barrage.web import Settings, create_app
 
     settings = Settings() if db is None else Settings(db=db)
+    _check_port_free(host, port)  # before saying anything: a busy port fails here
     if host not in ("127.0.0.1", "localhost", "::1"):
         stderr_console().print(
             f"[yellow]binding {host}: the API is reachable beyond this machine[/]"
@@ -48,3 +49,25 @@ def serve(
         log_level="warning",
         timeout_keep_alive=settings.keep_alive_s,
     )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Bind and release ``host:port`` once, so a busy port is one clear line (exit 2)
+    instead of a "serving on" line followed by uvicorn's traceback."""
+    import socket
+
+    from barrage.errors import InputError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"host: cannot resolve {host!r} ({exc.strerror})") from None
+    family, kind, proto, _, addr = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(addr)
+        except OSError as exc:
+            raise InputError(
+                f"port: {port} on {host} is not free ({exc.strerror}); choose another --port"
+            ) from None

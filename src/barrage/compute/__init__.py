@@ -10,7 +10,12 @@ and cancellation on Ctrl-C. See docs/scale-out.md.
     result = simulate_salvo(scenario, runs=1_000_000, seed=0, scheduler="local")
 """
 
-from barrage.compute.backtest import run_backtest_in_chunks, run_backtest_on
+from barrage.compute.backtest import (
+    StoredBacktestRun,
+    backtest_reused_or_run,
+    run_backtest_in_chunks,
+    run_backtest_on,
+)
 from barrage.compute.executor import (
     SCHEDULER_HELP,
     auto_chunk_size,
@@ -29,6 +34,8 @@ from barrage.compute.salvo import simulate_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
 
 __all__ = [
+    "StoredBacktestRun",
+    "backtest_reused_or_run",
     "SCHEDULER_HELP",
     "auto_chunk_size",
     "check_scheduler",

@@ -13,14 +13,19 @@ A finer split (one chunk per refit window) needs a per-window entry point in
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from barrage.compute.executor import Progress, check_scheduler, check_workers, run_map
+from barrage.errors import BarrageError
 from barrage.indicators import KnownRecord, Target
 from barrage.warning.backtest import BacktestPlan, BacktestResult, input_hooks, run_backtest
+
+log = logging.getLogger(__name__)
 
 
 def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
@@ -103,3 +108,55 @@ def run_backtest_on(
         workers=workers,
         on_progress=on_progress,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredBacktestRun:
+    """A backtest kept in the store: the result, its run id, and whether it was reused
+    (the record, the plan and the code unchanged since it was stored)."""
+
+    result: BacktestResult
+    summary: dict[str, Any]  # as ``barrage backtest --json`` (scores, verdict)
+    run_id: int  # 0: the store could not be written (read-only, busy); not stored
+    reused: bool
+
+
+def backtest_reused_or_run(
+    db: Any,
+    inputs: Any,
+    plan: BacktestPlan,
+    *,
+    scheduler: Any = "sync",
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> StoredBacktestRun:
+    """The stored backtest of ``inputs`` under ``plan`` when one was made from the same
+    record and code (:func:`barrage.warning.backtest_store.backtest_fingerprint`); else
+    run it on ``scheduler`` and store it, so the next ``report`` or ``run`` reads it in
+    seconds instead of refitting for minutes, and never stores the same run twice."""
+    from barrage.record import open_store
+    from barrage.warning.backtest_store import (
+        backtest_fingerprint,
+        reusable_backtest,
+        save_backtest,
+    )
+    from barrage.warning.evaluate import score_summary
+
+    fingerprint = backtest_fingerprint(inputs, plan)
+    with open_store(db) as con:
+        hit = reusable_backtest(con, fingerprint, plan, inputs.target, inputs.record.first_night)
+    if hit is not None:
+        run_id, result, summary = hit
+        return StoredBacktestRun(result=result, summary=summary, run_id=run_id, reused=True)
+    result = run_backtest_on(
+        inputs, plan, scheduler=scheduler, workers=workers, on_progress=on_progress
+    )
+    summary = score_summary(result)
+    try:
+        with open_store(db, read_only=False) as con:
+            run_id = save_backtest(con, result, summary, fingerprint=fingerprint)
+    except (BarrageError, OSError, duckdb.Error) as exc:
+        # a read-only or busy store still gets its report; only the reuse is lost
+        log.warning("backtest not stored for reuse (%s)", getattr(exc, "message", exc))
+        run_id = 0
+    return StoredBacktestRun(result=result, summary=summary, run_id=run_id, reused=False)

@@ -41,6 +41,20 @@ AUTO_LOCAL_MIN_ENGAGEMENTS = 200_000_000
 weapon-engagements (runs x weapons x layers; about 5-10 s of single-core work)."""
 
 
+CLI_LOCAL_MIN_ENGAGEMENTS = 20_000_000_000
+"""From the ``barrage`` command (a fresh process: the cluster starts, the workers import
+barrage, every run's outputs travel back), a LocalCluster of 2 workers on 2 cores paid
+off only above about this many engagements (5.4 million runs of the 741-weapon July 2025
+scenario); at 2 million runs it was no faster than this process (docs/benchmarks.md)."""
+
+
+def local_pays_off(scenario: Scenario | CompiledScenario, runs: int) -> bool:
+    """Whether a LocalCluster started for this one salvo is expected to beat this
+    process (:data:`CLI_LOCAL_MIN_ENGAGEMENTS`)."""
+    cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
+    return runs * cs.n_weapons * max(1, len(cs.layers)) >= CLI_LOCAL_MIN_ENGAGEMENTS
+
+
 def _blocks_task(cs: CompiledScenario, chunk: tuple[int, int, int, int]) -> dict:
     seed, runs, start, stop = chunk
     out = simulate_blocks(cs, seed=seed, runs=runs, start=start, stop=stop)

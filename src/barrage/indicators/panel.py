@@ -29,14 +29,22 @@ ENERGY_REGION_PATTERN = re.compile(
 _NO_DUP = np.iinfo(np.int64).max // 4
 
 
-def to_day(value: object) -> np.datetime64:
-    """A date-like value as a numpy day (raises InputError on garbage)."""
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]*([+-][0-9:]+|Z)?)?")
+
+
+def to_day(value: object, name: str = "as_of") -> np.datetime64:
+    """A date-like value as a numpy day (raises InputError naming ``name`` on garbage).
+
+    Text must be ISO (YYYY-MM-DD): 01/06/2025 is 1 June to a Kyiv reader and 6 January
+    to pandas, so any other form is refused rather than guessed."""
+    if isinstance(value, str) and not _ISO_DAY.fullmatch(value.strip()):
+        raise InputError(f"{name}: expected a date YYYY-MM-DD (ISO only), got {value!r}")
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError):
-        raise InputError(f"as_of: expected a date YYYY-MM-DD, got {value!r}") from None
+        raise InputError(f"{name}: expected a date YYYY-MM-DD, got {value!r}") from None
     if ts is pd.NaT:
-        raise InputError(f"as_of: expected a date YYYY-MM-DD, got {value!r}")
+        raise InputError(f"{name}: expected a date YYYY-MM-DD, got {value!r}")
     return np.datetime64(ts.date(), "D")
 
 

@@ -11,15 +11,18 @@ RECORD_FILENAME = "missile_attacks_daily.csv"
 KAGGLE_URL = "https://www.kaggle.com/datasets/piterfm/massive-missile-attacks-on-ukraine"
 
 
-def locate_record(record: str | os.PathLike[str] | None = None) -> Path:
+def locate_record(
+    record: str | os.PathLike[str] | None = None, *, given_as: str = "--record"
+) -> Path:
     """Return the record CSV path, or raise a message that says how to get one.
 
     ``record`` (or ``$BARRAGE_RECORD``) may name the CSV itself or a folder holding
-    ``missile_attacks_daily.csv``.
+    ``missile_attacks_daily.csv``; ``given_as`` is how the caller's user named it (the
+    message says where the path came from).
     """
     candidates: list[tuple[str, Path]] = []
     if record is not None:
-        candidates.append(("--record", Path(record)))
+        candidates.append((given_as, Path(record)))
     elif os.environ.get("BARRAGE_RECORD"):
         candidates.append(("$BARRAGE_RECORD", Path(os.environ["BARRAGE_RECORD"])))
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
 from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, periods, score_table
-from barrage.warning.models import PRIMARY_MODEL
+from barrage.warning.models import BASELINES, PRIMARY_MODEL
 from barrage.warning.scores import reliability_table
 from barrage.warning.verdict import verdict
 
@@ -29,49 +29,73 @@ PANEL_INDICATORS = (
 )
 
 
-def _div(fig) -> str:
-    return fig.to_html(full_html=False, include_plotlyjs=False)
+def _div(fig, div_id: str | None = None) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id)
+
+
+def _section(section_id: str, title: str, body: str) -> str:
+    return f"<section id='{section_id}'><h2>{html.escape(title)}</h2>{body}</section>"
+
+
+def _fold(summary: str, body: str) -> str:
+    """A long table folded: its title shows, a click opens it."""
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
 
 
 def _timeline(frame: pd.DataFrame, ev: np.ndarray):
-    import plotly.graph_objects as go
+    """Launches per night: attack drones above, missiles below on their own axis (stacked
+    on one axis, tens of missiles vanish under hundreds of drones)."""
+    from plotly.subplots import make_subplots
 
-    fig = go.Figure()
-    for col, name in (
-        ("attack_drone", "attack drones"),
-        ("cruise_missile", "cruise missiles"),
-        ("ballistic_missile", "ballistic missiles"),
-    ):
-        fig.add_bar(x=frame.index, y=frame[col], name=name)
-    fig.add_scatter(
-        x=frame.index[ev],
-        y=frame["missiles"].to_numpy()[ev] + frame["attack_drone"].to_numpy()[ev],
-        mode="markers",
-        marker={"symbol": "triangle-down", "size": 9, "color": "red"},
-        name="target night (massive strike)",
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    rows = (
+        ("attack_drone", "attack drones", 1),
+        ("cruise_missile", "cruise missiles", 2),
+        ("ballistic_missile", "ballistic missiles", 2),
     )
-    fig.update_layout(
-        barmode="stack",
-        title="Launches per night by class",
-        height=420,
-        yaxis_title="weapons launched",
-    )
+    for col, name, row in rows:
+        fig.add_bar(x=frame.index, y=frame[col], name=name, row=row, col=1)
+    for row, col in ((1, "attack_drone"), (2, "missiles")):
+        fig.add_scatter(
+            x=frame.index[ev],
+            y=frame[col].to_numpy()[ev],
+            mode="markers",
+            marker={"symbol": "triangle-down", "size": 8, "color": "red"},
+            name="target night (massive strike)",
+            legendgroup="target",
+            showlegend=row == 1,
+            row=row,
+            col=1,
+        )
+    fig.update_layout(barmode="stack", title="Launches per night by class", height=520)
+    fig.update_yaxes(title_text="attack drones per night", row=1, col=1)
+    fig.update_yaxes(title_text="missiles per night", row=2, col=1)
+    fig.update_xaxes(title_text="night (date)", row=2, col=1)
     return fig
 
 
 def _indicators(ind: pd.DataFrame):
+    """One panel an indicator, titled with what it means, its unit on the y axis."""
     from plotly.subplots import make_subplots
+
+    from barrage.indicators.features import INDICATORS
 
     fig = make_subplots(
         rows=len(PANEL_INDICATORS),
         cols=1,
         shared_xaxes=True,
-        subplot_titles=PANEL_INDICATORS,
-        vertical_spacing=0.03,
+        subplot_titles=[INDICATORS[c].meaning for c in PANEL_INDICATORS],
+        vertical_spacing=0.045,
     )
     for i, c in enumerate(PANEL_INDICATORS, start=1):
         fig.add_scatter(x=ind.index, y=ind[c], name=c, row=i, col=1, showlegend=False)
-    fig.update_layout(height=180 * len(PANEL_INDICATORS), title="Indicators (as of each date)")
+        fig.update_yaxes(title_text=INDICATORS[c].unit, row=i, col=1)
+    fig.update_xaxes(title_text="forecast date", row=len(PANEL_INDICATORS), col=1)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(
+        height=190 * len(PANEL_INDICATORS),
+        title="Indicators (as of each date; one line a panel, titled with its meaning)",
+    )
     return fig
 
 
@@ -106,13 +130,16 @@ def _forecast(fc: pd.DataFrame, horizon: int):
     )
     fig.update_layout(
         title=f"Backtest: {horizon}-day probability against what happened",
-        yaxis={"range": [0, 1.05], "title": "probability"},
+        xaxis_title="forecast date (origin)",
+        yaxis={"range": [0, 1.05], "title": f"probability of a target night within {horizon} d"},
         height=380,
     )
     return fig
 
 
 def _reliability(fc: pd.DataFrame, horizon: int):
+    """Reliability of the primary and the naive baselines only (the other models are in
+    the tables), each bin labelled with its count of origins: a bin of 9 is noise."""
     import plotly.graph_objects as go
 
     g = fc[(fc["horizon_days"] == horizon)].dropna(subset=["outcome"])
@@ -120,20 +147,30 @@ def _reliability(fc: pd.DataFrame, horizon: int):
     fig.add_scatter(
         x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}, name="perfect"
     )
-    for model, s in g.groupby("model"):
+    for model in (PRIMARY_MODEL, *[b for b in BASELINES if b != PRIMARY_MODEL]):
+        s = g[g["model"] == model]
+        if s.empty:
+            continue
         rt = reliability_table(s["p"].to_numpy(), s["outcome"].to_numpy())
+        primary = model == PRIMARY_MODEL
         fig.add_scatter(
             x=rt["forecast"],
             y=rt["observed"],
-            mode="lines+markers",
-            name=model,
-            text=[f"n={c}" for c in rt["count"]],
+            mode="lines+markers+text",
+            name=f"{model} (primary)" if primary else f"{model} (baseline)",
+            text=[f"{c}" for c in rt["count"]],
+            textposition="top center",
+            textfont={"size": 9},
+            line={"width": 2.5 if primary else 1.0},
+            hovertemplate="forecast %{x:.2f}, observed %{y:.2f}, %{text} origins",
         )
     fig.update_layout(
-        title=f"Reliability, {horizon}-day horizon",
-        xaxis_title="forecast",
-        yaxis_title="observed frequency",
-        height=420,
+        title=f"Reliability, {horizon}-day horizon (labels: origins in each bin)",
+        xaxis_title="forecast probability (bin mean)",
+        yaxis_title="observed frequency of a target night",
+        xaxis_range=[0, 1],
+        yaxis_range=[0, 1.05],
+        height=440,
     )
     return fig
 
@@ -162,7 +199,7 @@ def _score_html(scores: pd.DataFrame) -> str:
             f"<td>{_num(r.warn_hit_rate, '.2f')}</td><td>{_num(r.warn_false_alarm_ratio, '.2f')}"
             f"</td><td>{_num(r.warn_mean_lead_time_d, '.1f')}</td></tr>"
         )
-    return f"<table id='scores'>{head}{''.join(body)}</table>"
+    return f"<table id='scores-table'>{head}{''.join(body)}</table>"
 
 
 def _period_html(scores: pd.DataFrame) -> str:
@@ -212,7 +249,7 @@ def _launch_html(crps: pd.DataFrame) -> str:
         for (g, k), r in wide.iterrows()
     )
     return (
-        "<h2>Launch forecasts: mean CRPS (lower is better)</h2>"
+        "<h3>Launch forecasts: mean CRPS (lower is better)</h3>"
         f"<table id='launch-crps'>{head}</tr>{rows}</table>"
     )
 
@@ -314,7 +351,6 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
         families=list(STOCK_ESTIMABLE),
     )
     families = [f for f in REPORT_STOCK_FAMILIES if f in model.posteriors_]
-    figs = "".join(_div(stock_figure(model, f)) for f in families)
 
     def units(v: float) -> str:
         return f"{round(v) + 0:,}"  # never "-0"
@@ -324,6 +360,9 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
         f"<td>{units(t['change']['p50'])} [{units(t['change']['p05'])}, "
         f"{units(t['change']['p95'])}]</td></tr>"
         for f, t in stock_trend(model).items()
+    )
+    figs = "".join(
+        _div(stock_figure(model, f), f"stock-{f}-plot") for f in families if f in model.posteriors_
     )
     return (
         "<h2>Stockpiles</h2><p>Estimated stock (median, 50% and 90% intervals) from the "
@@ -394,8 +433,13 @@ def write_report(
     n_boot: int = 100,
     scorecard: dict | None = None,
     impact: dict | None = None,
+    summary: dict | None = None,
 ) -> Path:
-    """Write the report to ``out`` and return its path."""
+    """Write the report to ``out`` and return its path.
+
+    ``summary``: the stored :func:`barrage.warning.evaluate.score_summary` of
+    ``backtest`` (as ``barrage backtest --json``); its scores and verdict are used as
+    they are, so a report on an unchanged store does not bootstrap them again."""
     from plotly.offline import get_plotlyjs
 
     from barrage.warning.assess import assess
@@ -407,42 +451,72 @@ def write_report(
     ind = indicator_frame(panel, target, weather=inputs.weather, production=inputs.production)
     a = assessment if assessment is not None else assess(inputs)
     fc = backtest.forecasts
-    scores = score_table(backtest, n_boot=n_boot)
+    if summary is not None:
+        scores = pd.DataFrame(summary["scores"]).fillna(np.nan)
+        the_verdict = summary["verdict"]
+    else:
+        scores = score_table(backtest, n_boot=n_boot)
+        the_verdict = verdict(backtest)
     horizons = sorted(fc["horizon_days"].unique())
     k_main = 7 if 7 in horizons else horizons[-1]
     drivers = "".join(f"<li>{html.escape(d['sentence'])}</li>" for d in a["drivers"])
     warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>" for w in a["warnings"])
     probs = ", ".join(f"{k} days: {v:.0%}" for k, v in a["p"].items())
+    n_scores = (
+        int(scores["period"].isin(["all", "last_24m", "last_12m"]).sum()) if len(scores) else 0
+    )
+    driver_intro = (
+        f"<p>The {html.escape(a['model'])} model's own 7-day log-odds, term by term "
+        f"(base {a['attribution']['base_log_odds']:+.2f} plus the terms = "
+        f"{a['attribution']['log_odds']:+.2f}, p = {a['attribution']['p']:.0%}).</p>"
+    )
+    answer = (
+        f"<p class='answer'>Target <b>{html.escape(target.name)}</b>: "
+        f"<code>{html.escape(target.expression)}</code>. Assessment as of {a['issued_at']}: "
+        f"<b id='level'>{a['level']}</b> ({probs}).</p>"
+        f"<p id='skill'>Skill: {html.escape(a['skill']['statement'])}</p>{warn}"
+        f"<p><b>How far to trust it:</b> {html.escape(the_verdict['sentence'])}</p>"
+    )
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>barrage report</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
         "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
-        ".warn{color:#b45309;font-weight:bold}</style>",
+        ".warn{color:#b45309;font-weight:bold}.answer{font-size:1.15em}"
+        "details{margin:.6em 0}summary{cursor:pointer;font-weight:bold}</style>",
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         "<h1>barrage: massive-strike warning</h1>",
-        f"<p>Target <b>{html.escape(target.name)}</b>: <code>{html.escape(target.expression)}</code>."
-        f" Assessment as of {a['issued_at']}: <b>{a['level']}</b> ({probs}).</p>",
-        f"<p id='skill'>Skill: {html.escape(a['skill']['statement'])}</p>",
-        warn,
-        "<h2>Drivers</h2>",
-        f"<p>The {html.escape(a['model'])} model's own 7-day log-odds, term by term "
-        f"(base {a['attribution']['base_log_odds']:+.2f} plus the terms = "
-        f"{a['attribution']['log_odds']:+.2f}, p = {a['attribution']['p']:.0%}).</p>",
-        f"<ul>{drivers}</ul>",
-        _div(_timeline(frame, ev)),
-        _div(_indicators(ind)),
-        _div(_forecast(fc, k_main)),
-        _div(_reliability(fc, k_main)),
-        _verdict_html(verdict(backtest)),
-        "<h2>Scores against baselines (rolling origin, weekly refits)</h2>",
-        _score_html(scores),
-        _period_html(scores),
-        _launch_html(launch_scores(backtest)),
-        _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day)),
-        _salvo_html(),
-        _scorecard_html(scorecard),
-        _impact_html(impact),
-        f"<h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></body></html>",
+        _section("answer", "The answer", answer),
+        _section("drivers", "Drivers", f"{driver_intro}<ul>{drivers}</ul>"),
+        _section(
+            "record",
+            "The record and the indicators",
+            _div(_timeline(frame, ev), "timeline-plot") + _div(_indicators(ind), "indicator-plot"),
+        ),
+        _section(
+            "backtest",
+            "Backtest: the primary model and the naive baselines",
+            _div(_forecast(fc, k_main), "forecast-plot")
+            + _div(_reliability(fc, k_main), "reliability-plot"),
+        ),
+        f"<section id='against-baselines'>{_verdict_html(the_verdict)}</section>",
+        _section(
+            "scores",
+            "Scores against baselines (rolling origin, weekly refits)",
+            _fold(
+                f"Scores table ({n_scores} rows: every model, horizon and window)",
+                _score_html(scores),
+            )
+            + _fold("Brier by period, each horizon", _period_html(scores))
+            + _fold("Launch forecasts: mean CRPS", _launch_html(launch_scores(backtest))),
+        ),
+        "<section id='stockpiles'>"
+        + _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day))
+        + "</section>",
+        f"<section id='salvo'>{_salvo_html()}</section>",
+        f"<section id='live'>{_scorecard_html(scorecard)}</section>",
+        f"<section id='impact'>{_impact_html(impact)}</section>",
+        f"<section id='data'><h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></section>"
+        "</body></html>",
     ]
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

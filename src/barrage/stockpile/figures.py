@@ -60,15 +60,28 @@ def stock_figure(
         go.Scatter(x=x, y=q[:, 2], mode="lines", line={"color": "rgb(31,119,180)"}, name="median")
     )
     if massive:
-        lm = np.unique(post.last_massive[~np.isnat(post.last_massive)])
-        for d in lm:
-            fig.add_vline(x=str(d), line={"width": 0.5, "color": "rgba(200,0,0,0.4)"})
+        # one labelled trace (not a shape per night: add_vline is slow and has no legend)
+        lm = np.unique(post.last_massive[~np.isnat(post.last_massive)]).astype(str)
+        top = float(np.nanmax(q[:, 4])) if np.isfinite(q[:, 4]).any() else 1.0
+        fig.add_trace(
+            go.Scatter(
+                x=np.repeat(lm, 3),
+                y=np.tile([0.0, top, np.nan], len(lm)),
+                mode="lines",
+                line={"width": 0.7, "color": "rgba(200,0,0,0.45)"},
+                name="massive strike night ('built since' restarts)",
+                hoverinfo="x",
+            )
+        )
     fig.update_layout(
         title=f"{FAMILY_LABELS.get(family, family)}: {what} as of {post.as_of.date()}",
         xaxis_title="date",
         yaxis_title=units[what],
         template="plotly_white",
-        annotations=[{"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 0, "y": -0.18,
-                      "showarrow": False, "font": {"size": 9}}],
+        # the credit below the x-axis title, pixels apart (a paper fraction overlapped it)
+        margin={"b": 100},
+        annotations=[{"text": ATTRIBUTION, "xref": "paper", "yref": "paper", "x": 0, "y": 0,
+                      "yanchor": "top", "yshift": -58, "xanchor": "left", "showarrow": False,
+                      "font": {"size": 9}}],
     )  # fmt: skip
     return fig

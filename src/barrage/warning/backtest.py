@@ -41,10 +41,7 @@ Progress = Callable[[int, int], None]
 
 
 def _as_date(value: object, name: str) -> date:
-    try:
-        return pd.Timestamp(value).date()  # type: ignore[arg-type]
-    except (ValueError, TypeError):
-        raise InputError(f"{name}: expected a date YYYY-MM-DD, got {value!r}") from None
+    return to_day(value, name).astype(date)  # ISO text only, as --as-of
 
 
 @dataclass(frozen=True)

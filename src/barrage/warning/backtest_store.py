@@ -8,16 +8,26 @@ serves. Each run records the model version and the SHA-256 of the record it used
 reader can tell a backtest made on an older record. Only the newest
 :data:`KEEP_RUNS` runs per target are kept.
 
+A run also keeps its launch forecasts and a :func:`backtest_fingerprint` of everything
+it was computed from (the record's rows, the target, the plan, the weather, the
+stockpile statements, and the source and library versions of the warning layers), so
+:func:`reusable_backtest` hands a rerun on an unchanged store and unchanged code the
+stored result instead of refitting for minutes.
+
 Tables::
 
     backtest_scores    one row per run: run_id, created_at, target, target_expression,
                        start, end, model_version, record_sha256, event_nights_json,
                        summary_json (the ``barrage backtest --json`` object)
+                       fingerprint (of the inputs and code; NULL on older runs)
     backtest_forecasts one row per (run, as_of, model, horizon): p, outcome
+    backtest_launches  one row per (run, as_of, group, model, horizon): mean,
+                       dispersion, outcome, crps
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +41,8 @@ from barrage.errors import InputError
 if TYPE_CHECKING:
     import duckdb
 
-    from barrage.warning.backtest import BacktestResult
+    from barrage.indicators import Target
+    from barrage.warning.backtest import BacktestPlan, BacktestResult
 
 KEEP_RUNS = 3
 """Runs kept per target (older ones are deleted when a new one is saved)."""
@@ -43,6 +54,21 @@ SCORES_DDL = """CREATE TABLE IF NOT EXISTS backtest_scores (
 FORECASTS_DDL = """CREATE TABLE IF NOT EXISTS backtest_forecasts (
     run_id BIGINT, as_of DATE, model VARCHAR, horizon_days INTEGER, p DOUBLE,
     outcome DOUBLE, model_version VARCHAR, record_sha256 VARCHAR)"""
+LAUNCHES_DDL = """CREATE TABLE IF NOT EXISTS backtest_launches (
+    run_id BIGINT, as_of DATE, "group" VARCHAR, model VARCHAR, horizon_days INTEGER,
+    mean DOUBLE, dispersion DOUBLE, outcome DOUBLE, crps DOUBLE)"""
+FINGERPRINT_DDL = "ALTER TABLE backtest_scores ADD COLUMN IF NOT EXISTS fingerprint VARCHAR"
+LAUNCH_COLUMNS = (
+    "as_of",
+    "group",
+    "model",
+    "horizon_days",
+    "mean",
+    "dispersion",
+    "outcome",
+    "crps",
+)
+LAUNCH_SELECT = ", ".join(f'"{c}"' for c in LAUNCH_COLUMNS)  # "group" is a keyword
 
 
 class BacktestMissing(InputError):
@@ -68,10 +94,127 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     }
 
 
+def _code_hash(h) -> None:
+    """The source of every layer a backtest runs (record to warning) and the versions of
+    the numeric libraries: a changed model never reuses an old run, version bump or not."""
+    from importlib.metadata import PackageNotFoundError, version
+    from pathlib import Path
+
+    import barrage
+    import barrage.indicators
+    import barrage.record
+    import barrage.stockpile
+    import barrage.warning
+
+    for dist in ("numpy", "pandas", "scipy", "scikit-learn", "statsmodels"):
+        try:
+            h.update(f"{dist}={version(dist)}|".encode())
+        except PackageNotFoundError:
+            h.update(f"{dist}=none|".encode())
+    h.update(barrage.__version__.encode())
+    for pkg in (barrage.record, barrage.indicators, barrage.stockpile, barrage.warning):
+        root = Path(pkg.__file__).parent
+        for f in sorted([*root.glob("*.py"), *root.glob("*.csv")]):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+
+
+def backtest_fingerprint(inputs: Any, plan: BacktestPlan) -> str:
+    """SHA-256 of what a backtest of ``inputs`` under ``plan`` is computed from: the
+    record as known (every array the panel reads), the target, the plan, the weather,
+    production and stockpile hooks, and the code (:func:`_code_hash`)."""
+    h = hashlib.sha256()
+    _code_hash(h)
+    rec = inputs.record
+    h.update(str(rec.first_night).encode())
+    names = (
+        "night",
+        "known_from",
+        "duplicate_from",
+        "class_index",
+        "family_index",
+        "launched",
+        "destroyed",
+        "recon_energy",
+        "missiles_energy",
+    )
+    # the store returns rows in no fixed order: hash them sorted
+    order = np.lexsort([getattr(rec, n) for n in reversed(names)])
+    for name in names:
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(getattr(rec, name)[order]).tobytes())
+    h.update("|".join(map(str, rec.family_names)).encode())
+    h.update(f"{inputs.target.name}|{inputs.target.expression}|{plan!r}".encode())
+    if inputs.weather is not None:
+        h.update(pd.util.hash_pandas_object(inputs.weather).to_numpy().tobytes())
+    h.update(repr(inputs.production).encode())
+    sf = inputs.stockpile
+    if sf is not None:
+        h.update(f"{type(sf).__name__}|{sf.n_samples}|{sf.seed}".encode())
+        h.update(repr(sf.statements).encode())  # None: the shipped statements (in code)
+    return h.hexdigest()
+
+
+def reusable_backtest(
+    con: duckdb.DuckDBPyConnection,
+    fingerprint: str,
+    plan: BacktestPlan,
+    target: Target,
+    first_night: np.datetime64,
+) -> tuple[int, BacktestResult, dict[str, Any]] | None:
+    """The newest stored run made from exactly these inputs and code (same
+    :func:`backtest_fingerprint`) as a :class:`BacktestResult`, with its run id and
+    stored summary; None when there is none."""
+    from barrage.warning.backtest import BacktestResult
+
+    tables = _tables(con)
+    if not {"backtest_scores", "backtest_launches"} <= tables:
+        return None
+    cols = {r[1] for r in con.execute("PRAGMA table_info('backtest_scores')").fetchall()}
+    if "fingerprint" not in cols:
+        return None
+    row = con.execute(
+        "SELECT run_id, event_nights_json, summary_json FROM backtest_scores "
+        "WHERE fingerprint = ? "
+        "ORDER BY run_id DESC LIMIT 1",
+        [fingerprint],
+    ).fetchone()
+    if row is None:
+        return None
+    run_id = int(row[0])
+    fc = con.execute(
+        "SELECT as_of, model, horizon_days, p, outcome FROM backtest_forecasts "
+        "WHERE run_id = ? ORDER BY rowid",
+        [run_id],
+    ).df()
+    launches = con.execute(
+        f"SELECT {LAUNCH_SELECT} FROM backtest_launches WHERE run_id = ? ORDER BY rowid",
+        [run_id],
+    ).df()
+    for frame in (fc, launches):
+        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+        frame["horizon_days"] = frame["horizon_days"].astype("int64")
+    nights = np.asarray(json.loads(row[1]), dtype="datetime64[D]")
+    result = BacktestResult(
+        forecasts=fc,
+        launches=launches,
+        event_days=(nights - first_night).astype(np.int64),
+        first_night=first_night,
+        plan=plan,
+        target=target,
+    )
+    return run_id, result, json.loads(row[2])
+
+
 def save_backtest(
-    con: duckdb.DuckDBPyConnection, result: BacktestResult, summary: dict[str, Any]
+    con: duckdb.DuckDBPyConnection,
+    result: BacktestResult,
+    summary: dict[str, Any],
+    *,
+    fingerprint: str | None = None,
 ) -> int:
-    """Store one backtest (its forecasts and ``summary``) in one transaction; the run id."""
+    """Store one backtest (its forecasts, launch forecasts, ``summary`` and the
+    ``fingerprint`` of its inputs) in one transaction; the run id."""
     from barrage.warning.live import model_version, record_sha256, target_key
 
     version, sha = model_version(), record_sha256(con)
@@ -83,15 +226,23 @@ def save_backtest(
     nights = (result.first_night + np.asarray(result.event_days, dtype="timedelta64[D]")).astype(
         str
     )
-    con.execute(SCORES_DDL)
-    con.execute(FORECASTS_DDL)
+    if result.launches is None:  # a result without launch forecasts: never reused
+        lc, fingerprint = pd.DataFrame(columns=list(LAUNCH_COLUMNS)), None
+    else:
+        lc = result.launches[list(LAUNCH_COLUMNS)].copy()
+    lc["as_of"] = pd.to_datetime(lc["as_of"]).dt.date
+    lc["horizon_days"] = lc["horizon_days"].astype("int32")
+    for ddl in (SCORES_DDL, FORECASTS_DDL, LAUNCHES_DDL, FINGERPRINT_DDL):
+        con.execute(ddl)
     con.execute("BEGIN TRANSACTION")
     try:
         run_id = int(
             con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM backtest_scores").fetchone()[0]
         )
         con.execute(
-            "INSERT INTO backtest_scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO backtest_scores (run_id, created_at, target, target_expression, "
+            'start, "end", model_version, record_sha256, event_nights_json, summary_json, '
+            "fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 datetime.now(UTC).replace(tzinfo=None, microsecond=0),
@@ -103,6 +254,7 @@ def save_backtest(
                 sha,
                 json.dumps(nights.tolist()),
                 json.dumps(summary, default=str),
+                fingerprint,
             ],
         )
         fc.insert(0, "run_id", run_id)
@@ -112,6 +264,10 @@ def save_backtest(
             "outcome, model_version, record_sha256 FROM _backtest_rows"
         )
         con.unregister("_backtest_rows")
+        lc.insert(0, "run_id", run_id)
+        con.register("_launch_rows", lc)
+        con.execute("INSERT INTO backtest_launches SELECT * FROM _launch_rows")
+        con.unregister("_launch_rows")
         old = [
             r[0]
             for r in con.execute(
@@ -119,7 +275,7 @@ def save_backtest(
                 [key, KEEP_RUNS],
             ).fetchall()
         ]
-        for table in ("backtest_forecasts", "backtest_scores"):
+        for table in ("backtest_forecasts", "backtest_launches", "backtest_scores"):
             for r in old:
                 con.execute(f"DELETE FROM {table} WHERE run_id = ?", [r])
         con.execute("COMMIT")
@@ -237,8 +393,10 @@ __all__ = [
     "KEEP_RUNS",
     "BacktestMissing",
     "StoredBacktest",
+    "backtest_fingerprint",
     "backtest_head",
     "backtest_view",
     "latest_backtest",
+    "reusable_backtest",
     "save_backtest",
 ]

@@ -21,6 +21,7 @@ from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from pydantic import Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -63,6 +64,11 @@ STATIC = Path(__file__).with_name("static")
 UNSERVED_ENERGY_NOTE = (
     "unserved energy needs a grid: run a strike job (POST /api/jobs/strike), which puts "
     "a salvo on a test network; the salvo result shows what gets through"
+)
+#: /docs and /redoc: scripts, styles, images and workers from this server only.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; font-src 'self' data:"
 )
 #: The parameters of GET /api/assessment without a query: the cache key the server warms.
 CURRENT_ASSESSMENT = (None, None)
@@ -251,13 +257,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         warmer.stop()
         jobs.shutdown()
 
-    app = FastAPI(
+    # Swagger UI (/docs) and ReDoc (/redoc) from the assets fastapi-offline ships, so the
+    # dashboard's API link works with no network (FastAPI's own pages load a CDN).
+    app = FastAPIOffline(
         title="barrage",
         version=__version__,
         summary="Early warning and strike simulation for Ukraine's power system (public data).",
         lifespan=lifespan,
     )
     app.state.settings, app.state.store, app.state.jobs = settings, store, jobs
+
+    @app.middleware("http")
+    async def _docs_stay_local(request: Request, call_next):
+        """The docs pages may load nothing from elsewhere: ReDoc's bundle hard-codes a
+        logo on a CDN, which this policy keeps the browser from fetching."""
+        response = await call_next(request)
+        if request.url.path in ("/docs", "/redoc"):
+            response.headers["Content-Security-Policy"] = DOCS_CSP
+        return response
+
     app.state.warmer = warmer
     # Bodies are bounded before they are read (uploads stream under their own limit).
     app.add_middleware(

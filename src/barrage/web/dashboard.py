@@ -307,8 +307,10 @@ def scorecard_panel(con) -> str:
             f"{e(drift)}</td></tr>"
         )
     body = (
-        "<table id='scorecard-table'><tr><th>target</th><th>horizon</th><th>closed/all</th>"
-        "<th>live Brier</th><th>backtest Brier (90%)</th><th>log</th><th>hit</th><th>FAR</th>"
+        "<table id='scorecard-table'><tr><th>target</th><th class='num'>horizon (d)</th>"
+        "<th class='num'>closed/all</th><th class='num'>live Brier</th>"
+        "<th class='num'>backtest Brier (90%)</th><th class='num'>log</th>"
+        "<th class='num'>hit</th><th class='num'>FAR</th>"
         f"<th>drift</th></tr>{''.join(rows)}</table>"
         if rows
         else "<p class='note' id='scorecard-empty'>No forecast logged yet: run "
@@ -391,7 +393,7 @@ def _page(body: str) -> str:
 </head><body>
 <header><h1>barrage</h1><span class="sub">massive-strike warning and what-if simulation for
 Ukraine's power system, from public data</span>
-<nav><a href="/docs">API</a> <a href="/openapi.json">OpenAPI</a> <a href="/health">health</a></nav>
+<nav><a href="/docs">API</a> <a href="/redoc">ReDoc</a> <a href="/openapi.json">OpenAPI</a> <a href="/health">health</a></nav>
 </header>
 <main>{body}</main>
 <footer><p id="attribution">{e(ATTRIBUTION)}</p><p>barrage {e(__version__)}</p></footer>
