@@ -69,8 +69,8 @@ def test_ambiguous_as_of_is_refused_with_the_flag(record_db):
 
 
 def test_salvo_check_dates_are_iso_only(record_db):
-    args = ["simulate", "salvo-check", "--db", str(record_db), "--start", "01/06/2024"]
-    line = _one_line_error(runner.invoke(app, args), "error: --start: expected a date")
+    args = ["simulate", "salvo-check", "--db", str(record_db), "--cut", "01/06/2024"]
+    line = _one_line_error(runner.invoke(app, args), "error: --cut: expected a date")
     assert "'01/06/2024'" in line
 
 
