@@ -37,7 +37,7 @@ import pandas as pd
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
-from barrage.grid.restoration import SPARE_POOL, ShedCache, default_repair, price_masks
+from barrage.grid.restoration import SPARE_POOL, default_repair, price_masks
 from barrage.grid.strike import (
     StrikeModel,
     build_strike_model,
@@ -142,7 +142,9 @@ def build_context(
     names = [layer.name for layer in salvo.layers]
     _check_layers(scenario, names)
     stocked = np.array([n in scenario.defender for n in names], dtype=bool)
-    stock0 = np.array([scenario.defender[n].stock if n in scenario.defender else 0.0 for n in names])
+    stock0 = np.array(
+        [scenario.defender[n].stock if n in scenario.defender else 0.0 for n in names]
+    )
     resupply = np.array(
         [scenario.defender[n].resupply_per_day if n in scenario.defender else 0.0 for n in names]
     )
@@ -157,7 +159,9 @@ def build_context(
     class_load = np.array(
         [loads.loc[loads["priority_class"] == c, "p_mw"].sum() for c in PRIORITY_CLASSES]
     )
-    dates = tuple(d.date().isoformat() for d in pd.date_range(scenario.start, periods=scenario.days))
+    dates = tuple(
+        d.date().isoformat() for d in pd.date_range(scenario.start, periods=scenario.days)
+    )
     return CampaignContext(
         scenario=scenario,
         model=replace(model, prior_out=np.zeros(len(model.target_ids), dtype=bool)),
@@ -204,7 +208,9 @@ def scaled_salvo(salvo: Scenario, scale: float, stock: np.ndarray, stocked: np.n
     weapons = []
     for wg in salvo.salvo.weapons:
         if wg.waves:
-            waves = [w.model_copy(update={"count": int(np.floor(w.count * scale))}) for w in wg.waves]
+            waves = [
+                w.model_copy(update={"count": int(np.floor(w.count * scale))}) for w in wg.waves
+            ]
             waves = [w for w in waves if w.count > 0]
             n = sum(w.count for w in waves)
             if n:
@@ -381,7 +387,6 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
     rng = np.random.Generator(np.random.PCG64(seq))
     st, production = _initial_state(ctx, rng, runs)
     compiled = _Compiled(ctx)
-    cache: ShedCache = ctx.model.cache
     model = ctx.model
     days, n_l, n_c = ctx.scenario.days, len(ctx.layer_names), len(PRIORITY_CLASSES)
     rec = {
@@ -397,7 +402,7 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         "units_out": np.zeros((runs, days)),
         "crew_days": np.zeros((runs, days)),
     }
-    base = price_masks(cache, model.target_rows, np.zeros((days, len(model.target_ids)), bool), ctx.demand_factor)
+    masks = np.zeros((runs, days, len(model.target_ids)), dtype=bool)
     needs_crew = np.isin(model.target_kinds, _NEEDS_CREW)
     for d in range(days):
         st.stock = st.stock + production
@@ -407,12 +412,11 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         st.lull = np.where(step > 0, 0, st.lull + 1)
         st.inventory = st.inventory - np.where(ctx.stocked[None, :], night["used"], 0.0)
         _start_repairs(ctx, st, night["new"], rng)
-        shed, pop, by, _ = price_masks(cache, model.target_rows, st.out, np.full(runs, ctx.demand_factor[d]))
-        rec["shed_mw"][:, d] = np.clip(shed - base[0][d], 0.0, None)
-        rec["customers_off_share"][:, d] = np.clip(pop - base[1][d], 0.0, None) / cache.people
-        rec["shed_by_class_mw"][:, d] = np.clip(by - base[2][d][None, :], 0.0, None)
+        masks[:, d] = st.out
         priority = model.capacity_mw[None, :] / np.maximum(st.work, 1e-3)
-        st.out, st.work, st.wait, crew_days = repair_day(st.out, st.work, st.wait, needs_crew, priority, ctx.crews)
+        st.out, st.work, st.wait, crew_days = repair_day(
+            st.out, st.work, st.wait, needs_crew, priority, ctx.crews
+        )
         st.inventory = st.inventory + ctx.resupply_per_day[None, :]
         rec["interceptors"][:, d] = np.where(ctx.stocked[None, :], st.inventory, np.nan)
         rec["interceptors_used"][:, d] = night["used"]
@@ -422,4 +426,20 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         rec["launched"][:, d] = night["launched"]
         rec["units_out"][:, d] = st.out.sum(axis=1)
         rec["crew_days"][:, d] = crew_days
+    _price(ctx, masks, rec)
     return CampaignRuns(**rec)
+
+
+def _price(ctx: CampaignContext, masks: np.ndarray, rec: dict) -> None:
+    """Each run-day's damaged set priced under the day's demand, minus the intact
+    network's shed that day; all at once, so each demand level is solved in one batch."""
+    runs, days, m = masks.shape
+    cache, rows = ctx.model.cache, ctx.model.target_rows
+    base = price_masks(cache, rows, np.zeros((days, m), dtype=bool), ctx.demand_factor)
+    shed, pop, by, _ = price_masks(
+        cache, rows, masks.reshape(-1, m), np.tile(ctx.demand_factor, runs)
+    )
+    rec["shed_mw"] = np.clip(shed.reshape(runs, days) - base[0][None, :], 0.0, None)
+    off = np.clip(pop.reshape(runs, days) - base[1][None, :], 0.0, None)
+    rec["customers_off_share"] = off / cache.people if cache.people > 0 else off * 0.0
+    rec["shed_by_class_mw"] = np.clip(by.reshape(runs, days, -1) - base[2][None], 0.0, None)

@@ -65,7 +65,9 @@ class Climate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     temperature_c: list[float] = Field(default_factory=list, max_length=MAX_SEASON_DAYS)
-    monthly_normals_c: tuple[float, ...] = Field(default=KYIV_NORMALS_C, min_length=12, max_length=12)
+    monthly_normals_c: tuple[float, ...] = Field(
+        default=KYIV_NORMALS_C, min_length=12, max_length=12
+    )
 
 
 class Package(BaseModel):
@@ -82,9 +84,11 @@ class Package(BaseModel):
 
     @model_validator(mode="after")
     def _non_negative(self) -> Package:
-        for key, table in (("interceptors", self.interceptors),
-                           ("resupply_per_day", self.resupply_per_day),
-                           ("spares", self.spares)):
+        for key, table in (
+            ("interceptors", self.interceptors),
+            ("resupply_per_day", self.resupply_per_day),
+            ("spares", self.spares),
+        ):
             for k, v in table.items():
                 if v < 0:
                     raise ValueError(f"{key}.{k}: expected a number >= 0, got {v}")
@@ -122,13 +126,17 @@ class CampaignScenario(BaseModel):
 def campaign_from_dict(data: Any, *, source: str = "scenario", base_dir: Path | None = None):
     """Validate a parsed mapping; one line naming ``source`` and the field on error."""
     if not isinstance(data, dict):
-        raise InputError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise InputError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     data = dict(data)
     if isinstance(data.get("start"), str):
         try:
             data["start"] = dt.date.fromisoformat(data["start"])
         except ValueError:
-            raise InputError(f"{source}: start: expected a date YYYY-MM-DD, got {data['start']!r}") from None
+            raise InputError(
+                f"{source}: start: expected a date YYYY-MM-DD, got {data['start']!r}"
+            ) from None
     try:
         return CampaignScenario.model_validate({**data, "source": source, "base_dir": base_dir})
     except ValidationError as exc:

@@ -1,0 +1,54 @@
+"""Campaign runs on any scheduler: fixed chunks of runs, one seed each, same numbers.
+
+A chunk's runs share compiled salvos and draws, so chunks are cut by the run count alone
+(:data:`CHUNK_RUNS`), never by the number of workers: sync, a local cluster and a
+cluster that lost a worker give the same arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from barrage.campaign import CampaignRuns, CampaignScenario, build_context, run_chunk
+from barrage.campaign.engine import CampaignContext
+from barrage.compute.executor import chunk_seeds, plan_chunks, run_map
+from barrage.errors import InputError
+
+CHUNK_RUNS = 25
+MAX_RUNS = 100_000
+
+
+def campaign_chunks(runs: int, seed: int) -> list[tuple[int, Any]]:
+    """(runs in the chunk, its seed sequence) for each fixed chunk."""
+    if not isinstance(runs, int) or not 1 <= runs <= MAX_RUNS:
+        raise InputError(f"runs: expected an integer in 1..{MAX_RUNS}, got {runs!r}")
+    if not isinstance(seed, int) or seed < 0:
+        raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
+    ranges = plan_chunks(runs, CHUNK_RUNS)
+    return [(len(r), s) for r, s in zip(ranges, chunk_seeds(seed, len(ranges)), strict=True)]
+
+
+def simulate_campaign(
+    scenario: CampaignScenario,
+    *,
+    runs: int,
+    seed: int = 0,
+    scheduler: Any = "sync",
+    workers: int | None = None,
+    grid_dir=None,
+    on_progress=None,
+    context: CampaignContext | None = None,
+) -> tuple[CampaignContext, CampaignRuns]:
+    """Play ``runs`` seasons of ``scenario``; returns the context and the stacked runs."""
+    chunks = campaign_chunks(runs, seed)
+    ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir)
+    parts = run_map(
+        run_chunk,
+        chunks,
+        scheduler=scheduler,
+        workers=workers,
+        on_progress=on_progress,
+        context=ctx,
+        weights=[n for n, _ in chunks],
+    )
+    return ctx, CampaignRuns.concat(parts)
