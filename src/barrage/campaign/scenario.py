@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -15,6 +15,7 @@ from barrage.errors import InputError
 from barrage.salvo.scenario import format_validation_error, read_scenario_yaml
 
 MAX_SEASON_DAYS = 366
+NonNegative = Annotated[float, Field(ge=0)]
 
 #: Monthly mean air temperature at Kyiv, deg C, January first. January (-3.2), February
 #: (-2.3) and December (-2.0) follow the 1991-2020 norm of the Borys Sreznevsky Central
@@ -76,23 +77,11 @@ class Package(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = Field(min_length=1)
     cost_usd: float = Field(gt=0)
-    interceptors: dict[str, float] = Field(default_factory=dict)
-    resupply_per_day: dict[str, float] = Field(default_factory=dict)
+    interceptors: dict[str, NonNegative] = Field(default_factory=dict)
+    resupply_per_day: dict[str, NonNegative] = Field(default_factory=dict)
     crews: int = Field(default=0, ge=0)
-    spares: dict[str, int] = Field(default_factory=dict)
+    spares: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     protection_factor: float = Field(default=1.0, ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _non_negative(self) -> Package:
-        for key, table in (
-            ("interceptors", self.interceptors),
-            ("resupply_per_day", self.resupply_per_day),
-            ("spares", self.spares),
-        ):
-            for k, v in table.items():
-                if v < 0:
-                    raise ValueError(f"{key}.{k}: expected a number >= 0, got {v}")
-        return self
 
 
 class CampaignScenario(BaseModel):

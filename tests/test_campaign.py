@@ -1,0 +1,219 @@
+"""barrage.campaign: the season's invariants, bad scenarios, and one answer per seed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from barrage.campaign import build_context, load_campaign, run_chunk
+from barrage.campaign.engine import floor_level, repair_day, scaled_salvo
+from barrage.campaign.scenario import campaign_from_dict, with_overrides
+from barrage.cli import app
+from barrage.errors import InputError
+from barrage.salvo.engine import compile_scenario, simulate
+
+DAYS = 20
+
+
+@pytest.fixture(scope="module")
+def ctx(shared_data):
+    scn = with_overrides(load_campaign("winter_stylised"), days=DAYS)
+    return build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+@pytest.fixture(scope="module")
+def played(ctx):
+    return run_chunk(ctx, (12, np.random.SeedSequence(3)))
+
+
+def _raw() -> dict:
+    from barrage.campaign import example_campaigns
+
+    return yaml.safe_load(example_campaigns()["winter_stylised"].read_text())
+
+
+# --- bad scenarios: one line naming the field ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["attacker"]["stock_start"].update(low=-5), "attacker.stock_start.low"),
+        (lambda d: d["attacker"].update(production_per_day={"low": 0, "high": -1}),
+         "attacker.production_per_day.high"),
+        (lambda d: d["defender"]["shorad"].update(resupply_per_day=-1),
+         "defender.shorad.resupply_per_day"),
+        (lambda d: d.update(days=400), "days"),
+        (lambda d: d.update(budget_usd=1000), "budget_usd"),
+        (lambda d: d["packages"][0]["interceptors"].update(mrad=-3), "packages.0.interceptors.mrad"),
+    ],
+)  # fmt: skip
+def test_bad_fields_are_named(edit, field):
+    data = _raw()
+    edit(data)
+    with pytest.raises(InputError) as err:
+        campaign_from_dict(data, source="bad.yaml")
+    msg = str(err.value)
+    assert msg.startswith("bad.yaml: ") and "\n" not in msg
+    assert field.replace("packages.0", "packages[0]") in msg
+
+
+def test_unknown_layer_is_named(shared_data):
+    data = _raw()
+    data["defender"]["patriot_x"] = {"stock": 3}
+    scn = campaign_from_dict(data, source="bad.yaml")
+    with pytest.raises(
+        InputError, match=r"^bad.yaml: defender.patriot_x: unknown layer; allowed: "
+    ):
+        build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--days", "367"], "days"),
+        (["--start", "2024-13-01"], "--start"),
+        (["--runs", "0"], "runs"),
+    ],
+)
+def test_cli_bad_requests_exit_2_with_one_line(tmp_path, args, needle):
+    res = CliRunner().invoke(app, ["simulate", "campaign", "winter_stylised", *args])
+    assert res.exit_code == 2
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_cli_bad_file_exit_2(tmp_path):
+    data = _raw()
+    data["attacker"]["stock_start"]["low"] = -1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(app, ["simulate", "campaign", str(path), "--scheduler", "sync"])
+    assert res.exit_code == 2 and "attacker.stock_start.low" in res.stderr
+
+
+# --- invariants ----------------------------------------------------------------------
+
+
+def test_no_stock_goes_negative(played):
+    assert (played.attacker_stock >= 0).all()
+    assert (np.nan_to_num(played.interceptors, nan=0.0) >= 0).all()
+    assert played.launched.sum() > 0  # the attacker did strike
+
+
+def test_interceptors_used_never_exceed_available(played):
+    assert (played.interceptors_used <= played.interceptors_available).all()
+    assert played.interceptors_used.sum() > 0
+
+
+def test_an_empty_layer_kills_nothing_in_the_season(played):
+    empty = played.interceptors_available == 0
+    assert (played.kills[empty] == 0).all()
+
+
+@settings(
+    deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    layer=st.integers(0, 3),
+    scale=st.integers(1, 24),
+    stock=st.integers(0, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_salvo_engine_respects_the_inventory(ctx, layer, scale, stock, seed):
+    """Given a tracked layer's stock, the engine fires at most that many; at zero, it
+    kills nothing (the other layers keep their inventories)."""
+    levels = ctx.stock0.astype(int).copy()
+    levels[layer] = stock
+    stocked = np.ones(len(levels), dtype=bool)
+    cs = compile_scenario(scaled_salvo(ctx.salvo, scale / 16, levels, stocked))
+    res = simulate(cs, runs=64, seed=seed)
+    assert (res.interceptors_by_layer[:, layer] <= stock).all()
+    if stock == 0:
+        assert (res.kills_by_layer[:, layer] == 0).all()
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    runs=st.integers(1, 6),
+    m=st.integers(1, 12),
+    crews=st.integers(0, 5),
+    days=st.integers(1, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_restoration_never_exceeds_crews_times_days(runs, m, crews, days, seed):
+    rng = np.random.default_rng(seed)
+    out = rng.random((runs, m)) < 0.7
+    work0 = np.where(out, rng.uniform(0.5, 20, (runs, m)), 0.0)
+    wait = np.where(out, rng.integers(0, 5, (runs, m)), 0).astype(float)
+    needs_crew = rng.random(m) < 0.7
+    work, total = work0.copy(), np.zeros(runs)
+    for _ in range(days):
+        prio = rng.random((runs, m))
+        out, work, wait, used = repair_day(out, work, wait, needs_crew, prio, crews)
+        assert (used <= crews).all()
+        total += used
+    assert (total <= crews * days).all()
+    done_crew = np.clip(work0 - work, 0, None)[:, needs_crew].sum(axis=1)
+    assert (done_crew <= crews * days + 1e-9).all()
+    assert (work >= 0).all()
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.floats(0, 5e4, allow_nan=False), min_size=1, max_size=30))
+def test_inventory_levels_never_exceed_the_inventory(values):
+    x = np.array(values)
+    lv = floor_level(x)
+    assert (lv <= x).all() and (lv >= 0).all()
+    assert (lv[x >= 1] >= 1).all()
+
+
+def test_season_runs_in_the_defenders_favour_with_more_interceptors(ctx):
+    """A much bigger inventory (same seed) kills more and lets fewer units out."""
+    from dataclasses import replace
+
+    big = replace(ctx, stock0=ctx.stock0 * 10)
+    a = run_chunk(ctx, (12, np.random.SeedSequence(5)))
+    b = run_chunk(big, (12, np.random.SeedSequence(5)))
+    assert b.kills.sum() > a.kills.sum()
+
+
+# --- one answer per seed, on every scheduler --------------------------------------
+
+
+def test_same_seed_same_numbers_sync_and_local_cluster(shared_data):
+    from barrage.compute.campaign import simulate_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=12)
+    grid = shared_data / "grid" / "pglib-opf"
+    _, a = simulate_campaign(scn, runs=50, seed=7, scheduler="sync", grid_dir=grid)
+    _, b = simulate_campaign(scn, runs=50, seed=7, scheduler="local", workers=2, grid_dir=grid)
+    _, c = simulate_campaign(scn, runs=50, seed=8, scheduler="sync", grid_dir=grid)
+    for f in a.__dataclass_fields__:
+        assert np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True), f
+    assert not np.array_equal(a.launched, c.launched)
+
+
+def test_cli_json_has_every_output(shared_data):
+    args = ["simulate", "campaign", "winter_stylised", "--days", "10", "--runs", "4"]
+    args += ["--scheduler", "sync", "--json", "--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    for key in (
+        "hours_without_power_per_day",
+        "hours_without_power_per_day_by_class",
+        "unserved_energy_mwh_by_month",
+        "worst_week",
+        "interceptors",
+        "attacker_stock",
+    ):
+        assert key in s
+    assert set(s["massive_strike_nights"]) == {"mean", "p05", "p50", "p95", "cvar95"}
+    assert len(s["attacker_stock"]["p50"]) == 10
