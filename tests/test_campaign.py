@@ -217,3 +217,16 @@ def test_cli_json_has_every_output(shared_data):
         assert key in s
     assert set(s["massive_strike_nights"]) == {"mean", "p05", "p50", "p95", "cvar95"}
     assert len(s["attacker_stock"]["p50"]) == 10
+
+
+def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
+    from barrage.compute.campaign import plan_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=10)
+    grid = shared_data / "grid" / "pglib-opf"
+    out = plan_campaign(scn, runs=6, seed=2, scheduler="sync", grid_dir=grid)
+    assert [r["cost_usd"] <= out["budget_usd"] for r in out["packages"]] == [True, True]
+    per_usd = [r["customer_hours_avoided_per_usd"] for r in out["packages"]]
+    assert per_usd == sorted(per_usd, reverse=True)
+    with pytest.raises(InputError, match="budget_usd: 10 is below the cheapest package"):
+        plan_campaign(scn, runs=6, seed=2, budget_usd=10, scheduler="sync", grid_dir=grid)

@@ -100,3 +100,36 @@ def _render(s: dict) -> None:
             + (f" (median day {dry})" if dry else "")
         )
     out.print("ILLUSTRATIVE: stylised system and stated assumptions (docs/campaign.md).")
+
+
+def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers, as_json) -> None:
+    """``plan-defence --campaign``: one library call, then a table or JSON."""
+    from barrage.campaign import load_campaign
+    from barrage.compute.campaign import plan_campaign
+    from barrage.compute.executor import resolve_auto
+
+    scn = load_campaign(scenario)
+    with stderr_console().status("playing the season once per package (same draws)"):
+        result = plan_campaign(
+            scn, runs=runs, seed=seed, budget_usd=budget, grid_dir=grid_dir,
+            scheduler=resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS), workers=workers,
+        )  # fmt: skip
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Packages under {result['budget_usd']:,.0f} USD, {result['runs']} runs")
+    for col in ("package", "cost USD", "avoided (mean)", "± se", "per USD", "CVaR95 lost"):
+        t.add_column(col, justify="left" if col == "package" else "right")
+    for r in result["packages"]:
+        t.add_row(
+            r["package"],
+            f"{r['cost_usd']:,.0f}",
+            f"{r['customer_hours_avoided']['mean']:,.0f}",
+            f"{r['customer_hours_avoided_se']:,.0f}",
+            f"{r['customer_hours_avoided_per_usd']:.3f}",
+            f"{r['customer_hours_lost']['cvar95']:,.0f}",
+        )
+    stdout_console().print(t)
+    stdout_console().print("customer-hours: people x hours without power. ILLUSTRATIVE.")

@@ -52,3 +52,31 @@ def simulate_campaign(
         weights=[n for n, _ in chunks],
     )
     return ctx, CampaignRuns.concat(parts)
+
+
+def plan_campaign(
+    scenario: CampaignScenario,
+    *,
+    runs: int,
+    seed: int = 0,
+    budget_usd: float | None = None,
+    scheduler: Any = "sync",
+    workers: int | None = None,
+    grid_dir=None,
+) -> dict:
+    """:func:`barrage.campaign.planning.compare_packages` with each campaign on
+    ``scheduler`` (one cluster for all packages), the same seed for every package."""
+    from barrage.campaign.planning import compare_packages
+    from barrage.compute.executor import dask_client, map_on
+
+    chunks = campaign_chunks(runs, seed)
+    ctx = build_context(scenario, grid_dir=grid_dir)
+    budget = budget_usd if budget_usd is not None else scenario.budget_usd
+    if budget is None:
+        raise InputError(f"{scenario.source}: budget_usd: give a budget (or --budget)")
+    with dask_client(scheduler, workers=workers) as client:
+
+        def play(c: CampaignContext) -> CampaignRuns:
+            return CampaignRuns.concat(map_on(client, run_chunk, chunks, context=c))
+
+        return compare_packages(ctx, play, budget_usd=budget)
