@@ -230,3 +230,50 @@ def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
     assert per_usd == sorted(per_usd, reverse=True)
     with pytest.raises(InputError, match="budget_usd: 10 is below the cheapest package"):
         plan_campaign(scn, runs=6, seed=2, budget_usd=10, scheduler="sync", grid_dir=grid)
+
+
+# --- strike rate as of the start date ---------------------------------------------
+
+
+def test_rate_as_of_uses_only_nights_before_the_start(record_db):
+    import datetime as dt
+
+    import duckdb
+
+    from barrage.campaign.asof import massive_nights_before, strike_rate_as_of
+    from barrage.record.nights import massive_nights
+
+    with duckdb.connect(str(record_db), read_only=True) as con:
+        start = dt.date(2024, 3, 1)
+        nights = massive_nights_before(con, start)
+        every = massive_nights(con)
+        p, _ = strike_rate_as_of(con, start, min_lull_days=5)
+    assert nights and max(nights) < "2024-03-01" and min(nights) >= "2023-03-02"
+    assert nights == [n for n in every if "2023-03-02" <= n < "2024-03-01"]
+    assert p == pytest.approx(1.0 / (365 / len(nights) - 5))
+
+
+@settings(deadline=None, max_examples=50)
+@given(gap=st.floats(1.0, 400.0), lull=st.integers(0, 90))
+def test_rate_for_gap_gives_the_mean_gap(gap, lull):
+    from barrage.campaign.asof import rate_for_gap
+
+    p = rate_for_gap(gap, lull)
+    assert 0 < p <= 1
+    if gap - lull > 1:
+        assert lull + 1 / p == pytest.approx(gap)
+
+
+def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_data):
+    """With a store, the rate and the stock come from before the start date; the runs
+    start from the stockpile model's draws (never negative)."""
+    scn = with_overrides(load_campaign("winter_stylised"), start="2024-03-01", days=5)
+    ctx = build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf", db=record_db)
+    assert ctx.as_of["massive_nights_in_window"] == 16  # 2023-03-02 .. 2024-02-29
+    assert ctx.scenario.attacker.strike_rate_per_day == pytest.approx(1 / (365 / 16 - 5))
+    draws = ctx.attacker_draws
+    assert draws.shape[1] == 2 and (draws >= 0).all() and np.median(draws[:, 0]) > 0
+    runs = run_chunk(ctx, (6, np.random.SeedSequence(0)))
+    first = runs.attacker_stock[:, 0] + runs.launched[:, 0]
+    lo, hi = draws[:, 0].min() + draws[:, 1].min(), draws[:, 0].max() + draws[:, 1].max()
+    assert ((first >= np.floor(lo) - 1) & (first <= hi + 1)).all()

@@ -89,6 +89,8 @@ class CampaignContext:
     crews: int
     spares: dict
     class_load_mw: np.ndarray  # (C,) load of each priority class at demand factor 1
+    attacker_draws: np.ndarray | None = None  # (n, 2) stock, production/day (stockpile)
+    as_of: dict | None = None  # what was read from the record as of the start date
 
 
 def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
@@ -133,11 +135,18 @@ def _check_layers(scenario: CampaignScenario, names: list[str]) -> None:
 
 
 def build_context(
-    scenario: CampaignScenario, *, grid_dir=None, model: StrikeModel | None = None
+    scenario: CampaignScenario, *, grid_dir=None, model: StrikeModel | None = None, db=None
 ) -> CampaignContext:
-    """Bind the scenario to its strike scenario and network; check layer names."""
+    """Bind the scenario to its strike scenario and network; check layer names. ``db``:
+    a store; the strike rate and the attacker's stock and production are then read as of
+    the start date (:mod:`barrage.campaign.asof`) instead of the scenario's."""
     if model is None:
         model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
+    draws, as_of = None, None
+    if db is not None:
+        from barrage.campaign.asof import attacker_as_of
+
+        scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
     salvo = model.scenario.salvo
     names = [layer.name for layer in salvo.layers]
     _check_layers(scenario, names)
@@ -177,6 +186,8 @@ def build_context(
         crews=g.crews,
         spares=spares,
         class_load_mw=class_load,
+        attacker_draws=draws,
+        as_of=as_of,
     )
 
 
@@ -275,8 +286,12 @@ class _State:
 def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
     a = ctx.scenario.attacker
     m = len(ctx.model.target_ids)
-    stock = rng.uniform(a.stock_start.low, a.stock_start.high, runs)
-    production = rng.uniform(a.production_per_day.low, a.production_per_day.high, runs)
+    if ctx.attacker_draws is not None:  # the stockpile model's draws as of the start
+        pick = ctx.attacker_draws[rng.integers(len(ctx.attacker_draws), size=runs)]
+        stock, production = pick[:, 0], pick[:, 1]
+    else:
+        stock = rng.uniform(a.stock_start.low, a.stock_start.high, runs)
+        production = rng.uniform(a.production_per_day.low, a.production_per_day.high, runs)
     state = _State(
         out=np.zeros((runs, m), dtype=bool),
         work=np.zeros((runs, m)),

@@ -36,6 +36,12 @@ def campaign(
     scheduler: str = typer.Option("auto", "--scheduler", help=_SCHEDULER_HELP),
     workers: int | None = typer.Option(None, "--workers", help="Workers for --scheduler local."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Store: take the strike rate (record) and the attacker's stock and "
+        "production (stockpile model) as of --start, no look-ahead. Default: the file's.",
+    ),
 ) -> None:
     """Strike after strike over a season: stocks, interceptors, damage, restoration, cold."""
     from barrage.campaign import load_campaign, summarise_campaign
@@ -58,9 +64,11 @@ def campaign(
     with progress_bar(f"playing {runs} seasons", console=stderr_console()) as on_progress:
         ctx, result = simulate_campaign(
             scn, runs=runs, seed=seed, scheduler=sched, workers=workers, grid_dir=grid_dir,
-            on_progress=on_progress,
+            on_progress=on_progress, db=db,
         )  # fmt: skip
     summary = {**summarise_campaign(ctx, result), "seed": seed}
+    if ctx.as_of is not None:
+        summary["attacker_as_of"] = ctx.as_of
     if as_json:
         emit_json(summary)
         return

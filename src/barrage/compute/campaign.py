@@ -38,10 +38,12 @@ def simulate_campaign(
     grid_dir=None,
     on_progress=None,
     context: CampaignContext | None = None,
+    db=None,
 ) -> tuple[CampaignContext, CampaignRuns]:
-    """Play ``runs`` seasons of ``scenario``; returns the context and the stacked runs."""
+    """Play ``runs`` seasons of ``scenario``; returns the context and the stacked runs.
+    ``db``: take the attacker as of the start date from this store."""
     chunks = campaign_chunks(runs, seed)
-    ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir)
+    ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
     parts = run_map(
         run_chunk,
         chunks,
