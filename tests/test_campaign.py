@@ -277,3 +277,20 @@ def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_dat
     first = runs.attacker_stock[:, 0] + runs.launched[:, 0]
     lo, hi = draws[:, 0].min() + draws[:, 1].min(), draws[:, 0].max() + draws[:, 1].max()
     assert ((first >= np.floor(lo) - 1) & (first <= hi + 1)).all()
+
+
+def test_html_fan_charts_one_per_series(tmp_path, shared_data):
+    from barrage.report.campaign import campaign_figures
+
+    out = tmp_path / "c.html"
+    args = ["simulate", "campaign", "winter_stylised", "--days", "6", "--runs", "3", "--json"]
+    args += ["--scheduler", "sync", "--html", str(out)]
+    args += ["--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    figs = campaign_figures(s)
+    assert len(figs) == 2 + len(s["interceptors"])
+    assert list(figs[0].data[2].y) == s["hours_without_power_per_day"]["by_day"]["p50"]
+    text = out.read_text()
+    assert "Interceptors: mrad" in text and "Attacker stock" in text

@@ -36,6 +36,9 @@ def campaign(
     scheduler: str = typer.Option("auto", "--scheduler", help=_SCHEDULER_HELP),
     workers: int | None = typer.Option(None, "--workers", help="Workers for --scheduler local."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    html_out: Path | None = typer.Option(
+        None, "--html", help="Also write the fan charts to this HTML file."
+    ),
     db: Path | None = typer.Option(
         None,
         "--db",
@@ -69,6 +72,10 @@ def campaign(
     summary = {**summarise_campaign(ctx, result), "seed": seed}
     if ctx.as_of is not None:
         summary["attacker_as_of"] = ctx.as_of
+    if html_out is not None:
+        from barrage.report.campaign import write_campaign_report
+
+        write_campaign_report(summary, html_out)
     if as_json:
         emit_json(summary)
         return
