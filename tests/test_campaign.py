@@ -294,3 +294,42 @@ def test_html_fan_charts_one_per_series(tmp_path, shared_data):
     assert list(figs[0].data[2].y) == s["hours_without_power_per_day"]["by_day"]["p50"]
     text = out.read_text()
     assert "Interceptors: mrad" in text and "Attacker stock" in text
+
+
+def test_a_killed_worker_changes_nothing(shared_data):
+    """SIGKILL one of 2 worker processes while it holds a chunk: same arrays as sync."""
+    import logging
+    import os
+    import signal
+
+    from distributed import Client
+
+    from barrage.compute import start_local_cluster
+    from barrage.compute.campaign import simulate_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=8)
+    grid = shared_data / "grid" / "pglib-opf"
+    _, ref = simulate_campaign(scn, runs=150, seed=11, scheduler="sync", grid_dir=grid)
+    lc = start_local_cluster(2, silence_logs=logging.CRITICAL)
+    client = Client(lc, set_as_default=False)
+    try:
+        pids = client.run(os.getpid)
+        killed = []
+
+        def kill_once(done: int, total: int) -> None:
+            busy = [a for a, keys in client.processing().items() if keys]
+            if not killed and done > 0 and busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+
+        _, got = simulate_campaign(
+            scn, runs=150, seed=11, scheduler=client, grid_dir=grid, on_progress=kill_once
+        )
+    finally:
+        client.close()
+        lc.close()
+    assert killed
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    for f in ref.__dataclass_fields__:
+        assert np.array_equal(getattr(ref, f), getattr(got, f), equal_nan=True), f
