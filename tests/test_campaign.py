@@ -333,3 +333,9 @@ def test_a_killed_worker_changes_nothing(shared_data):
         os.kill(killed[0], 0)
     for f in ref.__dataclass_fields__:
         assert np.array_equal(getattr(ref, f), getattr(got, f), equal_nan=True), f
+
+
+def test_season_crew_days_within_crews(ctx, played):
+    assert (played.crew_days <= ctx.crews).all()
+    assert played.crew_days.sum() > 0  # repairs did happen
+    assert played.crew_days.sum() <= ctx.crews * DAYS * len(played.crew_days)
