@@ -55,6 +55,7 @@ from barrage.cli import simulate as _simulate  # noqa: E402,F401
 from barrage.cli import strike as _strike  # noqa: E402,F401
 from barrage.cli import grid as _grid  # noqa: E402,F401
 from barrage.cli import web as _web  # noqa: E402,F401
+from barrage.cli import campaign as _campaign  # noqa: E402,F401
 
 _ = _common
 

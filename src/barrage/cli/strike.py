@@ -184,14 +184,23 @@ def plan_defence_cmd(
     ),
     workers: int | None = typer.Option(None, "--workers", help=_WORKERS_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    campaign: bool = typer.Option(
+        False, "--campaign", help="SCENARIO is a campaign: compare its packages over the season."
+    ),
 ) -> None:
     """Choose air-defence placements, spare transformers and crews that minimise expected
-    unserved energy (lazy greedy, checked by enumeration); marginal value of each unit."""
+    unserved energy (lazy greedy, checked by enumeration); marginal value of each unit.
+    With --campaign: defence packages over a season, customer-hours avoided per USD."""
     from barrage.compute import check_scheduler, check_workers
     from barrage.compute.strike import plan_defence_chunked
 
     check_scheduler(scheduler)
     check_workers(workers)
+    if campaign:
+        from barrage.cli.campaign import plan_campaign_cmd
+
+        plan_campaign_cmd(str(scenario), budget, runs, seed, grid_dir, scheduler, workers, as_json)
+        return
     path = _scenario_path(scenario)
     with stderr_console().status("scoring protection plans"):
         result = plan_defence_chunked(

@@ -1,0 +1,52 @@
+"""Benchmark ``barrage simulate campaign``: seasons per second, sync against 2 workers.
+
+Reference: the same command with ``--scheduler sync`` (one process). Measured through
+the CLI (a fresh process each, start-up included): the ratio sync / local-2-workers, and
+the start-up share (import, scenario and network, cluster start) of each run, timed as
+the same command with ``--runs 1``. The machine may be shared; say so with the figures.
+
+Run: ``python benchmarks/bench_campaign.py [--runs 1000] [--days 150]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BARRAGE = [str(Path(sys.executable).parent / "barrage")]
+
+
+def timed(args: list[str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    out = subprocess.run(BARRAGE + args, check=True, capture_output=True, text=True).stdout
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--days", type=int, default=150)
+    ap.add_argument("--scenario", default="winter_stylised")
+    a = ap.parse_args()
+    base = ["simulate", "campaign", a.scenario, "--days", str(a.days), "--seed", "0", "--json"]
+    rows = {}
+    for sched in (["--scheduler", "sync"], ["--scheduler", "local", "--workers", "2"]):
+        startup, _ = timed(base + ["--runs", "1"] + sched)
+        total, out = timed(base + ["--runs", str(a.runs)] + sched)
+        rows[sched[1]] = (total, startup, hashlib.sha256(out.encode()).hexdigest()[:12])
+        print(
+            f"{sched[1]:>5}: {a.runs} runs x {a.days} days in {total:7.1f} s "
+            f"({a.runs / total:5.2f} runs/s); start-up (--runs 1) {startup:5.1f} s = "
+            f"{startup / total:.0%} of the run; json sha256 {rows[sched[1]][2]}"
+        )
+    ratio = rows["sync"][0] / rows["local"][0]
+    same = rows["sync"][2] == rows["local"][2]
+    print(f"ratio sync / local-2-workers: {ratio:.2f}x (target >= 1.6x); same JSON: {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,460 @@
+"""The night-by-night engine of one chunk of campaign runs, vectorised over runs.
+
+Each day ``d`` of a run, in this order:
+
+1. The attacker's stock grows by its production (a rate drawn per run).
+2. Night: the attacker strikes if ``min_lull_days`` have passed since its last strike,
+   with probability ``strike_rate_per_day``. The salvo is ``stock_share_per_strike`` of
+   the stock times a lognormal factor, never more than the stock, in the mix of the
+   strike scenario's salvo (its counts scaled by a factor floored to 1/16).
+3. The salvo goes through :func:`barrage.salvo.engine.simulate` with each layer's
+   ``stock`` set to the defender's inventory (floored to a coarse grid of levels, so runs
+   share compiled scenarios): an empty layer fires nothing and kills nothing, and the
+   interceptors used leave the inventory.
+4. A share ``repeat_share`` of the leakers is re-aimed at sites already damaged in the
+   run (the rest keep the salvo's aim); damage is drawn unit by unit with
+   :func:`barrage.grid.strike.draw_damage`. A newly destroyed unit needs its repair
+   work (lognormal, the grid's repair table) and, for transformer-type units, a spare
+   from its pool; without one it waits the manufacturing lead time.
+5. Day: the damaged set is priced with :func:`barrage.grid.restoration.price_masks`
+   under the day's demand (temperature), minus the intact network's shed.
+6. The crews work on the ready units with the most capacity per day of work left (as
+   ``repair_priority: capacity`` in the one-strike model); plants need no grid crew.
+7. Interceptor resupply arrives.
+
+Runs of one chunk share compiled salvo scenarios and the load-shed cache; a run's numbers
+depend on its chunk's seed and members, so chunks are fixed by the run count alone (never
+by the scheduler) and every scheduler gives the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from barrage.campaign.scenario import CampaignScenario
+from barrage.errors import InputError
+from barrage.grid.network import PRIORITY_CLASSES
+from barrage.grid.restoration import SPARE_POOL, default_repair, price_masks
+from barrage.grid.strike import (
+    StrikeModel,
+    build_strike_model,
+    draw_damage,
+    example_strike_scenarios,
+    load_strike_scenario,
+)
+from barrage.salvo.engine import CompiledScenario, SalvoResult, compile_scenario, simulate
+from barrage.salvo.scenario import Scenario
+
+SIZE_STEPS = 16  # salvo scale factors are multiples of 1/16 of the strike scenario's salvo
+MAX_SCALE = 3.0
+_NEEDS_CREW = ("substation", "transformer", "line", "autotransformer", "bay")
+_H_PER_DAY = 24.0
+
+
+def stock_levels(limit: float = 1e6) -> np.ndarray:
+    """Inventory levels a layer's stock is floored to: 0..8, then about x1.25 a step."""
+    levels = [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    while levels[-1] < limit:
+        levels.append(int(np.ceil(levels[-1] * 1.25)))
+    return np.array(levels, dtype=np.int64)
+
+
+_LEVELS = stock_levels()
+
+
+def floor_level(inventory: np.ndarray) -> np.ndarray:
+    """Each inventory floored to a level of :func:`stock_levels` (never above it)."""
+    idx = np.searchsorted(_LEVELS, np.floor(inventory), side="right") - 1
+    return _LEVELS[np.clip(idx, 0, len(_LEVELS) - 1)]
+
+
+@dataclass(frozen=True)
+class CampaignContext:
+    """What every chunk needs, built once: the grid model, the base salvo, the climate."""
+
+    scenario: CampaignScenario
+    model: StrikeModel
+    salvo: Scenario
+    layer_names: tuple[str, ...]
+    stocked: np.ndarray  # (L,) bool: the campaign tracks this layer's inventory
+    stock0: np.ndarray  # (L,)
+    resupply_per_day: np.ndarray  # (L,)
+    base_weapons: int
+    temperature_c: np.ndarray  # (days,)
+    demand_factor: np.ndarray  # (days,)
+    dates: tuple[str, ...]
+    crews: int
+    spares: dict
+    class_load_mw: np.ndarray  # (C,) load of each priority class at demand factor 1
+    attacker_draws: np.ndarray | None = None  # (n, 2) stock, production/day (stockpile)
+    as_of: dict | None = None  # what was read from the record as of the start date
+
+
+def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
+    """The supplied series, else the monthly normals interpolated to each day (mid-month
+    knots, wrapping over the year)."""
+    days = pd.date_range(scenario.start, periods=scenario.days, freq="D")
+    given = np.asarray(scenario.climate.temperature_c, dtype=float)
+    if len(given):
+        if len(given) < scenario.days:
+            raise InputError(
+                f"{scenario.source}: climate.temperature_c: expected {scenario.days} daily "
+                f"values from {scenario.start}, got {len(given)}"
+            )
+        return given[: scenario.days]
+    normals = np.asarray(scenario.climate.monthly_normals_c, dtype=float)
+    doy = days.dayofyear.to_numpy() - 1.0
+    knots = (np.arange(12) + 0.5) * 365.25 / 12
+    return np.interp(doy, knots, normals, period=365.25)
+
+
+def _resolve_strike(scenario: CampaignScenario):
+    known = example_strike_scenarios()
+    if scenario.strike in known:
+        return load_strike_scenario(known[scenario.strike])
+    path = (scenario.base_dir / scenario.strike) if scenario.base_dir else scenario.strike
+    return load_strike_scenario(path)
+
+
+def _check_layers(scenario: CampaignScenario, names: list[str]) -> None:
+    for name in scenario.defender:
+        if name not in names:
+            raise InputError(
+                f"{scenario.source}: defender.{name}: unknown layer; allowed: " + ", ".join(names)
+            )
+    for i, p in enumerate(scenario.packages):
+        for key in (*p.interceptors, *p.resupply_per_day):
+            if key not in names:
+                raise InputError(
+                    f"{scenario.source}: packages[{i}].interceptors.{key}: unknown layer; "
+                    "allowed: " + ", ".join(names)
+                )
+
+
+def build_context(
+    scenario: CampaignScenario, *, grid_dir=None, model: StrikeModel | None = None, db=None
+) -> CampaignContext:
+    """Bind the scenario to its strike scenario and network; check layer names. ``db``:
+    a store; the strike rate and the attacker's stock and production are then read as of
+    the start date (:mod:`barrage.campaign.asof`) instead of the scenario's."""
+    if model is None:
+        model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
+    draws, as_of = None, None
+    if db is not None:
+        from barrage.campaign.asof import attacker_as_of
+
+        scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
+    salvo = model.scenario.salvo
+    names = [layer.name for layer in salvo.layers]
+    _check_layers(scenario, names)
+    stocked = np.array([n in scenario.defender for n in names], dtype=bool)
+    stock0 = np.array(
+        [scenario.defender[n].stock if n in scenario.defender else 0.0 for n in names]
+    )
+    resupply = np.array(
+        [scenario.defender[n].resupply_per_day if n in scenario.defender else 0.0 for n in names]
+    )
+    temp = daily_temperature(scenario)
+    w = model.scenario.grid.winter
+    uplift = w.heating_sensitivity_per_degc * np.maximum(0.0, w.reference_temperature_c - temp)
+    factor = np.round(1.0 + w.demand_step * np.rint(uplift / w.demand_step), 6)
+    g = model.scenario.grid
+    spares = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
+    spares.update(g.spares)
+    loads = model.network.loads
+    class_load = np.array(
+        [loads.loc[loads["priority_class"] == c, "p_mw"].sum() for c in PRIORITY_CLASSES]
+    )
+    dates = tuple(
+        d.date().isoformat() for d in pd.date_range(scenario.start, periods=scenario.days)
+    )
+    return CampaignContext(
+        scenario=scenario,
+        model=replace(model, prior_out=np.zeros(len(model.target_ids), dtype=bool)),
+        salvo=salvo,
+        layer_names=tuple(names),
+        stocked=stocked,
+        stock0=stock0,
+        resupply_per_day=resupply,
+        base_weapons=sum(wg.count for wg in salvo.salvo.weapons),
+        temperature_c=temp,
+        demand_factor=factor,
+        dates=dates,
+        crews=g.crews,
+        spares=spares,
+        class_load_mw=class_load,
+        attacker_draws=draws,
+        as_of=as_of,
+    )
+
+
+@dataclass(frozen=True)
+class CampaignRuns:
+    """Per-run, per-day outcomes of a chunk (runs along axis 0, days along axis 1)."""
+
+    shed_mw: np.ndarray  # (R, D) shed caused by the campaign, daily mean MW
+    customers_off_share: np.ndarray  # (R, D) share of people without power
+    shed_by_class_mw: np.ndarray  # (R, D, C) in PRIORITY_CLASSES order
+    interceptors: np.ndarray  # (R, D, L) inventory at the end of each day
+    interceptors_used: np.ndarray  # (R, D, L)
+    interceptors_available: np.ndarray  # (R, D, L) stock the salvo engine was given
+    kills: np.ndarray  # (R, D, L)
+    attacker_stock: np.ndarray  # (R, D) after the night's launch
+    launched: np.ndarray  # (R, D) weapons launched
+    units_out: np.ndarray  # (R, D) destroyed units still out at the end of the day
+    crew_days: np.ndarray  # (R, D) crew-days of work done
+
+    @staticmethod
+    def concat(parts: list[CampaignRuns]) -> CampaignRuns:
+        fields = CampaignRuns.__dataclass_fields__
+        return CampaignRuns(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in fields})
+
+
+def scaled_salvo(salvo: Scenario, scale: float, stock: np.ndarray, stocked: np.ndarray) -> Scenario:
+    """The salvo with every weapon count times ``scale`` (floored) and each tracked
+    layer's ``stock`` set to the given level."""
+    weapons = []
+    for wg in salvo.salvo.weapons:
+        if wg.waves:
+            waves = [
+                w.model_copy(update={"count": int(np.floor(w.count * scale))}) for w in wg.waves
+            ]
+            waves = [w for w in waves if w.count > 0]
+            n = sum(w.count for w in waves)
+            if n:
+                weapons.append(wg.model_copy(update={"count": n, "waves": waves}))
+        elif (n := int(np.floor(wg.count * scale))) > 0:
+            weapons.append(wg.model_copy(update={"count": n}))
+    layers = [
+        layer.model_copy(update={"stock": int(s)}) if keep else layer
+        for layer, s, keep in zip(salvo.layers, stock, stocked, strict=True)
+    ]
+    return salvo.model_copy(
+        update={"salvo": salvo.salvo.model_copy(update={"weapons": weapons}), "layers": layers}
+    )
+
+
+class _Compiled:
+    """Compiled salvo scenarios by (scale step, layer stock levels), built on first use."""
+
+    def __init__(self, ctx: CampaignContext):
+        self.ctx = ctx
+        self._store: dict[tuple, CompiledScenario] = {}
+
+    def get(self, step: int, levels: tuple[int, ...]) -> CompiledScenario:
+        key = (step, levels)
+        if key not in self._store:
+            sc = scaled_salvo(self.ctx.salvo, step / SIZE_STEPS, np.array(levels), self.ctx.stocked)
+            self._store[key] = compile_scenario(sc)
+        return self._store[key]
+
+
+def _reaim(salvo: SalvoResult, damaged_site: np.ndarray, share: float, rng) -> SalvoResult:
+    """A share of each site's leakers moved to the run's damaged sites (uniformly); runs
+    with no damaged site keep the salvo's aim."""
+    by_site = np.asarray(salvo.leakers_by_asset, dtype=np.int64)
+    if share <= 0 or not damaged_site.any():
+        return salvo
+    moved = rng.binomial(by_site, share)
+    has = damaged_site.any(axis=1)
+    moved[~has] = 0
+    p = np.where(has[:, None], damaged_site, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    gained = rng.multinomial(moved.sum(axis=1), p)
+    return replace(salvo, leakers_by_asset=by_site - moved + gained)
+
+
+def _site_damage(model: StrikeModel, out: np.ndarray) -> np.ndarray:
+    """(R, A) True where a site has a unit out."""
+    return (out.astype(float) @ (model.site_share > 0).T.astype(float)) > 0
+
+
+@dataclass
+class _State:
+    out: np.ndarray  # (R, M) bool
+    work: np.ndarray  # (R, M) days of work left
+    wait: np.ndarray  # (R, M) days until parts arrive
+    spares: dict  # pool -> (R,) spares left
+    stock: np.ndarray  # (R,) attacker weapons
+    inventory: np.ndarray  # (R, L) interceptors
+    lull: np.ndarray  # (R,) days since the last strike
+
+
+def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
+    a = ctx.scenario.attacker
+    m = len(ctx.model.target_ids)
+    if ctx.attacker_draws is not None:  # the stockpile model's draws as of the start
+        pick = ctx.attacker_draws[rng.integers(len(ctx.attacker_draws), size=runs)]
+        stock, production = pick[:, 0], pick[:, 1]
+    else:
+        stock = rng.uniform(a.stock_start.low, a.stock_start.high, runs)
+        production = rng.uniform(a.production_per_day.low, a.production_per_day.high, runs)
+    state = _State(
+        out=np.zeros((runs, m), dtype=bool),
+        work=np.zeros((runs, m)),
+        wait=np.zeros((runs, m)),
+        spares={k: np.full(runs, int(v)) for k, v in ctx.spares.items()},
+        stock=np.floor(stock),
+        inventory=np.tile(ctx.stock0, (runs, 1)).astype(float),
+        lull=np.full(runs, 10**6),
+    )
+    return state, production
+
+
+def _strike_scale(ctx: CampaignContext, st: _State, rng, runs: int) -> np.ndarray:
+    """(R,) salvo scale step (multiples of 1/SIZE_STEPS); 0 = no strike tonight."""
+    a = ctx.scenario.attacker
+    go = (st.lull >= a.min_lull_days) & (rng.random(runs) < a.strike_rate_per_day)
+    size = a.stock_share_per_strike * st.stock * np.exp(a.size_sigma * rng.standard_normal(runs))
+    size = np.minimum(size, st.stock)
+    step = np.floor(size / ctx.base_weapons * SIZE_STEPS).astype(np.int64)
+    step = np.minimum(step, int(MAX_SCALE * SIZE_STEPS))
+    return np.where(go, step, 0)
+
+
+def _new_damage(ctx, st: _State, compiled: _Compiled, step, rng) -> dict:
+    """The night's salvos, grouped by (scale, layer levels); returns per-run arrays."""
+    runs = len(step)
+    n_l = len(ctx.layer_names)
+    res = {
+        "new": np.zeros_like(st.out),
+        "used": np.zeros((runs, n_l)),
+        "avail": np.where(ctx.stocked[None, :], floor_level(st.inventory), np.inf),
+        "kills": np.zeros((runs, n_l)),
+        "launched": np.zeros(runs),
+    }
+    striking = np.flatnonzero(step > 0)
+    if not striking.size:
+        return res
+    levels = floor_level(st.inventory[striking]) * ctx.stocked[None, :]
+    keys = np.column_stack([step[striking], levels])
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    sites = _site_damage(ctx.model, st.out)
+    for g, key in enumerate(uniq):
+        rows = striking[inverse.ravel() == g]
+        cs = compiled.get(int(key[0]), tuple(int(x) for x in key[1:]))
+        seed = int(rng.integers(2**31))
+        salvo = simulate(cs, runs=len(rows), seed=seed)
+        salvo = _reaim(salvo, sites[rows], ctx.scenario.attacker.repeat_share, rng)
+        res["new"][rows] = draw_damage(ctx.model, salvo, seed)
+        res["used"][rows] = salvo.interceptors_by_layer
+        res["kills"][rows] = salvo.kills_by_layer
+        res["launched"][rows] = cs.n_weapons
+    return res
+
+
+def _start_repairs(ctx, st: _State, new: np.ndarray, rng) -> None:
+    """Newly destroyed units get their work and, if they need one, a spare or a wait."""
+    model = ctx.model
+    kinds = model.target_kinds
+    fresh = new & ~st.out
+    if not fresh.any():
+        return
+    repair = {**default_repair(), **model.scenario.grid.repair}
+    median = np.array([repair[k].median_days for k in kinds])
+    sigma = np.array([repair[k].sigma for k in kinds])
+    z = rng.standard_normal(fresh.shape)
+    st.work = np.where(fresh, median * np.exp(sigma * z), st.work)
+    lead = model.scenario.grid.transformer_lead_time
+    lead_days = lead.median_days * np.exp(lead.sigma * rng.standard_normal(fresh.shape))
+    pool_of = np.array([SPARE_POOL.get(k, "") for k in kinds])
+    prio = np.broadcast_to(model.capacity_mw, fresh.shape)
+    for pool in sorted(set(pool_of) - {""}):
+        needs = fresh & (pool_of == pool)[None, :]
+        left = st.spares.get(pool, np.zeros(len(fresh), dtype=np.int64))
+        order = np.argsort(-np.where(needs, prio, -np.inf), axis=1, kind="stable")
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(fresh.shape[1])[None, :].repeat(len(fresh), 0), 1)
+        got = needs & (rank < left[:, None])
+        st.spares[pool] = left - got.sum(axis=1)
+        st.wait = np.where(needs & ~got, lead_days, st.wait)
+    st.out |= fresh
+
+
+def repair_day(out, work, wait, needs_crew, priority, crews: int):
+    """One day of work: ready units (parts on site) are worked on, crew-needing ones by
+    at most ``crews`` crews (highest priority first). Returns (out, work, wait, crew_days)."""
+    ready = out & (wait <= 0)
+    crew_ready = ready & needs_crew[None, :]
+    runs, m = out.shape
+    if crews >= m:
+        assigned = crew_ready
+    elif crews > 0:
+        score = np.where(crew_ready, priority, -np.inf)
+        top = np.argpartition(-score, crews - 1, axis=1)[:, :crews]
+        assigned = np.zeros_like(crew_ready)
+        rows = np.arange(runs)[:, None]
+        assigned[rows, top] = crew_ready[rows, top]
+    else:
+        assigned = np.zeros_like(crew_ready)
+    working = assigned | (ready & ~needs_crew[None, :])
+    work = np.where(working, work - 1.0, work)
+    done = out & working & (work <= 0)
+    return out & ~done, np.where(done, 0.0, work), np.maximum(wait - 1.0, 0.0), assigned.sum(axis=1)
+
+
+def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
+    """Play ``chunk = (runs, seed sequence)`` runs of the season, night by night."""
+    runs, seq = chunk
+    rng = np.random.Generator(np.random.PCG64(seq))
+    st, production = _initial_state(ctx, rng, runs)
+    compiled = _Compiled(ctx)
+    model = ctx.model
+    days, n_l, n_c = ctx.scenario.days, len(ctx.layer_names), len(PRIORITY_CLASSES)
+    rec = {
+        "shed_mw": np.zeros((runs, days)),
+        "customers_off_share": np.zeros((runs, days)),
+        "shed_by_class_mw": np.zeros((runs, days, n_c)),
+        "interceptors": np.zeros((runs, days, n_l)),
+        "interceptors_used": np.zeros((runs, days, n_l)),
+        "interceptors_available": np.zeros((runs, days, n_l)),
+        "kills": np.zeros((runs, days, n_l)),
+        "attacker_stock": np.zeros((runs, days)),
+        "launched": np.zeros((runs, days)),
+        "units_out": np.zeros((runs, days)),
+        "crew_days": np.zeros((runs, days)),
+    }
+    masks = np.zeros((runs, days, len(model.target_ids)), dtype=bool)
+    needs_crew = np.isin(model.target_kinds, _NEEDS_CREW)
+    for d in range(days):
+        st.stock = st.stock + production
+        step = _strike_scale(ctx, st, rng, runs)
+        night = _new_damage(ctx, st, compiled, step, rng)
+        st.stock = st.stock - night["launched"]
+        st.lull = np.where(step > 0, 0, st.lull + 1)
+        st.inventory = st.inventory - np.where(ctx.stocked[None, :], night["used"], 0.0)
+        _start_repairs(ctx, st, night["new"], rng)
+        masks[:, d] = st.out
+        priority = model.capacity_mw[None, :] / np.maximum(st.work, 1e-3)
+        st.out, st.work, st.wait, crew_days = repair_day(
+            st.out, st.work, st.wait, needs_crew, priority, ctx.crews
+        )
+        st.inventory = st.inventory + ctx.resupply_per_day[None, :]
+        rec["interceptors"][:, d] = np.where(ctx.stocked[None, :], st.inventory, np.nan)
+        rec["interceptors_used"][:, d] = night["used"]
+        rec["interceptors_available"][:, d] = night["avail"]
+        rec["kills"][:, d] = night["kills"]
+        rec["attacker_stock"][:, d] = st.stock
+        rec["launched"][:, d] = night["launched"]
+        rec["units_out"][:, d] = st.out.sum(axis=1)
+        rec["crew_days"][:, d] = crew_days
+    _price(ctx, masks, rec)
+    return CampaignRuns(**rec)
+
+
+def _price(ctx: CampaignContext, masks: np.ndarray, rec: dict) -> None:
+    """Each run-day's damaged set priced under the day's demand, minus the intact
+    network's shed that day; all at once, so each demand level is solved in one batch."""
+    runs, days, m = masks.shape
+    cache, rows = ctx.model.cache, ctx.model.target_rows
+    base = price_masks(cache, rows, np.zeros((days, m), dtype=bool), ctx.demand_factor)
+    shed, pop, by, _ = price_masks(
+        cache, rows, masks.reshape(-1, m), np.tile(ctx.demand_factor, runs)
+    )
+    rec["shed_mw"] = np.clip(shed.reshape(runs, days) - base[0][None, :], 0.0, None)
+    off = np.clip(pop.reshape(runs, days) - base[1][None, :], 0.0, None)
+    rec["customers_off_share"] = off / cache.people if cache.people > 0 else off * 0.0
+    rec["shed_by_class_mw"] = np.clip(by.reshape(runs, days, -1) - base[2][None], 0.0, None)

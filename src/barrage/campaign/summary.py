@@ -1,0 +1,98 @@
+"""Summaries of campaign runs: per run totals as mean, p05, p50, p95 and CVaR95, and the
+same quantiles day by day for fan charts (one sample axis: runs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from barrage.grid.network import PRIORITY_CLASSES
+from barrage.grid.strike import summarise_tail
+
+_H_PER_DAY = 24.0
+WEEK_D = 7
+
+
+def fan(values: np.ndarray) -> dict[str, list[float]]:
+    """(runs, days) -> per-day mean, p05, p50 and p95 across runs (a fan chart)."""
+    v = np.asarray(values, dtype=float)
+    q = np.quantile(v, [0.05, 0.5, 0.95], axis=0)
+    return {
+        "mean": v.mean(axis=0).round(4).tolist(),
+        "p05": q[0].round(4).tolist(),
+        "p50": q[1].round(4).tolist(),
+        "p95": q[2].round(4).tolist(),
+    }
+
+
+def worst_week(hours_per_day: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hours without power in each run's worst 7 days, index of its first day)."""
+    c = np.concatenate([np.zeros((len(hours_per_day), 1)), np.cumsum(hours_per_day, axis=1)], 1)
+    width = min(WEEK_D, hours_per_day.shape[1])
+    sums = c[:, width:] - c[:, :-width]
+    return sums.max(axis=1), sums.argmax(axis=1)
+
+
+def ran_dry_day(inventory: np.ndarray) -> np.ndarray:
+    """(runs, L) first day a layer's inventory fell below one interceptor; -1 if never."""
+    dry = inventory < 1.0
+    first = dry.argmax(axis=1)
+    return np.where(dry.any(axis=1), first, -1)
+
+
+def _by_month(dates: tuple[str, ...], daily: np.ndarray) -> dict[str, dict]:
+    months = pd.to_datetime(list(dates)).strftime("%Y-%m").to_numpy()
+    return {m: summarise_tail(daily[:, months == m].sum(axis=1)) for m in dict.fromkeys(months)}
+
+
+def summarise_campaign(ctx, runs) -> dict:
+    """The JSON-ready summary of :class:`barrage.campaign.engine.CampaignRuns`."""
+    hours = runs.customers_off_share * _H_PER_DAY  # average customer, hours off per day
+    load = ctx.class_load_mw[None, None, :] * ctx.demand_factor[None, :, None]
+    class_hours = np.where(load > 0, runs.shed_by_class_mw / np.where(load > 0, load, 1), 0) * 24
+    ww, ww_start = worst_week(hours)
+    dry = ran_dry_day(runs.interceptors)
+    n = len(hours)
+    strikes = (runs.launched > 0).sum(axis=1)
+    layers = {}
+    for i, name in enumerate(ctx.layer_names):
+        if not ctx.stocked[i]:
+            continue
+        ran_dry = dry[:, i] >= 0
+        layers[name] = {
+            "stock": fan(runs.interceptors[:, :, i]),
+            "used_season": summarise_tail(runs.interceptors_used[:, :, i].sum(axis=1)),
+            "share_of_runs_ran_dry": float(ran_dry.mean()),
+            "day_ran_dry_p50": (
+                ctx.dates[int(np.median(dry[ran_dry, i]))] if ran_dry.any() else None
+            ),
+        }
+    return {
+        "name": ctx.scenario.name,
+        "start": ctx.dates[0],
+        "days": len(ctx.dates),
+        "runs": n,
+        "illustrative": True,
+        "massive_strike_nights": summarise_tail(strikes),
+        "hours_without_power_per_day": {
+            "season_mean": summarise_tail(hours.mean(axis=1)),
+            "by_day": fan(hours),
+        },
+        "hours_without_power_per_day_by_class": {
+            c: summarise_tail(class_hours[:, :, j].mean(axis=1))
+            for j, c in enumerate(PRIORITY_CLASSES)
+            if ctx.class_load_mw[j] > 0
+        },
+        "customer_hours_per_customer_season": summarise_tail(hours.sum(axis=1)),
+        "unserved_energy_mwh": summarise_tail(runs.shed_mw.sum(axis=1) * _H_PER_DAY),
+        "unserved_energy_mwh_by_month": _by_month(ctx.dates, runs.shed_mw * _H_PER_DAY),
+        "worst_week": {
+            "hours_without_power": summarise_tail(ww),
+            "start_p50": ctx.dates[int(np.median(ww_start))],
+        },
+        "interceptors": layers,
+        "attacker_stock": fan(runs.attacker_stock),
+        "launched_season": summarise_tail(runs.launched.sum(axis=1)),
+        "temperature_c": np.round(ctx.temperature_c, 2).tolist(),
+        "dates": list(ctx.dates),
+    }

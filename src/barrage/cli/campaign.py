@@ -1,0 +1,150 @@
+"""``barrage simulate campaign``: a season of strikes, night by night (docs/campaign.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+
+from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli.simulate import simulate_app
+
+_CAMPAIGN_HELP = (
+    "Campaign YAML (docs/campaign.md), or the name of a bundled example: winter_stylised."
+)
+_SCHEDULER_HELP = (
+    "sync (this process), local (a Dask LocalCluster here), tcp://HOST:PORT, or auto "
+    "(local from 200 runs). Same numbers on every scheduler."
+)
+AUTO_LOCAL_MIN_RUNS = 200
+
+
+@simulate_app.command("campaign")
+@clean_errors
+def campaign(
+    scenario: str = typer.Argument(..., help=_CAMPAIGN_HELP),
+    start: str | None = typer.Option(
+        None, "--start", help="First day, YYYY-MM-DD (default: the file's)."
+    ),
+    days: int | None = typer.Option(
+        None, "--days", help="Days in the season, 1..366 (default: the file's)."
+    ),
+    runs: int = typer.Option(200, "--runs", help="Monte Carlo runs (seasons)."),
+    seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
+    grid_dir: Path | None = typer.Option(None, "--grid-dir", help="Folder of PGLib-OPF cases."),
+    scheduler: str = typer.Option("auto", "--scheduler", help=_SCHEDULER_HELP),
+    workers: int | None = typer.Option(None, "--workers", help="Workers for --scheduler local."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    html_out: Path | None = typer.Option(
+        None, "--html", help="Also write the fan charts to this HTML file."
+    ),
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Store: take the strike rate (record) and the attacker's stock and "
+        "production (stockpile model) as of --start, no look-ahead. Default: the file's.",
+    ),
+) -> None:
+    """Strike after strike over a season: stocks, interceptors, damage, restoration, cold."""
+    from barrage.campaign import load_campaign, summarise_campaign
+    from barrage.campaign.scenario import with_overrides
+    from barrage.compute import check_scheduler, check_workers, progress_bar
+    from barrage.compute.campaign import simulate_campaign
+    from barrage.compute.executor import resolve_auto
+    from barrage.errors import InputError
+
+    check_scheduler(scheduler)
+    check_workers(workers)
+    first = None
+    if start is not None:
+        try:
+            first = dt.date.fromisoformat(start)
+        except ValueError:
+            raise InputError(f"--start: expected a date YYYY-MM-DD, got {start!r}") from None
+    scn = with_overrides(load_campaign(scenario), start=first, days=days)
+    sched = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
+    with progress_bar(f"playing {runs} seasons", console=stderr_console()) as on_progress:
+        ctx, result = simulate_campaign(
+            scn, runs=runs, seed=seed, scheduler=sched, workers=workers, grid_dir=grid_dir,
+            on_progress=on_progress, db=db,
+        )  # fmt: skip
+    summary = {**summarise_campaign(ctx, result), "seed": seed}
+    if ctx.as_of is not None:
+        summary["attacker_as_of"] = ctx.as_of
+    if html_out is not None:
+        from barrage.report.campaign import write_campaign_report
+
+        write_campaign_report(summary, html_out)
+    if as_json:
+        emit_json(summary)
+        return
+    _render(summary)
+
+
+def _render(s: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"{s['name']}: {s['runs']} runs from {s['start']}, {s['days']} days")
+    for col in ("output", "mean", "p05", "p50", "p95", "CVaR95"):
+        t.add_column(col, justify="right" if col != "output" else "left")
+
+    def row(label: str, v: dict) -> None:
+        t.add_row(label, *(f"{v[k]:,.1f}" for k in ("mean", "p05", "p50", "p95", "cvar95")))
+
+    row("massive-strike nights", s["massive_strike_nights"])
+    row(
+        "hours without power per day (avg customer)",
+        s["hours_without_power_per_day"]["season_mean"],
+    )
+    for c, v in s["hours_without_power_per_day_by_class"].items():
+        row(f"  {c} load, hours off per day", v)
+    row("worst week, hours without power", s["worst_week"]["hours_without_power"])
+    row("unserved energy, MWh", s["unserved_energy_mwh"])
+    for m, v in s["unserved_energy_mwh_by_month"].items():
+        row(f"  {m}, MWh", v)
+    for name, v in s["interceptors"].items():
+        row(f"{name}: interceptors used", v["used_season"])
+    row("weapons launched", s["launched_season"])
+    out = stdout_console()
+    out.print(t)
+    for name, v in s["interceptors"].items():
+        dry = v["day_ran_dry_p50"]
+        out.print(
+            f"{name}: ran dry in {v['share_of_runs_ran_dry']:.0%} of runs"
+            + (f" (median day {dry})" if dry else "")
+        )
+    out.print("ILLUSTRATIVE: stylised system and stated assumptions (docs/campaign.md).")
+
+
+def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers, as_json) -> None:
+    """``plan-defence --campaign``: one library call, then a table or JSON."""
+    from barrage.campaign import load_campaign
+    from barrage.compute.campaign import plan_campaign
+    from barrage.compute.executor import resolve_auto
+
+    scn = load_campaign(scenario)
+    with stderr_console().status("playing the season once per package (same draws)"):
+        result = plan_campaign(
+            scn, runs=runs, seed=seed, budget_usd=budget, grid_dir=grid_dir,
+            scheduler=resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS), workers=workers,
+        )  # fmt: skip
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    t = Table(title=f"Packages under {result['budget_usd']:,.0f} USD, {result['runs']} runs")
+    for col in ("package", "cost USD", "avoided (mean)", "± se", "per USD", "CVaR95 lost"):
+        t.add_column(col, justify="left" if col == "package" else "right")
+    for r in result["packages"]:
+        t.add_row(
+            r["package"],
+            f"{r['cost_usd']:,.0f}",
+            f"{r['customer_hours_avoided']['mean']:,.0f}",
+            f"{r['customer_hours_avoided_se']:,.0f}",
+            f"{r['customer_hours_avoided_per_usd']:.3f}",
+            f"{r['customer_hours_lost']['cvar95']:,.0f}",
+        )
+    stdout_console().print(t)
+    stdout_console().print("customer-hours: people x hours without power. ILLUSTRATIVE.")

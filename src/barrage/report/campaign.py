@@ -1,0 +1,72 @@
+"""Fan charts of a campaign summary (``barrage simulate campaign --html``): one HTML file.
+
+Reads only the JSON summary (:func:`barrage.campaign.summarise_campaign`), so a saved
+``--json`` output can be drawn again. plotly.js is embedded once; the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from barrage import ATTRIBUTION
+
+
+def fan_figure(dates: list[str], fan: dict, *, title: str, y_title: str):
+    """A 90% band (p05-p95), the median and the mean of a per-day series."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_scatter(x=dates, y=fan["p95"], line={"width": 0}, name="p95", showlegend=False)
+    fig.add_scatter(
+        x=dates, y=fan["p05"], fill="tonexty", line={"width": 0}, name="90% of runs (p05-p95)",
+        fillcolor="rgba(31,119,180,0.25)",
+    )  # fmt: skip
+    fig.add_scatter(x=dates, y=fan["p50"], name="median", line={"color": "rgb(31,119,180)"})
+    fig.add_scatter(x=dates, y=fan["mean"], name="mean", line={"dash": "dot", "color": "black"})
+    fig.update_layout(title=title, height=360, yaxis_title=y_title)
+    return fig
+
+
+def campaign_figures(summary: dict) -> list:
+    """Hours without power, each tracked layer's interceptors, the attacker's stock."""
+    d = summary["dates"]
+    figs = [
+        fan_figure(
+            d, summary["hours_without_power_per_day"]["by_day"],
+            title="Hours without power per day, average customer", y_title="hours per day",
+        )
+    ]  # fmt: skip
+    for name, layer in summary["interceptors"].items():
+        figs.append(
+            fan_figure(d, layer["stock"], title=f"Interceptors: {name}", y_title="in stock")
+        )
+    figs.append(
+        fan_figure(
+            d, summary["attacker_stock"], title="Attacker stock", y_title="weapons of the mix"
+        )
+    )
+    return figs
+
+
+def write_campaign_report(summary: dict, path: str | Path) -> Path:
+    """Write the fan charts of ``summary`` to ``path`` (one self-contained HTML file)."""
+    from plotly.offline import get_plotlyjs
+
+    path = Path(path)
+    divs = "\n".join(
+        f.to_html(full_html=False, include_plotlyjs=False) for f in campaign_figures(summary)
+    )
+    head = html.escape(f"{summary['name']}: {summary['runs']} runs from {summary['start']}, "
+                       f"{summary['days']} days")  # fmt: skip
+    body = (
+        f"<h1>{head}</h1><p><b>Illustrative</b>: a stylised system and stated assumptions "
+        "(docs/campaign.md). Bands: 5th to 95th percentile of runs, day by day.</p>"
+        f"{divs}<p><small>{html.escape(ATTRIBUTION)}</small></p>"
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>barrage campaign</title>"
+        f"<script>{get_plotlyjs()}</script></head><body>{body}</body></html>"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path

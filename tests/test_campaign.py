@@ -1,0 +1,341 @@
+"""barrage.campaign: the season's invariants, bad scenarios, and one answer per seed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from barrage.campaign import build_context, load_campaign, run_chunk
+from barrage.campaign.engine import floor_level, repair_day, scaled_salvo
+from barrage.campaign.scenario import campaign_from_dict, with_overrides
+from barrage.cli import app
+from barrage.errors import InputError
+from barrage.salvo.engine import compile_scenario, simulate
+
+DAYS = 20
+
+
+@pytest.fixture(scope="module")
+def ctx(shared_data):
+    scn = with_overrides(load_campaign("winter_stylised"), days=DAYS)
+    return build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+@pytest.fixture(scope="module")
+def played(ctx):
+    return run_chunk(ctx, (12, np.random.SeedSequence(3)))
+
+
+def _raw() -> dict:
+    from barrage.campaign import example_campaigns
+
+    return yaml.safe_load(example_campaigns()["winter_stylised"].read_text())
+
+
+# --- bad scenarios: one line naming the field ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda d: d["attacker"]["stock_start"].update(low=-5), "attacker.stock_start.low"),
+        (lambda d: d["attacker"].update(production_per_day={"low": 0, "high": -1}),
+         "attacker.production_per_day.high"),
+        (lambda d: d["defender"]["shorad"].update(resupply_per_day=-1),
+         "defender.shorad.resupply_per_day"),
+        (lambda d: d.update(days=400), "days"),
+        (lambda d: d.update(budget_usd=1000), "budget_usd"),
+        (lambda d: d["packages"][0]["interceptors"].update(mrad=-3), "packages.0.interceptors.mrad"),
+    ],
+)  # fmt: skip
+def test_bad_fields_are_named(edit, field):
+    data = _raw()
+    edit(data)
+    with pytest.raises(InputError) as err:
+        campaign_from_dict(data, source="bad.yaml")
+    msg = str(err.value)
+    assert msg.startswith("bad.yaml: ") and "\n" not in msg
+    assert field.replace("packages.0", "packages[0]") in msg
+
+
+def test_unknown_layer_is_named(shared_data):
+    data = _raw()
+    data["defender"]["patriot_x"] = {"stock": 3}
+    scn = campaign_from_dict(data, source="bad.yaml")
+    with pytest.raises(
+        InputError, match=r"^bad.yaml: defender.patriot_x: unknown layer; allowed: "
+    ):
+        build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--days", "367"], "days"),
+        (["--start", "2024-13-01"], "--start"),
+        (["--runs", "0"], "runs"),
+    ],
+)
+def test_cli_bad_requests_exit_2_with_one_line(tmp_path, args, needle):
+    res = CliRunner().invoke(app, ["simulate", "campaign", "winter_stylised", *args])
+    assert res.exit_code == 2
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and needle in lines[0]
+
+
+def test_cli_bad_file_exit_2(tmp_path):
+    data = _raw()
+    data["attacker"]["stock_start"]["low"] = -1
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    res = CliRunner().invoke(app, ["simulate", "campaign", str(path), "--scheduler", "sync"])
+    assert res.exit_code == 2 and "attacker.stock_start.low" in res.stderr
+
+
+# --- invariants ----------------------------------------------------------------------
+
+
+def test_no_stock_goes_negative(played):
+    assert (played.attacker_stock >= 0).all()
+    assert (np.nan_to_num(played.interceptors, nan=0.0) >= 0).all()
+    assert played.launched.sum() > 0  # the attacker did strike
+
+
+def test_interceptors_used_never_exceed_available(played):
+    assert (played.interceptors_used <= played.interceptors_available).all()
+    assert played.interceptors_used.sum() > 0
+
+
+def test_an_empty_layer_kills_nothing_in_the_season(played):
+    empty = played.interceptors_available == 0
+    assert (played.kills[empty] == 0).all()
+
+
+@settings(
+    deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    layer=st.integers(0, 3),
+    scale=st.integers(1, 24),
+    stock=st.integers(0, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_salvo_engine_respects_the_inventory(ctx, layer, scale, stock, seed):
+    """Given a tracked layer's stock, the engine fires at most that many; at zero, it
+    kills nothing (the other layers keep their inventories)."""
+    levels = ctx.stock0.astype(int).copy()
+    levels[layer] = stock
+    stocked = np.ones(len(levels), dtype=bool)
+    cs = compile_scenario(scaled_salvo(ctx.salvo, scale / 16, levels, stocked))
+    res = simulate(cs, runs=64, seed=seed)
+    assert (res.interceptors_by_layer[:, layer] <= stock).all()
+    if stock == 0:
+        assert (res.kills_by_layer[:, layer] == 0).all()
+
+
+@settings(deadline=None, max_examples=60)
+@given(
+    runs=st.integers(1, 6),
+    m=st.integers(1, 12),
+    crews=st.integers(0, 5),
+    days=st.integers(1, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_restoration_never_exceeds_crews_times_days(runs, m, crews, days, seed):
+    rng = np.random.default_rng(seed)
+    out = rng.random((runs, m)) < 0.7
+    work0 = np.where(out, rng.uniform(0.5, 20, (runs, m)), 0.0)
+    wait = np.where(out, rng.integers(0, 5, (runs, m)), 0).astype(float)
+    needs_crew = rng.random(m) < 0.7
+    work, total = work0.copy(), np.zeros(runs)
+    for _ in range(days):
+        prio = rng.random((runs, m))
+        out, work, wait, used = repair_day(out, work, wait, needs_crew, prio, crews)
+        assert (used <= crews).all()
+        total += used
+    assert (total <= crews * days).all()
+    done_crew = np.clip(work0 - work, 0, None)[:, needs_crew].sum(axis=1)
+    assert (done_crew <= crews * days + 1e-9).all()
+    assert (work >= 0).all()
+
+
+@settings(deadline=None, max_examples=50)
+@given(st.lists(st.floats(0, 5e4, allow_nan=False), min_size=1, max_size=30))
+def test_inventory_levels_never_exceed_the_inventory(values):
+    x = np.array(values)
+    lv = floor_level(x)
+    assert (lv <= x).all() and (lv >= 0).all()
+    assert (lv[x >= 1] >= 1).all()
+
+
+def test_season_runs_in_the_defenders_favour_with_more_interceptors(ctx):
+    """A much bigger inventory (same seed) kills more and lets fewer units out."""
+    from dataclasses import replace
+
+    big = replace(ctx, stock0=ctx.stock0 * 10)
+    a = run_chunk(ctx, (12, np.random.SeedSequence(5)))
+    b = run_chunk(big, (12, np.random.SeedSequence(5)))
+    assert b.kills.sum() > a.kills.sum()
+
+
+# --- one answer per seed, on every scheduler --------------------------------------
+
+
+def test_same_seed_same_numbers_sync_and_local_cluster(shared_data):
+    from barrage.compute.campaign import simulate_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=12)
+    grid = shared_data / "grid" / "pglib-opf"
+    _, a = simulate_campaign(scn, runs=50, seed=7, scheduler="sync", grid_dir=grid)
+    _, b = simulate_campaign(scn, runs=50, seed=7, scheduler="local", workers=2, grid_dir=grid)
+    _, c = simulate_campaign(scn, runs=50, seed=8, scheduler="sync", grid_dir=grid)
+    for f in a.__dataclass_fields__:
+        assert np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True), f
+    assert not np.array_equal(a.launched, c.launched)
+
+
+def test_cli_json_has_every_output(shared_data):
+    args = ["simulate", "campaign", "winter_stylised", "--days", "10", "--runs", "4"]
+    args += ["--scheduler", "sync", "--json", "--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    for key in (
+        "hours_without_power_per_day",
+        "hours_without_power_per_day_by_class",
+        "unserved_energy_mwh_by_month",
+        "worst_week",
+        "interceptors",
+        "attacker_stock",
+    ):
+        assert key in s
+    assert set(s["massive_strike_nights"]) == {"mean", "p05", "p50", "p95", "cvar95"}
+    assert len(s["attacker_stock"]["p50"]) == 10
+
+
+def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
+    from barrage.compute.campaign import plan_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=10)
+    grid = shared_data / "grid" / "pglib-opf"
+    out = plan_campaign(scn, runs=6, seed=2, scheduler="sync", grid_dir=grid)
+    assert [r["cost_usd"] <= out["budget_usd"] for r in out["packages"]] == [True, True]
+    per_usd = [r["customer_hours_avoided_per_usd"] for r in out["packages"]]
+    assert per_usd == sorted(per_usd, reverse=True)
+    with pytest.raises(InputError, match="budget_usd: 10 is below the cheapest package"):
+        plan_campaign(scn, runs=6, seed=2, budget_usd=10, scheduler="sync", grid_dir=grid)
+
+
+# --- strike rate as of the start date ---------------------------------------------
+
+
+def test_rate_as_of_uses_only_nights_before_the_start(record_db):
+    import datetime as dt
+
+    import duckdb
+
+    from barrage.campaign.asof import massive_nights_before, strike_rate_as_of
+    from barrage.record.nights import massive_nights
+
+    with duckdb.connect(str(record_db), read_only=True) as con:
+        start = dt.date(2024, 3, 1)
+        nights = massive_nights_before(con, start)
+        every = massive_nights(con)
+        p, _ = strike_rate_as_of(con, start, min_lull_days=5)
+    assert nights and max(nights) < "2024-03-01" and min(nights) >= "2023-03-02"
+    assert nights == [n for n in every if "2023-03-02" <= n < "2024-03-01"]
+    assert p == pytest.approx(1.0 / (365 / len(nights) - 5))
+
+
+@settings(deadline=None, max_examples=50)
+@given(gap=st.floats(1.0, 400.0), lull=st.integers(0, 90))
+def test_rate_for_gap_gives_the_mean_gap(gap, lull):
+    from barrage.campaign.asof import rate_for_gap
+
+    p = rate_for_gap(gap, lull)
+    assert 0 < p <= 1
+    if gap - lull > 1:
+        assert lull + 1 / p == pytest.approx(gap)
+
+
+def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_data):
+    """With a store, the rate and the stock come from before the start date; the runs
+    start from the stockpile model's draws (never negative)."""
+    scn = with_overrides(load_campaign("winter_stylised"), start="2024-03-01", days=5)
+    ctx = build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf", db=record_db)
+    assert ctx.as_of["massive_nights_in_window"] == 16  # 2023-03-02 .. 2024-02-29
+    assert ctx.scenario.attacker.strike_rate_per_day == pytest.approx(1 / (365 / 16 - 5))
+    draws = ctx.attacker_draws
+    assert draws.shape[1] == 2 and (draws >= 0).all() and np.median(draws[:, 0]) > 0
+    runs = run_chunk(ctx, (6, np.random.SeedSequence(0)))
+    first = runs.attacker_stock[:, 0] + runs.launched[:, 0]
+    lo, hi = draws[:, 0].min() + draws[:, 1].min(), draws[:, 0].max() + draws[:, 1].max()
+    assert ((first >= np.floor(lo) - 1) & (first <= hi + 1)).all()
+
+
+def test_html_fan_charts_one_per_series(tmp_path, shared_data):
+    from barrage.report.campaign import campaign_figures
+
+    out = tmp_path / "c.html"
+    args = ["simulate", "campaign", "winter_stylised", "--days", "6", "--runs", "3", "--json"]
+    args += ["--scheduler", "sync", "--html", str(out)]
+    args += ["--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    s = json.loads(res.stdout)
+    figs = campaign_figures(s)
+    assert len(figs) == 2 + len(s["interceptors"])
+    assert list(figs[0].data[2].y) == s["hours_without_power_per_day"]["by_day"]["p50"]
+    text = out.read_text()
+    assert "Interceptors: mrad" in text and "Attacker stock" in text
+
+
+def test_a_killed_worker_changes_nothing(shared_data):
+    """SIGKILL one of 2 worker processes while it holds a chunk: same arrays as sync."""
+    import logging
+    import os
+    import signal
+
+    from distributed import Client
+
+    from barrage.compute import start_local_cluster
+    from barrage.compute.campaign import simulate_campaign
+
+    scn = with_overrides(load_campaign("winter_stylised"), days=8)
+    grid = shared_data / "grid" / "pglib-opf"
+    _, ref = simulate_campaign(scn, runs=150, seed=11, scheduler="sync", grid_dir=grid)
+    lc = start_local_cluster(2, silence_logs=logging.CRITICAL)
+    client = Client(lc, set_as_default=False)
+    try:
+        pids = client.run(os.getpid)
+        killed = []
+
+        def kill_once(done: int, total: int) -> None:
+            busy = [a for a, keys in client.processing().items() if keys]
+            if not killed and done > 0 and busy:
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                killed.append(pids[busy[0]])
+
+        _, got = simulate_campaign(
+            scn, runs=150, seed=11, scheduler=client, grid_dir=grid, on_progress=kill_once
+        )
+    finally:
+        client.close()
+        lc.close()
+    assert killed
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)
+    for f in ref.__dataclass_fields__:
+        assert np.array_equal(getattr(ref, f), getattr(got, f), equal_nan=True), f
+
+
+def test_season_crew_days_within_crews(ctx, played):
+    assert (played.crew_days <= ctx.crews).all()
+    assert played.crew_days.sum() > 0  # repairs did happen
+    assert played.crew_days.sum() <= ctx.crews * DAYS * len(played.crew_days)
