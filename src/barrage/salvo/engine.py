@@ -217,6 +217,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
     aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
 
+    weapons_total = sum(count for _, count, _ in groups)
     n_slots = max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
     slot_len_min = scenario.night_h * 60.0 / n_slots
     layers = []
@@ -246,7 +247,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
             CompiledLayer(
                 name=layer.name,
                 can_engage=can,
-                capacity_per_slot=np.diff(edges).astype(np.int32),
+                # a slot never engages more than the whole salvo: keeps int32 exact
+                capacity_per_slot=np.minimum(np.diff(edges), weapons_total).astype(np.int32),
                 stock=layer.stock,
                 shots=layer.shots_per_target,
                 doctrine=layer.doctrine,

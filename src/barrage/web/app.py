@@ -176,6 +176,17 @@ def _check_weapons(salvo_scenario, limit: int) -> None:
         )
 
 
+def _check_cost(salvo_scenario, runs: int, settings: Settings) -> None:
+    """Refuse a job whose estimated memory or time is over the server's budget, before
+    anything is allocated (the same cost model as the CLI's)."""
+    from barrage.salvo.cost import salvo_cost
+
+    _check_weapons(salvo_scenario, settings.max_weapons)
+    salvo_cost(salvo_scenario, runs).check(
+        max_memory_mb=settings.max_job_memory_mb, max_seconds=settings.job_timeout_s
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for one store; ``settings`` default to the ``BARRAGE_*`` environment."""
     settings = settings or Settings()
@@ -195,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 default=min(2000, settings.max_runs),
                 ge=1,
                 le=settings.max_runs,
+                strict=True,
                 description="Monte Carlo runs, at most this server's limit.",
             ),
         ),
@@ -210,6 +222,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 default=min(256, settings.max_strike_runs),
                 ge=1,
                 le=settings.max_strike_runs,
+                strict=True,
                 description="Monte Carlo runs, at most this server's limit.",
             ),
         ),
@@ -481,8 +494,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scn = _requested_scenario(
             body, examples, list(examples), scenario_from_dict, load_scenario, kind=""
         )
-        # Count before compiling: compiling allocates per weapon (10^8 weapons took 2 GB).
-        _check_weapons(scn, settings.max_weapons)
+        # Cost before compiling: compiling allocates per weapon (10^8 weapons took 2 GB),
+        # and a job's arrays grow with weapons x runs x layers x assets x slots.
+        _check_cost(scn, body.runs, settings)
         compiled = compile_scenario(scn)
         request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
         job = jobs.submit(
@@ -530,7 +544,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         f"scenario_spec: grid.network {net!r}: expected a file name in the "
                         "server's network folder (no path) or pandapower:<case>"
                     )
-            _check_weapons(scn.salvo, settings.max_weapons)
+            _check_cost(scn.salvo, body.runs, settings)
             # resolve the network now, so a missing one is a 400 here, not a failed job
             from barrage.grid.strike import build_strike_model
 

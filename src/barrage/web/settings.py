@@ -36,6 +36,12 @@ class Settings(BaseSettings):
         description="Compute the current assessment and the dashboard in the background at "
         "start-up and after an ingest (uncached, the assessment takes 10-20 s).",
     )
+    max_job_memory_mb: float = Field(
+        default=512.0,
+        gt=0,
+        description="Most memory a job's arrays may need, MB, estimated from its size "
+        "(weapons x runs x layers x assets x slots) before it starts (barrage.salvo.cost).",
+    )
     max_queue: int = Field(default=4, ge=1, description="Jobs queued or running at once.")
     job_timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit per job.")
     keep_jobs: int = Field(default=100, ge=1, description="Finished jobs kept for polling.")
