@@ -91,6 +91,9 @@ class AssessInputs:
     #: The stockpile hook (:class:`barrage.warning.stock.StockpileFeatures`); None leaves
     #: the stockpile indicators missing (imputed by the models).
     stockpile: object | None = None
+    #: SHA-256 of the newest ingested record file, read with ``record`` in one
+    #: connection: the hash a logged forecast names (None: not read from a store).
+    record_sha256: str | None = None
 
 
 def _drivers(
@@ -277,11 +280,11 @@ def inputs_from_store(
 
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
-        record = KnownRecord.from_store(store)
+        record, sha = KnownRecord.from_store(store), _newest_sha(store)
         cache_dir = store_cache_dir(store)
     else:
         with open_store(store) as con:
-            record = KnownRecord.from_store(con)
+            record, sha = KnownRecord.from_store(con), _newest_sha(con)
         cache_dir = refit_cache_dir(store)
     if weather is None or not isinstance(weather, pd.DataFrame):
         weather = load_weather(weather if weather is not None else default_weather_path())
@@ -290,4 +293,18 @@ def inputs_from_store(
         target=tgt,
         weather=weather,
         stockpile=StockpileFeatures(record, cache_dir=cache_dir),
+        record_sha256=sha,
     )
+
+
+def _newest_sha(con) -> str | None:
+    """The newest ingest's file hash, in the connection the record is read from."""
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ingests'"
+    ).fetchone()[0]
+    if not tables:
+        return None
+    row = con.execute(
+        "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else str(row[0])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hmac
-import tempfile
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -628,8 +627,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return _error(413, f"upload of {int(declared):,} bytes exceeds the limit of {limit:,}")
-        with tempfile.TemporaryDirectory(prefix="barrage-upload-") as tmp:
-            path = Path(tmp) / f"upload-{time.strftime('%Y%m%dT%H%M%S')}.csv"
+        from barrage.record.scratch import scratch_dir, scratch_folder
+
+        # beside the store, swept at the next ingest if the server is killed meanwhile
+        with scratch_dir(scratch_folder(settings.db)) as tmp:
+            path = tmp / f"upload-{time.strftime('%Y%m%dT%H%M%S')}.csv"
             size = 0
             with path.open("wb") as f:
                 async for chunk in request.stream():
