@@ -91,8 +91,10 @@ def check_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         parts = None
-    if parts is None or parts.scheme.lower() not in URL_SCHEMES or not (
-        parts.netloc or parts.scheme.lower() == "file"
+    if (
+        parts is None
+        or parts.scheme.lower() not in URL_SCHEMES
+        or not (parts.netloc or parts.scheme.lower() == "file")
     ):
         raise InputError(
             f"url: {redact_url(url)!r} is not a download URL "
