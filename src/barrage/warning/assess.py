@@ -139,6 +139,11 @@ def _drivers(
     return out[:top]
 
 
+#: Latest as-of date allowed, in days after the record's last night (the staleness
+#: warning starts after 2-7 days; far beyond, the time and memory grow with the gap).
+MAX_AHEAD_D = 90
+
+
 def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: int = 6) -> dict:
     """Forecast as of 12:00 Kyiv on ``as_of`` (default: the day after the last night in
     the store), using only rows known then.
@@ -156,6 +161,14 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
     if day <= rec.first_night:
         raise InputError(f"--as-of {day}: before the record starts (first night {rec.first_night})")
+    latest = rec.last_night + np.timedelta64(MAX_AHEAD_D, "D")
+    if day > latest:
+        # the panel runs to the as-of day: 9999-12-31 took past 4 GB
+        raise InputError(
+            f"--as-of {day}: more than {MAX_AHEAD_D} days after the record's last night "
+            f"({rec.last_night}); a forecast so far past the data would rest on none "
+            f"(latest allowed: {latest})"
+        )
     first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
     if day < first_ok:
         raise InputError(

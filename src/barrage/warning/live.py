@@ -195,6 +195,8 @@ def run_update(
     from barrage.record.lock import writer_lock
     from barrage.warning.assess import assess, inputs_from_store
 
+    if not wait_s >= 0:  # also NaN
+        raise InputError(f"wait_s: expected a number of seconds >= 0, got {wait_s}")
     db = Path(db)
     lock = update_lock_path(db)
     steps: dict[str, float] = {}
