@@ -32,8 +32,11 @@ def serve(
     import uvicorn
 
     from barrage.web import Settings, create_app
+    from barrage.web.limits import header_timeout_protocol
 
     settings = Settings() if db is None else Settings(db=db)
+    if host not in settings.allowed_hosts:
+        settings = settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, host]})
     if host not in ("127.0.0.1", "localhost", "::1"):
         stderr_console().print(
             f"[yellow]binding {host}: the API is reachable beyond this machine[/]"
@@ -47,4 +50,5 @@ def serve(
         port=port,
         log_level="warning",
         timeout_keep_alive=settings.keep_alive_s,
+        http=header_timeout_protocol(settings.header_timeout_s),
     )

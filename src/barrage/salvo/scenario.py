@@ -314,13 +314,16 @@ def read_scenario_yaml(path: str | Path) -> Any:
 
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_SCENARIO_BYTES:
+        if not path.is_file():  # /dev/zero reads forever, a FIFO blocks: regular files only
+            what = "no such file" if not path.exists() else "not a regular file"
+            raise InputError(f"{path}: cannot read scenario file ({what})")
+        with path.open("rb") as f:
+            raw = f.read(MAX_SCENARIO_BYTES + 1)  # bounded whatever st_size says
+        if len(raw) > MAX_SCENARIO_BYTES:
             raise InputError(
-                f"{path}: scenario file of {size:,} bytes is larger than the limit of "
-                f"{MAX_SCENARIO_BYTES:,}"
+                f"{path}: scenario file of {path.stat().st_size:,} bytes is larger than the "
+                f"limit of {MAX_SCENARIO_BYTES:,}"
             )
-        raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
     try:

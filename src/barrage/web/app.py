@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hmac
+import re
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,7 +38,7 @@ from barrage.web.jobs import (
     strike_runner,
     strike_simulation,
 )
-from barrage.web.limits import BodyLimit
+from barrage.web.limits import BodyLimit, HostAllowList
 from barrage.web.models import (
     Assessment,
     Backtest,
@@ -166,6 +167,54 @@ def _requested_scenario(body, examples: dict, names: list[str], from_spec, load,
     return load(examples[name])
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])(?:/[^\s'\"/,;()]+)+/([^\s'\"/,;()]+)")
+
+
+def public_message(message: str) -> str:
+    """A library message fit for a stranger: absolute paths cut to their file name (the
+    server's folders are nobody's business) and control characters escaped."""
+    from barrage.web.limits import shown
+
+    return shown(_ABSOLUTE_PATH.sub(r"\1", message), limit=2000)
+
+
+def _grid_dir(settings: Settings) -> Path | None:
+    """The test-network folder for strike jobs, fixed at start-up: the setting, else
+    the shared data folder beside the working directory or beside the store (the
+    bundled strike scenario failed when the server started elsewhere)."""
+    from barrage.grid.strike import DEFAULT_GRID_DIR
+
+    if settings.grid_dir is not None:
+        return settings.grid_dir.resolve()
+    store_dir = settings.db.resolve().parent
+    for base in (Path.cwd(), store_dir, store_dir.parent):
+        candidate = (base / DEFAULT_GRID_DIR).resolve()
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Declare the ``bearerAuth`` scheme that ``/api/ingest`` names (openapi.json
+    referenced it without defining it)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "BARRAGE_UPLOAD_TOKEN",
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def _check_weapons(salvo_scenario, limit: int) -> None:
     """Refuse a salvo over the server's weapon limit before anything is allocated."""
     n_weapons = sum(g.count for g in salvo_scenario.salvo.weapons)
@@ -194,6 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_queue=settings.max_queue, timeout_s=settings.job_timeout_s, keep=settings.keep_jobs
     )
     static: dict[str, bytes] = {}
+    grid_dir = _grid_dir(settings)
     # The server's run limit is part of the schema (so clients and fuzzers see it).
     JobRequest = create_model(
         "SalvoJobRequest",
@@ -275,6 +325,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=int(settings.max_request_kb * 1024), exempt=("/api/ingest",)
     )
+    app.add_middleware(HostAllowList, allowed=tuple(settings.allowed_hosts))
+    _declare_bearer_auth(app)
 
     # --- errors -------------------------------------------------------------------------
 
@@ -307,9 +359,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(503, exc.message)
         if isinstance(exc, QueueFull):
             return _error(429, exc.message, headers={"Retry-After": "10"})
-        if isinstance(exc, InputError):
-            return _error(400, exc.message)
-        return _error(400, exc.message)
+        return _error(400, public_message(exc.message))
 
     async def cached(name: str, params: Any, compute) -> Response:
         hit = store.peek(name, params)
@@ -547,20 +597,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # resolve the network now, so a missing one is a 400 here, not a failed job
             from barrage.grid.strike import build_strike_model
 
-            build_strike_model(scn)
+            build_strike_model(scn, grid_dir=grid_dir)
             request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
             job = jobs.submit(
                 "strike",
                 request,
-                strike_runner(scn, runs=body.runs, seed=body.seed),
+                strike_runner(scn, runs=body.runs, seed=body.seed, grid_dir=grid_dir),
                 total=body.runs,
             )
             return job_status(job)
 
     @app.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
     def list_jobs() -> list[JobStatus]:
-        """Jobs kept on this server, oldest first."""
-        return [job_status(j) for j in list(jobs._jobs.values())]
+        """Jobs kept on this server, oldest first, ids masked: a job's full id (128
+        random bits) is its key, given only to whoever submitted it, and needed to poll
+        or cancel it."""
+        return [
+            job_status(j).model_copy(update={"id": j.id[:6] + "..."})
+            for j in list(jobs._jobs.values())
+        ]
 
     @app.get(
         "/api/jobs/{job_id}",

@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     store_wait_s: float = Field(
         default=2.0, ge=0, description="How long a request waits for a busy store before 503."
     )
+    allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "::1", "testserver"],
+        description="Host header values served (DNS-rebinding guard); `barrage serve "
+        "--host` adds its address; '*' serves any. 'testserver' is the test client's name.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Most seconds from a connection's first byte to the end of a request's "
+        "headers; slower connections are closed (slow-header clients held connections "
+        "open past 100 s).",
+    )
+    grid_dir: Path | None = Field(
+        default=None,
+        description="Folder of the test networks strike scenarios name; default: the first "
+        "of ../shared/data/grid/pglib-opf beside the working directory or the store.",
+    )
     keep_alive_s: int = Field(
         default=75,
         ge=1,
