@@ -90,7 +90,7 @@ def main() -> int:
             t0 = time.perf_counter()
             upd = _start(_update(db, work, update_csv.as_uri()))
             time.sleep(delay)
-            ing = subprocess.run([BARRAGE, "ingest", str(newest), "--db", str(db)],
+            ing = subprocess.run([BARRAGE, "ingest", str(newest), "--db", str(db), "--wait", "1800"],
                                  capture_output=True, text=True, timeout=1800)  # fmt: skip
             upd.communicate(timeout=1800)
             total_s = time.perf_counter() - t0

@@ -139,11 +139,15 @@ def ingest(
     path: Annotated[Path, typer.Argument(help="Record CSV (missile_attacks_daily.csv).")],
     db: DbOption = Path("barrage.duckdb"),
     json_out: JsonOption = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another writer (update, ingest).", min=0),
+    ] = 30.0,
 ) -> None:
     """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
     from barrage.record import ingest_record
 
-    report = ingest_record(path, db).as_dict()
+    report = ingest_record(path, db, lock_timeout_s=wait).as_dict()
     if json_out:
         emit_json(
             {
