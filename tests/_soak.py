@@ -59,6 +59,7 @@ def random_body(rng: random.Random, base: dict, *, max_runs: int, max_weapons: i
     spec["slot_min"] = rng.choice([10, 10, 5, 1, 0.5, 0.1, 1e-5])
     if rng.random() < 0.2:
         spec["layers"][0]["channels"] = rng.choice([10**6, 10**7, 10**12])
+    max_runs = int(max_runs)
     runs = int(round(10 ** rng.uniform(0, 1) * max_runs / 10)) if rng.random() < 0.5 else max_runs
     body = {
         "scenario_spec": spec,
