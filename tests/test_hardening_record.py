@@ -192,3 +192,7 @@ def test_scratch_copies_live_beside_the_store_and_are_swept(
     assert not stale.exists() and mine.exists()
     assert len(seen) == 1 and len(seen[0]) == 2, seen  # the live one and the copy
     assert sorted(p.name for p in store.parent.glob(PREFIX + "*")) == [mine.name]
+    # a plain ingest (no copy needed) sweeps too
+    stale.write_bytes(b"x")
+    ingest_record(_file(tmp_path, record_csv, []), store)
+    assert not stale.exists() and mine.exists()

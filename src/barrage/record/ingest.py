@@ -265,10 +265,10 @@ def _readable_copy(path: Path, data: bytes, db) -> tuple[Path, Path | None, _Tai
             body = data[: cut + 1]
             line = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
             tail = _Tail(line, data[cut + 1 : cut + 1 + 2000].decode("utf-8", "replace"))
+    folder = scratch_folder(db)
+    sweep(folder)  # every ingest: what killed ingests and fetches left beside the store
     if b"\r" not in body and tail is None:
         return path, None, None
-    folder = scratch_folder(db)
-    sweep(folder)
     copy = scratch_file(folder, ".csv")
     try:
         with copy.open("wb") as f:
