@@ -180,14 +180,15 @@ def public_message(message: str) -> str:
 
 def _grid_dir(settings: Settings) -> Path | None:
     """The test-network folder for strike jobs, fixed at start-up: the setting, else
-    the shared data folder beside the working directory or beside the store (the
-    bundled strike scenario failed when the server started elsewhere)."""
+    the shared data folder beside the working directory, the store or the source
+    checkout (the bundled strike scenario failed when the server started elsewhere)."""
     from barrage.grid.strike import DEFAULT_GRID_DIR
 
     if settings.grid_dir is not None:
         return settings.grid_dir.resolve()
     store_dir = settings.db.resolve().parent
-    for base in (Path.cwd(), store_dir, store_dir.parent):
+    checkout = Path(__file__).resolve().parents[3]  # src/barrage/web -> the repository
+    for base in (Path.cwd(), store_dir, store_dir.parent, checkout):
         candidate = (base / DEFAULT_GRID_DIR).resolve()
         if candidate.is_dir():
             return candidate
