@@ -73,13 +73,21 @@ def main() -> int:
         work = tmp / "alone"
         work.mkdir()
         shutil.copy(seed_db, work / "s.duckdb")
-        t0 = time.perf_counter()
         alone = subprocess.run(_update(work / "s.duckdb", work, update_csv.as_uri()),
-                               capture_output=True, text=True, timeout=1800)  # fmt: skip
-        alone_s = time.perf_counter() - t0
+                               capture_output=True, text=True, timeout=3600)  # fmt: skip
         if alone.returncode != 0:
             print(alone.stderr, file=sys.stderr)
             return 1
+        # again with the stockpile refits cached, as every race runs
+        warm = tmp / "warm"
+        warm.mkdir()
+        shutil.copy(seed_db, warm / "s.duckdb")
+        shutil.copytree(work / "s.duckdb.cache", warm / "s.duckdb.cache")
+        t0 = time.perf_counter()
+        subprocess.run(_update(warm / "s.duckdb", warm, update_csv.as_uri()),
+                       capture_output=True, text=True, timeout=3600, check=True)  # fmt: skip
+        alone_s = time.perf_counter() - t0
+        print(json.dumps({"update_alone_warm_s": round(alone_s, 1)}), flush=True)
         races = []
         for i in range(args.races):
             work = tmp / f"race{i}"
