@@ -36,10 +36,11 @@ FIRST_PLAUSIBLE_YEAR = 2014
 #: made every later assessment walk the calendar to it (one 2099 row: still running at
 #: 1,200 s). Two days cover time zones and a record published just after midnight.
 FUTURE_MARGIN_D = 2
-#: Most of any count in one row (the largest published night is 810 drones, 2025-09-07).
+#: Most of any count in one row: 12x the record's largest row (810 Shahed-136/131, the
+#: night of 2025-09-06/07).
 MAX_COUNT = 10_000
-#: Most missiles in one row (the largest published missile wave is about 127,
-#: 2024-08-26); drones and unknown models are held to :data:`MAX_COUNT` only.
+#: Most missiles in one row: 8x the record's largest missile row (115 cruise missiles,
+#: the night of 2024-08-25/26); drones and unknown models are held to MAX_COUNT only.
 MAX_MISSILES = 1_000
 MISSILE_CLASSES = ("cruise_missile", "ballistic_missile", "mixed_missile")
 #: A count as published: digits, an optional fraction and exponent, or NaN (empty).
