@@ -3,7 +3,8 @@ the record its forecast was computed from? (issue 22, defect 5)
 
 Each race starts from a fresh copy of a store holding the record without its last 6
 days: `barrage update --url file://update.csv` (3 days back) starts, and after a random
-delay in [0, the update's own duration] `barrage ingest ingest.csv` (all 6 days) starts.
+delay in [0, half the update's own duration] `barrage ingest ingest.csv` (all 6 days)
+starts; each race says whether the ingest started while the update ran.
 After both exit, every log entry's as-of must be the day after the last night of the
 store as it stood after the ingest whose hash the entry names (tests/_race.py).
 
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -98,19 +100,27 @@ def main() -> int:
             warm = work.parent / "alone" / "s.duckdb.cache"
             if warm.is_dir():
                 shutil.copytree(warm, work / "s.duckdb.cache")
-            delay = rng.uniform(0, alone_s)
+            delay = rng.uniform(0, alone_s / 2)
             t0 = time.perf_counter()
             upd = _start(_update(db, work, update_csv.as_uri()))
+            ended: list[float] = []
+            waiter = threading.Thread(
+                target=lambda p=upd: (p.communicate(timeout=1800), ended.append(time.perf_counter()))
+            )
+            waiter.start()
             time.sleep(delay)
+            ingest_start = time.perf_counter()
             ing = subprocess.run([BARRAGE, "ingest", str(newest), "--db", str(db), "--wait", "1800"],
                                  capture_output=True, text=True, timeout=1800)  # fmt: skip
-            upd.communicate(timeout=1800)
+            waiter.join()
             total_s = time.perf_counter() - t0
             entries, bad = mismatched_entries(db)
             races.append(
                 {
                     "race": i,
                     "ingest_delay_s": round(delay, 2),
+                    "update_s": round(ended[0] - t0, 2),
+                    "ingest_started_during_update": ingest_start < ended[0],
                     "update_rc": upd.returncode,
                     "ingest_rc": ing.returncode,
                     "log_entries": entries,
@@ -124,6 +134,7 @@ def main() -> int:
         "races": len(races),
         "update_alone_s": round(alone_s, 1),
         "all_exit_0": all(r["update_rc"] == r["ingest_rc"] == 0 for r in races),
+        "ingests_started_during_update": sum(r["ingest_started_during_update"] for r in races),
         "entries_checked": sum(r["log_entries"] for r in races),
         "mismatched_entries": sum(len(r["mismatched"]) for r in races),
         "mean_race_over_alone": round(sum(r["race_s"] for r in races) / len(races) / alone_s, 2),
