@@ -105,7 +105,10 @@ def main() -> int:
             upd = _start(_update(db, work, update_csv.as_uri()))
             ended: list[float] = []
             waiter = threading.Thread(
-                target=lambda p=upd: (p.communicate(timeout=1800), ended.append(time.perf_counter()))
+                target=lambda p=upd, e=ended: (
+                    p.communicate(timeout=1800),
+                    e.append(time.perf_counter()),
+                )
             )
             waiter.start()
             time.sleep(delay)
