@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     )
     allowed_hosts: list[str] = Field(
         default=["127.0.0.1", "localhost", "::1", "testserver"],
-        description="Host header values served (DNS-rebinding guard); `barrage serve "
-        "--host` adds its address; '*' serves any. 'testserver' is the test client's name.",
+        description="Host header values served (DNS-rebinding guard), as a JSON list in "
+        "BARRAGE_ALLOWED_HOSTS; `barrage serve --host` adds its address; '*' serves any. "
+        "'testserver' is the name test clients send.",
     )
     header_timeout_s: float = Field(
         default=10.0,
