@@ -190,3 +190,12 @@ def test_api_refuses_tiny_slots_and_boolean_runs(client, base):
     assert r.status_code == 400 and "slot_min" in r.json()["detail"]
     r = client.post("/api/jobs/salvo", json={"scenario": "2024-08-26_combined", "runs": True})
     assert r.status_code == 422 and "runs" in r.json()["detail"]
+
+
+def test_every_simulation_entry_checks_the_cost(base):
+    """The library's simulate and the strike execution layer check it too."""
+    from barrage.salvo import simulate
+
+    scn = scenario_from_dict(scaled(base, weapons=21.0, layer_copies=30, asset_copies=200))
+    with pytest.raises(InputError, match="over the limit of 640 MB"):
+        simulate(scn, runs=50_000)

@@ -49,6 +49,7 @@ from functools import cached_property
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.scenario import BetaPrior, Scenario, load_families
 
 BLOCK_RUNS = 1024
@@ -810,6 +811,10 @@ def simulate(
         raise InputError(f"--runs: expected a positive number of runs, got {runs}")
     if seed < 0:
         raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    if isinstance(scenario, Scenario):  # what it will cost, before compiling
+        salvo_cost(scenario, runs, blocks_per_pass=max(1, chunk_runs // BLOCK_RUNS)).check(
+            max_memory_mb=DEFAULT_MAX_MEMORY_MB
+        )
     cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
     blocks_per_chunk = max(1, chunk_runs // BLOCK_RUNS)
     gens = block_generators(seed, runs)
