@@ -182,10 +182,10 @@ def test_scratch_copies_live_beside_the_store_and_are_swept(
     seen: list[list[str]] = []
     real = ingest_module._ingest_locked
 
-    def spy(path, db, data, header, read_path, *args, **kwargs):
+    def spy(src, *args, **kwargs):
         seen.append(sorted(p.name for p in store.parent.glob(PREFIX + "*")))
-        assert read_path.parent == store.parent
-        return real(path, db, data, header, read_path, *args, **kwargs)
+        assert src.read_path.parent == store.parent
+        return real(src, *args, **kwargs)
 
     monkeypatch.setattr(ingest_module, "_ingest_locked", spy)
     ingest_record(crlf, store)

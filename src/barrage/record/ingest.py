@@ -325,15 +325,10 @@ def ingest_record(
     read_path, cleanup, tail = _readable_copy(path, data, db)
     try:
         with _writer_lock(db, lock_timeout_s):
+            source = _Source(path, data, header, read_path, tail, sha_future, utf8_future)
             return _ingest_locked(
-                path,
+                source,
                 db,
-                data,
-                header,
-                read_path,
-                tail,
-                sha_future,
-                utf8_future,
                 destroyed_tolerance=destroyed_tolerance,
                 lock_timeout_s=lock_timeout_s,
                 dry_run=dry_run,
@@ -354,21 +349,30 @@ def _writer_lock(db, wait_s: float):
     return writer_lock(db, wait_s=wait_s)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """A record file read and checked: what the locked part of an ingest needs."""
+
+    path: Path
+    data: bytes
+    header: list[str]
+    read_path: Path  # the file DuckDB reads (the original or a scratch copy)
+    tail: _Tail | None  # an unterminated last line, held back
+    sha_future: object  # its SHA-256, computed beside the parse
+    utf8_future: object  # its UTF-8 problem or None, checked beside the parse
+
+
 def _ingest_locked(
-    path,
+    src: _Source,
     db,
-    data,
-    header,
-    read_path,
-    tail,
-    sha_future,
-    utf8_future,
     *,
     destroyed_tolerance: float,
     lock_timeout_s: float,
     dry_run: bool,
 ) -> IngestReport:
     """The ingest itself, under the store's writer lock (see :func:`ingest_record`)."""
+    path, header, read_path, tail = src.path, src.header, src.read_path, src.tail
+    sha_future, utf8_future = src.sha_future, src.utf8_future
     import duckdb
     import pandas as pd
 
@@ -399,7 +403,6 @@ def _ingest_locked(
         if problem:
             raise InputError(problem)
         sha = sha_future.result()
-        del data
 
         models = [
             r[0]
