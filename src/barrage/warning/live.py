@@ -69,6 +69,7 @@ def target_key(target: Target) -> str:
 
 
 def _newest_sha(con: duckdb.DuckDBPyConnection) -> str:
+    """:func:`record_sha256` (log_assessment's parameter of that name shadows it)."""
     return record_sha256(con)
 
 
