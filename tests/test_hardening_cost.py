@@ -199,3 +199,13 @@ def test_every_simulation_entry_checks_the_cost(base):
     scn = scenario_from_dict(scaled(base, weapons=21.0, layer_copies=30, asset_copies=200))
     with pytest.raises(InputError, match="over the limit of 640 MB"):
         simulate(scn, runs=50_000)
+
+
+def test_api_refuses_a_job_estimated_over_its_time_budget(record_db, tmp_path):
+    db = tmp_path / "t.duckdb"
+    shutil.copy(record_db, db)
+    settings = Settings(db=db, warm=False, max_job_estimate_s=1)
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/api/jobs/salvo", json={"scenario": "2024-08-26_combined", "runs": 50_000})
+        assert r.status_code == 400 and "s, over the limit of 1 s" in r.json()["detail"], r.text
+        assert c.post("/api/jobs/salvo", json={"runs": 100}).status_code == 202

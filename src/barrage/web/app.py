@@ -232,7 +232,7 @@ def _check_cost(salvo_scenario, runs: int, settings: Settings) -> None:
 
     _check_weapons(salvo_scenario, settings.max_weapons)
     salvo_cost(salvo_scenario, runs).check(
-        max_memory_mb=settings.max_job_memory_mb, max_seconds=settings.job_timeout_s
+        max_memory_mb=settings.max_job_memory_mb, max_seconds=settings.max_job_estimate_s
     )
 
 

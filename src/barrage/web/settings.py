@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         description="Most memory a job's arrays may need, MB, estimated from its size "
         "(weapons x runs x layers x assets x slots) before it starts (barrage.salvo.cost).",
     )
+    max_job_estimate_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Jobs whose estimated time (barrage.salvo.cost) is over this are refused "
+        "before they start; the others run and stop at BARRAGE_JOB_TIMEOUT_S.",
+    )
     max_queue: int = Field(default=4, ge=1, description="Jobs queued or running at once.")
     job_timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit per job.")
     keep_jobs: int = Field(default=100, ge=1, description="Finished jobs kept for polling.")
