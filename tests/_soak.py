@@ -125,6 +125,7 @@ def soak(
         **os.environ,
         "BARRAGE_WARM": "false",
         "BARRAGE_JOB_TIMEOUT_S": str(job_timeout_s),
+        "BARRAGE_MAX_JOB_ESTIMATE_S": str(job_timeout_s),  # refuse what would be cut
         "BARRAGE_MAX_QUEUE": "2",
         **(env or {}),
     }
