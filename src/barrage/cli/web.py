@@ -26,8 +26,10 @@ def serve(
     """Serve the dashboard at / and the API under /api (OpenAPI at /openapi.json).
 
     Limits and the upload token come from BARRAGE_UPLOAD_TOKEN, BARRAGE_MAX_UPLOAD_MB,
-    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S; the idle-connection
-    keep-alive from BARRAGE_KEEP_ALIVE_S (75 s).
+    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S; a job's estimated cost
+    from BARRAGE_MAX_JOB_MEMORY_MB and BARRAGE_MAX_JOB_ESTIMATE_S; the idle-connection
+    keep-alive from BARRAGE_KEEP_ALIVE_S (75 s), the header deadline from
+    BARRAGE_HEADER_TIMEOUT_S (10 s); Host names served from BARRAGE_ALLOWED_HOSTS.
     """
     import uvicorn
 
