@@ -196,3 +196,14 @@ def test_scratch_copies_live_beside_the_store_and_are_swept(
     stale.write_bytes(b"x")
     ingest_record(_file(tmp_path, record_csv, []), store)
     assert not stale.exists() and mine.exists()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_named(record_csv, tmp_path, encoding):
+    """A BOM-less UTF-16LE record was reported as missing columns."""
+    from barrage.errors import InputError
+
+    path = tmp_path / "u16.csv"
+    path.write_bytes("\n".join(record_csv.read_text("utf-8").splitlines()[:5]).encode(encoding))
+    with pytest.raises(InputError, match="looks like UTF-16 text"):
+        ingest_record(path, tmp_path / "s.duckdb")

@@ -86,6 +86,17 @@ def _utf8_problem(path: Path, data: bytes) -> str | None:
     return None
 
 
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: NUL in every other byte of the header (it
+    decodes as UTF-8 and was reported as missing columns)."""
+    sample = head[:200]
+    if len(sample) < 20:
+        return False
+    return sample[1::2].count(0) > 0.8 * len(sample[1::2]) or (
+        sample[0::2].count(0) > 0.8 * len(sample[0::2])
+    )
+
+
 def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     """Read the file once: its bytes (for the hash) and its checked header."""
     if not path.exists():
@@ -101,6 +112,10 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     # The header needs only the head; the whole file's encoding is checked by
     # _utf8_problem, which ingest runs beside DuckDB's parse.
     head = data[:HEAD_BYTES]
+    if _looks_utf16(head):
+        raise InputError(
+            f"{path}: looks like UTF-16 text (every other byte is 0); save the record as UTF-8"
+        )
     if len(data) > HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n")]
     problem = _utf8_problem(path, head)
