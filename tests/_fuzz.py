@@ -277,3 +277,98 @@ def yaml_bytes(draw, base_text: str) -> bytes:
         else:
             data = data[:at] + data[at + len(piece) :]
     return data
+
+
+# --- memory caps ------------------------------------------------------------------------
+
+
+def _vm_bytes() -> int:
+    """This process's virtual memory now (Linux /proc), the base of an address-space cap."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmSize:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmSize in /proc/self/status")
+
+
+class memory_cap:
+    """Cap this process's address space at its size now plus ``extra_mb`` for the block
+    (``resource.setrlimit(RLIMIT_AS)``): an input that blows up memory raises
+    MemoryError in the test instead of taking the machine. The old limit comes back after.
+    """
+
+    def __init__(self, extra_mb: float) -> None:
+        self.extra_b = int(extra_mb * 2**20)
+
+    def __enter__(self) -> memory_cap:
+        import resource
+
+        self.old = resource.getrlimit(resource.RLIMIT_AS)
+        cap = _vm_bytes() + self.extra_b
+        hard = self.old[1]
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, self.old)
+
+
+# --- MATPOWER ---------------------------------------------------------------------------
+
+
+@st.composite
+def matpower_text(draw, base: str) -> str:
+    """A MATPOWER case with a few hostile edits: unclosed or repeated matrices, brackets,
+    huge or odd numbers, long lines, deleted spans."""
+    text = base
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(text)))
+        piece = draw(
+            st.sampled_from(
+                [
+                    "mpc.a = [",
+                    "mpc.bus = [\n",
+                    "];",
+                    "]",
+                    "[",
+                    ";",
+                    "%",
+                    "\n",
+                    "1e999",
+                    "nan",
+                    "-0",
+                    "mpc.baseMVA = 1e308;",
+                    "mpc.x = {'a', 'b'};",
+                    "mpc.a = [\n" * 2000,
+                    "1 " * 5000,
+                    "\x00",
+                ]
+            )
+        )
+        if draw(st.integers(0, 4)) == 0:
+            text = text[:at] + text[at + draw(st.integers(1, 400)) :]
+        else:
+            text = text[:at] + piece + text[at:]
+    return text
+
+
+def check_matpower(text: str) -> str:
+    """Parse and build a network: a Network or an InputError, never another exception."""
+    from barrage.grid.network import from_arrays, parse_matpower
+
+    try:
+        case = parse_matpower(text, source="fuzz.m")
+        from_arrays(
+            name="fuzz",
+            base_mva=case["baseMVA"],
+            bus=case["bus"],
+            gen=case["gen"],
+            branch=case["branch"],
+            gencost=case.get("gencost"),
+            source="fuzz.m",
+        )
+    except InputError as exc:
+        assert exc.message.startswith("fuzz.m"), exc.message
+        return "error: " + _label(exc.message)
+    return "ok"

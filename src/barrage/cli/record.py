@@ -183,13 +183,17 @@ def ingest(
     ],
     db: DbOption = Path("barrage.duckdb"),
     json_out: JsonOption = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another writer (update, ingest).", min=0),
+    ] = 30.0,
 ) -> None:
     """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
     from barrage.record import ingest_record, locate_record
 
     if path.is_dir():  # the folder holding the CSV, as `run --record` takes it
         path = locate_record(path, given_as="PATH")
-    report = ingest_record(path, db).as_dict()
+    report = ingest_record(path, db, lock_timeout_s=wait).as_dict()
     if json_out:
         emit_json(
             {

@@ -127,7 +127,7 @@ def assess(
             exclusive_lock(update_lock_path(db), wait_s=30.0, what="update"),
             open_store(db, read_only=False) as con,
         ):
-            logged = log_assessment(con, result, inputs.target)
+            logged = log_assessment(con, result, inputs.target, record_sha256=inputs.record_sha256)
         result = {**result, "log": {"seq": logged.seq, "logged": logged.logged}}
         stderr_console().print(
             f"{'logged' if logged.logged else 'already logged'} as forecast #{logged.seq}"

@@ -26,15 +26,20 @@ def serve(
     """Serve the dashboard at / and the API under /api (OpenAPI at /openapi.json).
 
     Limits and the upload token come from BARRAGE_UPLOAD_TOKEN, BARRAGE_MAX_UPLOAD_MB,
-    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S; the idle-connection
-    keep-alive from BARRAGE_KEEP_ALIVE_S (75 s).
+    BARRAGE_MAX_RUNS, BARRAGE_MAX_QUEUE and BARRAGE_JOB_TIMEOUT_S; a job's estimated cost
+    from BARRAGE_MAX_JOB_MEMORY_MB and BARRAGE_MAX_JOB_ESTIMATE_S; the idle-connection
+    keep-alive from BARRAGE_KEEP_ALIVE_S (75 s), the header deadline from
+    BARRAGE_HEADER_TIMEOUT_S (10 s); Host names served from BARRAGE_ALLOWED_HOSTS.
     """
     import uvicorn
 
     from barrage.web import Settings, create_app
+    from barrage.web.limits import header_timeout_protocol
 
     settings = Settings() if db is None else Settings(db=db)
     _check_port_free(host, port)  # before saying anything: a busy port fails here
+    if host not in settings.allowed_hosts:
+        settings = settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, host]})
     if host not in ("127.0.0.1", "localhost", "::1"):
         stderr_console().print(
             f"[yellow]binding {host}: the API is reachable beyond this machine[/]"
@@ -48,6 +53,7 @@ def serve(
         port=port,
         log_level="warning",
         timeout_keep_alive=settings.keep_alive_s,
+        http=header_timeout_protocol(settings.header_timeout_s),
     )
 
 

@@ -8,6 +8,7 @@ workers and chunk size.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from barrage.compute.executor import (
 )
 from barrage.errors import InputError
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.engine import BLOCK_RUNS, CompiledScenario, SalvoResult, compile_scenario
 from barrage.salvo.scenario import Scenario
 
@@ -92,12 +94,16 @@ def simulate_salvo(
     workers: int | None = None,
     chunk_runs: int | None = None,
     on_progress: Progress | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    max_seconds: float | None = None,
 ) -> SalvoResult:
     """:func:`barrage.salvo.simulate` spread over ``scheduler`` (see :func:`run_map`).
 
     ``chunk_runs``: runs per task, rounded down to whole blocks of 1,024 (default: about
     four chunks per worker, 1 to 32 blocks each). ``scheduler="auto"`` runs small jobs in
     this process. ``on_progress(runs_done, runs)`` follows finished chunks.
+    ``max_memory_mb`` and ``max_seconds`` bound the job's estimated cost
+    (:func:`barrage.salvo.cost.salvo_cost`), checked before the scenario is compiled.
     """
     if runs < 1:
         raise InputError(f"--runs: expected a positive number of runs, got {runs}")
@@ -105,6 +111,11 @@ def simulate_salvo(
         raise InputError(f"--seed: expected a non-negative integer, got {seed}")
     if chunk_runs is not None and chunk_runs < 1:
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
+    if isinstance(scenario, Scenario):
+        n_workers = 1 if scheduler in ("sync", "auto") else (workers or os.cpu_count() or 1)
+        salvo_cost(scenario, runs, workers=n_workers).check(
+            max_memory_mb=max_memory_mb, max_seconds=max_seconds
+        )
     cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
     work = runs * cs.n_weapons * max(1, len(cs.layers))
     scheduler = check_scheduler(resolve_auto(scheduler, work, AUTO_LOCAL_MIN_ENGAGEMENTS))

@@ -62,6 +62,7 @@ from barrage.grid.strike import (
     strike_context,
 )
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.engine import BLOCK_RUNS, compile_scenario
 from barrage.salvo.scenario import Scenario
 
@@ -233,7 +234,10 @@ def run_strike_on(
         extra_mobile_substations=extra_mobile_substations,
         extra_mobile_mw=extra_mobile_mw,
     )
-    cs = compile_scenario(salvo_scenario or model.scenario.salvo)
+    salvo = salvo_scenario or model.scenario.salvo
+    # the salvo part's cost, before compiling (as simulate_salvo and the API check it)
+    salvo_cost(salvo, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
+    cs = compile_scenario(salvo)
     workers = n_workers_of(client)
     total_blocks = n_blocks(runs)
     if chunk_runs is None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from barrage.errors import BarrageError, InputError
 from barrage.record.ingest import _read_and_check, file_sha256, ingest_record
 from barrage.record.locate import RECORD_FILENAME
+from barrage.record.scratch import scratch_dir, scratch_folder
 
 DEFAULT_URL = (
     "https://www.kaggle.com/api/v1/datasets/download/piterfm/massive-missile-attacks-on-ukraine"
@@ -31,6 +31,10 @@ KAGGLE_DATASET = "piterfm/massive-missile-attacks-on-ukraine"
 #: Exit code for "could not download" (offline, refused, unauthorised).
 EXIT_FETCH_FAILED = 4
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
+#: Most bytes of the record unpacked from a zip (the record is about 0.6 MB): the
+#: download cap bounds the compressed size only, and a zip bomb unpacks 1,000-fold.
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+URL_SCHEMES = ("http", "https", "file")
 
 
 class FetchError(BarrageError):
@@ -77,6 +81,26 @@ def redact_url(url: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
     except ValueError:
         return "<unparseable URL>"
+
+
+def check_url(url: str) -> str:
+    """``url`` if it is one fetch can use, else an InputError naming it (redacted)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme.lower() not in URL_SCHEMES
+        or not (parts.netloc or parts.scheme.lower() == "file")
+    ):
+        raise InputError(
+            f"url: {redact_url(url)!r} is not a download URL "
+            f"(expected {', '.join(s + '://...' for s in URL_SCHEMES)})"
+        )
+    return url
 
 
 def _http_get(url: str, timeout_s: float) -> bytes:
@@ -134,8 +158,15 @@ def _extract_csv(data: bytes, origin: str) -> bytes:
                 names = [n for n in zf.namelist() if n.rsplit("/", 1)[-1] == RECORD_FILENAME]
                 if not names:
                     raise FetchError(f"{origin}: the zip holds no {RECORD_FILENAME}")
-                return zf.read(names[0])
-        except zipfile.BadZipFile:
+                size = zf.getinfo(names[0]).file_size
+                if size > MAX_RECORD_BYTES:
+                    raise FetchError(
+                        f"{origin}: {names[0]} unpacks to {size:,} bytes, more than the "
+                        f"limit of {MAX_RECORD_BYTES:,}; refused, nothing was changed"
+                    )
+                with zf.open(names[0]) as member:  # stops at the declared size
+                    return member.read(MAX_RECORD_BYTES + 1)
+        except (zipfile.BadZipFile, EOFError):
             raise FetchError(f"{origin}: broken zip (incomplete download?)") from None
     return data
 
@@ -172,9 +203,9 @@ def fetch_record(
     ``db``, the report says what ingesting it would change (a dry-run ingest).
     """
     to = Path(to)
-    url = url or os.environ.get("BARRAGE_RECORD_URL") or DEFAULT_URL
-    with tempfile.TemporaryDirectory(prefix="barrage-fetch-") as tmp:
-        tmp_dir = Path(tmp)
+    url = check_url(url or os.environ.get("BARRAGE_RECORD_URL") or DEFAULT_URL)
+    # scratch beside the store (or the record): swept if a killed fetch leaves it
+    with scratch_dir(scratch_folder(db if db is not None else to / RECORD_FILENAME)) as tmp_dir:
         got = _kaggle_download(tmp_dir) if use_kaggle else None
         if got is not None:
             data, source = got.read_bytes(), f"kaggle:{KAGGLE_DATASET}"

@@ -14,11 +14,12 @@ import io
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from barrage.errors import InputError
 from barrage.record.schema import RECORD_COLUMNS, REQUIRED_CSV_COLUMNS, WEAPON_COUNT_COLUMNS
+from barrage.record.scratch import scratch_file, scratch_folder, sweep
 from barrage.record.store import DEFAULT_DB, connect
 from barrage.record.taxonomy import classify_models
 
@@ -29,8 +30,21 @@ TRIMMED_COLUMNS = ("time_start", "time_end", "model", "source")
 #: The upsert key of a row (key_seq orders rows of one file that share the rest).
 KEY_COLUMNS = ("time_start", "time_end", "model", "source", "key_seq")
 EXPECTED_TIME = "YYYY-MM-DD or YYYY-MM-DD HH:MM"
-#: Dates outside this range are not plausible for this record.
-PLAUSIBLE_YEARS = (2014, 2100)
+#: No row before this year is plausible for this record (the war began in 2014).
+FIRST_PLAUSIBLE_YEAR = 2014
+#: No row may start or end later than the ingest day plus this margin: a far-future row
+#: made every later assessment walk the calendar to it (one 2099 row: still running at
+#: 1,200 s). Two days cover time zones and a record published just after midnight.
+FUTURE_MARGIN_D = 2
+#: Most of any count in one row: 12x the record's largest row (810 Shahed-136/131, the
+#: night of 2025-09-06/07).
+MAX_COUNT = 10_000
+#: Most missiles in one row: 8x the record's largest missile row (115 cruise missiles,
+#: the night of 2024-08-25/26); drones and unknown models are held to MAX_COUNT only.
+MAX_MISSILES = 1_000
+MISSILE_CLASSES = ("cruise_missile", "ballistic_missile", "mixed_missile")
+#: A count as published: digits, an optional fraction and exponent, or NaN (empty).
+NUMBER_RE = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[Nn][Aa][Nn]"
 
 
 @dataclass
@@ -72,6 +86,17 @@ def _utf8_problem(path: Path, data: bytes) -> str | None:
     return None
 
 
+def _looks_utf16(head: bytes) -> bool:
+    """UTF-16 without a byte-order mark: NUL in every other byte of the header (it
+    decodes as UTF-8 and was reported as missing columns)."""
+    sample = head[:200]
+    if len(sample) < 20:
+        return False
+    return sample[1::2].count(0) > 0.8 * len(sample[1::2]) or (
+        sample[0::2].count(0) > 0.8 * len(sample[0::2])
+    )
+
+
 def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     """Read the file once: its bytes (for the hash) and its checked header."""
     if not path.exists():
@@ -87,6 +112,10 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     # The header needs only the head; the whole file's encoding is checked by
     # _utf8_problem, which ingest runs beside DuckDB's parse.
     head = data[:HEAD_BYTES]
+    if _looks_utf16(head):
+        raise InputError(
+            f"{path}: looks like UTF-16 text (every other byte is 0); save the record as UTF-8"
+        )
     if len(data) > HEAD_BYTES and b"\n" in head:
         head = head[: head.rindex(b"\n")]
     problem = _utf8_problem(path, head)
@@ -125,7 +154,7 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
+def _parsed_select(header: list[str], tolerance: float, source: str, latest: datetime) -> str:
     """SQL that parses and checks every row of ``source`` (text columns, a read_csv).
 
     Three stages so that each field is trimmed, parsed and cast once: ``t`` trims,
@@ -146,7 +175,8 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
             return f"nullif(trim({_q(c.csv_name)}), '')"
         return _q(c.csv_name)
 
-    trimmed = ["record_number"] + [f"{text(c)} AS {s(c.store_name)}" for c in RECORD_COLUMNS]
+    trimmed = ["__barrage_rn AS record_number"]
+    trimmed += [f"{text(c)} AS {s(c.store_name)}" for c in RECORD_COLUMNS]
     values = ["t.*"]
     for which in ("time_start", "time_end"):
         # A failed format is costly in DuckDB: try the date-only form only on short values.
@@ -166,8 +196,11 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
             f"CASE WHEN {r} IS NULL THEN '{which}: empty (expected {EXPECTED_TIME})' "
             f"WHEN {ts} IS NULL THEN '{which}: cannot read ''' || {r} || ''' "
             f"(expected {EXPECTED_TIME})' "
-            f"WHEN year({ts}) NOT BETWEEN {PLAUSIBLE_YEARS[0]} AND {PLAUSIBLE_YEARS[1]} "
-            f"THEN '{which}: implausible date ''' || {r} || '''' END"
+            f"WHEN year({ts}) < {FIRST_PLAUSIBLE_YEAR} "
+            f"THEN '{which}: implausible date ''' || {r} || ''' (before {FIRST_PLAUSIBLE_YEAR})' "
+            f"WHEN {ts} > TIMESTAMP '{latest:%Y-%m-%d %H:%M:%S}' "
+            f"THEN '{which}: implausible date ''' || {r} || ''' (after the ingest day + "
+            f"{FUTURE_MARGIN_D} days, {latest:%Y-%m-%d})' END"
         )
     for col in RECORD_COLUMNS:
         name, r = col.store_name, s(col.store_name)
@@ -177,14 +210,19 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
             continue
         value = _q("v__" + name)
         select.append(f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END AS {_q(name)}")
+        got = f"left(trim({r}), 40)"  # a 100 MB field is not copied into its reason
         checks = [
-            f"WHEN {value} IS NULL AND trim(coalesce({r}, '')) <> '' THEN '{name}: expected a number, got ''' || trim({r}) || ''''",
-            f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || trim({r}) || ''''",
-            f"WHEN {value} < 0 THEN '{name}: negative count ' || trim({r})",
+            f"WHEN ({value} IS NULL AND trim(coalesce({r}, '')) <> '') OR ({value} IS NOT NULL "
+            f"AND NOT isinf({value}) AND NOT regexp_full_match(trim({r}), {_lit(NUMBER_RE)})) "
+            f"THEN '{name}: expected a number, got ''' || {got} || ''''",
+            f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || {got} || ''''",
+            f"WHEN {value} < 0 THEN '{name}: negative count ' || {got}",
+            f"WHEN {value} > {MAX_COUNT} THEN '{name}: implausible count ' || {got} "
+            f"|| ' (more than {MAX_COUNT:,} in one row)'",
         ]
         if name in WEAPON_COUNT_COLUMNS:
             checks.append(
-                f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || trim({r})"
+                f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || {got}"
             )
         reasons.append("CASE " + " ".join(checks) + " END")
     reasons.append(
@@ -206,13 +244,69 @@ def _parsed_select(header: list[str], tolerance: float, source: str) -> str:
     # The published fields (trimmed) travel with the row so a quarantined row keeps them.
     fields = ", ".join(f"{_lit(c.csv_name)}: {s(c.store_name)}" for c in RECORD_COLUMNS)
     return (
-        f"WITH raw AS (SELECT *, row_number() OVER () AS record_number FROM {source}), "
+        f"WITH raw AS (SELECT *, row_number() OVER () AS __barrage_rn FROM {source}), "
         "t AS (SELECT " + ", ".join(trimmed) + " FROM raw), "
         "v AS (SELECT " + ", ".join(values) + " FROM t), "
         "c AS (SELECT " + ",\n  ".join(select) + f", {{{fields}}} AS published\nFROM v) "
         "SELECT * EXCLUDE (published), CASE WHEN reason <> '' THEN to_json(published)::VARCHAR "
         "END AS raw_row FROM c"
     )
+
+
+TRUNCATED_REASON = "file: the last row has no line end after it (a truncated file?); not ingested"
+
+
+@dataclass(frozen=True)
+class _Tail:
+    """The unterminated last line of a file: its line number and (cut) text."""
+
+    line: int
+    text: str
+
+
+def _readable_copy(path: Path, data: bytes, db) -> tuple[Path, Path | None, _Tail | None]:
+    """The file DuckDB reads, the scratch copy to remove after, and the cut last line.
+
+    A complete export ends in a line end. A file cut in its last row (a short download,
+    ``head -c``) still parses: the row with the cut ``source`` became a new key and added
+    its drones a second time. So a last line with no line end is held back and
+    quarantined. Mixed or Windows line ends trip DuckDB's CSV state machine: the copy
+    gets plain newlines. The copy lives beside the store (see :mod:`.scratch`).
+    """
+    tail = None
+    body = data
+    if not data.endswith((b"\n", b"\r")):
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if cut >= 0 and data[cut + 1 :].strip():
+            body = data[: cut + 1]
+            line = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+            tail = _Tail(line, data[cut + 1 : cut + 1 + 2000].decode("utf-8", "replace"))
+    folder = scratch_folder(db)
+    sweep(folder)  # every ingest: what killed ingests and fetches left beside the store
+    if b"\r" not in body and tail is None:
+        return path, None, None
+    copy = scratch_file(folder, ".csv")
+    try:
+        with copy.open("wb") as f:
+            f.write(body.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
+    return copy, copy, tail
+
+
+def _check_missile_counts(con) -> None:
+    """Quarantine rows with more missiles than :data:`MAX_MISSILES` (per model class)."""
+    classes = ", ".join(_lit(c) for c in MISSILE_CLASSES)
+    for name in WEAPON_COUNT_COLUMNS:
+        col = _q(name)
+        con.execute(
+            f"UPDATE parsed SET reason = concat_ws('; ', nullif(parsed.reason, ''), "
+            f"'{name}: implausible count ' || parsed.{col} || ' for ' || m.weapon_class || "
+            f"' (more than {MAX_MISSILES:,} missiles in one row)') FROM model_map m "
+            f"WHERE parsed.model = m.model_raw AND m.weapon_class IN ({classes}) "
+            f"AND parsed.{col} > {MAX_MISSILES}"
+        )
 
 
 def ingest_record(
@@ -231,10 +325,9 @@ def ingest_record(
     Rows are keyed on (time_start, time_end, model, source, key_seq); a key already
     stored with any other published field is a corrected row and is updated in place,
     keeping when it first arrived. Bad rows go to ``quarantine`` with their reason.
+    The whole ingest holds the store's writer lock (:mod:`barrage.record.lock`), waiting
+    up to ``lock_timeout_s`` for an update or another ingest.
     """
-    import duckdb
-    import pandas as pd
-
     path = Path(path)
     data, header = _read_and_check(path)
     # Hashing and the full UTF-8 check run beside DuckDB's parse (it releases the GIL).
@@ -244,17 +337,64 @@ def ingest_record(
     sha_future = checker.submit(file_sha256, data)
     utf8_future = checker.submit(_utf8_problem, path, data)
     checker.shutdown(wait=False)
-    read_path, cleanup = path, None
-    if b"\r" in data:
-        # Mixed or Windows line ends (e.g. rows appended by a spreadsheet) trip DuckDB's
-        # CSV state machine: read a copy with plain newlines instead.
-        import tempfile
+    read_path, cleanup, tail = _readable_copy(path, data, db)
+    try:
+        with _writer_lock(db, lock_timeout_s):
+            source = _Source(path, data, header, read_path, tail, sha_future, utf8_future)
+            return _ingest_locked(
+                source,
+                db,
+                destroyed_tolerance=destroyed_tolerance,
+                lock_timeout_s=lock_timeout_s,
+                dry_run=dry_run,
+            )
+    finally:
+        if cleanup is not None:
+            cleanup.unlink(missing_ok=True)
 
-        fd, tmp = tempfile.mkstemp(suffix=".csv", prefix="barrage-ingest-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
-        read_path = cleanup = Path(tmp)
+
+def _writer_lock(db, wait_s: float):
+    """The store's one writer lock (none for an in-memory store)."""
+    from contextlib import nullcontext
+
+    from barrage.record.lock import writer_lock
+
+    if str(db) == ":memory:":
+        return nullcontext()
+    return writer_lock(db, wait_s=wait_s)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """A record file read and checked: what the locked part of an ingest needs."""
+
+    path: Path
+    data: bytes
+    header: list[str]
+    read_path: Path  # the file DuckDB reads (the original or a scratch copy)
+    tail: _Tail | None  # an unterminated last line, held back
+    sha_future: object  # its SHA-256, computed beside the parse
+    utf8_future: object  # its UTF-8 problem or None, checked beside the parse
+
+
+def _ingest_locked(
+    src: _Source,
+    db,
+    *,
+    destroyed_tolerance: float,
+    lock_timeout_s: float,
+    dry_run: bool,
+) -> IngestReport:
+    """The ingest itself, under the store's writer lock (see :func:`ingest_record`)."""
+    path, header, read_path, tail = src.path, src.header, src.read_path, src.tail
+    sha_future, utf8_future = src.sha_future, src.utf8_future
+    import duckdb
+    import pandas as pd
+
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    latest = datetime.combine(now.date(), datetime.min.time()) + timedelta(
+        days=FUTURE_MARGIN_D + 1, seconds=-1
+    )
     con = connect(db, lock_timeout_s=lock_timeout_s)
     try:
         con.execute("BEGIN TRANSACTION")
@@ -266,7 +406,7 @@ def ingest_record(
         )
         try:
             con.execute(
-                f"CREATE TEMP TABLE parsed AS {_parsed_select(header, destroyed_tolerance, source)}",
+                f"CREATE TEMP TABLE parsed AS {_parsed_select(header, destroyed_tolerance, source, latest)}",
                 [str(read_path)],
             )
         except duckdb.Error as exc:
@@ -278,7 +418,6 @@ def ingest_record(
         if problem:
             raise InputError(problem)
         sha = sha_future.result()
-        del data
 
         models = [
             r[0]
@@ -304,6 +443,7 @@ def ingest_record(
         if len(model_map):
             con.execute("INSERT INTO model_map SELECT * FROM model_map_df")
         con.unregister("model_map_df")
+        _check_missile_counts(con)
 
         # Valid rows, with their key and derived columns.
         store_cols = [c.store_name for c in RECORD_COLUMNS]
@@ -399,6 +539,11 @@ def ingest_record(
                    'csv: ' || error_message, csv_line
             FROM rejected_lines"""
         )
+        if tail is not None:
+            con.execute(
+                "INSERT INTO bad_rows VALUES (?, ?, NULL, ?, ?, ?)",
+                [sha, str(path), tail.line, TRUNCATED_REASON, tail.text],
+            )
         con.execute(
             f"""INSERT INTO quarantine
             SELECT q.sha, q.f, q.rn, q.ln, q.reason, q.raw_row, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
@@ -409,8 +554,9 @@ def ingest_record(
         reasons = dict(
             con.execute(
                 "SELECT split_part(reason, ':', 1) AS field, count(*) FROM ("
-                "SELECT reason FROM parsed WHERE reason <> '' UNION ALL "
-                "SELECT 'csv: ' || error_type FROM rejected_lines) GROUP BY 1 ORDER BY 1"
+                "SELECT reason FROM bad_rows WHERE ln IS NULL OR reason NOT LIKE 'csv: %' "
+                "UNION ALL SELECT 'csv: ' || error_type FROM rejected_lines) "
+                "GROUP BY 1 ORDER BY 1"
             ).fetchall()
         )
         unknown = sorted(
@@ -423,11 +569,11 @@ def ingest_record(
         report = IngestReport(
             source_file=str(path),
             source_file_sha256=sha,
-            rows_read=int(rows_parsed + rows_rejected),
+            rows_read=int(rows_parsed + rows_rejected + (tail is not None)),
             rows_added=int(rows_added),
             rows_updated=int(rows_updated),
             rows_unchanged=int(rows_unchanged),
-            rows_quarantined=int(rows_bad + rows_rejected),
+            rows_quarantined=int(rows_bad + rows_rejected + (tail is not None)),
             unknown_models=unknown,
             quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
             new_nights=new_nights,
@@ -460,6 +606,4 @@ def ingest_record(
         raise
     finally:
         con.close()
-        if cleanup is not None:
-            cleanup.unlink(missing_ok=True)
     return report

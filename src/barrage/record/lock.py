@@ -1,9 +1,16 @@
-"""An advisory file lock so that two updates of one store never run at once."""
+"""One advisory file lock per store, held by every writer (ingest, update, log appends).
+
+Two writers of one store never run at once: an update's fetch, ingest, assess and log
+append happen under the lock, so an ingest cannot slip in between the assessment and the
+log entry that names the record it read (issue 22: the log then carried the new record's
+hash with the old record's forecast).
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +20,8 @@ from barrage.errors import StoreBusyError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+_held = threading.local()
 
 
 @contextmanager
@@ -46,3 +55,36 @@ def exclusive_lock(
         yield path
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def store_lock_path(db: str | os.PathLike[str]) -> Path:
+    """The lock file that serialises the writers of one store (beside it)."""
+    db = Path(db)
+    return db.with_name(db.name + ".update.lock")
+
+
+@contextmanager
+def writer_lock(
+    db: str | os.PathLike[str], *, wait_s: float = 0.0, what: str = "writer of this store"
+) -> Iterator[Path]:
+    """The store's one writer lock (:func:`exclusive_lock` on :func:`store_lock_path`).
+
+    A thread that holds it enters again at once (an update's own ingest and log append);
+    another thread or process waits up to ``wait_s``.
+    """
+    path = store_lock_path(db)
+    key = str(path.resolve())
+    held: dict[str, int] = _held.__dict__.setdefault("locks", {})
+    if held.get(key):
+        held[key] += 1
+        try:
+            yield path
+        finally:
+            held[key] -= 1
+        return
+    with exclusive_lock(path, wait_s=wait_s, what=what):
+        held[key] = 1
+        try:
+            yield path
+        finally:
+            held.pop(key, None)

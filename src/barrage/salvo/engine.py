@@ -54,6 +54,7 @@ from functools import cached_property
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.scenario import VISUAL_LAYERS, BetaPrior, Scenario, load_families
 
 BLOCK_RUNS = 1024
@@ -296,6 +297,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
     aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
 
+    weapons_total = sum(count for _, count, _ in groups)
     n_slots = max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
     slot_len_min = scenario.night_h * 60.0 / n_slots
     layers = []
@@ -327,7 +329,8 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
             CompiledLayer(
                 name=layer.name,
                 can_engage=can,
-                capacity_per_slot=np.diff(edges).astype(np.int32),
+                # a slot never engages more than the whole salvo: keeps int32 exact
+                capacity_per_slot=np.minimum(np.diff(edges), weapons_total).astype(np.int32),
                 stock=layer.stock,
                 shots=layer.shots_per_target,
                 doctrine=layer.doctrine,
@@ -953,6 +956,10 @@ def simulate(
         raise InputError(f"--runs: expected a positive number of runs, got {runs}")
     if seed < 0:
         raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+    if isinstance(scenario, Scenario):  # what it will cost, before compiling
+        salvo_cost(scenario, runs, blocks_per_pass=max(1, chunk_runs // BLOCK_RUNS)).check(
+            max_memory_mb=DEFAULT_MAX_MEMORY_MB
+        )
     cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
     blocks_per_chunk = max(1, chunk_runs // BLOCK_RUNS)
     gens = block_generators(seed, runs)

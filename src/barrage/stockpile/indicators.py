@@ -36,7 +36,7 @@ from barrage.stockpile.families import (
     family_launches,
     massive_night_dates,
 )
-from barrage.stockpile.model import QUANTILE_NAMES, QUANTILES, StockpileModel
+from barrage.stockpile.model import MAX_AHEAD_D, QUANTILE_NAMES, QUANTILES, StockpileModel
 
 if TYPE_CHECKING:
     import duckdb
@@ -207,10 +207,20 @@ def stockpile_indicator_series(
 
     nt = _night_totals(night_totals)
     statements = load_statements() if statements is None else statements
-    origins = pd.DatetimeIndex(pd.to_datetime(list(origins))).normalize().unique().sort_values()
+    launches = family_launches(nt)
+    latest = launches.index.max().normalize() + pd.Timedelta(days=MAX_AHEAD_D)
+    try:
+        origins = pd.DatetimeIndex(pd.to_datetime(list(origins))).normalize()
+    except (pd.errors.OutOfBoundsDatetime, OverflowError):
+        origins = pd.DatetimeIndex([latest + pd.Timedelta(days=1)])  # refused just below
+    origins = origins.unique().sort_values()
     if len(origins) == 0:
         raise InputError("origins: expected at least one as-of date")
-    launches = family_launches(nt)
+    if origins.max() > latest:
+        raise InputError(
+            f"as-of date: expected a date up to {latest.date()} ({MAX_AHEAD_D} days after "
+            "the record's last night); the stockpile's day grid runs to the as-of date"
+        )
     massive = massive_night_dates(nt)
     start = launches.index.min()
     if origins.min() <= start + pd.Timedelta(days=1):

@@ -57,6 +57,9 @@ TEMPO_SD = 1.0
 ANCHOR_SILENT_D = 30
 #: Draws per adaptation round (at least): a few effective draws make a poor proposal.
 MIN_ADAPT_DRAWS = 2000
+#: Latest as-of date or horizon, in days after the last launch night: the day grid and
+#: the draws grow with it (stockpile --as-of 9999-12-31 failed in the grid).
+MAX_AHEAD_D = 366
 
 
 def _day_number(d: pd.Timestamp | dt.date) -> int:
@@ -295,6 +298,13 @@ class StockpileModel:
         if launches.empty:
             raise InputError("no launches: ingest a record first")
         start = pd.Timestamp(launches.index.min()).normalize()
+        latest = pd.Timestamp(launches.index.max()).normalize() + pd.Timedelta(days=MAX_AHEAD_D)
+        if horizon_ts > latest:
+            # the day grid runs to the horizon: 9999-12-31 was a traceback
+            raise InputError(
+                f"as-of date {horizon_ts.date()}: more than {MAX_AHEAD_D} days after the "
+                f"record's last night; expected a date up to {latest.date()}"
+            )
         if as_of_ts <= start + pd.Timedelta(days=1):
             raise InputError(
                 f"as-of date {as_of_ts.date()}: expected a date after "

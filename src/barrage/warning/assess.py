@@ -90,6 +90,9 @@ class AssessInputs:
     #: The verdict of the newest stored backtest of this target (``summary["verdict"]``),
     #: the source of the skill statement shown beside the level; None: unmeasured.
     stored_verdict: dict | None = None
+    #: SHA-256 of the newest ingested record file, read with ``record`` in one
+    #: connection: the hash a logged forecast names (None: not read from a store).
+    record_sha256: str | None = None
 
 
 #: What a log-odds term is, for the terms that are not indicators of their own.
@@ -155,6 +158,11 @@ def _drivers(model, X_row: pd.DataFrame, percentiles: pd.Series, name: str) -> d
     }
 
 
+#: Latest as-of date allowed, in days after the record's last night (the staleness
+#: warning starts after 2-7 days; far beyond, the time and memory grow with the gap).
+MAX_AHEAD_D = 90
+
+
 def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: int = 6) -> dict:
     """Forecast as of 12:00 Kyiv on ``as_of`` (default: the day after the last night in
     the store), using only rows known then.
@@ -172,6 +180,14 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
     if day <= rec.first_night:
         raise InputError(f"--as-of {day}: before the record starts (first night {rec.first_night})")
+    latest = rec.last_night + np.timedelta64(MAX_AHEAD_D, "D")
+    if day > latest:
+        # the panel runs to the as-of day: 9999-12-31 took past 4 GB
+        raise InputError(
+            f"--as-of {day}: more than {MAX_AHEAD_D} days after the record's last night "
+            f"({rec.last_night}); a forecast so far past the data would rest on none "
+            f"(latest allowed: {latest})"
+        )
     first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
     if day < first_ok:
         raise InputError(
@@ -307,11 +323,11 @@ def inputs_from_store(
 
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
-        record = KnownRecord.from_store(store)
+        record, sha = KnownRecord.from_store(store), _newest_sha(store)
         cache_dir = store_cache_dir(store)
     else:
         with open_store(store) as con:
-            record = KnownRecord.from_store(con)
+            record, sha = KnownRecord.from_store(con), _newest_sha(con)
         cache_dir = refit_cache_dir(store)
     if weather is None or not isinstance(weather, pd.DataFrame):
         weather = load_weather(weather if weather is not None else default_weather_path())
@@ -321,6 +337,7 @@ def inputs_from_store(
         weather=weather,
         stockpile=StockpileFeatures(record, cache_dir=cache_dir),
         stored_verdict=_stored_verdict(store, tgt),
+        record_sha256=sha,
     )
 
 
@@ -339,3 +356,16 @@ def _stored_verdict(store, target: Target) -> dict | None:
         return read(store)
     with open_store(store) as con:
         return read(con)
+
+
+def _newest_sha(con) -> str | None:
+    """The newest ingest's file hash, in the connection the record is read from."""
+    tables = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ingests'"
+    ).fetchone()[0]
+    if not tables:
+        return None
+    row = con.execute(
+        "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
+    ).fetchone()
+    return None if row is None else str(row[0])

@@ -57,14 +57,20 @@ def model_version() -> str:
 
 
 def update_lock_path(db: str | os.PathLike[str]) -> Path:
-    """The lock file that serialises updates of one store (beside it)."""
-    db = Path(db)
-    return db.with_name(db.name + ".update.lock")
+    """The lock file that serialises the writers of one store (beside it)."""
+    from barrage.record.lock import store_lock_path
+
+    return store_lock_path(db)
 
 
 def target_key(target: Target) -> str:
     """How a target is written in the log: a built-in name, or the expression."""
     return target.expression if target.name == "custom" else target.name
+
+
+def _newest_sha(con: duckdb.DuckDBPyConnection) -> str:
+    """:func:`record_sha256` (log_assessment's parameter of that name shadows it)."""
+    return record_sha256(con)
 
 
 def record_sha256(con: duckdb.DuckDBPyConnection) -> str:
@@ -90,15 +96,20 @@ def log_assessment(
     target: Target,
     *,
     issued_at: datetime | None = None,
+    record_sha256: str | None = None,
 ) -> LogResult:
     """Append ``assessment`` to the store's forecast log, once.
+
+    ``record_sha256`` is the hash read with the record the assessment was computed from
+    (:attr:`AssessInputs.record_sha256`); read here only when not given, which is right
+    only when no writer can have run since the assessment read the store.
 
     A forecast with the same as-of, target, model version and record hash is not logged
     twice (a re-run update with no news adds nothing); a corrected record gives a new
     hash and so a new entry, and the scorecard counts the first one issued.
     """
     version = model_version()
-    sha = record_sha256(con)
+    sha = record_sha256 or _newest_sha(con)
     entry = {**assessment, "target": target_key(target)}
     tables = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -118,7 +129,9 @@ def log_assessment(
     return LogResult(logged.seq, logged.entry_hash, True)
 
 
-def _logged_payload(con: duckdb.DuckDBPyConnection, as_of: object, target: Target) -> dict | None:
+def _logged_payload(
+    con: duckdb.DuckDBPyConnection, as_of: object, target: Target, sha: str
+) -> dict | None:
     """The assessment already logged for this as-of, target, model version and record."""
     tables = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
@@ -129,7 +142,7 @@ def _logged_payload(con: duckdb.DuckDBPyConnection, as_of: object, target: Targe
     hit = con.execute(
         "SELECT payload_json FROM forecast_log WHERE as_of = ? AND target = ? "
         "AND model_version = ? AND record_sha256 = ? ORDER BY seq LIMIT 1",
-        [to_day(as_of).astype(date), target_key(target), model_version(), record_sha256(con)],
+        [to_day(as_of).astype(date), target_key(target), model_version(), sha],
     ).fetchone()
     if hit is None:
         return None
@@ -180,14 +193,18 @@ def run_update(
 
     from barrage.record import ingest_record, open_store
     from barrage.record.fetch import fetch_record
-    from barrage.record.lock import exclusive_lock
+    from barrage.record.lock import writer_lock
     from barrage.warning.assess import assess, inputs_from_store
 
+    if not wait_s >= 0:  # also NaN
+        raise InputError(f"wait_s: expected a number of seconds >= 0, got {wait_s}")
     db = Path(db)
     lock = update_lock_path(db)
     steps: dict[str, float] = {}
     logger.info("update of %s: waiting up to %g s for the lock %s", db, wait_s, lock)
-    with exclusive_lock(lock, wait_s=wait_s, what="update"):
+    # every writer of the store takes this lock (ingest too): nothing changes the store
+    # between the assessment's read and the log entry that names what it read
+    with writer_lock(db, wait_s=wait_s, what="update"):
         t0 = time.perf_counter()
         fetched = fetch_record(to, db=db, url=url, use_kaggle=use_kaggle)
         steps["fetch"] = time.perf_counter() - t0
@@ -225,7 +242,7 @@ def run_update(
         inputs = inputs_from_store(db, target, weather)
         day = inputs.record.last_night + np.timedelta64(1, "D") if as_of is None else as_of
         with open_store(db) as con:
-            known = _logged_payload(con, day, inputs.target)
+            known = _logged_payload(con, day, inputs.target, inputs.record_sha256)
         if ingested is None and known is not None:
             # Same record, same model, same day: the forecast is the one already logged.
             assessment = known
@@ -233,7 +250,9 @@ def run_update(
             assessment = assess(inputs, as_of)
         steps["assess"] = time.perf_counter() - t0
         with open_store(db, read_only=False) as con:
-            result = log_assessment(con, assessment, inputs.target)
+            result = log_assessment(
+                con, assessment, inputs.target, record_sha256=inputs.record_sha256
+            )
         if result.logged:
             logger.info(
                 "logged forecast #%d as of %s (%s): p=%s level %s; entry hash %s",

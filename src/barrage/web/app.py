@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hmac
-import tempfile
+import re
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,7 +39,7 @@ from barrage.web.jobs import (
     strike_runner,
     strike_simulation,
 )
-from barrage.web.limits import BodyLimit
+from barrage.web.limits import BodyLimit, HostAllowList
 from barrage.web.models import (
     Assessment,
     Backtest,
@@ -173,6 +173,55 @@ def _requested_scenario(body, examples: dict, names: list[str], from_spec, load,
     return load(examples[name])
 
 
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])(?:/[^\s'\"/,;()]+)+/([^\s'\"/,;()]+)")
+
+
+def public_message(message: str) -> str:
+    """A library message fit for a stranger: absolute paths cut to their file name (the
+    server's folders are nobody's business) and control characters escaped."""
+    from barrage.web.limits import shown
+
+    return shown(_ABSOLUTE_PATH.sub(r"\1", message), limit=2000)
+
+
+def _grid_dir(settings: Settings) -> Path | None:
+    """The test-network folder for strike jobs, fixed at start-up: the setting, else
+    the shared data folder beside the working directory, the store or the source
+    checkout (the bundled strike scenario failed when the server started elsewhere)."""
+    from barrage.grid.strike import DEFAULT_GRID_DIR
+
+    if settings.grid_dir is not None:
+        return settings.grid_dir.resolve()
+    store_dir = settings.db.resolve().parent
+    checkout = Path(__file__).resolve().parents[3]  # src/barrage/web -> the repository
+    for base in (Path.cwd(), store_dir, store_dir.parent, checkout):
+        candidate = (base / DEFAULT_GRID_DIR).resolve()
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Declare the ``bearerAuth`` scheme that ``/api/ingest`` names (openapi.json
+    referenced it without defining it)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "BARRAGE_UPLOAD_TOKEN",
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def _check_weapons(salvo_scenario, limit: int) -> None:
     """Refuse a salvo over the server's weapon limit before anything is allocated."""
     n_weapons = sum(g.count for g in salvo_scenario.salvo.weapons)
@@ -180,6 +229,17 @@ def _check_weapons(salvo_scenario, limit: int) -> None:
         raise InputError(
             f"scenario: {n_weapons:,} weapons, more than this server's limit of {limit:,} per job"
         )
+
+
+def _check_cost(salvo_scenario, runs: int, settings: Settings) -> None:
+    """Refuse a job whose estimated memory or time is over the server's budget, before
+    anything is allocated (the same cost model as the CLI's)."""
+    from barrage.salvo.cost import salvo_cost
+
+    _check_weapons(salvo_scenario, settings.max_weapons)
+    salvo_cost(salvo_scenario, runs).check(
+        max_memory_mb=settings.max_job_memory_mb, max_seconds=settings.max_job_estimate_s
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -190,6 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_queue=settings.max_queue, timeout_s=settings.job_timeout_s, keep=settings.keep_jobs
     )
     static: dict[str, bytes] = {}
+    grid_dir = _grid_dir(settings)
     # The server's run limit is part of the schema (so clients and fuzzers see it).
     JobRequest = create_model(
         "SalvoJobRequest",
@@ -201,6 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 default=min(2000, settings.max_runs),
                 ge=1,
                 le=settings.max_runs,
+                strict=True,
                 description="Monte Carlo runs, at most this server's limit.",
             ),
         ),
@@ -216,6 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 default=min(256, settings.max_strike_runs),
                 ge=1,
                 le=settings.max_strike_runs,
+                strict=True,
                 description="Monte Carlo runs, at most this server's limit.",
             ),
         ),
@@ -281,6 +344,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyLimit, max_bytes=int(settings.max_request_kb * 1024), exempt=("/api/ingest",)
     )
+    app.add_middleware(HostAllowList, allowed=tuple(settings.allowed_hosts))
+    _declare_bearer_auth(app)
 
     # --- errors -------------------------------------------------------------------------
 
@@ -313,9 +378,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(503, exc.message)
         if isinstance(exc, QueueFull):
             return _error(429, exc.message, headers={"Retry-After": "10"})
-        if isinstance(exc, InputError):
-            return _error(400, exc.message)
-        return _error(400, exc.message)
+        return _error(400, public_message(exc.message))
 
     async def cached(name: str, params: Any, compute) -> Response:
         hit = store.peek(name, params)
@@ -499,8 +562,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         scn = _requested_scenario(
             body, examples, list(examples), scenario_from_dict, load_scenario, kind=""
         )
-        # Count before compiling: compiling allocates per weapon (10^8 weapons took 2 GB).
-        _check_weapons(scn, settings.max_weapons)
+        # Cost before compiling: compiling allocates per weapon (10^8 weapons took 2 GB),
+        # and a job's arrays grow with weapons x runs x layers x assets x slots.
+        _check_cost(scn, body.runs, settings)
         compiled = compile_scenario(scn)
         request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
         job = jobs.submit(
@@ -548,24 +612,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         f"scenario_spec: grid.network {net!r}: expected a file name in the "
                         "server's network folder (no path) or pandapower:<case>"
                     )
-            _check_weapons(scn.salvo, settings.max_weapons)
+            _check_cost(scn.salvo, body.runs, settings)
             # resolve the network now, so a missing one is a 400 here, not a failed job
             from barrage.grid.strike import build_strike_model
 
-            build_strike_model(scn)
+            build_strike_model(scn, grid_dir=grid_dir)
             request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
             job = jobs.submit(
                 "strike",
                 request,
-                strike_runner(scn, runs=body.runs, seed=body.seed),
+                strike_runner(scn, runs=body.runs, seed=body.seed, grid_dir=grid_dir),
                 total=body.runs,
             )
             return job_status(job)
 
     @app.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
     def list_jobs() -> list[JobStatus]:
-        """Jobs kept on this server, oldest first."""
-        return [job_status(j) for j in list(jobs._jobs.values())]
+        """Jobs kept on this server, oldest first, ids masked: a job's full id (128
+        random bits) is its key, given only to whoever submitted it, and needed to poll
+        or cancel it."""
+        return [
+            job_status(j).model_copy(update={"id": j.id[:6] + "..."})
+            for j in list(jobs._jobs.values())
+        ]
 
     @app.get(
         "/api/jobs/{job_id}",
@@ -632,8 +701,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             return _error(413, f"upload of {int(declared):,} bytes exceeds the limit of {limit:,}")
-        with tempfile.TemporaryDirectory(prefix="barrage-upload-") as tmp:
-            path = Path(tmp) / f"upload-{time.strftime('%Y%m%dT%H%M%S')}.csv"
+        from barrage.record.scratch import scratch_dir, scratch_folder
+
+        # beside the store, swept at the next ingest if the server is killed meanwhile
+        with scratch_dir(scratch_folder(settings.db)) as tmp:
+            path = tmp / f"upload-{time.strftime('%Y%m%dT%H%M%S')}.csv"
             size = 0
             with path.open("wb") as f:
                 async for chunk in request.stream():

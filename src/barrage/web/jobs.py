@@ -140,6 +140,22 @@ class JobManager:
             state, job.result = "done", result
         with self._lock:
             job.state, job.finished_at = state, time.time()
+        release_memory()
+
+
+def release_memory() -> None:
+    """Give freed heap back to the system after a job (glibc keeps it otherwise: after
+    one large job the server stayed at 1.36 GB). A no-op where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if not name:
+        return
+    try:
+        ctypes.CDLL(name).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def salvo_runner(scenario: Any, *, runs: int, seed: int, chunk_runs: int = 1024) -> Runner:

@@ -48,7 +48,7 @@ class BodyLimit:
                 if not value.isdigit() or int(value) > limit:
                     await self._refuse(
                         send,
-                        f"request body of {value.decode(errors='replace')} bytes exceeds the "
+                        f"request body of {shown(value)} bytes exceeds the "
                         f"limit of {limit:,} bytes (BARRAGE_MAX_REQUEST_KB)",
                     )
                     return
@@ -80,3 +80,99 @@ class BodyLimit:
             await send(message)
 
         await self.app(scope, counted_receive, tracked_send)
+
+
+def shown(text: str | bytes, limit: int = 60) -> str:
+    """``text`` safe to put in a message: non-printable characters (terminal escapes)
+    escaped and cut to ``limit`` characters (a 64 KB header used to be echoed whole)."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    cut = text[:limit]
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return safe + ("..." if len(text) > limit else "")
+
+
+def _host_name(value: str) -> str:
+    """The host of a ``Host`` header without its port (``[::1]:8000`` -> ``::1``)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+class HostAllowList:
+    """Answer 400 to a request whose ``Host`` is not on the list: a page on another site
+    that rebinds its DNS name to 127.0.0.1 sends its own name and is refused."""
+
+    def __init__(self, app, *, allowed: tuple[str, ...]) -> None:
+        self.app = app
+        self.allowed = {_host_name(h) for h in allowed}
+
+    async def __call__(self, scope: Scope, receive, send) -> None:
+        if scope["type"] not in ("http", "websocket") or "*" in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers", ())).get(b"host", b"").decode("latin-1")
+        if _host_name(host) in self.allowed:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(
+            {"detail": f"host {shown(host)!r} is not served here (BARRAGE_ALLOWED_HOSTS)"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def header_timeout_protocol(timeout_s: float):
+    """uvicorn's h11 protocol with a deadline on reading a request's headers.
+
+    uvicorn closes idle keep-alive connections but waits for ever on a request whose
+    headers arrive slowly (connections sending a byte every few seconds stayed open past
+    100 s). The deadline runs from a connection's first byte (or its opening) to the end
+    of the headers; a connection still short of them is closed.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeoutH11(H11Protocol):
+        def connection_made(self, transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._header_timer = None
+            self._served = 0
+            self._arm()
+
+        def _arm(self) -> None:
+            if self._header_timer is None:
+                self._header_timer = self.loop.call_later(timeout_s, self._check_headers)
+
+        def data_received(self, data: bytes) -> None:
+            self._arm()
+            super().data_received(data)
+
+        def on_response_complete(self) -> None:
+            self._served += 1
+            super().on_response_complete()
+
+        def _check_headers(self) -> None:
+            self._header_timer = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
+                return
+            if self.conn.trailing_data[0] or not self._served:
+                self.transport.close()
+
+        def connection_lost(self, exc) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+            super().connection_lost(exc)
+
+    return HeaderTimeoutH11

@@ -178,8 +178,10 @@ class SalvoJobRequest(BaseModel):
     scenario_spec: dict[str, Any] | None = Field(
         default=None, description="A full scenario (the YAML schema of docs/salvo.md) as JSON."
     )
-    runs: int = Field(default=2000, ge=1, description="Monte Carlo runs (server limit applies).")
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
+    runs: int = Field(
+        default=2000, ge=1, strict=True, description="Monte Carlo runs (server limit applies)."
+    )
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
 
 
 class StrikeJobRequest(BaseModel):

@@ -36,11 +36,42 @@ class Settings(BaseSettings):
         description="Compute the current assessment and the dashboard in the background at "
         "start-up and after an ingest (uncached, the assessment takes 10-20 s).",
     )
+    max_job_memory_mb: float = Field(
+        default=512.0,
+        gt=0,
+        description="Most memory a job's arrays may need, MB, estimated from its size "
+        "(weapons x runs x layers x assets x slots) before it starts (barrage.salvo.cost).",
+    )
+    max_job_estimate_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="Jobs whose estimated time (barrage.salvo.cost) is over this are refused "
+        "before they start; the others run and stop at BARRAGE_JOB_TIMEOUT_S.",
+    )
     max_queue: int = Field(default=4, ge=1, description="Jobs queued or running at once.")
     job_timeout_s: float = Field(default=120.0, gt=0, description="Wall-clock limit per job.")
     keep_jobs: int = Field(default=100, ge=1, description="Finished jobs kept for polling.")
     store_wait_s: float = Field(
         default=2.0, ge=0, description="How long a request waits for a busy store before 503."
+    )
+    allowed_hosts: list[str] = Field(
+        default=["127.0.0.1", "localhost", "::1", "testserver"],
+        description="Host header values served (DNS-rebinding guard), as a JSON list in "
+        "BARRAGE_ALLOWED_HOSTS; `barrage serve --host` adds its address; '*' serves any. "
+        "'testserver' is the name test clients send.",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Most seconds from a connection's first byte to the end of a request's "
+        "headers; slower connections are closed (slow-header clients held connections "
+        "open past 100 s).",
+    )
+    grid_dir: Path | None = Field(
+        default=None,
+        description="Folder of the test networks strike scenarios name; default: the first "
+        "of ../shared/data/grid/pglib-opf beside the working directory or the store.",
     )
     keep_alive_s: int = Field(
         default=75,
