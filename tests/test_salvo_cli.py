@@ -77,7 +77,7 @@ def _bad(tmp_path: Path, mutate) -> Path:
         ),
         (
             lambda d: d["layers"][2].update(covers=["chp_a", "mars_base"]),
-            "layers[2].covers: undefined asset 'mars_base'; allowed: all, tpp_a,",
+            "layers[2].covers: undefined asset 'mars_base'; allowed: all, chp_a, chp_b, hpp_a, tpp_a, tpp_b",
         ),
         (
             lambda d: d["layers"][4]["kill_probability"].update(ballistic_missile=1.2),

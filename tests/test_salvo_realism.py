@@ -207,7 +207,7 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
     res = CliRunner().invoke(app, [*args[:-1], "--runs", "10"])
     assert res.exit_code == 2 and "runs: expected at least 100" in res.stderr
     for cut, message in (
-        ("nope", "cut: expected a date YYYY-MM-DD, got 'nope'"),
+        ("nope", "--cut: expected a date YYYY-MM-DD (ISO only), got 'nope'"),
         ("2020-01-01", "no attack_drone nights before the cut 2020-01-01"),
         ("2030-01-01", "before the cut"),
     ):

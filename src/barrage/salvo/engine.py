@@ -297,7 +297,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
     aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
 
-    weapons_total = sum(count for _, count, _ in groups)
+    weapons_total = sum(g[2] for g in groups)  # (label, family, count, window, corridor, drawn)
     n_slots = max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
     slot_len_min = scenario.night_h * 60.0 / n_slots
     layers = []
