@@ -472,18 +472,16 @@ class FeatureModel(_Base):
         yf, yc = y[:n_fit], y[n - n_cal :]
         self.platt_ = np.array([0.0, 1.0])
         self.isotonic_ = None
+        self.calibration_rows_ = None
         if 0 < yf.sum() < yf.size and 0 < yc.sum() < yc.size:
             A_fit = self._fit_transform(raw[:n_fit])
             w = _logit_fit(A_fit, yf, l2)
             z_cal = self._transform(raw[n - n_cal :]) @ w
             B = np.column_stack([np.ones(n_cal), z_cal])
             self.platt_ = _logit_fit(B, yc, 1e-3, w0=np.array([0.0, 1.0]))
+            self.calibration_rows_ = (z_cal, yc)
             if self.calibration == "isotonic":
-                from sklearn.isotonic import IsotonicRegression
-
-                self.isotonic_ = IsotonicRegression(
-                    y_min=0.01, y_max=0.99, out_of_bounds="clip"
-                ).fit(z_cal, yc)
+                self.isotonic_ = _isotonic(z_cal, yc)
         A = self._fit_transform(raw)
         self.coef_ = _logit_fit(A, y, l2)
         return self
@@ -544,6 +542,29 @@ class IsotonicFeatureModel(StockFeatureModel):
             columns=columns,
             calibration=calibration,
         )
+
+
+def _isotonic(z_cal: np.ndarray, y_cal: np.ndarray):
+    """The isotonic calibrator of the feature models (probabilities held to 1-99%)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=0.01, y_max=0.99, out_of_bounds="clip").fit(z_cal, y_cal)
+
+
+def with_isotonic(fitted: FeatureModel) -> FeatureModel:
+    """:class:`IsotonicFeatureModel` from a feature model with its settings but Platt
+    calibration, fitted on the same rows: the regressions of the two are the same fits
+    (only the calibrator differs), so the backtest fits them once. Equal to
+    ``IsotonicFeatureModel(...).fit(X, y)`` (tested)."""
+    check_is_fitted(fitted, "classes_")
+    model = IsotonicFeatureModel(horizon_days=fitted.horizon_days)
+    if {**fitted.get_params(), "calibration": "isotonic"} != model.get_params():
+        raise ValueError("fitted: a feature model with other settings than the isotonic one")
+    model.__dict__.update({a: v for a, v in vars(fitted).items() if a.endswith("_")})
+    rows = getattr(fitted, "calibration_rows_", None)
+    if rows is not None:
+        model.isotonic_ = _isotonic(*rows)
+    return model
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
