@@ -234,3 +234,14 @@ def test_isotonic_from_the_platt_fit_equals_its_own_fit(design):
     np.testing.assert_array_equal(derived.predict_proba(X), own.predict_proba(X))
     with pytest.raises(ValueError, match="other settings"):
         with_isotonic(make_model("feature", 7).fit(X, y))
+
+
+def test_boosted_trees_run_openmp_on_one_thread_with_one_controller():
+    from threadpoolctl import threadpool_info
+
+    from barrage.warning.models import _one_openmp_thread, _openmp_controller
+
+    assert _openmp_controller() is _openmp_controller()
+    with _one_openmp_thread():
+        omp = [i for i in threadpool_info() if i["user_api"] == "openmp"]
+        assert omp and all(i["num_threads"] == 1 for i in omp)

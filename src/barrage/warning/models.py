@@ -8,7 +8,7 @@ stores parameters only; learned state ends in ``_``.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 import pandas as pd
@@ -602,6 +602,22 @@ class RenewalSeasonalModel(_Base):
         return _proba(expit(self._design(X) @ self.coef_))
 
 
+@cache
+def _openmp_controller():
+    """One threadpool controller for the process: building one scans the loaded
+    libraries (milliseconds), which ``threadpool_limits`` did at every fit and predict
+    (seconds over a backtest). Built after scikit-learn's OpenMP runtime is loaded."""
+    import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime the controller must see
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_openmp_thread():
+    """Context: OpenMP limited to one thread (as ``threadpool_limits(1, "openmp")``)."""
+    return _openmp_controller().limit(limits=1, user_api="openmp")
+
+
 #: Columns of the boosted trees and their monotonic constraints (+1: raises p), a priori.
 GBM_COLUMNS: dict[str, int] = {
     "days_since_event_d": 0,
@@ -644,7 +660,6 @@ class GradientBoostingModel(_Base):
 
     def fit(self, X, y):
         from sklearn.ensemble import HistGradientBoostingClassifier
-        from threadpoolctl import threadpool_limits
 
         X, y = _check_xy(X, y)
         self.classes_ = np.array([0, 1])
@@ -663,7 +678,7 @@ class GradientBoostingModel(_Base):
             monotonic_cst=list(GBM_COLUMNS.values()),
             random_state=self.random_state,
         )
-        with threadpool_limits(1, user_api="openmp"):  # tiny fits: threads only contend
+        with _one_openmp_thread():  # tiny fits: threads only contend
             self.model_.fit(self._matrix(X, fit=True), y)
         return self
 
@@ -680,9 +695,7 @@ class GradientBoostingModel(_Base):
         check_is_fitted(self, "classes_")
         if self.model_ is None:
             return _proba(np.full(len(X), self.fallback_))
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, user_api="openmp"):
+        with _one_openmp_thread():
             return _proba(self.model_.predict_proba(self._matrix(X))[:, 1])
 
 
