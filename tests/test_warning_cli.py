@@ -269,3 +269,5 @@ def test_assess_text_gives_the_skill_beside_the_level(record_db):
         text,
     )
     assert "drivers (the recent_rate model's own 7-day log-odds" in text
+    # the stock trend is shown as an indicator, with its unit, beside the drivers
+    assert re.search(r"p_stock_growth_missiles_90d: [01]\.\d\d \(probability\)", text)

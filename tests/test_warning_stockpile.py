@@ -132,6 +132,45 @@ def test_accumulation_ratio_and_capacity_arithmetic(record):
     )
 
 
+def test_stock_trend_is_shown_from_the_refit_in_force_and_read_by_no_model(record):
+    """p_stock_growth_<g>_90d: the hook's value at each origin (NaN before the first
+    refit, or without the key), and in no model's columns (the models are frozen)."""
+    from barrage.indicators import INDICATORS, STOCK_TREND_INDICATORS
+    from barrage.warning.models import FORGETTING_COLUMNS, GBM_COLUMNS, STOCK_FEATURE_COLUMNS
+
+    panel = record.panel("2023-03-01")
+    target = resolve_target(None)
+
+    def hook(first_night, n, with_trend=True):
+        t = np.arange(1, n + 1)
+        out = {
+            "refit_index": np.where(t >= 40, 40, -1),
+            "production_missiles_per_day": np.full(n, 2.0),
+            "stock_missiles_at_refit": np.full(n, 100.0),
+            "production_attack_drones_per_day": np.full(n, 10.0),
+            "stock_attack_drones_at_refit": np.full(n, 500.0),
+        }
+        if with_trend:
+            out["p_stock_growth_missiles_90d"] = np.where(t >= 40, 0.25, np.nan)
+            out["p_stock_growth_attack_drones_90d"] = np.where(t >= 40, 0.75, np.nan)
+        return out
+
+    f = indicator_frame(panel, target, stockpile=hook)
+    assert set(STOCK_TREND_INDICATORS) == {
+        "p_stock_growth_missiles_90d",
+        "p_stock_growth_attack_drones_90d",
+    }
+    assert f["p_stock_growth_missiles_90d"].iloc[:39].isna().all()
+    assert (f["p_stock_growth_missiles_90d"].iloc[39:] == 0.25).all()
+    assert (f["p_stock_growth_attack_drones_90d"].iloc[39:] == 0.75).all()
+    assert all(INDICATORS[c].unit == "probability" for c in STOCK_TREND_INDICATORS)
+    old_hook = indicator_frame(panel, target, stockpile=lambda a, n: hook(a, n, False))
+    assert old_hook[list(STOCK_TREND_INDICATORS)].isna().all().all()
+    assert indicator_frame(panel, target)[list(STOCK_TREND_INDICATORS)].isna().all().all()
+    read = set(STOCK_FEATURE_COLUMNS) | set(GBM_COLUMNS) | set(FORGETTING_COLUMNS)
+    assert not read & set(STOCK_TREND_INDICATORS)
+
+
 @pytest.fixture(scope="module")
 def xy(design_full, record):
     from barrage.indicators import outcomes

@@ -207,7 +207,7 @@ def test_shared_launch_pass_and_ensemble_reuse_give_the_same_numbers(record):
         start=pd.Timestamp("2025-06-02").date(),
         end=pd.Timestamp("2025-06-29").date(),
         horizons=(7,),
-        models=("renewal", "seasonal", "feature_stock", "ensemble"),
+        models=("renewal", "seasonal", "feature_stock", "feature_isotonic", "ensemble"),
     )
     targets = tuple(resolve_target(t) for t in REGISTRATION.targets)
     both = run_registered_backtests(record, plan, targets)
@@ -216,6 +216,32 @@ def test_shared_launch_pass_and_ensemble_reuse_give_the_same_numbers(record):
     pd.testing.assert_frame_equal(both[targets[1].name].launches, alone.launches)
     pd.testing.assert_frame_equal(both[targets[1].name].forecasts, alone.forecasts)
     # the ensemble built from the loop's fitted members equals one fitted on its own
-    only = run_backtest(record, replace(plan, models=("ensemble",)), targets[1])
-    ens = alone.forecasts[alone.forecasts["model"] == "ensemble"].reset_index(drop=True)
-    np.testing.assert_array_equal(ens["p"].to_numpy(), only.forecasts["p"].to_numpy())
+    # and the isotonic feature model from feature_stock's regressions equals its own fit
+    only = run_backtest(record, replace(plan, models=("ensemble", "feature_isotonic")), targets[1])
+    for name in ("ensemble", "feature_isotonic"):
+        mine = alone.forecasts[alone.forecasts["model"] == name]["p"].to_numpy()
+        own = only.forecasts[only.forecasts["model"] == name]["p"].to_numpy()
+        np.testing.assert_array_equal(mine, own)
+
+
+def test_isotonic_from_the_platt_fit_equals_its_own_fit(design):
+    from barrage.warning.models import with_isotonic
+
+    X, y = design
+    own = make_model("feature_isotonic", 7).fit(X, y)
+    derived = with_isotonic(make_model("feature_stock", 7).fit(X, y))
+    assert derived.isotonic_ is not None
+    np.testing.assert_array_equal(derived.predict_proba(X), own.predict_proba(X))
+    with pytest.raises(ValueError, match="other settings"):
+        with_isotonic(make_model("feature", 7).fit(X, y))
+
+
+def test_boosted_trees_run_openmp_on_one_thread_with_one_controller():
+    from threadpoolctl import threadpool_info
+
+    from barrage.warning.models import _one_openmp_thread, _openmp_controller
+
+    assert _openmp_controller() is _openmp_controller()
+    with _one_openmp_thread():
+        omp = [i for i in threadpool_info() if i["user_api"] == "openmp"]
+        assert omp and all(i["num_threads"] == 1 for i in omp)

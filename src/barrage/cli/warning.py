@@ -80,9 +80,20 @@ def _render_assessment(a: dict) -> None:
     )
     for d in a["drivers"]:
         console.print(f" {'+' if d['effect'] > 0 else '-'} {d['sentence']}")
+    _render_stock_trend(a["indicators"])
     from barrage import ATTRIBUTION
 
     console.print(f"[dim]{ATTRIBUTION}[/]")
+
+
+def _render_stock_trend(indicators: dict) -> None:
+    """The stock-trend indicators (shown only: no model reads them)."""
+    from barrage.indicators import STOCK_TREND_INDICATORS
+
+    for name in STOCK_TREND_INDICATORS:
+        ind = indicators.get(name) or {}
+        if ind.get("value") is not None:
+            stdout_console().print(f"{name}: {ind['value']:.2f} ({ind['unit']}): {ind['meaning']}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ Public API::
 from barrage.indicators.features import (
     INDICATORS,
     STOCK_GROUPS,
+    STOCK_TREND_INDICATORS,
     STOCKPILE_INDICATORS,
     Indicator,
     StockpileHook,
@@ -26,6 +27,7 @@ __all__ = [
     "BUILTIN_TARGETS",
     "DEFAULT_TARGET",
     "INDICATORS",
+    "STOCK_TREND_INDICATORS",
     "STOCKPILE_INDICATORS",
     "STOCK_GROUPS",
     "StockpileHook",

@@ -163,9 +163,28 @@ INDICATORS: dict[str, Indicator] = {
         "nights",
         "estimated attack-drone stock over the 30-night launch tempo (capped at 365)",
     ),
+    "p_stock_growth_missiles_90d": Indicator(
+        "p_stock_growth_missiles_90d",
+        "probability",
+        "chance that the estimated missile stock (six families summed) grew over the 90 "
+        "days before the stockpile refit in force (shown only: in no model's design)",
+    ),
+    "p_stock_growth_attack_drones_90d": Indicator(
+        "p_stock_growth_attack_drones_90d",
+        "probability",
+        "chance that the estimated attack-drone stock grew over the 90 days before the "
+        "stockpile refit in force (shown only: in no model's design)",
+    ),
 }
 #: Indicators that need a stockpile estimate (the ``stockpile=`` hook); NaN without one.
+#: The models' stockpile columns (``stock_*``; see :mod:`barrage.warning.models`).
 STOCKPILE_INDICATORS: tuple[str, ...] = tuple(c for c in INDICATORS if c.startswith("stock_"))
+#: Stockpile indicators shown beside the others but read by no model (the registered
+#: models are frozen): the stock's 90-day trend of each stock group, from the hook's
+#: ``p_stock_growth_<g>_90d`` (NaN without a hook or a key).
+STOCK_TREND_INDICATORS: tuple[str, ...] = tuple(
+    c for c in INDICATORS if c.startswith("p_stock_growth_")
+)
 #: Stock groups of the stockpile hook and the launch series of the panel they match.
 STOCK_GROUPS: dict[str, str] = {"missiles": "missiles", "attack_drones": "attack_drone"}
 MAX_NIGHTS_OF_CAPACITY = 365.0
@@ -180,7 +199,8 @@ ProductionHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
 #: when none), ``stock_<g>_at_refit`` (per origin: stock at the end of night r - 1, from
 #: statements before r and launches before r), ``production_<g>_per_day`` (per night
 #: i = 0..n-1: the production rate from the refit in force at origin i + 1, so origin t
-#: only reads rates estimated before t).
+#: only reads rates estimated before t); optional ``p_stock_growth_<g>_90d`` (per origin:
+#: the probability that the stock grew over the 90 days before r).
 StockpileHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
 
 
@@ -375,7 +395,7 @@ def _stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups,
     always answers for every origin 1..n of the panel)."""
     n = panel.n_nights
     if stockpile is None:
-        return {c: np.full(t.size, np.nan) for c in STOCKPILE_INDICATORS}
+        return {c: np.full(t.size, np.nan) for c in STOCKPILE_INDICATORS + STOCK_TREND_INDICATORS}
     sp = stockpile(panel.first_night, n)
     r_all = np.asarray(sp["refit_index"], dtype=np.int64)[:n]
     first_refit = int(r_all[r_all >= 0].min()) if (r_all >= 0).any() else n + 1
@@ -409,6 +429,12 @@ def _stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups,
                 MAX_NIGHTS_OF_CAPACITY,
             ),
             MAX_NIGHTS_OF_CAPACITY,
+        )
+        trend = sp.get(f"p_stock_growth_{g}_90d")
+        res[f"p_stock_growth_{g}_90d"] = (
+            np.where(fitted, np.asarray(trend, float)[:n][t - 1], np.nan)
+            if trend is not None
+            else np.full(t.size, np.nan)
         )
         res[f"stock_accumulation_ratio_{g}"] = ratio
         res[f"stock_nights_of_capacity_{g}"] = np.where(

@@ -34,6 +34,7 @@ from barrage.warning.models import (
     design_matrix,
     design_rows,
     make_model,
+    with_isotonic,
 )
 
 HORIZONS_D: tuple[int, ...] = (1, 3, 7)
@@ -170,10 +171,13 @@ class BacktestResult:
 
 
 def _fit(name: str, k: int, X: pd.DataFrame, y: np.ndarray, fitted: dict):
-    """Model ``name`` fitted on (X, y); the ensemble takes its members from ``fitted``
-    when the loop has fitted them on the same rows already (the same numbers, once)."""
+    """Model ``name`` fitted on (X, y); the ensemble takes its members, and the isotonic
+    feature model its regressions, from ``fitted`` when the loop has fitted them on the
+    same rows already (the same numbers, once)."""
     if name == "ensemble" and all(m in fitted for m in ENSEMBLE_MEMBERS):
         return EnsembleModel.from_fitted([fitted[m] for m in ENSEMBLE_MEMBERS], k)
+    if name == "feature_isotonic" and "feature_stock" in fitted:
+        return with_isotonic(fitted["feature_stock"])
     return make_model(name, k).fit(X, y)
 
 
@@ -307,28 +311,24 @@ def _run_backtest(
             if len(Xtr) < plan.min_train_origins or len(test_idx) == 0:
                 continue
             Xte = X.loc[test_idx]
+            as_of, y_test = test_idx.to_numpy(), y_final[k].reindex(test_idx).to_numpy()
             fitted: dict = {}
             for name in plan.models:
                 fitted[name] = _fit(name, k, Xtr, ytr, fitted)
                 p = fitted[name].predict_proba(Xte)[:, 1]
                 fc_parts.append(
-                    {
-                        "as_of": test_idx.to_numpy(),
-                        "model": name,
-                        "horizon_days": k,
-                        "p": p,
-                        "outcome": y_final[k].reindex(test_idx).to_numpy(),
-                    }
+                    {"as_of": as_of, "model": name, "horizon_days": k, "p": p, "outcome": y_test}
                 )
             for g in LAUNCH_GROUPS if reuse is None else ():
                 ltr = l_known[g][k].reindex(train_idx[ok])
                 lok = ltr.notna().to_numpy()
+                l_test = l_final[g][k].reindex(test_idx).to_numpy()
                 for mname in LAUNCH_MODELS:
                     m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
                     q = m.predict_quantiles(Xte)
                     ln_parts.append(
                         {
-                            "as_of": test_idx.to_numpy(),
+                            "as_of": as_of,
                             "group": g,
                             "model": mname,
                             "horizon_days": k,
@@ -337,7 +337,7 @@ def _run_backtest(
                             "q10": q[:, 0],
                             "q50": q[:, 1],
                             "q90": q[:, 2],
-                            "outcome": l_final[g][k].reindex(test_idx).to_numpy(),
+                            "outcome": l_test,
                         }
                     )
             done += 1

@@ -8,7 +8,7 @@ stores parameters only; learned state ends in ``_``.
 
 from __future__ import annotations
 
-from functools import partial
+from functools import cache, partial
 
 import numpy as np
 import pandas as pd
@@ -472,18 +472,16 @@ class FeatureModel(_Base):
         yf, yc = y[:n_fit], y[n - n_cal :]
         self.platt_ = np.array([0.0, 1.0])
         self.isotonic_ = None
+        self.calibration_rows_ = None
         if 0 < yf.sum() < yf.size and 0 < yc.sum() < yc.size:
             A_fit = self._fit_transform(raw[:n_fit])
             w = _logit_fit(A_fit, yf, l2)
             z_cal = self._transform(raw[n - n_cal :]) @ w
             B = np.column_stack([np.ones(n_cal), z_cal])
             self.platt_ = _logit_fit(B, yc, 1e-3, w0=np.array([0.0, 1.0]))
+            self.calibration_rows_ = (z_cal, yc)
             if self.calibration == "isotonic":
-                from sklearn.isotonic import IsotonicRegression
-
-                self.isotonic_ = IsotonicRegression(
-                    y_min=0.01, y_max=0.99, out_of_bounds="clip"
-                ).fit(z_cal, yc)
+                self.isotonic_ = _isotonic(z_cal, yc)
         A = self._fit_transform(raw)
         self.coef_ = _logit_fit(A, y, l2)
         return self
@@ -546,6 +544,29 @@ class IsotonicFeatureModel(StockFeatureModel):
         )
 
 
+def _isotonic(z_cal: np.ndarray, y_cal: np.ndarray):
+    """The isotonic calibrator of the feature models (probabilities held to 1-99%)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=0.01, y_max=0.99, out_of_bounds="clip").fit(z_cal, y_cal)
+
+
+def with_isotonic(fitted: FeatureModel) -> FeatureModel:
+    """:class:`IsotonicFeatureModel` from a feature model with its settings but Platt
+    calibration, fitted on the same rows: the regressions of the two are the same fits
+    (only the calibrator differs), so the backtest fits them once. Equal to
+    ``IsotonicFeatureModel(...).fit(X, y)`` (tested)."""
+    check_is_fitted(fitted, "classes_")
+    model = IsotonicFeatureModel(horizon_days=fitted.horizon_days)
+    if {**fitted.get_params(), "calibration": "isotonic"} != model.get_params():
+        raise ValueError("fitted: a feature model with other settings than the isotonic one")
+    model.__dict__.update({a: v for a, v in vars(fitted).items() if a.endswith("_")})
+    rows = getattr(fitted, "calibration_rows_", None)
+    if rows is not None:
+        model.isotonic_ = _isotonic(*rows)
+    return model
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-4, 1 - 1e-4)
     return np.log(p / (1 - p))
@@ -579,6 +600,22 @@ class RenewalSeasonalModel(_Base):
     def predict_proba(self, X):
         check_is_fitted(self)
         return _proba(expit(self._design(X) @ self.coef_))
+
+
+@cache
+def _openmp_controller():
+    """One threadpool controller for the process: building one scans the loaded
+    libraries (milliseconds), which ``threadpool_limits`` did at every fit and predict
+    (seconds over a backtest). Built after scikit-learn's OpenMP runtime is loaded."""
+    import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime the controller must see
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_openmp_thread():
+    """Context: OpenMP limited to one thread (as ``threadpool_limits(1, "openmp")``)."""
+    return _openmp_controller().limit(limits=1, user_api="openmp")
 
 
 #: Columns of the boosted trees and their monotonic constraints (+1: raises p), a priori.
@@ -623,7 +660,6 @@ class GradientBoostingModel(_Base):
 
     def fit(self, X, y):
         from sklearn.ensemble import HistGradientBoostingClassifier
-        from threadpoolctl import threadpool_limits
 
         X, y = _check_xy(X, y)
         self.classes_ = np.array([0, 1])
@@ -642,7 +678,7 @@ class GradientBoostingModel(_Base):
             monotonic_cst=list(GBM_COLUMNS.values()),
             random_state=self.random_state,
         )
-        with threadpool_limits(1, user_api="openmp"):  # tiny fits: threads only contend
+        with _one_openmp_thread():  # tiny fits: threads only contend
             self.model_.fit(self._matrix(X, fit=True), y)
         return self
 
@@ -659,9 +695,7 @@ class GradientBoostingModel(_Base):
         check_is_fitted(self, "classes_")
         if self.model_ is None:
             return _proba(np.full(len(X), self.fallback_))
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1, user_api="openmp"):
+        with _one_openmp_thread():
             return _proba(self.model_.predict_proba(self._matrix(X))[:, 1])
 
 
