@@ -6,6 +6,7 @@ each) and reach it by its tcp:// address, as a user with an existing cluster wou
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -45,9 +46,9 @@ def compiled():
     return compile_scenario(load_scenario(EXAMPLE))
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    """A LocalCluster of 2 worker processes; yields its scheduler address and pids."""
+@contextlib.contextmanager
+def _two_worker_cluster():
+    """A LocalCluster of 2 worker processes: its scheduler address and a client."""
     import logging
 
     from distributed import Client
@@ -59,6 +60,21 @@ def cluster():
     finally:
         client.close()
         lc.close()
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster of its own, for a test that kills a worker: later tests do not wait on
+    the nanny's restart (which can hang with no deadline)."""
+    with _two_worker_cluster() as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A cluster shared by the module's tests that kill nothing."""
+    with _two_worker_cluster() as c:
+        yield c
 
 
 def assert_same_result(a, b) -> None:
@@ -260,9 +276,9 @@ def test_a_failing_chunk_raises_its_own_error(cluster, compiled):
         run_map(_blocks_task, [(0, 1024, 0, 5)], scheduler=address, context=compiled)
 
 
-def test_a_killed_worker_changes_nothing(cluster, compiled):
+def test_a_killed_worker_changes_nothing(own_cluster, compiled):
     """SIGKILL one worker process mid-run: its chunks are recomputed, same numbers."""
-    address, client = cluster
+    address, client = own_cluster
     pids = client.run(os.getpid)
     runs = 24 * 1024
     ref = simulate(compiled, runs=runs, seed=21)
@@ -283,7 +299,6 @@ def test_a_killed_worker_changes_nothing(cluster, compiled):
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0][1], 0)  # the worker really died
     assert_same_result(ref, got)
-    client.wait_for_workers(2)  # the nanny restarts it for later tests
 
 
 # --- Ctrl-C ---------------------------------------------------------------------------
@@ -452,13 +467,13 @@ def test_strike_in_chunks_equals_simulate_strike(strike_setup, chunk_runs):
     assert_same_strike(ref, got)
 
 
-def test_strike_on_the_cluster_equals_sync_even_after_a_worker_dies(cluster, strike_setup):
+def test_strike_on_the_cluster_equals_sync_even_after_a_worker_dies(own_cluster, strike_setup):
     """On the 2-process cluster (default chunking: about four chunks per worker), with
     one worker SIGKILLed while it holds a chunk: equal to the single-process
     simulate_strike array for array."""
     from barrage.compute import simulate_strike_chunked
 
-    address, client = cluster
+    address, client = own_cluster
     scenario, grid_dir, ref = strike_setup
     pids = client.run(os.getpid)
     killed, seen = [], []
@@ -479,7 +494,6 @@ def test_strike_on_the_cluster_equals_sync_even_after_a_worker_dies(cluster, str
     with pytest.raises(ProcessLookupError):
         os.kill(killed[0], 0)
     assert_same_strike(ref, got)
-    client.wait_for_workers(2)  # the nanny restarts it for later tests
 
 
 def test_cli_strike_same_json_sync_and_cluster(cluster, shared_data):
