@@ -172,8 +172,14 @@ def test_bad_arguments_raise_input_errors(nt: pd.DataFrame):
 def test_stock_figure_has_bands_and_refuses_decoy_stock(full_fit: StockpileModel):
     fig = stock_figure(full_fit, "kh101")
     assert isinstance(fig, go.Figure)
-    assert [t.name for t in fig.data if t.name] == ["90% interval", "50% interval", "median"]
-    assert len(fig.data[-1].x) == len(full_fit.posteriors_["kh101"].days)
+    assert [t.name for t in fig.data if t.name] == [
+        "90% interval",
+        "50% interval",
+        "median",
+        "massive strike night ('built since' restarts)",
+    ]
+    median = next(t for t in fig.data if t.name == "median")
+    assert len(median.x) == len(full_fit.posteriors_["kh101"].days)
     stock_figure(full_fit, "decoys", what="production")
     with pytest.raises(InputError, match="decoys: no stock"):
         stock_figure(full_fit, "decoys")

@@ -100,9 +100,14 @@ def test_backtest_save_stores_what_the_cli_printed(saved):
     assert str(fc["as_of"].max().date()) == "2025-07-09"
     assert len(fc) == 39 * len(printed["models"])
     assert set(fc["horizon_days"]) == {7}
-    # the run's target nights are the record's massive nights (missiles >= 30)
+    # the run's target nights are the headline target's: missiles >= 30 or drones >= 400
     with open_store(db) as con:
-        assert stored.event_nights == [str(n) for n in massive_nights(con)]
+        drone_nights = con.execute(
+            "SELECT night FROM night_totals WHERE weapon_class = 'attack_drone' "
+            "GROUP BY night HAVING sum(launched) >= 400"
+        ).fetchall()
+        expected = set(massive_nights(con)) | {r[0].isoformat() for r in drone_nights}
+    assert stored.event_nights == sorted(expected)
 
 
 def test_only_the_newest_runs_are_kept(saved, tmp_path):

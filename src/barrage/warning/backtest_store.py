@@ -58,6 +58,11 @@ LAUNCHES_DDL = """CREATE TABLE IF NOT EXISTS backtest_launches (
     run_id BIGINT, as_of DATE, "group" VARCHAR, model VARCHAR, horizon_days INTEGER,
     mean DOUBLE, dispersion DOUBLE, outcome DOUBLE, crps DOUBLE)"""
 FINGERPRINT_DDL = "ALTER TABLE backtest_scores ADD COLUMN IF NOT EXISTS fingerprint VARCHAR"
+#: The third version's launch columns (quantiles and their scores), added to older stores.
+LAUNCH_V3_DDL = tuple(
+    f"ALTER TABLE backtest_launches ADD COLUMN IF NOT EXISTS {c} DOUBLE"
+    for c in ("q10", "q50", "q90", "pinball", "covered_80")
+)
 LAUNCH_COLUMNS = (
     "as_of",
     "group",
@@ -65,8 +70,13 @@ LAUNCH_COLUMNS = (
     "horizon_days",
     "mean",
     "dispersion",
+    "q10",
+    "q50",
+    "q90",
     "outcome",
     "crps",
+    "pinball",
+    "covered_80",
 )
 LAUNCH_SELECT = ", ".join(f'"{c}"' for c in LAUNCH_COLUMNS)  # "group" is a keyword
 
@@ -232,7 +242,7 @@ def save_backtest(
         lc = result.launches[list(LAUNCH_COLUMNS)].copy()
     lc["as_of"] = pd.to_datetime(lc["as_of"]).dt.date
     lc["horizon_days"] = lc["horizon_days"].astype("int32")
-    for ddl in (SCORES_DDL, FORECASTS_DDL, LAUNCHES_DDL, FINGERPRINT_DDL):
+    for ddl in (SCORES_DDL, FORECASTS_DDL, LAUNCHES_DDL, FINGERPRINT_DDL, *LAUNCH_V3_DDL):
         con.execute(ddl)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -266,7 +276,7 @@ def save_backtest(
         con.unregister("_backtest_rows")
         lc.insert(0, "run_id", run_id)
         con.register("_launch_rows", lc)
-        con.execute("INSERT INTO backtest_launches SELECT * FROM _launch_rows")
+        con.execute("INSERT INTO backtest_launches BY NAME SELECT * FROM _launch_rows")
         con.unregister("_launch_rows")
         old = [
             r[0]
