@@ -225,7 +225,7 @@ def save_backtest(
 ) -> int:
     """Store one backtest (its forecasts, launch forecasts, ``summary`` and the
     ``fingerprint`` of its inputs) in one transaction; the run id."""
-    from barrage.warning.live import model_version, record_sha256, target_key
+    from barrage.warning.forecast_log import model_version, record_sha256, target_key
 
     version, sha = model_version(), record_sha256(con)
     key = target_key(result.target)
@@ -307,7 +307,7 @@ def latest_backtest(con: duckdb.DuckDBPyConnection, target: str | None = None) -
     """The newest stored backtest of ``target`` (default target if None); raises
     :class:`BacktestMissing` when there is none."""
     from barrage.indicators import resolve_target
-    from barrage.warning.live import target_key
+    from barrage.warning.forecast_log import target_key
 
     key = target_key(resolve_target(target))
     row = None

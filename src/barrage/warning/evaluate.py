@@ -18,14 +18,19 @@ from barrage.warning.backtest import (
     run_backtest,
 )
 from barrage.warning.registration import REGISTRATION
-from barrage.warning.scores import METRICS, score_with_intervals, warning_skill
+from barrage.warning.scores import (  # noqa: F401 - the period and reference names live in scores
+    METRICS,
+    PROSPECTIVE_PERIOD,
+    REFERENCE_MODEL,
+    forecast_table,
+    score_with_intervals,
+    warning_skill,
+)
 
 #: Fewer scored origins than this leave a launch period out.
 MIN_LAUNCH_ORIGINS = 30
-PROSPECTIVE_PERIOD = "after_snapshot"
 #: First forecast date by default: this many days after the record's first night.
 BURN_IN_D = 80
-REFERENCE_MODEL = "climatology"
 
 
 def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
@@ -65,13 +70,6 @@ def periods(index: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, np.ndarray
         "heating": heating,
         "non_heating": ~heating,
     }
-
-
-def forecast_table(forecasts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """One horizon's forecasts as (origins x models probabilities, outcome per origin)."""
-    wide = forecasts.pivot(index="as_of", columns="model", values="p")
-    y = forecasts.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
-    return wide, y
 
 
 def score_table(

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import duckdb
     import pandas as pd
 
+    from barrage.indicators import Target
+
 LOG_DDL = """CREATE TABLE IF NOT EXISTS forecast_log (
     seq BIGINT, issued_at TIMESTAMP, as_of DATE, target VARCHAR, model_version VARCHAR,
     record_sha256 VARCHAR, p_json VARCHAR, level VARCHAR, payload_json VARCHAR,
@@ -167,3 +169,31 @@ def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 ]
             )
     return pd.DataFrame(out, columns=cols)
+
+
+# --- the identity of a logged forecast (shared by the live track and the backtest store) ---
+
+
+def model_version() -> str:
+    """The version string stored with every logged forecast (one place)."""
+    from barrage import __version__
+    from barrage.warning.models import PRIMARY_MODEL
+
+    return f"barrage {__version__} / {PRIMARY_MODEL}"
+
+
+def target_key(target: Target) -> str:
+    """How a target is written in the log: a built-in name, or the expression."""
+    return target.expression if target.name == "custom" else target.name
+
+
+def record_sha256(con: duckdb.DuckDBPyConnection) -> str:
+    """SHA-256 of the record file that brought the store to its state (newest ingest)."""
+    from barrage.errors import InputError
+
+    row = con.execute(
+        "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        raise InputError("the store has no ingest yet: nothing to log a forecast against")
+    return str(row[0])

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from barrage import __version__
 from barrage.errors import InputError
 from barrage.indicators import Target, event_flags, outcomes, resolve_target, to_day
 from barrage.warning.assess import MIN_HISTORY_D, WARNING_THRESHOLD, AssessInputs
@@ -35,7 +34,13 @@ from barrage.warning.backtest import (
     realtime_design,
     run_backtest,
 )
-from barrage.warning.forecast_log import append_forecast, read_log
+from barrage.warning.forecast_log import (  # noqa: F401 - the log's identity, used here and re-exported
+    append_forecast,
+    model_version,
+    read_log,
+    record_sha256,
+    target_key,
+)
 from barrage.warning.models import PRIMARY_MODEL, make_model
 from barrage.warning.scores import block_bootstrap_indices, brier, log_score, reliability_table
 from barrage.warning.scores import warning_skill as _warning_skill
@@ -51,11 +56,6 @@ DRIFT_LEVEL = 0.9
 KYIV = "Europe/Kyiv"
 
 
-def model_version() -> str:
-    """The version string stored with every logged forecast (one place)."""
-    return f"barrage {__version__} / {PRIMARY_MODEL}"
-
-
 def update_lock_path(db: str | os.PathLike[str]) -> Path:
     """The lock file that serialises the writers of one store (beside it)."""
     from barrage.record.lock import store_lock_path
@@ -63,24 +63,9 @@ def update_lock_path(db: str | os.PathLike[str]) -> Path:
     return store_lock_path(db)
 
 
-def target_key(target: Target) -> str:
-    """How a target is written in the log: a built-in name, or the expression."""
-    return target.expression if target.name == "custom" else target.name
-
-
 def _newest_sha(con: duckdb.DuckDBPyConnection) -> str:
     """:func:`record_sha256` (log_assessment's parameter of that name shadows it)."""
     return record_sha256(con)
-
-
-def record_sha256(con: duckdb.DuckDBPyConnection) -> str:
-    """SHA-256 of the record file that brought the store to its state (newest ingest)."""
-    row = con.execute(
-        "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        raise InputError("the store has no ingest yet: nothing to log a forecast against")
-    return str(row[0])
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
+
+#: The period of origins whose window closes after the snapshot (the prospective test).
+PROSPECTIVE_PERIOD = "after_snapshot"
+#: The model skill is measured against.
+REFERENCE_MODEL = "climatology"
+
+
+def forecast_table(forecasts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """One horizon's forecasts as (origins x models probabilities, outcome per origin)."""
+    wide = forecasts.pivot(index="as_of", columns="model", values="p")
+    y = forecasts.drop_duplicates("as_of").set_index("as_of")["outcome"].reindex(wide.index)
+    return wide, y
+
 
 _EPS = 1e-6
 

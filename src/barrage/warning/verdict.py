@@ -29,10 +29,15 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.warning.backtest import BacktestResult
-from barrage.warning.evaluate import PROSPECTIVE_PERIOD, REFERENCE_MODEL, forecast_table
 from barrage.warning.models import BASELINES, BASELINES_V2, MODELS
 from barrage.warning.registration import REGISTRATION
-from barrage.warning.scores import block_bootstrap_indices, roc_auc
+from barrage.warning.scores import (
+    PROSPECTIVE_PERIOD,
+    REFERENCE_MODEL,
+    block_bootstrap_indices,
+    forecast_table,
+    roc_auc,
+)
 
 #: Fewer scored origins than this in a cell leave it unscored (as the score table).
 MIN_ORIGINS = 30
