@@ -99,6 +99,8 @@ def test_branch_fields(tmp_path):
         ("mpc.baseMVA = 100;\nmpc.gen = [1 2 3];", "no mpc.bus"),
         ("mpc.baseMVA = 100;\nmpc.bus = [1 3 0];\n", "mpc.bus needs at least 13 columns"),
         ("mpc.baseMVA = -5;\n", "no mpc.bus"),
+        # empty matrices used to raise numpy's reshape error (a traceback, exit 1)
+        ("mpc.baseMVA = 100;\nmpc.a = [\n];\nmpc.bus = [ ];\n", "mpc.bus needs at least 13"),
     ],
 )
 def test_bad_text_names_file(tmp_path, text, fragment):
@@ -168,3 +170,12 @@ def test_load_tags(pglib):
         with_load_tags(net, pd.DataFrame({"bus": [1], "priority_class": ["school"]}))
     with pytest.raises(InputError, match="bus 11 has no load"):
         with_load_tags(net, pd.DataFrame({"bus": [11], "region": ["x"]}))
+
+
+def test_empty_extra_matrices_are_read_as_empty(pglib):
+    """Many empty ``mpc.a = [ ];`` blocks beside a real case: the case still parses."""
+    text = (pglib / "pglib_opf_case24_ieee_rts.m").read_text()
+    padded = text.replace("mpc.bus = [", "mpc.a = [\n];\n" * 1000 + "mpc.bus = [", 1)
+    case = parse_matpower(padded, source="padded.m")
+    assert case["a"].shape == (0, 0)
+    assert np.array_equal(case["bus"], parse_matpower(text)["bus"])

@@ -137,6 +137,9 @@ def parse_matpower(text: str, *, source: str = "<text>") -> dict[str, object]:
             if name in ("bus", "gen", "branch", "gencost"):
                 raise InputError(f"{source}: mpc.{name} holds a non-numeric value") from None
             continue  # text matrices such as mpc.bus_name are not needed
+        if not values:  # an empty matrix ("mpc.x = [ ];"): no rows, no columns
+            out[name] = np.zeros((0, 0))
+            continue
         widths = {len(r) for r in values}
         if len(widths) > 1:
             raise InputError(
