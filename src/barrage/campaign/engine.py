@@ -37,7 +37,7 @@ import pandas as pd
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
-from barrage.grid.restoration import SPARE_POOL, default_repair, price_masks
+from barrage.grid.restoration import SPARE_POOL, assign_crews, default_repair, price_masks
 from barrage.grid.strike import (
     StrikeModel,
     build_strike_model,
@@ -378,18 +378,7 @@ def repair_day(out, work, wait, needs_crew, priority, crews: int):
     """One day of work: ready units (parts on site) are worked on, crew-needing ones by
     at most ``crews`` crews (highest priority first). Returns (out, work, wait, crew_days)."""
     ready = out & (wait <= 0)
-    crew_ready = ready & needs_crew[None, :]
-    runs, m = out.shape
-    if crews >= m:
-        assigned = crew_ready
-    elif crews > 0:
-        score = np.where(crew_ready, priority, -np.inf)
-        top = np.argpartition(-score, crews - 1, axis=1)[:, :crews]
-        assigned = np.zeros_like(crew_ready)
-        rows = np.arange(runs)[:, None]
-        assigned[rows, top] = crew_ready[rows, top]
-    else:
-        assigned = np.zeros_like(crew_ready)
+    assigned = assign_crews(ready & needs_crew[None, :], priority, crews)
     working = assigned | (ready & ~needs_crew[None, :])
     work = np.where(working, work - 1.0, work)
     done = out & working & (work <= 0)

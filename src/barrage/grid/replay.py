@@ -341,18 +341,11 @@ def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=
     """:func:`replay_check` of a strike scenario (path or :class:`StrikeScenario`) on the
     record in the store ``db``: the one call behind ``barrage simulate replay``."""
     from barrage.grid.strike import build_strike_model, checked_strike_request
-    from barrage.record.nights import nightly_by_class
-    from barrage.record.store import connect
 
     scenario = checked_strike_request(scenario, runs, seed)
     if runs < 20:
         raise InputError(f"--runs: expected at least 20 runs for a 90% interval, got {runs}")
-    con = connect(db, read_only=True)
-    try:
-        launched = nightly_by_class(con, "launched", full_calendar=False)
-        destroyed = nightly_by_class(con, "destroyed", full_calendar=False)
-    finally:
-        con.close()
+    launched, destroyed = _launched_destroyed(db)
     model = build_strike_model(scenario, grid_dir=grid_dir)
     return {
         "scenario": scenario.name,
@@ -431,6 +424,12 @@ def _capacity_back_days(model, camp: Campaign, share: float) -> np.ndarray:
 
 def last_strike_impact_from_store(db, **kwargs) -> dict:
     """:func:`last_strike_impact` on the record in the store ``db`` (``barrage run``)."""
+    launched, destroyed = _launched_destroyed(db)
+    return last_strike_impact(launched, destroyed, **kwargs)
+
+
+def _launched_destroyed(db) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Launched and destroyed by night and class (nights with attacks) from the store."""
     from barrage.record.nights import nightly_by_class
     from barrage.record.store import connect
 
@@ -440,4 +439,4 @@ def last_strike_impact_from_store(db, **kwargs) -> dict:
         destroyed = nightly_by_class(con, "destroyed", full_calendar=False)
     finally:
         con.close()
-    return last_strike_impact(launched, destroyed, **kwargs)
+    return launched, destroyed

@@ -316,6 +316,21 @@ def _spare_grants(damaged, kinds, priority, spares) -> tuple[np.ndarray, np.ndar
     return needs, got
 
 
+def assign_crews(crew_ready: np.ndarray, priority: np.ndarray, crews: int) -> np.ndarray:
+    """Which of the (runs x units) ``crew_ready`` units the ``crews`` crews of each run
+    work on today: the highest ``priority`` first (all of them when crews suffice)."""
+    runs, m = crew_ready.shape
+    if crews >= m:
+        return crew_ready
+    assigned = np.zeros_like(crew_ready)
+    if crews > 0:
+        score = np.where(crew_ready, priority, -np.inf)
+        top = np.argpartition(-score, crews - 1, axis=1)[:, :crews]
+        rows = np.arange(runs)[:, None]
+        assigned[rows, top] = crew_ready[rows, top]
+    return assigned
+
+
 def repair_schedule(
     damaged: np.ndarray,
     kinds: np.ndarray,
@@ -334,28 +349,17 @@ def repair_schedule(
     (:data:`SPARE_POOL` names each unit type's pool). A destroyed unit without a spare
     waits its lead time before work starts.
     """
-    runs, m = damaged.shape
     needs_crew = np.isin(kinds, list(_NEEDS_CREW))[None, :]
     needs, got_spare = _spare_grants(damaged, kinds, priority, spares)
     wait = np.where(needs & ~got_spare, lead_days, 0.0)
     remaining = np.where(damaged, np.maximum(work_days, 1e-9), 0.0)
     last_day = np.where(damaged, horizon_days, -1)
-    rows = np.arange(runs)[:, None]
     for day in range(horizon_days):
         active = remaining > 0
         if not active.any():
             break
         ready = active & (wait <= day)
-        crew_ready = ready & needs_crew
-        if crews >= m:
-            assigned = crew_ready
-        elif crews > 0:
-            score = np.where(crew_ready, priority, -np.inf)
-            top = np.argpartition(-score, crews - 1, axis=1)[:, :crews]
-            assigned = np.zeros_like(crew_ready)
-            assigned[rows, top] = crew_ready[rows, top]
-        else:
-            assigned = np.zeros_like(crew_ready)
+        assigned = assign_crews(ready & needs_crew, priority, crews)
         working = assigned | (ready & ~needs_crew)
         remaining = remaining - working
         done = active & (remaining <= 0)
