@@ -46,16 +46,12 @@ def vector_min_stock(theta, log_s0, knots, day0, launched):
     return stock.min(axis=1)
 
 
-def main() -> None:
-    import pandas as pd
-
+def stockpile_inputs(name: str):
+    """The scripts' shared set-up: ``--db`` (else the shared record ingested into a
+    temporary store) and ``--samples``; the night totals, family launches, massive
+    nights and statements."""
     from barrage.record import ingest_record, load_night_totals
-    from barrage.stockpile import (
-        StockpileModel,
-        family_launches,
-        load_statements,
-        massive_night_dates,
-    )
+    from barrage.stockpile import family_launches, load_statements, massive_night_dates
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", type=Path, default=None)
@@ -63,10 +59,20 @@ def main() -> None:
     args = ap.parse_args()
     db = args.db
     if db is None:
-        db = Path(tempfile.mkdtemp()) / "bench.duckdb"
+        db = Path(tempfile.mkdtemp()) / f"{name}.duckdb"
         ingest_record(DATA / "attack-record" / "missile_attacks_daily.csv", db)
     nt = load_night_totals(db)
-    launches, massive, statements = family_launches(nt), massive_night_dates(nt), load_statements()
+    return args, nt, family_launches(nt), massive_night_dates(nt), load_statements()
+
+
+def main() -> None:
+    import pandas as pd
+
+    from barrage.stockpile import (
+        StockpileModel,
+    )
+
+    args, nt, launches, massive, statements = stockpile_inputs("bench")
     as_of = pd.Timestamp(nt["night"].max()) + pd.Timedelta(days=1)
 
     t0 = time.perf_counter()

@@ -12,15 +12,13 @@ About two minutes on two cores.
 
 from __future__ import annotations
 
-import argparse
 import math
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from bench_stockpile import stockpile_inputs  # the scripts' shared set-up (same folder)
+
 AS_OF = "2025-10-01"
 SETTINGS = {"anchor off": None, "as shipped (sd 1.0)": 1.0, "twice as strong (sd 0.5)": 0.5}
 
@@ -35,12 +33,8 @@ def n(v: float) -> str:
 def main() -> None:
     import pandas as pd
 
-    from barrage.record import ingest_record, load_night_totals
     from barrage.stockpile import (
         StockpileModel,
-        family_launches,
-        load_statements,
-        massive_night_dates,
         posterior_checks,
     )
     from barrage.stockpile.checks import (
@@ -51,16 +45,7 @@ def main() -> None:
         tempo_ratios,
     )
 
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--db", type=Path, default=None)
-    ap.add_argument("--samples", type=int, default=2000)
-    args = ap.parse_args()
-    db = args.db
-    if db is None:
-        db = Path(tempfile.mkdtemp()) / "checks.duckdb"
-        ingest_record(DATA / "attack-record" / "missile_attacks_daily.csv", db)
-    nt = load_night_totals(db)
-    launches, massive, statements = family_launches(nt), massive_night_dates(nt), load_statements()
+    args, nt, launches, massive, statements = stockpile_inputs("checks")
 
     t0 = time.perf_counter()
     model = StockpileModel(n_samples=args.samples).fit(
