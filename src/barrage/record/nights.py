@@ -33,14 +33,26 @@ def _missile_list() -> str:
     return ", ".join(f"'{c}'" for c in MISSILE_CLASSES)
 
 
-def night_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per (night, weapon_class, family): launched, destroyed, not_reach_goal."""
-    df = con.execute(
-        "SELECT night, weapon_class, family, launched, destroyed, not_reach_goal, rows "
-        "FROM night_totals ORDER BY night, weapon_class, family"
-    ).df()
+def per_night(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    """A query with a ``night`` column as a frame, ``night`` as datetime64[ns]."""
+    df = con.execute(sql).df()
     df["night"] = df["night"].astype("datetime64[ns]")
     return df
+
+
+def load_per_night(db: str | os.PathLike[str], sql: str) -> pd.DataFrame:
+    """:func:`per_night` on a store file (opened read-only)."""
+    with open_store(db) as con:
+        return per_night(con, sql)
+
+
+def night_totals(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """One row per (night, weapon_class, family): launched, destroyed, not_reach_goal."""
+    return per_night(
+        con,
+        "SELECT night, weapon_class, family, launched, destroyed, not_reach_goal, rows "
+        "FROM night_totals ORDER BY night, weapon_class, family",
+    )
 
 
 def load_night_totals(db: str | os.PathLike[str] = DEFAULT_DB) -> pd.DataFrame:

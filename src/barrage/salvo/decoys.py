@@ -85,18 +85,16 @@ def load_drone_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     Columns: ``night, launched, destroyed, lost, shaheds`` (``shaheds`` NaN on nights
     without ``is_shahed``). Regional duplicates are left out, as in every total.
     """
-    from barrage.record.store import open_store
+    from barrage.record.nights import load_per_night
 
-    with open_store(db) as con:
-        df = con.execute(
-            "SELECT night, sum(coalesce(launched, 0)) AS launched, "
-            "sum(coalesce(destroyed, 0)) AS destroyed, "
-            "sum(coalesce(not_reach_goal, 0)) AS lost, sum(is_shahed) AS shaheds "
-            "FROM attack_rows WHERE weapon_class = 'attack_drone' "
-            "AND NOT is_regional_duplicate GROUP BY night ORDER BY night"
-        ).df()
-    df["night"] = df["night"].astype("datetime64[ns]")
-    return df
+    return load_per_night(
+        db,
+        "SELECT night, sum(coalesce(launched, 0)) AS launched, "
+        "sum(coalesce(destroyed, 0)) AS destroyed, "
+        "sum(coalesce(not_reach_goal, 0)) AS lost, sum(is_shahed) AS shaheds "
+        "FROM attack_rows WHERE weapon_class = 'attack_drone' "
+        "AND NOT is_regional_duplicate GROUP BY night ORDER BY night",
+    )
 
 
 def _beta_row(successes: float, trials: float) -> dict[str, float]:

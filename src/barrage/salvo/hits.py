@@ -19,17 +19,16 @@ import pandas as pd
 
 def load_hit_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     """Drone nights reporting hit locations: ``night, leakers, hit_locations``."""
-    from barrage.record.store import open_store
+    from barrage.record.nights import load_per_night
 
-    with open_store(db) as con:
-        df = con.execute(
-            "SELECT night, sum(coalesce(launched, 0)) - sum(coalesce(destroyed, 0)) "
-            "- sum(coalesce(not_reach_goal, 0)) AS leakers, "
-            "sum(num_hit_location) AS hit_locations FROM attack_rows "
-            "WHERE weapon_class = 'attack_drone' AND NOT is_regional_duplicate "
-            "GROUP BY night HAVING count(num_hit_location) > 0 ORDER BY night"
-        ).df()
-    df["night"] = df["night"].astype("datetime64[ns]")
+    df = load_per_night(
+        db,
+        "SELECT night, sum(coalesce(launched, 0)) - sum(coalesce(destroyed, 0)) "
+        "- sum(coalesce(not_reach_goal, 0)) AS leakers, "
+        "sum(num_hit_location) AS hit_locations FROM attack_rows "
+        "WHERE weapon_class = 'attack_drone' AND NOT is_regional_duplicate "
+        "GROUP BY night HAVING count(num_hit_location) > 0 ORDER BY night",
+    )
     df["leakers"] = df["leakers"].clip(lower=0)
     return df
 

@@ -18,16 +18,14 @@ from scipy import stats
 
 def load_jet_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     """Nights with jet Shaheds reported: ``night, launched, destroyed`` of the jets."""
-    from barrage.record.store import open_store
+    from barrage.record.nights import load_per_night
 
-    with open_store(db) as con:
-        df = con.execute(
-            "SELECT night, sum(turbojet) AS launched, sum(coalesce(turbojet_destroyed, 0)) "
-            "AS destroyed FROM attack_rows WHERE turbojet > 0 AND NOT is_regional_duplicate "
-            "GROUP BY night ORDER BY night"
-        ).df()
-    df["night"] = df["night"].astype("datetime64[ns]")
-    return df
+    return load_per_night(
+        db,
+        "SELECT night, sum(turbojet) AS launched, sum(coalesce(turbojet_destroyed, 0)) "
+        "AS destroyed FROM attack_rows WHERE turbojet > 0 AND NOT is_regional_duplicate "
+        "GROUP BY night ORDER BY night",
+    )
 
 
 def calibrate_jets(jet_nights: pd.DataFrame) -> dict[str, float]:
