@@ -15,6 +15,17 @@ from typing import Any
 Scope = dict[str, Any]
 
 
+async def send_json_error(send, status: int, detail: str, *, close: bool = False) -> None:
+    """Answer at the ASGI level (before the app runs) with ``{"detail": ...}``;
+    ``close`` asks the client to drop the connection (its body is not read)."""
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyLimit:
     """Refuse request bodies over ``max_bytes`` except on ``exempt`` paths."""
 
@@ -24,19 +35,7 @@ class BodyLimit:
         self.exempt = exempt
 
     async def _refuse(self, send, detail: str) -> None:
-        body = json.dumps({"detail": detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_json_error(send, 413, detail, close=True)
 
     async def __call__(self, scope: Scope, receive, send) -> None:
         if scope["type"] != "http" or scope.get("path", "") in self.exempt:
@@ -116,20 +115,8 @@ class HostAllowList:
         if _host_name(host) in self.allowed:
             await self.app(scope, receive, send)
             return
-        body = json.dumps(
-            {"detail": f"host {shown(host)!r} is not served here (BARRAGE_ALLOWED_HOSTS)"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 400,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"host {shown(host)!r} is not served here (BARRAGE_ALLOWED_HOSTS)"
+        await send_json_error(send, 400, detail)
 
 
 def header_timeout_protocol(timeout_s: float):
