@@ -324,10 +324,12 @@ def inputs_from_store(
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
         record, sha = KnownRecord.from_store(store), _newest_sha(store)
+        stored_verdict = _stored_verdict(store, tgt)
         cache_dir = store_cache_dir(store)
-    else:
+    else:  # one connection for the record, its hash and the stored verdict
         with open_store(store) as con:
             record, sha = KnownRecord.from_store(con), _newest_sha(con)
+            stored_verdict = _stored_verdict(con, tgt)
         cache_dir = refit_cache_dir(store)
     if weather is None or not isinstance(weather, pd.DataFrame):
         weather = load_weather(weather if weather is not None else default_weather_path())
@@ -336,26 +338,19 @@ def inputs_from_store(
         target=tgt,
         weather=weather,
         stockpile=StockpileFeatures(record, cache_dir=cache_dir),
-        stored_verdict=_stored_verdict(store, tgt),
+        stored_verdict=stored_verdict,
         record_sha256=sha,
     )
 
 
-def _stored_verdict(store, target: Target) -> dict | None:
+def _stored_verdict(con, target: Target) -> dict | None:
     """The verdict of the newest stored backtest of ``target`` (None when none)."""
-    from barrage.record import open_store
     from barrage.warning.backtest_store import BacktestMissing, latest_backtest
 
-    def read(con) -> dict | None:
-        try:
-            return latest_backtest(con, target).summary.get("verdict")
-        except BacktestMissing:
-            return None
-
-    if hasattr(store, "execute"):
-        return read(store)
-    with open_store(store) as con:
-        return read(con)
+    try:
+        return latest_backtest(con, target).summary.get("verdict")
+    except BacktestMissing:
+        return None
 
 
 def _newest_sha(con) -> str | None:
