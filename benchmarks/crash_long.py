@@ -31,7 +31,7 @@ def main() -> None:
     }
     t0 = time.perf_counter()
     code = subprocess.call(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-s",
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "-s",
          str(REPO / "tests" / "test_hardening_crash.py")],
         env=env,
     )  # fmt: skip

@@ -33,7 +33,7 @@ def main() -> None:
     }
     t0 = time.perf_counter()
     code = subprocess.call(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
          str(REPO / "tests" / "test_hardening_fuzz.py"), "-k", "dict or file or parser"],
         env=env,
     )  # fmt: skip

@@ -266,7 +266,7 @@ def test_env(dest: Path) -> dict[str, str]:
 def run_tests(dest: Path, tests: tuple[str, ...], env: dict, timeout_s: float | None):
     """(pytest exit code or None on timeout, seconds). The run is its own process group,
     so a timeout also ends the servers and workers the tests started."""
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *tests]
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
