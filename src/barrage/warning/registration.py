@@ -38,6 +38,12 @@ LAUNCH_SIMPLICITY: tuple[str, ...] = (
     "window_negbin_45",
     "nightly_draws_90",
     "negbin_features",
+    # v3.1 amendment
+    "level_draws_14",
+    "aci_draws_90",
+    "aci_level_14",
+    "track_draws_90",
+    "track_level_14",
 )
 #: A development score within this of the best counts as a tie.
 TIE_BRIER = 0.0005
@@ -94,6 +100,19 @@ def select_primary(dev_brier: Mapping[str, float]) -> str:
         raise ValueError("dev_brier: no explainable model scored")
     best = min(scored.values())
     return next(m for m in EXPLAINABLE_MODELS if m in scored and scored[m] <= best + TIE_BRIER)
+
+
+def select_launch_primary_v31(
+    dev_pinball: Mapping[str, float], dev_coverage: Mapping[str, float], band=(0.75, 0.85)
+) -> str:
+    """The v3.1 launch rule, fixed before its development run: among the models whose
+    10-90% coverage on the development origins lies in ``band`` (the aim), the v3 rule
+    (:func:`select_launch_primary`: lowest pinball, a 1% tie to the simpler); when no
+    model lies in the band, the v3 rule over all of them. The aim has two parts, coverage
+    and pinball, and the v3 rule read only the second."""
+    lo, hi = band
+    inside = {m: v for m, v in dev_pinball.items() if lo <= dev_coverage.get(m, -1) <= hi}
+    return select_launch_primary(inside or dev_pinball)
 
 
 def select_launch_primary(dev_pinball: Mapping[str, float]) -> str:
