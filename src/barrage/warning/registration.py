@@ -1,4 +1,5 @@
-"""The warning's third registration: targets, primaries, candidates, rules, windows, aims.
+"""The warning's third registration (and its v3.1 launch-count amendment): targets,
+primaries, candidates, rules, windows, aims.
 
 Frozen before the final run on the record snapshot (docs/warning-registration.md; git
 shows the order). The constant :data:`REGISTRATION` is what the verdict, the assessment
@@ -13,7 +14,7 @@ was committed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 #: Models whose probability splits exactly into a base and additive log-odds terms (the
@@ -127,7 +128,8 @@ def select_launch_primary(dev_pinball: Mapping[str, float]) -> str:
     return next(m for m in LAUNCH_SIMPLICITY if m in scored and scored[m] <= limit)
 
 
-REGISTRATION = Registration(
+#: The third version as registered (commit ab2e7da), kept as history.
+REGISTRATION_V3 = Registration(
     version="v3",
     headline_target="massive_combined",
     targets=("massive_combined", "massive_missiles"),
@@ -154,4 +156,26 @@ REGISTRATION = Registration(
         "ballistic_missile": "window_negbin_90",
     },
     launch_aim_coverage=(0.75, 0.85),
+)
+
+#: The v3.1 launch-count amendment (docs/warning-registration.md): the third version with
+#: new launch candidates and the launch primaries picked by :func:`select_launch_primary_v31`
+#: on the development origins. Everything else is the third version's.
+REGISTRATION = replace(
+    REGISTRATION_V3,
+    version="v3.1",
+    launch_candidates=(
+        *REGISTRATION_V3.launch_candidates,
+        "level_draws_14",
+        "aci_draws_90",
+        "aci_level_14",
+        "track_draws_90",
+        "track_level_14",
+    ),
+    launch_primaries={
+        "attack_drone": "track_draws_90",
+        "missiles": "nightly_draws_90",
+        "cruise_missile": "nightly_draws_90",
+        "ballistic_missile": "recent_quantiles",
+    },
 )
