@@ -330,3 +330,37 @@ def test_the_v31_rule_keeps_to_the_coverage_band():
     assert select_launch_primary_v31(pin, cov) == "aci_draws_90"
     # nobody in the band: the v3 rule over all
     assert select_launch_primary_v31(pin, dict.fromkeys(pin, 0.5)) == "recent_quantiles"
+
+
+def test_launch_scores_cover_the_new_models_on_every_period_after_the_snapshot_too():
+    # a newer record (origins to 2026-03-31): every launch model, the adaptive ones
+    # included, is scored on the registered window and on the prospective period
+    from types import SimpleNamespace
+
+    from barrage.warning.evaluate import PROSPECTIVE_PERIOD, launch_scores
+    from barrage.warning.launches import LAUNCH_MODELS
+
+    as_of = pd.date_range("2024-06-01", "2026-03-31")
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame(
+            {
+                "as_of": as_of,
+                "group": "attack_drone",
+                "model": name,
+                "horizon_days": 7,
+                "crps": np.nan,
+                "pinball": rng.random(len(as_of)),
+                "covered_80": (rng.random(len(as_of)) < 0.8).astype(float),
+                "outcome": 1.0,
+            }
+        )
+        for name in LAUNCH_MODELS
+    ]
+    scores = launch_scores(SimpleNamespace(launches=pd.concat(frames, ignore_index=True)))
+    after = scores[scores["period"] == PROSPECTIVE_PERIOD]
+    assert set(after["model"]) == set(LAUNCH_MODELS)
+    # origins whose 7-night window closes after 2025-09-30: 2025-09-25 .. 2026-03-31
+    assert set(after["origins"]) == {len(pd.date_range("2025-09-25", "2026-03-31"))}
+    reg = scores[scores["period"] == "registered_last_12m"]
+    assert set(reg["origins"]) == {len(pd.date_range("2024-10-01", "2025-09-24"))}

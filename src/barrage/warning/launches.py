@@ -454,8 +454,7 @@ class AdaptiveConformalLaunchModel(BaseEstimator):
     The fit replays the training origins in order from the base's real-time forecasts
     (the base learns nothing, so the replay equals the online run); the forecast uses the
     states reached after the last known outcome, the quantiles sorted (the rearrangement
-    never raises the pinball loss). Quantiles only: no CRPS (the mean reported is the
-    base's).
+    never raises the pinball loss). Quantiles only: no CRPS.
 
     Attributes: ``states_`` (what the forecast uses), ``states_path_`` (the states used
     at each training origin)."""
@@ -516,8 +515,14 @@ class AdaptiveConformalLaunchModel(BaseEstimator):
         return np.sort(qs, axis=1)
 
     def predict_mean(self, X: pd.DataFrame) -> np.ndarray:
+        """The base's mean, moved as the median is on the log scale (``(mean + 1)
+        e^theta_50 - 1``), so that a shown mean stays with its corrected interval; a
+        summary for reading, not scored (the forecast is its three quantiles)."""
         check_is_fitted(self)
-        return self.base_.predict_mean(X)
+        mean = self.base_.predict_mean(X)
+        if self.scale == "log":
+            return (mean + 1) * np.exp(self.states_[QUANTILES.index(0.5)]) - 1
+        return mean
 
     def predict_dispersion(self, X: pd.DataFrame) -> np.ndarray:
         return np.full(len(X), np.nan)
