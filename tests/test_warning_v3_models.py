@@ -364,3 +364,28 @@ def test_launch_scores_cover_the_new_models_on_every_period_after_the_snapshot_t
     assert set(after["origins"]) == {len(pd.date_range("2025-09-25", "2026-03-31"))}
     reg = scores[scores["period"] == "registered_last_12m"]
     assert set(reg["origins"]) == {len(pd.date_range("2024-10-01", "2025-09-24"))}
+
+
+@pytest.mark.parametrize("name", ["aci_draws_90", "track_level_14"])
+def test_a_refit_that_resumes_the_last_replay_equals_a_replay_from_the_start(name, design):
+    from barrage.warning import launches
+
+    X, _ = design
+    y = X[window_column(90, "attack_drone", 7, "q50")].fillna(0).to_numpy()[::-1].copy()
+    fresh = {}
+    for n in (500, 650):
+        launches._REPLAYS.clear()
+        fresh[n] = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:n], y[:n])
+    launches._REPLAYS.clear()
+    make_launch_model(name, "attack_drone", 7).fit(X.iloc[:500], y[:500])
+    resumed = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y[:650])
+    np.testing.assert_array_equal(resumed.states_, fresh[650].states_)
+    np.testing.assert_array_equal(resumed.states_path_, fresh[650].states_path_)
+    # changed early rows are not resumed from
+    y2 = y.copy()
+    y2[10] += 1000
+    changed = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y2[:650])
+    launches._REPLAYS.clear()
+    again = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y2[:650])
+    np.testing.assert_array_equal(changed.states_path_, again.states_path_)
+    assert not np.array_equal(fresh[500].states_, fresh[650].states_)

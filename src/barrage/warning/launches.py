@@ -27,6 +27,8 @@ long-run share of outcomes at or below each quantile tends to a whatever the dri
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -404,30 +406,58 @@ def online_quantile_states(
     for each target level a, where origin j's k-night outcome is known at origin i when
     ``days[j] + k + 1 <= days[i]`` (the backtest's gap). The outcome lies at or below the
     quantile issued with state s exactly when ``score <= clip(s)`` (``score < clip(s)``
-    with ``strict``), the clip being ``bounds``. Returns the states used at each row
-    (n, levels) and the state after every row's outcome (levels,), the one to forecast
-    with after all the rows. A miss moves the state up by ``step * a``, a hit down by
-    ``step * (1 - a)``: it settles where a share a of the outcomes are hits, whatever
-    the drift (Gibbs and Candes 2021, eq. 2, on each level; Angelopoulos, Candes and
-    Tibshirani 2023, quantile tracking, on a score)."""
+    with ``strict``), the clip being ``bounds``; ``scores`` is one column for every level
+    or one per level. Returns the states used at each row (n, levels) and the state after
+    every row's outcome (levels,), the one to forecast with after all the rows. A miss
+    moves the state up by ``step * a``, a hit down by ``step * (1 - a)``: it settles where
+    a share a of the outcomes are hits, whatever the drift (Gibbs and Candes 2021, eq. 2,
+    on each level; Angelopoulos, Candes and Tibshirani 2023, quantile tracking, on a
+    score)."""
+    used, hits = _replay(scores, days, horizon_d, starts, targets, step, bounds, strict)
+    return used, _final_states(starts, targets, step, hits)
+
+
+def _final_states(starts, targets, step: float, hits: np.ndarray) -> np.ndarray:
+    """The states after every replayed row's outcome (all of them known)."""
+    n = hits.shape[0] - 1
+    return np.asarray(starts, float) + step * (n * np.asarray(targets, float) - hits[n])
+
+
+def _replay(scores, days, horizon_d, starts, targets, step, bounds, strict, prefix=None):
+    """The loop of :func:`online_quantile_states`; returns the states used and the running
+    hit counts (n + 1, levels). ``prefix``: the states and hit counts of the first m rows
+    from an earlier replay of the same rows (the loop resumes at row m)."""
     scores, days = np.asarray(scores, float), np.asarray(days, np.int64)
-    n = scores.size
+    if scores.ndim == 1:
+        scores = np.repeat(scores[:, None], len(targets), axis=1)
+    n = scores.shape[0]
     n_known = np.searchsorted(days, days - horizon_d - 1, side="right").tolist()
     lo, hi = bounds
     used = np.empty((n, len(targets)))
-    final = np.empty(len(targets))
-    sc = scores.tolist()
+    hits = np.zeros((n + 1, len(targets)), np.int64)
+    m0 = 0
+    if prefix is not None:
+        m0 = prefix[0].shape[0]
+        used[:m0], hits[: m0 + 1] = prefix[0], prefix[1]
     for c, (s0, a) in enumerate(zip(starts, targets, strict=True)):
-        hits = [0] * (n + 1)  # hits[m]: hits among the first m rows
-        col = used[:, c]
-        for i in range(n):
+        h = hits[:, c].tolist()  # h[m]: hits among the first m rows
+        sc, col = scores[:, c].tolist(), used[:, c]
+        for i in range(m0, n):
             m = n_known[i]
-            state = s0 + step * (m * a - hits[m])
+            state = s0 + step * (m * a - h[m])
             col[i] = state
             bound = min(max(state, lo), hi)
-            hits[i + 1] = hits[i] + (sc[i] < bound if strict else sc[i] <= bound)
-        final[c] = s0 + step * (n * a - hits[n])
-    return used, final
+            h[i + 1] = h[i] + (sc[i] < bound if strict else sc[i] <= bound)
+        hits[:, c] = h
+    return used, hits
+
+
+#: The last replay of each adaptive model (by group, horizon and settings): its rows'
+#: inputs (day, base mean, base dispersion, outcome), scores, states and hit counts. A
+#: refit whose first rows have exactly these inputs resumes after them (the backtest
+#: refits weekly on a growing history); any other fit replays from the start.
+_REPLAYS: dict[tuple, tuple] = {}
+_REPLAYS_LOCK = threading.Lock()
 
 
 def aci_levels(
@@ -484,23 +514,41 @@ class AdaptiveConformalLaunchModel(BaseEstimator):
         self.base_ = make_launch_model(self.base, self.group, self.horizon_days).fit(X, y)
         y = np.asarray(y, float)
         days = pd.DatetimeIndex(X.index).to_numpy().astype("datetime64[D]").astype(np.int64)
-        k = self.horizon_days
+        mu, r = self.base_.predict_mean(X), self.base_.predict_dispersion(X)
+        inputs = np.column_stack([days, mu, r, y])
+        key = (self.group, self.horizon_days, self.base, self.gamma, self.scale)
+        with _REPLAYS_LOCK:
+            last = _REPLAYS.get(key)
+        m = 0 if last is None else last[0].shape[0]
+        if m and (m > len(y) or not np.array_equal(last[0], inputs[:m], equal_nan=True)):
+            m = 0
+        scores = np.empty((len(y), len(QUANTILES)))
+        if m:
+            scores[:m] = last[1]
+        scores[m:] = self._scores(X.iloc[m:], mu[m:], r[m:], y[m:])
         if self.scale == "level":
-            mu, r = self.base_.predict_mean(X), self.base_.predict_dispersion(X)
+            starts, bounds, strict = QUANTILES, ACI_LEVEL_BOUNDS, True
+        else:
+            starts, bounds, strict = (0.0,) * len(QUANTILES), (-np.inf, np.inf), False
+        used, hits = _replay(
+            scores, days, self.horizon_days, starts, QUANTILES, self.gamma, bounds, strict,
+            prefix=(last[2][:m], last[3][: m + 1]) if m else None,
+        )  # fmt: skip
+        with _REPLAYS_LOCK:
+            _REPLAYS[key] = (inputs, scores, used, hits)
+        self.states_path_ = used
+        self.states_ = _final_states(starts, QUANTILES, self.gamma, hits)
+        return self
+
+    def _scores(self, X: pd.DataFrame, mu, r, y) -> np.ndarray:
+        """Per row and level, the score whose comparison with the state says whether the
+        outcome lay at or below the issued quantile (:func:`online_quantile_states`)."""
+        if self.scale == "level":
             # y <= Q(l) for an integer quantile Q exactly when F(ceil(y) - 1) < l
             below = stats.nbinom.cdf(np.ceil(y) - 1, r, r / (r + mu))
-            self.states_path_, self.states_ = aci_levels(below, days, k, QUANTILES, self.gamma)
-            return self
-        q = self.base_.predict_quantiles(X)
-        paths, finals = [], []
-        for j, a in enumerate(QUANTILES):  # y <= Q exactly when log1p(y) - log1p(q) <= theta
-            p, f = online_quantile_states(
-                np.log1p(y) - np.log1p(q[:, j]), days, k, (0.0,), (a,), self.gamma
-            )
-            paths.append(p[:, 0])
-            finals.append(f[0])
-        self.states_path_, self.states_ = np.column_stack(paths), np.array(finals)
-        return self
+            return np.repeat(below[:, None], len(QUANTILES), axis=1)
+        # y <= (q + 1) e^theta - 1 exactly when log1p(y) - log1p(q) <= theta
+        return np.log1p(y)[:, None] - np.log1p(self.base_.predict_quantiles(X))
 
     def predict_quantiles(self, X: pd.DataFrame, q=QUANTILES) -> np.ndarray:
         check_is_fitted(self)
