@@ -11,6 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from barrage.cli import app
+from barrage.warning.launches import ADAPTIVE
+from barrage.warning.registration import REGISTRATION
 
 runner = CliRunner()
 #: Early (first winter), the Khmelnytskyi-strike autumn, spring of a heating season, a
@@ -58,6 +60,12 @@ def test_assess_json_shape(assessed_full):
         "cruise_missile",
         "ballistic_missile",
     }
+    # the launch forecast comes from the registered launch model (v3.1 amendment)
+    assert REGISTRATION.launch_primaries["attack_drone"] == "track_draws_90"
+    for g, by_k in a["expected_launches"].items():
+        for v in by_k.values():
+            assert v["model"] == REGISTRATION.launch_primaries[g]
+            assert 0 <= v["p10"] <= v["p50"] <= v["p90"]
     assert a["drivers"] and {"indicator", "value", "percentile", "effect"} <= set(a["drivers"][0])
     # the drivers are the primary's own terms: base + terms = the 7-day log-odds
     att = a["attribution"]
@@ -223,10 +231,18 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     # launch scores: pinball loss and 10-90% coverage for every model, the naive baseline
     # (quantiles only) without a CRPS
     launch = [r for r in summary["launch_crps"] if r["period"] == "all"]
-    assert {r["model"] for r in launch} >= {"recent_quantiles", "nightly_draws_90"}
+    assert {r["model"] for r in launch} >= {
+        "recent_quantiles",
+        "nightly_draws_90",
+        "level_draws_14",
+        *ADAPTIVE,
+    }
     for r in launch:
         assert r["pinball_mean"] > 0 and 0 <= r["coverage_80"] <= 1
-        assert (r["crps_mean"] is None) == (r["model"] == "recent_quantiles")
+        # quantile-only forecasts (the naive baseline, the adaptive models) get no CRPS
+        assert (r["crps_mean"] is None) == (r["model"] in ("recent_quantiles", *ADAPTIVE))
+    registered = [r for r in launch if r["model"] == REGISTRATION.launch_primaries[r["group"]]]
+    assert {r["group"] for r in registered} == set(REGISTRATION.launch_primaries)
     assert df["as_of"].min() == "2025-04-01" and df["as_of"].max() == "2025-06-30"
 
 

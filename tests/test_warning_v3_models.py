@@ -245,3 +245,147 @@ def test_boosted_trees_run_openmp_on_one_thread_with_one_controller():
     with _one_openmp_thread():
         omp = [i for i in threadpool_info() if i["user_api"] == "openmp"]
         assert omp and all(i["num_threads"] == 1 for i in omp)
+
+
+def test_aci_moves_each_level_by_gamma_times_target_minus_hit():
+    # horizon 1: origin j's outcome is known from origin j + 2 on (the backtest's gap)
+    from barrage.warning.launches import aci_levels
+
+    gamma, a = 0.1, 0.9
+    below = np.array([0.95, 0.20, 0.95, 0.95, 0.30])  # y <= Q(l) exactly when below < l
+    used, final = aci_levels(below, np.arange(5), 1, (a,), gamma)
+    # by hand: l0 = l1 = 0.9 (nothing known); row 0 missed (0.95 >= 0.9): l2 = 0.9 + 0.1 *
+    # (0.9 - 0) = 0.99; row 1 hit: l3 = 0.99 + 0.1 * (0.9 - 1) = 0.98; row 2 at 0.99 hit:
+    # l4 = 0.97; rows 3 (at 0.98) and 4 (at 0.97) hit: final 0.97 - 0.02 = 0.95
+    np.testing.assert_allclose(used[:, 0], [0.9, 0.9, 0.99, 0.98, 0.97])
+    assert final[0] == pytest.approx(0.95)
+
+
+def test_aci_uses_no_outcome_before_it_is_known():
+    from barrage.warning.launches import aci_levels
+
+    below = np.random.default_rng(3).random(60)
+    days = np.arange(60)
+    used, _ = aci_levels(below, days, 7, (0.1, 0.5, 0.9), 0.05)
+    changed = below.copy()
+    changed[30:] = 1 - changed[30:]  # outcomes of origins 30.. are not known before origin 38
+    used2, _ = aci_levels(changed, days, 7, (0.1, 0.5, 0.9), 0.05)
+    np.testing.assert_array_equal(used[:38], used2[:38])
+    assert not np.array_equal(used[38:], used2[38:])
+    np.testing.assert_array_equal(used[:8], 0 * used[:8] + [0.1, 0.5, 0.9])
+
+
+@pytest.fixture(scope="module")
+def tripled_level():
+    """7-night drone sums whose level triples a third of the way in, beside a 90-night
+    window that never moves (the worst case of a window that lags)."""
+    from barrage.warning.launches import window_column
+
+    rng = np.random.default_rng(5)
+    n = 1200
+    idx = pd.date_range("2022-01-01", periods=n, name="as_of")
+    X = pd.DataFrame(
+        {
+            window_column(90, "attack_drone", 1, "mean"): 50.0,
+            window_column(90, "attack_drone", 1, "var"): 50.0 + 50.0**2 / 5,
+        },
+        index=idx,
+    )
+    level = np.where(np.arange(n) < n // 3, 50.0, 150.0) * 7
+    return X, rng.negative_binomial(35, 35 / (35 + level)).astype(float)
+
+
+def _late_coverage(name, X, y):
+    covered = []
+    for i in range(2 * len(y) // 3, len(y), 25):  # refits as the backtest makes them
+        train = slice(0, i - 7)
+        m = make_launch_model(name, "attack_drone", 7).fit(X[train], y[train])
+        q = m.predict_quantiles(X.iloc[i : i + 1])[0]
+        covered.append(q[0] <= y[i] <= q[2])
+    return np.mean(covered)
+
+
+def test_log_tracking_regains_coverage_after_the_level_tripled(tripled_level):
+    X, y = tripled_level
+    q_base = (
+        make_launch_model("nightly_draws_90", "attack_drone", 7)
+        .fit(X)
+        .predict_quantiles(X.iloc[:1])[0]
+    )
+    late = y[2 * len(y) // 3 :]
+    assert np.mean((q_base[0] <= late) & (late <= q_base[2])) < 0.05
+    assert _late_coverage("track_draws_90", X, y) == pytest.approx(0.8, abs=0.12)
+    # level-space ACI cannot read beyond its base's 99.9% quantile: no coverage here
+    assert _late_coverage("aci_draws_90", X, y) < 0.2
+
+
+def test_the_v31_rule_keeps_to_the_coverage_band():
+    from barrage.warning.registration import select_launch_primary_v31
+
+    pin = {"recent_quantiles": 10.0, "aci_draws_90": 10.5, "track_draws_90": 10.3}
+    cov = {"recent_quantiles": 0.70, "aci_draws_90": 0.80, "track_draws_90": 0.79}
+    assert select_launch_primary_v31(pin, cov) == "track_draws_90"
+    # within 1% of the best inside the band: the simpler
+    pin["aci_draws_90"] = 10.35
+    assert select_launch_primary_v31(pin, cov) == "aci_draws_90"
+    # nobody in the band: the v3 rule over all
+    assert select_launch_primary_v31(pin, dict.fromkeys(pin, 0.5)) == "recent_quantiles"
+
+
+def test_launch_scores_cover_the_new_models_on_every_period_after_the_snapshot_too():
+    # a newer record (origins to 2026-03-31): every launch model, the adaptive ones
+    # included, is scored on the registered window and on the prospective period
+    from types import SimpleNamespace
+
+    from barrage.warning.evaluate import PROSPECTIVE_PERIOD, launch_scores
+    from barrage.warning.launches import LAUNCH_MODELS
+
+    as_of = pd.date_range("2024-06-01", "2026-03-31")
+    rng = np.random.default_rng(0)
+    frames = [
+        pd.DataFrame(
+            {
+                "as_of": as_of,
+                "group": "attack_drone",
+                "model": name,
+                "horizon_days": 7,
+                "crps": np.nan,
+                "pinball": rng.random(len(as_of)),
+                "covered_80": (rng.random(len(as_of)) < 0.8).astype(float),
+                "outcome": 1.0,
+            }
+        )
+        for name in LAUNCH_MODELS
+    ]
+    scores = launch_scores(SimpleNamespace(launches=pd.concat(frames, ignore_index=True)))
+    after = scores[scores["period"] == PROSPECTIVE_PERIOD]
+    assert set(after["model"]) == set(LAUNCH_MODELS)
+    # origins whose 7-night window closes after 2025-09-30: 2025-09-25 .. 2026-03-31
+    assert set(after["origins"]) == {len(pd.date_range("2025-09-25", "2026-03-31"))}
+    reg = scores[scores["period"] == "registered_last_12m"]
+    assert set(reg["origins"]) == {len(pd.date_range("2024-10-01", "2025-09-24"))}
+
+
+@pytest.mark.parametrize("name", ["aci_draws_90", "track_level_14"])
+def test_a_refit_that_resumes_the_last_replay_equals_a_replay_from_the_start(name, design):
+    from barrage.warning import launches
+
+    X, _ = design
+    y = X[window_column(90, "attack_drone", 7, "q50")].fillna(0).to_numpy()[::-1].copy()
+    fresh = {}
+    for n in (500, 650):
+        launches._REPLAYS.clear()
+        fresh[n] = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:n], y[:n])
+    launches._REPLAYS.clear()
+    make_launch_model(name, "attack_drone", 7).fit(X.iloc[:500], y[:500])
+    resumed = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y[:650])
+    np.testing.assert_array_equal(resumed.states_, fresh[650].states_)
+    np.testing.assert_array_equal(resumed.states_path_, fresh[650].states_path_)
+    # changed early rows are not resumed from
+    y2 = y.copy()
+    y2[10] += 1000
+    changed = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y2[:650])
+    launches._REPLAYS.clear()
+    again = make_launch_model(name, "attack_drone", 7).fit(X.iloc[:650], y2[:650])
+    np.testing.assert_array_equal(changed.states_path_, again.states_path_)
+    assert not np.array_equal(fresh[500].states_, fresh[650].states_)

@@ -10,13 +10,24 @@ the 10/50/90% quantiles of the k-night sums over the 90 nights before the origin
 (``recent_quantiles``); a negative binomial matched to the mean and variance of those
 k-night sums (``window_negbin_<W>``); and a k-night sum of independent nightly draws from
 a negative binomial matched to the last W nights (``nightly_draws_<W>``: the sum of k
-NB(r, p) draws is NB(k r, p)). Their window statistics are columns of the design
+NB(r, p) draws is NB(k r, p)); the same nightly draws at the level of the last 14 nights
+with the 90-night shape (``level_draws_14``). Their window statistics are columns of the design
 (:func:`launch_window_values`), so the real-time design and the no-look-ahead test cover
 them. Scored with the CRPS (exact on the integer support), the pinball loss at 10/50/90%
 and the coverage of the 10-90% interval.
+
+Online corrections (v3.1 amendment): a recent-window model's quantiles are corrected
+after each outcome becomes known, by adaptive conformal inference on the quantile levels
+(Gibbs and Candes 2021, "Adaptive conformal inference under distribution shift", NeurIPS,
+arXiv 2106.00170; ``aci_*``) or by quantile tracking on a log offset (Angelopoulos,
+Candes and Tibshirani 2023, "Conformal PID control for time series prediction";
+``track_*``): ``state += gamma (a - 1[y <= Q(state)])`` for each target level a, so the
+long-run share of outcomes at or below each quantile tends to a whatever the drift.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pandas as pd
@@ -43,7 +54,7 @@ LAUNCH_GROUPS = {
 QUANTILES: tuple[float, ...] = (0.1, 0.5, 0.9)
 #: Horizons (nights) and recent windows (nights) of the window statistics in the design.
 LAUNCH_HORIZONS_D: tuple[int, ...] = (1, 3, 7)
-LAUNCH_WINDOWS_D: tuple[int, ...] = (45, 90)
+LAUNCH_WINDOWS_D: tuple[int, ...] = (14, 45, 90)
 #: The naive baseline's window: quantiles of the k-night sums over the 90 nights before D.
 NAIVE_WINDOW_D = 90
 #: Dispersion used when a window's variance does not exceed its mean (near Poisson).
@@ -313,8 +324,11 @@ class WindowNegBinLaunchModel(BaseEstimator):
     """A negative binomial for the next k nights from the last ``window_d`` nights:
     ``nightly=False`` matches the mean and variance of the k-night sums in the window;
     ``nightly=True`` matches the nightly counts and sums k independent nightly draws
-    (NB(k r, p)). Nothing is learned from the expanding history: the level and the
-    spread move with the window."""
+    (NB(k r, p)). ``level_d`` (nightly only): the nightly mean is read from the last
+    ``level_d`` nights instead, the shape r still from ``window_d`` nights (a level that
+    follows a rise within weeks, a spread that needs months of nights to estimate).
+    Nothing is learned from the expanding history: the level and the spread move with the
+    window."""
 
     def __init__(
         self,
@@ -323,15 +337,20 @@ class WindowNegBinLaunchModel(BaseEstimator):
         horizon_days: int = 7,
         window_d: int = 90,
         nightly: bool = False,
+        level_d: int | None = None,
     ) -> None:
         self.group = group
         self.horizon_days = horizon_days
         self.window_d = window_d
         self.nightly = nightly
+        self.level_d = level_d
 
     def fit(self, X: pd.DataFrame, y=None) -> WindowNegBinLaunchModel:
-        if self.window_d not in LAUNCH_WINDOWS_D:
-            raise ValueError(f"window_d: expected one of {LAUNCH_WINDOWS_D}, got {self.window_d}")
+        for name, w in (("window_d", self.window_d), ("level_d", self.level_d)):
+            if w is not None and w not in LAUNCH_WINDOWS_D:
+                raise ValueError(f"{name}: expected one of {LAUNCH_WINDOWS_D}, got {w}")
+        if self.level_d is not None and not self.nightly:
+            raise ValueError("level_d: only for nightly draws (nightly=True)")
         self.fitted_ = True
         return self
 
@@ -343,6 +362,9 @@ class WindowNegBinLaunchModel(BaseEstimator):
 
     def predict_mean(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self)
+        if self.level_d is not None:
+            m = X[window_column(self.level_d, self.group, 1, "mean")].to_numpy(float)
+            return np.maximum(np.nan_to_num(m), MIN_MEAN) * self.horizon_days
         m, _ = self._moments(X)
         return m * self.horizon_days if self.nightly else m
 
@@ -357,6 +379,201 @@ class WindowNegBinLaunchModel(BaseEstimator):
         return stats.nbinom.ppf(np.asarray(q)[None, :], r[:, None], (r / (r + mu))[:, None])
 
 
+#: Issued quantile levels of the level-space adaptive models stay inside these bounds (a
+#: level of 0 or 1 is an infinite quantile); the hits that move the levels are counted
+#: against the quantile actually issued. So a level-space model cannot reach beyond its
+#: base's 0.1% and 99.9% quantiles (tested): the log-offset tracker can.
+ACI_LEVEL_BOUNDS = (0.001, 0.999)
+
+
+def online_quantile_states(
+    scores: np.ndarray,
+    days: np.ndarray,
+    horizon_d: int,
+    starts,
+    targets,
+    step: float,
+    *,
+    bounds: tuple[float, float] = (-np.inf, np.inf),
+    strict: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Online updates of one state per quantile level, outcomes known with a delay.
+
+    Row i (origin ``days[i]``, sorted) is forecast with the states
+
+        s_i = start + step * sum_{j known at i} (a - hit_j),  hit_j = 1[y_j <= Q_j(s_j)]
+
+    for each target level a, where origin j's k-night outcome is known at origin i when
+    ``days[j] + k + 1 <= days[i]`` (the backtest's gap). The outcome lies at or below the
+    quantile issued with state s exactly when ``score <= clip(s)`` (``score < clip(s)``
+    with ``strict``), the clip being ``bounds``; ``scores`` is one column for every level
+    or one per level. Returns the states used at each row (n, levels) and the state after
+    every row's outcome (levels,), the one to forecast with after all the rows. A miss
+    moves the state up by ``step * a``, a hit down by ``step * (1 - a)``: it settles where
+    a share a of the outcomes are hits, whatever the drift (Gibbs and Candes 2021, eq. 2,
+    on each level; Angelopoulos, Candes and Tibshirani 2023, quantile tracking, on a
+    score)."""
+    used, hits = _replay(scores, days, horizon_d, starts, targets, step, bounds, strict)
+    return used, _final_states(starts, targets, step, hits)
+
+
+def _final_states(starts, targets, step: float, hits: np.ndarray) -> np.ndarray:
+    """The states after every replayed row's outcome (all of them known)."""
+    n = hits.shape[0] - 1
+    return np.asarray(starts, float) + step * (n * np.asarray(targets, float) - hits[n])
+
+
+def _replay(scores, days, horizon_d, starts, targets, step, bounds, strict, prefix=None):
+    """The loop of :func:`online_quantile_states`; returns the states used and the running
+    hit counts (n + 1, levels). ``prefix``: the states and hit counts of the first m rows
+    from an earlier replay of the same rows (the loop resumes at row m)."""
+    scores, days = np.asarray(scores, float), np.asarray(days, np.int64)
+    if scores.ndim == 1:
+        scores = np.repeat(scores[:, None], len(targets), axis=1)
+    n = scores.shape[0]
+    n_known = np.searchsorted(days, days - horizon_d - 1, side="right").tolist()
+    lo, hi = bounds
+    used = np.empty((n, len(targets)))
+    hits = np.zeros((n + 1, len(targets)), np.int64)
+    m0 = 0
+    if prefix is not None:
+        m0 = prefix[0].shape[0]
+        used[:m0], hits[: m0 + 1] = prefix[0], prefix[1]
+    for c, (s0, a) in enumerate(zip(starts, targets, strict=True)):
+        h = hits[:, c].tolist()  # h[m]: hits among the first m rows
+        sc, col = scores[:, c].tolist(), used[:, c]
+        for i in range(m0, n):
+            m = n_known[i]
+            state = s0 + step * (m * a - h[m])
+            col[i] = state
+            bound = min(max(state, lo), hi)
+            h[i + 1] = h[i] + (sc[i] < bound if strict else sc[i] <= bound)
+        hits[:, c] = h
+    return used, hits
+
+
+#: The last replay of each adaptive model (by group, horizon and settings): its rows'
+#: inputs (day, base mean, base dispersion, outcome), scores, states and hit counts. A
+#: refit whose first rows have exactly these inputs resumes after them (the backtest
+#: refits weekly on a growing history); any other fit replays from the start.
+_REPLAYS: dict[tuple, tuple] = {}
+_REPLAYS_LOCK = threading.Lock()
+
+
+def aci_levels(
+    below: np.ndarray, days: np.ndarray, horizon_d: int, levels, gamma: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive conformal inference on quantile levels: the state is the level l itself
+    (starting at the target), and ``below[i]`` is the base distribution's ``F_i(ceil(y_i)
+    - 1)``, so that ``y_i <= Q_i(l)`` exactly when ``below[i] < l``."""
+    return online_quantile_states(
+        below, days, horizon_d, levels, levels, gamma, bounds=ACI_LEVEL_BOUNDS, strict=True
+    )
+
+
+class AdaptiveConformalLaunchModel(BaseEstimator):
+    """A recent-window negative binomial (``base``, a name of :data:`LAUNCH_MODELS`) whose
+    10/50/90% quantiles are corrected online over the training origins, each outcome
+    counted once it is known (:func:`online_quantile_states`), with step ``gamma``:
+
+    - ``scale="level"``: adaptive conformal inference on the quantile levels (the base
+      quantile read at a moving level, clipped to :data:`ACI_LEVEL_BOUNDS`);
+    - ``scale="log"``: quantile tracking on a log offset, ``Q = (q_base + 1) e^theta - 1``
+      (a multiplicative correction that can go beyond the base's tails).
+
+    The fit replays the training origins in order from the base's real-time forecasts
+    (the base learns nothing, so the replay equals the online run); the forecast uses the
+    states reached after the last known outcome, the quantiles sorted (the rearrangement
+    never raises the pinball loss). Quantiles only: no CRPS.
+
+    Attributes: ``states_`` (what the forecast uses), ``states_path_`` (the states used
+    at each training origin)."""
+
+    def __init__(
+        self,
+        *,
+        group: str = "missiles",
+        horizon_days: int = 7,
+        base: str = "nightly_draws_90",
+        gamma: float = 0.005,
+        scale: str = "level",
+    ) -> None:
+        self.group = group
+        self.horizon_days = horizon_days
+        self.base = base
+        self.gamma = gamma
+        self.scale = scale
+
+    def fit(self, X: pd.DataFrame, y) -> AdaptiveConformalLaunchModel:
+        if not 0 < self.gamma < 1:
+            raise ValueError(f"gamma: expected a step in (0, 1), got {self.gamma}")
+        if self.scale not in ("level", "log"):
+            raise ValueError(f"scale: expected 'level' or 'log', got {self.scale!r}")
+        if LAUNCH_MODELS.get(self.base, (None,))[0] is not WindowNegBinLaunchModel:
+            raise ValueError(f"base: {self.base!r} is not a recent-window negative binomial")
+        self.base_ = make_launch_model(self.base, self.group, self.horizon_days).fit(X, y)
+        y = np.asarray(y, float)
+        days = pd.DatetimeIndex(X.index).to_numpy().astype("datetime64[D]").astype(np.int64)
+        mu, r = self.base_.predict_mean(X), self.base_.predict_dispersion(X)
+        inputs = np.column_stack([days, mu, r, y])
+        key = (self.group, self.horizon_days, self.base, self.gamma, self.scale)
+        with _REPLAYS_LOCK:
+            last = _REPLAYS.get(key)
+        m = 0 if last is None else last[0].shape[0]
+        if m and (m > len(y) or not np.array_equal(last[0], inputs[:m], equal_nan=True)):
+            m = 0
+        scores = np.empty((len(y), len(QUANTILES)))
+        if m:
+            scores[:m] = last[1]
+        scores[m:] = self._scores(X.iloc[m:], mu[m:], r[m:], y[m:])
+        if self.scale == "level":
+            starts, bounds, strict = QUANTILES, ACI_LEVEL_BOUNDS, True
+        else:
+            starts, bounds, strict = (0.0,) * len(QUANTILES), (-np.inf, np.inf), False
+        used, hits = _replay(
+            scores, days, self.horizon_days, starts, QUANTILES, self.gamma, bounds, strict,
+            prefix=(last[2][:m], last[3][: m + 1]) if m else None,
+        )  # fmt: skip
+        with _REPLAYS_LOCK:
+            _REPLAYS[key] = (inputs, scores, used, hits)
+        self.states_path_ = used
+        self.states_ = _final_states(starts, QUANTILES, self.gamma, hits)
+        return self
+
+    def _scores(self, X: pd.DataFrame, mu, r, y) -> np.ndarray:
+        """Per row and level, the score whose comparison with the state says whether the
+        outcome lay at or below the issued quantile (:func:`online_quantile_states`)."""
+        if self.scale == "level":
+            # y <= Q(l) for an integer quantile Q exactly when F(ceil(y) - 1) < l
+            below = stats.nbinom.cdf(np.ceil(y) - 1, r, r / (r + mu))
+            return np.repeat(below[:, None], len(QUANTILES), axis=1)
+        # y <= (q + 1) e^theta - 1 exactly when log1p(y) - log1p(q) <= theta
+        return np.log1p(y)[:, None] - np.log1p(self.base_.predict_quantiles(X))
+
+    def predict_quantiles(self, X: pd.DataFrame, q=QUANTILES) -> np.ndarray:
+        check_is_fitted(self)
+        if tuple(q) != QUANTILES:
+            raise ValueError(f"q: the adaptive model tracks only {QUANTILES}")
+        if self.scale == "log":
+            qs = (self.base_.predict_quantiles(X) + 1) * np.exp(self.states_)[None, :] - 1
+        else:
+            mu, r = self.base_.predict_mean(X), self.base_.predict_dispersion(X)
+            lv = np.clip(self.states_, *ACI_LEVEL_BOUNDS)
+            qs = stats.nbinom.ppf(lv[None, :], r[:, None], (r / (r + mu))[:, None])
+        return np.sort(qs, axis=1)
+
+    def predict_mean(self, X: pd.DataFrame) -> np.ndarray:
+        """The base's mean (a summary for reading, not scored: the forecast is the three
+        quantiles). Not moved with the corrections: those differ by horizon, and a mean so
+        moved fell with the horizon (2023-04-22, attack drones: 2.95 in one night, 2.19
+        in three)."""
+        check_is_fitted(self)
+        return self.base_.predict_mean(X)
+
+    def predict_dispersion(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), np.nan)
+
+
 #: The launch models of the backtest: name -> (class, settings). Baselines first.
 LAUNCH_MODELS: dict[str, tuple[type, dict]] = {
     "negbin_climatology": (None, {"use_features": False}),  # class filled below
@@ -365,7 +582,24 @@ LAUNCH_MODELS: dict[str, tuple[type, dict]] = {
     "window_negbin_45": (WindowNegBinLaunchModel, {"window_d": 45}),
     "window_negbin_90": (WindowNegBinLaunchModel, {"window_d": 90}),
     "nightly_draws_90": (WindowNegBinLaunchModel, {"window_d": 90, "nightly": True}),
+    # v3.1 amendment (docs/warning-registration.md): a level that follows, and ACI.
+    "level_draws_14": (
+        WindowNegBinLaunchModel,
+        {"window_d": 90, "nightly": True, "level_d": 14},
+    ),
+    "aci_draws_90": (AdaptiveConformalLaunchModel, {"base": "nightly_draws_90", "gamma": 0.005}),
+    "aci_level_14": (AdaptiveConformalLaunchModel, {"base": "level_draws_14", "gamma": 0.005}),
+    "track_draws_90": (
+        AdaptiveConformalLaunchModel,
+        {"base": "nightly_draws_90", "gamma": 0.05, "scale": "log"},
+    ),
+    "track_level_14": (
+        AdaptiveConformalLaunchModel,
+        {"base": "level_draws_14", "gamma": 0.05, "scale": "log"},
+    ),
 }
+#: The adaptive launch models of the v3.1 amendment.
+ADAPTIVE: tuple[str, ...] = ("aci_draws_90", "aci_level_14", "track_draws_90", "track_level_14")
 LAUNCH_BASELINES: tuple[str, ...] = ("negbin_climatology", "recent_quantiles")
 
 

@@ -1,4 +1,5 @@
-"""The warning's third registration: targets, primaries, candidates, rules, windows, aims.
+"""The warning's third registration (and its v3.1 launch-count amendment): targets,
+primaries, candidates, rules, windows, aims.
 
 Frozen before the final run on the record snapshot (docs/warning-registration.md; git
 shows the order). The constant :data:`REGISTRATION` is what the verdict, the assessment
@@ -13,7 +14,7 @@ was committed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 #: Models whose probability splits exactly into a base and additive log-odds terms (the
@@ -38,6 +39,12 @@ LAUNCH_SIMPLICITY: tuple[str, ...] = (
     "window_negbin_45",
     "nightly_draws_90",
     "negbin_features",
+    # v3.1 amendment
+    "level_draws_14",
+    "aci_draws_90",
+    "aci_level_14",
+    "track_draws_90",
+    "track_level_14",
 )
 #: A development score within this of the best counts as a tie.
 TIE_BRIER = 0.0005
@@ -96,6 +103,19 @@ def select_primary(dev_brier: Mapping[str, float]) -> str:
     return next(m for m in EXPLAINABLE_MODELS if m in scored and scored[m] <= best + TIE_BRIER)
 
 
+def select_launch_primary_v31(
+    dev_pinball: Mapping[str, float], dev_coverage: Mapping[str, float], band=(0.75, 0.85)
+) -> str:
+    """The v3.1 launch rule, fixed before its development run: among the models whose
+    10-90% coverage on the development origins lies in ``band`` (the aim), the v3 rule
+    (:func:`select_launch_primary`: lowest pinball, a 1% tie to the simpler); when no
+    model lies in the band, the v3 rule over all of them. The aim has two parts, coverage
+    and pinball, and the v3 rule read only the second."""
+    lo, hi = band
+    inside = {m: v for m, v in dev_pinball.items() if lo <= dev_coverage.get(m, -1) <= hi}
+    return select_launch_primary(inside or dev_pinball)
+
+
 def select_launch_primary(dev_pinball: Mapping[str, float]) -> str:
     """The launch rule, fixed before the development run: the lowest mean pinball loss
     (10/50/90%) at the selection horizon on the development origins, per group; within
@@ -108,7 +128,8 @@ def select_launch_primary(dev_pinball: Mapping[str, float]) -> str:
     return next(m for m in LAUNCH_SIMPLICITY if m in scored and scored[m] <= limit)
 
 
-REGISTRATION = Registration(
+#: The third version as registered (commit ab2e7da), kept as history.
+REGISTRATION_V3 = Registration(
     version="v3",
     headline_target="massive_combined",
     targets=("massive_combined", "massive_missiles"),
@@ -135,4 +156,26 @@ REGISTRATION = Registration(
         "ballistic_missile": "window_negbin_90",
     },
     launch_aim_coverage=(0.75, 0.85),
+)
+
+#: The v3.1 launch-count amendment (docs/warning-registration.md): the third version with
+#: new launch candidates and the launch primaries picked by :func:`select_launch_primary_v31`
+#: on the development origins. Everything else is the third version's.
+REGISTRATION = replace(
+    REGISTRATION_V3,
+    version="v3.1",
+    launch_candidates=(
+        *REGISTRATION_V3.launch_candidates,
+        "level_draws_14",
+        "aci_draws_90",
+        "aci_level_14",
+        "track_draws_90",
+        "track_level_14",
+    ),
+    launch_primaries={
+        "attack_drone": "track_draws_90",
+        "missiles": "nightly_draws_90",
+        "cruise_missile": "nightly_draws_90",
+        "ballistic_missile": "recent_quantiles",
+    },
 )
