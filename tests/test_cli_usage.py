@@ -224,13 +224,13 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     assert local_pays_off(scn, 6_000_000)
     assert CLI_LOCAL_MIN_ENGAGEMENTS > 2_000_000 * 741 * 5
     seen = []
-    real = compute.simulate_salvo
+    real = compute.summarise_salvo
 
     def spy(*args, **kwargs):
         seen.append(kwargs["scheduler"])
         return real(*args, **{**kwargs, "scheduler": "sync"})
 
-    monkeypatch.setattr(compute, "simulate_salvo", spy)
+    monkeypatch.setattr(compute, "summarise_salvo", spy)
     base = ["simulate", "salvo", "2025-07-09_combined", "--runs", "1024", "--json"]
     auto = runner.invoke(app, [*base, "--scheduler", "auto"])
     assert auto.exit_code == 0, auto.output

@@ -30,6 +30,7 @@ from barrage.compute import (
     shed_load_in_chunks,
     simulate_salvo,
     start_local_cluster,
+    summarise_salvo,
 )
 from barrage.compute.executor import resolve_auto
 from barrage.compute.salvo import _blocks_task
@@ -200,6 +201,17 @@ def test_salvo_on_the_cluster_equals_sync(cluster, compiled):
     )
     assert_same_result(ref, got)
     assert seen[0] == 0 and seen[-1] == runs and seen == sorted(seen) and len(seen) == 8
+
+
+@pytest.mark.parametrize("chunk_runs", [1024, 3 * 1024])
+def test_salvo_summary_reduced_on_the_cluster_equals_sync(cluster, compiled, chunk_runs):
+    """Tallies made on 2 workers and merged here: the summary of the runs joined here."""
+    address, client = cluster
+    runs = 6 * 1024 + 17
+    ref = simulate(compiled, runs=runs, seed=9).summary()
+    got = summarise_salvo(compiled, runs=runs, seed=9, scheduler=address, chunk_runs=chunk_runs)
+    assert json.dumps(got) == json.dumps(ref)
+    assert len(client.nthreads()) == 2
 
 
 def test_strike_load_shed_on_the_cluster_equals_sync(cluster, shared_data):

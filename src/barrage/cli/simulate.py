@@ -46,7 +46,7 @@ def salvo(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
-    from barrage.compute import check_scheduler, check_workers, progress_bar, simulate_salvo
+    from barrage.compute import check_scheduler, check_workers, progress_bar, summarise_salvo
     from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, local_pays_off
     from barrage.salvo import example_scenarios, load_scenario
 
@@ -64,10 +64,9 @@ def salvo(
             "docs/benchmarks.md"
         )
     with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
-        result = simulate_salvo(
+        summary = summarise_salvo(
             scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
         )
-    summary = result.summary()
     if as_json:
         emit_json(summary)
         return

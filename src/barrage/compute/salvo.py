@@ -23,6 +23,7 @@ from barrage.compute.executor import (
     plan_chunks,
     resolve_auto,
 )
+from barrage.compute.tally import SalvoTally, tally_summary
 from barrage.errors import InputError
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
@@ -61,6 +62,12 @@ def _blocks_task(cs: CompiledScenario, chunk: tuple[int, int, int, int]) -> dict
     seed, runs, start, stop = chunk
     out = simulate_blocks(cs, seed=seed, runs=runs, start=start, stop=stop)
     return {k: (_narrow(v), v.dtype.str) for k, v in out.items()}
+
+
+def _tally_task(cs: CompiledScenario, chunk: tuple[int, int, int, int]) -> SalvoTally:
+    seed, runs, start, stop = chunk
+    out = simulate_blocks(cs, seed=seed, runs=runs, start=start, stop=stop)
+    return SalvoTally.of(out, np.array([layer.interceptor_cost_usd for layer in cs.layers]))
 
 
 def _narrow(counts: np.ndarray) -> np.ndarray:
@@ -105,6 +112,60 @@ def simulate_salvo(
     ``max_memory_mb`` and ``max_seconds`` bound the job's estimated cost
     (:func:`barrage.salvo.cost.salvo_cost`), checked before the scenario is compiled.
     """
+    _check(scenario, runs, seed, chunk_runs, scheduler, workers, max_memory_mb, max_seconds)
+    cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
+    parts = _map_blocks(cs, _blocks_task, runs, seed, scheduler, workers, chunk_runs, on_progress)
+    return assemble_result(cs, runs=runs, seed=seed, parts=[_widen_join(parts)])
+
+
+def summarise_salvo(
+    scenario: Scenario | CompiledScenario,
+    *,
+    runs: int = 10_000,
+    seed: int = 0,
+    scheduler: Any = "local",
+    workers: int | None = None,
+    chunk_runs: int | None = None,
+    on_progress: Progress | None = None,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    max_seconds: float | None = None,
+) -> dict:
+    """``simulate_salvo(...).summary()``, the same numbers, reduced on the workers.
+
+    Each chunk returns its :class:`~barrage.compute.tally.SalvoTally` (counts of every
+    integer output and the per-run defender cost) instead of every run's outputs, so
+    memory and the trip back grow by 8 bytes a run, not about 250: what the command line
+    needs, as it prints only the summary. Arguments as :func:`simulate_salvo`.
+    """
+    _check(
+        scenario,
+        runs,
+        seed,
+        chunk_runs,
+        scheduler,
+        workers,
+        max_memory_mb,
+        max_seconds,
+        reduced=True,
+    )
+    cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
+    parts = _map_blocks(cs, _tally_task, runs, seed, scheduler, workers, chunk_runs, on_progress)
+    return tally_summary(SalvoTally.merge(parts), cs, seed=seed)
+
+
+def _check(
+    scenario: Scenario | CompiledScenario,
+    runs: int,
+    seed: int,
+    chunk_runs: int | None,
+    scheduler: Any,
+    workers: int | None,
+    max_memory_mb: float,
+    max_seconds: float | None,
+    *,
+    reduced: bool = False,
+) -> None:
+    """Refuse bad sizes, and a job over its memory or time budget before compiling."""
     if runs < 1:
         raise InputError(f"--runs: expected a positive number of runs, got {runs}")
     if seed < 0:
@@ -113,10 +174,23 @@ def simulate_salvo(
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
     if isinstance(scenario, Scenario):
         n_workers = 1 if scheduler in ("sync", "auto") else (workers or os.cpu_count() or 1)
-        salvo_cost(scenario, runs, workers=n_workers).check(
+        held = MAX_CHUNK_BLOCKS * BLOCK_RUNS if reduced else None
+        salvo_cost(scenario, runs, workers=n_workers, reduced_chunk_runs=held).check(
             max_memory_mb=max_memory_mb, max_seconds=max_seconds
         )
-    cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
+
+
+def _map_blocks(
+    cs: CompiledScenario,
+    task: Any,
+    runs: int,
+    seed: int,
+    scheduler: Any,
+    workers: int | None,
+    chunk_runs: int | None,
+    on_progress: Progress | None,
+) -> list[Any]:
+    """``task(cs, (seed, runs, first, stop))`` over chunks of whole blocks, in block order."""
     work = runs * cs.n_weapons * max(1, len(cs.layers))
     scheduler = check_scheduler(resolve_auto(scheduler, work, AUTO_LOCAL_MIN_ENGAGEMENTS))
     total_blocks = n_blocks(runs)
@@ -133,7 +207,4 @@ def simulate_salvo(
         ranges = plan_chunks(total_blocks, size)
         chunks = [(seed, runs, r.start, r.stop) for r in ranges]
         weights = [min(r.stop * BLOCK_RUNS, runs) - r.start * BLOCK_RUNS for r in ranges]
-        parts = map_on(
-            client, _blocks_task, chunks, on_progress=on_progress, context=cs, weights=weights
-        )
-    return assemble_result(cs, runs=runs, seed=seed, parts=[_widen_join(parts)])
+        return map_on(client, task, chunks, on_progress=on_progress, context=cs, weights=weights)
