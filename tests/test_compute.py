@@ -288,6 +288,16 @@ def test_a_failing_chunk_raises_its_own_error(cluster, compiled):
         run_map(_blocks_task, [(0, 1024, 0, 5)], scheduler=address, context=compiled)
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_local_workers_start_with_what_this_process_imported(own_cluster):
+    """Forked, not spawned: a fresh worker already holds the salvo engine (this test
+    process imported it) before any task, and runs no profiler thread."""
+    _, client = own_cluster
+    probe = "('barrage.salvo.engine' in __import__('sys').modules, "
+    probe += "__import__('dask').config.get('distributed.worker.profile.enabled'))"
+    assert set(client.run(eval, probe).values()) == {(True, False)}
+
+
 def test_a_killed_worker_changes_nothing(own_cluster, compiled):
     """SIGKILL one worker process mid-run: its chunks are recomputed, same numbers."""
     address, client = own_cluster

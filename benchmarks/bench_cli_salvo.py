@@ -1,0 +1,88 @@
+"""Benchmark ``barrage simulate salvo`` through the command line: 2 workers against sync.
+
+Reference: the same command with ``--scheduler sync`` (one process). Each timing is a
+fresh ``barrage`` process, start-up included (imports, the cluster's start and stop, the
+workers' imports). Repeats are interleaved, the order flipped every repeat, so that a
+change in the machine's load falls on both; the JSON of every run must be the same bytes.
+Prints each run (wall, CPU of the command and its workers, load average), then one line
+per size: sync median, local median (ranges), and the ratio of the medians.
+
+The machine may be shared: say so with the figures, and rerun on a quiet one.
+
+Run: ``python benchmarks/bench_cli_salvo.py [--runs 2000000] [--repeat 3]``
+(``--runs 200000,500000,1000000,2000000`` scans where a local cluster starts to pay).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BARRAGE = [str(Path(sys.executable).parent / "barrage")]
+SCHEDULERS = {"sync": ["--scheduler", "sync"], "local": ["--scheduler", "local"]}
+
+
+def timed(args: list[str]) -> tuple[float, float, str]:
+    """Wall and CPU seconds (the command and its children) and the JSON's digest."""
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run(BARRAGE + args, check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
+    return wall, cpu, hashlib.sha256(out.encode()).hexdigest()[:12]
+
+
+def measure(base: list[str], workers: int, repeat: int) -> dict[str, list[float]]:
+    """Interleaved repeats of sync and local; refuses different JSON."""
+    walls: dict[str, list[float]] = {"sync": [], "local": []}
+    digests = set()
+    for i in range(repeat):
+        order = ("sync", "local") if i % 2 == 0 else ("local", "sync")
+        for name in order:
+            extra = SCHEDULERS[name] + (["--workers", str(workers)] if name == "local" else [])
+            load = os.getloadavg()[0]
+            wall, cpu, digest = timed(base + extra)
+            walls[name].append(wall)
+            digests.add(digest)
+            print(
+                f"  {name:>5}: {wall:6.1f} s wall, {cpu:6.1f} s CPU, "
+                f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}, json {digest}",
+                flush=True,
+            )
+    if len(digests) != 1:
+        raise SystemExit(f"different JSON on sync and local: {sorted(digests)}")
+    return walls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", default="2000000", help="runs, or several comma-separated")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--scenario", default="2025-07-09_combined")
+    a = ap.parse_args()
+    print(f"{os.cpu_count()} cores; barrage simulate salvo {a.scenario}, {a.workers} workers")
+    lines = []
+    for runs in [int(r) for r in a.runs.split(",")]:
+        print(f"{runs:,} runs:")
+        base = ["simulate", "salvo", a.scenario, "--runs", str(runs), "--seed", "0", "--json"]
+        walls = measure(base, a.workers, a.repeat)
+        s, loc = (statistics.median(walls[k]) for k in ("sync", "local"))
+        lines.append(
+            f"{runs:,} runs: sync median {s:.1f} s ({min(walls['sync']):.1f}-"
+            f"{max(walls['sync']):.1f}), local median {loc:.1f} s ({min(walls['local']):.1f}-"
+            f"{max(walls['local']):.1f}), ratio sync/local {s / loc:.2f}x"
+        )
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
