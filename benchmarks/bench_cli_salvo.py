@@ -69,7 +69,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenario", default="2025-07-09_combined")
     a = ap.parse_args()
-    print(f"{os.cpu_count()} cores; barrage simulate salvo {a.scenario}, {a.workers} workers")
+    print(
+        f"{os.cpu_count()} cores, nice {os.nice(0)}, load average {os.getloadavg()[0]:.1f}; "
+        f"barrage simulate salvo {a.scenario}, {a.workers} workers"
+    )
     lines = []
     for runs in [int(r) for r in a.runs.split(",")]:
         print(f"{runs:,} runs:")

@@ -214,7 +214,7 @@ def test_docs_name_no_machine_paths():
 
 def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     """Below the measured pay-off a local cluster loses to this process: ``auto`` stays
-    here, an explicit ``local`` still runs but says so."""
+    here, an explicit ``local`` still runs but says so, on one line."""
     from barrage import compute
     from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, local_pays_off
     from barrage.salvo import example_scenarios, load_scenario
@@ -238,6 +238,7 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     local = runner.invoke(app, [*base, "--scheduler", "local"])
     assert local.exit_code == 0, local.output
     assert seen[-1] == "local"
-    said = " ".join(local.stderr.split())
-    assert "warning: --scheduler local" in said and "--scheduler sync" in said
+    said = local.stderr.strip()
+    assert said.startswith("warning: --scheduler local: 1,024 runs") and "\n" not in said
+    assert "--scheduler sync is likely faster" in said
     assert json.loads(local.stdout) == json.loads(auto.stdout)
