@@ -10,7 +10,10 @@ per size: sync median, local median (ranges), and the ratio of the medians.
 The machine may be shared: say so with the figures, and rerun on a quiet one.
 
 Run: ``python benchmarks/bench_cli_salvo.py [--runs 2000000] [--repeat 3]``
-(``--runs 200000,500000,1000000,2000000`` scans where a local cluster starts to pay).
+(``--runs 1,200000,500000,2000000`` scans where a local cluster starts to pay; ``--runs 1``
+is the fixed cost). ``--gil`` first checks whether threads could share the work: the
+salvo kernel on 2 threads of this process against 1 (a thread-based cluster is only
+worth it if the kernel releases the GIL).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def measure(base: list[str], workers: int, repeat: int) -> dict[str, list[float]
             walls[name].append(wall)
             digests.add(digest)
             print(
-                f"  {name:>5}: {wall:6.1f} s wall, {cpu:6.1f} s CPU, "
+                f"  {name:>5}: {wall:6.1f} s wall, {cpu:6.1f} s CPU ({cpu / wall:.2f} cores), "
                 f"load average {load:.1f} -> {os.getloadavg()[0]:.1f}, json {digest}",
                 flush=True,
             )
@@ -62,13 +65,46 @@ def measure(base: list[str], workers: int, repeat: int) -> dict[str, list[float]
     return walls
 
 
+def gil_check(scenario: str, runs: int = 262_144) -> None:
+    """The same salvo chunks on 1 thread, then split over 2 threads of this process."""
+    import threading
+
+    from barrage.compute.salvo import MAX_CHUNK_BLOCKS
+    from barrage.salvo import compile_scenario, example_scenarios, load_scenario
+    from barrage.salvo.blocks import n_blocks, simulate_blocks
+
+    cs = compile_scenario(load_scenario(example_scenarios()[scenario]))
+    starts = list(range(0, n_blocks(runs), MAX_CHUNK_BLOCKS))
+
+    def work(part: list[int]) -> None:
+        for lo in part:
+            simulate_blocks(cs, seed=0, runs=runs, start=lo, stop=lo + MAX_CHUNK_BLOCKS)
+
+    work(starts[:1])  # warm
+    walls = []
+    for split in (1, 2):
+        threads = [threading.Thread(target=work, args=(starts[i::split],)) for i in range(split)]
+        t0, c0 = time.perf_counter(), time.process_time()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        walls.append(time.perf_counter() - t0)
+        cpu = time.process_time() - c0
+        print(f"  {split} thread(s): {walls[-1]:.2f} s wall, {cpu:.2f} s CPU ({runs:,} runs)")
+    print(f"threads: 2 threads / 1 thread speed-up {walls[0] / walls[1]:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", default="2000000", help="runs, or several comma-separated")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--scenario", default="2025-07-09_combined")
+    ap.add_argument("--gil", action="store_true", help="first, the 2-thread check")
     a = ap.parse_args()
+    if a.gil:
+        gil_check(a.scenario)
     print(
         f"{os.cpu_count()} cores, nice {os.nice(0)}, load average {os.getloadavg()[0]:.1f}; "
         f"barrage simulate salvo {a.scenario}, {a.workers} workers"
