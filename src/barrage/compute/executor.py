@@ -133,8 +133,8 @@ process with the variable set (benchmarks/bench_compute.py). For workers started
 WORKER_SETTINGS = {"distributed.worker.profile.enabled": False}
 """Dask settings of the LocalClusters barrage starts. The workers' statistical profiler
 (a thread taking the GIL every 10 ms to sample the running task, for the dashboard)
-cost the salvo's GIL-bound numpy chunks 5-8% of a worker's CPU time
-(benchmarks/bench_cli_salvo.py); a command's own short-lived cluster has no one
+cost the salvo's GIL-bound numpy chunks about 4-6% of the task time in extra worker CPU
+(docs/benchmarks.md); a command's own short-lived cluster has no one
 watching its dashboard. Start a cluster by hand to profile it."""
 
 
@@ -142,8 +142,8 @@ def worker_start_method() -> str:
     """How a LocalCluster's worker processes start: ``fork`` on Linux, else ``spawn``.
 
     A spawned worker is a fresh interpreter that imports distributed, numpy and barrage
-    before its first task: 2.3-2.7 s of wall time and 1.3 s of CPU for a 2-worker
-    cluster on the 2-core machine, against 0.4-0.5 s and 0.16 s forked from the command's
+    before its first task: 2.2-2.4 s of wall time and 1.3 s of CPU for a 2-worker
+    cluster on the 2-core machine, against 0.43-0.44 s and 0.16 s forked from the command's
     process, which has them imported already (docs/benchmarks.md). Dask supports
     ``fork``; it is kept to Linux, where no system framework forbids it, and the cluster
     is started before the progress bar's thread (:func:`progress_bar` starts it on the

@@ -11,8 +11,9 @@ Fan's 7th) with numpy's own arithmetic, checked against ``np.quantile`` in the t
 
 Why: through the command line a 2-worker cluster lost to one process at 2 million runs,
 partly because about 120 MB of per-run counts travelled back and were joined on the
-client that shares the cores; a tally is about a tenth of that (the cost, 8 bytes a run)
-and the client sorts one float column instead of 30 (docs/benchmarks.md).
+client that shares the cores; a chunk's tally is a fifth of its narrowed outputs (most of
+it the cost, 8 bytes a run) and the client sorts one float column instead of 30
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
