@@ -37,8 +37,7 @@ def salvo(
         "--scheduler",
         help="local (a Dask LocalCluster here), tcp://HOST:PORT (an existing Dask "
         "cluster), sync (this process) or auto (local only for jobs big enough to repay "
-        "its start-up, about 5 million runs of a 741-weapon salvo on 2 cores, and only "
-        "with a core idle; else sync). "
+        "its start-up, about 2 million runs of a 741-weapon salvo on 2 cores; else sync). "
         "Same numbers on every scheduler.",
     ),
     workers: int | None = typer.Option(

@@ -44,63 +44,41 @@ AUTO_LOCAL_MIN_ENGAGEMENTS = 200_000_000
 weapon-engagements (runs x weapons x layers; about 5-10 s of single-core work)."""
 
 
-CLI_LOCAL_MIN_ENGAGEMENTS = 20_000_000_000
+CLI_LOCAL_MIN_ENGAGEMENTS = 7_000_000_000
 """From the ``barrage`` command (a fresh process: the cluster starts with the command), a
-LocalCluster of 2 workers on 2 cores is expected to pay off from about this many
-engagements (runs x weapons x layers: 5.4 million runs of the 741-weapon July 2025
-night, where 5 million ran 1.9x faster; at 2 million runs it was 0.8-1.0x of this
-process, on a machine shared with other jobs: docs/benchmarks.md)."""
-
-MIN_IDLE_CORES = 1.0
-"""Idle cores (cores minus the 1-minute load average) a LocalCluster needs besides the one
-this process uses: with the 2 cores' load average at 2.6-8, 2 workers were 0.8-1.0x of
-this process at every size measured, as they only share the busy cores
-(docs/benchmarks.md)."""
-
-
-def idle_cores() -> float:
-    """Cores not busy now: the cores minus the 1-minute load average (all if unknown)."""
-    cores = float(os.cpu_count() or 1)
-    try:
-        return max(0.0, cores - os.getloadavg()[0])
-    except OSError:  # no load average on this platform
-        return cores
+LocalCluster of 2 workers on 2 cores lost to this process up to 524,288 runs of the
+741-weapon, 5-layer July 2025 night (0.85-0.89x) and broke even or won at 2,000,000 runs
+(0.99x and 1.24x; 7.4 billion engagements, runs x weapons x layers), measured on a
+machine shared with other jobs (docs/benchmarks.md). An idle machine would move the bar
+down (estimated, not measured: near 150,000 runs)."""
 
 
 def local_pays_off(scenario: Scenario | CompiledScenario, runs: int) -> bool:
     """Whether a job is big enough for a LocalCluster started for it to beat this
-    process (:data:`CLI_LOCAL_MIN_ENGAGEMENTS`), the machine being idle."""
+    process (:data:`CLI_LOCAL_MIN_ENGAGEMENTS`)."""
     cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
     return runs * cs.n_weapons * max(1, len(cs.layers)) >= CLI_LOCAL_MIN_ENGAGEMENTS
 
 
 def command_scheduler(
-    scenario: Scenario | CompiledScenario, runs: int, scheduler: Any, *, idle: float | None = None
+    scenario: Scenario | CompiledScenario, runs: int, scheduler: Any
 ) -> tuple[Any, str | None]:
     """The scheduler a command runs one salvo on, and why ``local`` may not pay (or None).
 
-    ``"auto"`` is ``"local"`` only for a job of at least :data:`CLI_LOCAL_MIN_ENGAGEMENTS`
-    with :data:`MIN_IDLE_CORES` idle (``idle``, default :func:`idle_cores`), else
-    ``"sync"``. An explicit ``"local"`` is kept, with the reason it is likely slower.
+    ``"auto"`` is ``"local"`` from :data:`CLI_LOCAL_MIN_ENGAGEMENTS`, else ``"sync"``.
+    An explicit ``"local"`` below it is kept, with the reason it is likely slower.
     """
     if scheduler not in ("auto", "local"):
         return scheduler, None
-    idle = idle_cores() if idle is None else idle
-    reason = None
-    if not local_pays_off(scenario, runs):
-        reason = (
-            f"{runs:,} runs of this scenario are likely faster in this process: a local "
-            "cluster's start-up outweighs 2 cores' gain below about "
-            f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers)"
-        )
-    elif idle < MIN_IDLE_CORES:
-        reason = (
-            f"the cores are busy (load average leaves {idle:.1f} of {os.cpu_count()} idle), "
-            "so workers would only share them with this process"
-        )
+    if local_pays_off(scenario, runs):
+        return "local", None
     if scheduler == "auto":
-        return ("sync" if reason else "local"), None
-    return scheduler, reason
+        return "sync", None
+    return scheduler, (
+        f"{runs:,} runs of this scenario are likely faster in this process: a local "
+        "cluster's start-up outweighs 2 cores' gain below about "
+        f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers)"
+    )
 
 
 def _blocks_task(cs: CompiledScenario, chunk: tuple[int, int, int, int]) -> dict:
