@@ -130,12 +130,19 @@ again: the salvo engine ran 1.95x slower in such a worker, and 1.7-2.1x slower i
 process with the variable set (benchmarks/bench_compute.py). For workers started by hand, see docs/scale-out.md."""
 
 
-WORKER_SETTINGS = {"distributed.worker.profile.enabled": False}
-"""Dask settings of the LocalClusters barrage starts. The workers' statistical profiler
-(a thread taking the GIL every 10 ms to sample the running task, for the dashboard)
-cost the salvo's GIL-bound numpy chunks about 4-6% of the task time in extra worker CPU
-(docs/benchmarks.md); a command's own short-lived cluster has no one
-watching its dashboard. Start a cluster by hand to profile it."""
+WORKER_SETTINGS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+"""Dask settings of the LocalClusters barrage starts: fewer wake-ups of threads that
+take the GIL from the salvo's GIL-bound numpy chunks. The workers' statistical profiler
+(every 10 ms, for the dashboard) cost about 4-6% of the task time in extra worker CPU; the
+event loops' health tick (20 ms), system monitor (0.5 s) and memory monitor (0.1 s) at
+Dask's defaults cost a 2-worker cluster about 0.5 s of CPU per 10 s idle, 0.2 s at these
+settings, and about 5% of a 524,288-run salvo's CPU (docs/benchmarks.md). A command's
+own short-lived cluster has no one watching its dashboard; start one by hand to profile."""
 
 
 def worker_start_method() -> str:

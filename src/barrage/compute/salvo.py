@@ -197,7 +197,8 @@ def _check(
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
     if isinstance(scenario, Scenario):
         n_workers = 1 if scheduler in ("sync", "auto") else (workers or os.cpu_count() or 1)
-        held = MAX_CHUNK_BLOCKS * BLOCK_RUNS if reduced else None
+        chunk = max(BLOCK_RUNS, chunk_runs or MAX_CHUNK_BLOCKS * BLOCK_RUNS)
+        held = chunk if reduced else None  # runs whose outputs a worker holds at once
         salvo_cost(scenario, runs, workers=n_workers, reduced_chunk_runs=held).check(
             max_memory_mb=max_memory_mb, max_seconds=max_seconds
         )
