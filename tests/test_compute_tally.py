@@ -104,21 +104,33 @@ def test_every_public_name_of_the_package_resolves():
 
 
 @pytest.mark.parametrize(
-    ("asked", "runs", "runs_on", "warns"),
+    ("asked", "runs", "idle", "runs_on", "warns"),
     [
-        ("auto", 1_024, "sync", None),
-        ("auto", 524_288, "sync", None),  # measured: 0.85x on 2 workers
-        ("auto", 2_000_000, "local", None),  # measured: 0.99x and 1.24x
-        ("local", 1_024, "local", "1,024 runs of this scenario"),
-        ("local", 2_000_000, "local", None),
-        ("sync", 2_000_000, "sync", None),
-        ("tcp://10.0.0.5:8786", 1_024, "tcp://10.0.0.5:8786", None),
+        ("auto", 131_072, 2.0, "sync", None),  # measured 0.98x with 2 cores free
+        ("auto", 262_144, 2.0, "local", None),  # measured 1.28x
+        ("auto", 1_000_000, 0.0, "sync", None),  # measured 0.89x on busy cores
+        ("auto", 2_000_000, 0.0, "local", None),  # measured 0.99-1.24x on busy cores
+        ("local", 1_024, 2.0, "local", "1,024 runs of this scenario"),
+        ("local", 1_000_000, 0.5, "local", "the cores are busy"),
+        ("local", 1_000_000, 2.0, "local", None),
+        ("sync", 2_000_000, 2.0, "sync", None),
+        ("tcp://10.0.0.5:8786", 1_024, 0.0, "tcp://10.0.0.5:8786", None),
     ],
 )
-def test_a_command_runs_a_local_cluster_only_when_it_pays(asked, runs, runs_on, warns):
+def test_a_command_runs_a_local_cluster_only_when_it_pays(asked, runs, idle, runs_on, warns):
     from barrage.compute.salvo import command_scheduler
 
     scn = load_scenario(example_scenarios()["2025-07-09_combined"])
-    got, reason = command_scheduler(scn, runs, asked)
+    got, reason = command_scheduler(scn, runs, asked, idle=idle)
     assert got == runs_on
     assert (reason is None) if warns is None else (warns in reason)
+
+
+def test_idle_cores_follow_the_load_average(monkeypatch):
+    from barrage.compute import salvo
+
+    monkeypatch.setattr(salvo.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(salvo.os, "getloadavg", lambda: (5.6, 4.0, 3.0))
+    assert salvo.idle_cores() == 0.0
+    monkeypatch.setattr(salvo.os, "getloadavg", lambda: (0.25, 1.0, 1.0))
+    assert salvo.idle_cores() == 1.75

@@ -37,7 +37,8 @@ def salvo(
         "--scheduler",
         help="local (a Dask LocalCluster here), tcp://HOST:PORT (an existing Dask "
         "cluster), sync (this process) or auto (local only for jobs big enough to repay "
-        "its start-up, about 2 million runs of a 741-weapon salvo on 2 cores; else sync). "
+        "its start-up: on 2 cores, about 250,000 runs of a 741-weapon salvo with a core "
+        "idle, 2 million when the cores are busy; else sync). "
         "Same numbers on every scheduler.",
     ),
     workers: int | None = typer.Option(

@@ -44,41 +44,68 @@ AUTO_LOCAL_MIN_ENGAGEMENTS = 200_000_000
 weapon-engagements (runs x weapons x layers; about 5-10 s of single-core work)."""
 
 
-CLI_LOCAL_MIN_ENGAGEMENTS = 7_000_000_000
-"""From the ``barrage`` command (a fresh process: the cluster starts with the command), a
-LocalCluster of 2 workers on 2 cores lost to this process up to 524,288 runs of the
-741-weapon, 5-layer July 2025 night (0.85-0.89x) and broke even or won at 2,000,000 runs
-(0.99x and 1.24x; 7.4 billion engagements, runs x weapons x layers), measured on a
-machine shared with other jobs (docs/benchmarks.md). An idle machine would move the bar
-down (estimated, not measured: near 150,000 runs)."""
+CLI_LOCAL_MIN_ENGAGEMENTS = 900_000_000
+"""From the ``barrage`` command (a fresh process: the cluster starts with the command),
+the job size (runs x weapons x layers) from which a LocalCluster of 2 workers beats this
+process when the machine gives it 2 cores: 0.98x at 131,072 runs of the 741-weapon,
+5-layer July 2025 night, 1.28x at 262,144 (0.97 billion engagements), 1.46x at 524,288,
+1.64x at 1 million, 1.65x at 2 million (docs/benchmarks.md)."""
+
+CLI_BUSY_LOCAL_MIN_ENGAGEMENTS = 7_000_000_000
+"""The same bar when no core is idle (:data:`MIN_IDLE_CORES`): sharing busy cores, the 2
+workers lost at 131,072 to 1 million runs (0.85-0.89x) and broke even or won at 2 million
+(0.99x, 1.21x, 1.24x; 7.4 billion engagements)."""
+
+MIN_IDLE_CORES = 1.0
+"""Idle cores (cores minus the 1-minute load average) for the lower bar: one for the
+second worker besides the core this process would use alone."""
 
 
-def local_pays_off(scenario: Scenario | CompiledScenario, runs: int) -> bool:
-    """Whether a job is big enough for a LocalCluster started for it to beat this
-    process (:data:`CLI_LOCAL_MIN_ENGAGEMENTS`)."""
+def idle_cores() -> float:
+    """Cores not busy now: the cores minus the 1-minute load average (all if unknown)."""
+    cores = float(os.cpu_count() or 1)
+    try:
+        return max(0.0, cores - os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        return cores
+
+
+def engagements(scenario: Scenario | CompiledScenario, runs: int) -> int:
+    """Runs x weapons x layers: the size of a salvo job."""
     cs = scenario if isinstance(scenario, CompiledScenario) else compile_scenario(scenario)
-    return runs * cs.n_weapons * max(1, len(cs.layers)) >= CLI_LOCAL_MIN_ENGAGEMENTS
+    return runs * cs.n_weapons * max(1, len(cs.layers))
 
 
 def command_scheduler(
-    scenario: Scenario | CompiledScenario, runs: int, scheduler: Any
+    scenario: Scenario | CompiledScenario, runs: int, scheduler: Any, *, idle: float | None = None
 ) -> tuple[Any, str | None]:
     """The scheduler a command runs one salvo on, and why ``local`` may not pay (or None).
 
-    ``"auto"`` is ``"local"`` from :data:`CLI_LOCAL_MIN_ENGAGEMENTS`, else ``"sync"``.
-    An explicit ``"local"`` below it is kept, with the reason it is likely slower.
+    ``"auto"`` is ``"local"`` from :data:`CLI_LOCAL_MIN_ENGAGEMENTS` with a core idle
+    (``idle``, default :func:`idle_cores`), from :data:`CLI_BUSY_LOCAL_MIN_ENGAGEMENTS`
+    without, else ``"sync"``. An explicit ``"local"`` below the bar is kept, with the
+    reason it is likely slower.
     """
     if scheduler not in ("auto", "local"):
         return scheduler, None
-    if local_pays_off(scenario, runs):
-        return "local", None
+    work = engagements(scenario, runs)
+    idle = idle_cores() if idle is None else idle
+    reason = None
+    if work < CLI_LOCAL_MIN_ENGAGEMENTS:
+        reason = (
+            f"{runs:,} runs of this scenario are likely faster in this process: a local "
+            "cluster's start-up outweighs 2 cores' gain below about "
+            f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers)"
+        )
+    elif idle < MIN_IDLE_CORES and work < CLI_BUSY_LOCAL_MIN_ENGAGEMENTS:
+        reason = (
+            f"the cores are busy (the load average leaves {idle:.1f} of {os.cpu_count()} "
+            f"idle): workers sharing them gain only from about "
+            f"{CLI_BUSY_LOCAL_MIN_ENGAGEMENTS:,} engagements"
+        )
     if scheduler == "auto":
-        return "sync", None
-    return scheduler, (
-        f"{runs:,} runs of this scenario are likely faster in this process: a local "
-        "cluster's start-up outweighs 2 cores' gain below about "
-        f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers)"
-    )
+        return ("sync" if reason else "local"), None
+    return scheduler, reason
 
 
 def _blocks_task(cs: CompiledScenario, chunk: tuple[int, int, int, int]) -> dict:
