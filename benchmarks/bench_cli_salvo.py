@@ -7,7 +7,10 @@ change in the machine's load falls on both; the JSON of every run must be the sa
 Prints each run (wall, CPU of the command and its workers, load average), then one line
 per size: sync median, local median (ranges), and the ratio of the medians.
 
-The machine may be shared: say so with the figures, and rerun on a quiet one.
+The machine may be shared: say so with the figures, and rerun on a quiet one. Linux shares
+the CPU between sessions (autogroup), so on a busy machine a command and its workers get
+about one core however many processes they run; docs/benchmarks.md shows how the figures
+there gave the benchmark's session a quiet machine's weight.
 
 Run: ``python benchmarks/bench_cli_salvo.py [--runs 2000000] [--repeat 3]``
 (``--runs 1,200000,500000,2000000`` scans where a local cluster starts to pay; ``--runs 1``
