@@ -30,6 +30,7 @@ from barrage.compute import (
     shed_load_in_chunks,
     simulate_salvo,
     start_local_cluster,
+    summarise_salvo,
 )
 from barrage.compute.executor import resolve_auto
 from barrage.compute.salvo import _blocks_task
@@ -202,6 +203,17 @@ def test_salvo_on_the_cluster_equals_sync(cluster, compiled):
     assert seen[0] == 0 and seen[-1] == runs and seen == sorted(seen) and len(seen) == 8
 
 
+@pytest.mark.parametrize("chunk_runs", [1024, 3 * 1024])
+def test_salvo_summary_reduced_on_the_cluster_equals_sync(cluster, compiled, chunk_runs):
+    """Tallies made on 2 workers and merged here: the summary of the runs joined here."""
+    address, client = cluster
+    runs = 6 * 1024 + 17
+    ref = simulate(compiled, runs=runs, seed=9).summary()
+    got = summarise_salvo(compiled, runs=runs, seed=9, scheduler=address, chunk_runs=chunk_runs)
+    assert json.dumps(got) == json.dumps(ref)
+    assert len(client.nthreads()) == 2
+
+
 def test_strike_load_shed_on_the_cluster_equals_sync(cluster, shared_data):
     from barrage.grid.batch import random_damage, shed_load_batch
     from barrage.grid.network import read_network
@@ -274,6 +286,16 @@ def test_a_failing_chunk_raises_its_own_error(cluster, compiled):
     address, _ = cluster
     with pytest.raises(InputError, match="blocks"):
         run_map(_blocks_task, [(0, 1024, 0, 5)], scheduler=address, context=compiled)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="workers are forked on Linux only")
+def test_local_workers_start_with_what_this_process_imported(own_cluster):
+    """Forked, not spawned: a fresh worker already holds the salvo engine (this test
+    process imported it) before any task, and runs no profiler thread."""
+    _, client = own_cluster
+    probe = "('barrage.salvo.engine' in __import__('sys').modules, "
+    probe += "__import__('dask').config.get('distributed.worker.profile.enabled'))"
+    assert set(client.run(eval, probe).values()) == {(True, False)}
 
 
 def test_a_killed_worker_changes_nothing(own_cluster, compiled):

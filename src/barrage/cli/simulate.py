@@ -37,7 +37,8 @@ def salvo(
         "--scheduler",
         help="local (a Dask LocalCluster here), tcp://HOST:PORT (an existing Dask "
         "cluster), sync (this process) or auto (local only for jobs big enough to repay "
-        "its start-up, about 5 million runs of a 741-weapon salvo on 2 cores; else sync). "
+        "its start-up: on 2 cores, about 250,000 runs of a 741-weapon salvo with a core "
+        "idle, 2 million when the cores are busy; else sync). "
         "Same numbers on every scheduler.",
     ),
     workers: int | None = typer.Option(
@@ -46,28 +47,24 @@ def salvo(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
-    from barrage.compute import check_scheduler, check_workers, progress_bar, simulate_salvo
-    from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, local_pays_off
+    from barrage.compute import check_scheduler, check_workers, progress_bar, summarise_salvo
+    from barrage.compute.salvo import command_scheduler
     from barrage.salvo import example_scenarios, load_scenario
 
     check_scheduler(scheduler)
     check_workers(workers)
     scn = load_scenario(scenario_file(scenario, example_scenarios()))
-    if scheduler == "auto":
-        scheduler = "local" if local_pays_off(scn, runs) else "sync"
-    elif scheduler == "local" and not local_pays_off(scn, runs):
+    scheduler, slower = command_scheduler(scn, runs, scheduler)
+    if slower:
         stderr_console().print(
-            f"[yellow]warning:[/] --scheduler local: {runs:,} runs of this scenario are "
-            "likely faster in this process (--scheduler sync): a local cluster's start-up "
-            "and the trip back of every run's outputs outweigh 2 cores' gain below about "
-            f"{CLI_LOCAL_MIN_ENGAGEMENTS:,} engagements (runs x weapons x layers); see "
-            "docs/benchmarks.md"
+            f"[yellow]warning:[/] --scheduler local: {slower}; --scheduler sync is likely "
+            "faster (docs/benchmarks.md)",
+            soft_wrap=True,
         )
     with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
-        result = simulate_salvo(
+        summary = summarise_salvo(
             scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
         )
-    summary = result.summary()
     if as_json:
         emit_json(summary)
         return

@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import pickle
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -129,14 +130,47 @@ again: the salvo engine ran 1.95x slower in such a worker, and 1.7-2.1x slower i
 process with the variable set (benchmarks/bench_compute.py). For workers started by hand, see docs/scale-out.md."""
 
 
+WORKER_SETTINGS = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+}
+"""Dask settings of the LocalClusters barrage starts: fewer wake-ups of threads that
+take the GIL from the salvo's GIL-bound numpy chunks. The workers' statistical profiler
+(every 10 ms, for the dashboard) cost about 4-6% of the task time in extra worker CPU; the
+event loops' health tick (20 ms), system monitor (0.5 s) and memory monitor (0.1 s) at
+Dask's defaults cost a 2-worker cluster about 0.5 s of CPU per 10 s idle, 0.2 s at these
+settings, and about 5% of a 524,288-run salvo's CPU (docs/benchmarks.md). A command's
+own short-lived cluster has no one watching its dashboard; start one by hand to profile."""
+
+
+def worker_start_method() -> str:
+    """How a LocalCluster's worker processes start: ``fork`` on Linux, else ``spawn``.
+
+    A spawned worker is a fresh interpreter that imports distributed, numpy and barrage
+    before its first task: 2.2-2.4 s of wall time and 1.3 s of CPU for a 2-worker
+    cluster on the 2-core machine, against 0.43-0.44 s and 0.16 s forked from the command's
+    process, which has them imported already (docs/benchmarks.md). Dask supports
+    ``fork``; it is kept to Linux, where no system framework forbids it, and the cluster
+    is started before the progress bar's thread (:func:`progress_bar` starts it on the
+    first report), so only Dask's own threads run when the workers fork.
+    """
+    return "fork" if sys.platform == "linux" else "spawn"
+
+
 def start_local_cluster(n_workers: int, *, silence_logs: int = logging.ERROR) -> Any:
     """A LocalCluster of ``n_workers`` processes with one thread each on this machine
     (its dashboard, if bokeh is installed, on a free port: ``cluster.dashboard_link``)."""
     import dask
     from distributed import LocalCluster
 
-    unset = {f"distributed.nanny.pre-spawn-environ.{k}": None for k in WORKER_ENVIRON_UNSET}
-    with dask.config.set(unset):
+    settings: dict[str, Any] = {
+        f"distributed.nanny.pre-spawn-environ.{k}": None for k in WORKER_ENVIRON_UNSET
+    }
+    settings["distributed.worker.multiprocessing-method"] = worker_start_method()
+    settings.update(WORKER_SETTINGS)
+    with dask.config.set(settings):
         return LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
@@ -324,14 +358,25 @@ def _map_distributed(client, func, chunks, on_progress, context, weights, total)
 
 @contextlib.contextmanager
 def progress_bar(description: str, *, console: Any = None) -> Iterator[Progress]:
-    """A rich progress bar on stderr, fed through the ``on_progress(done, total)`` hook."""
+    """A rich progress bar on stderr, fed through the ``on_progress(done, total)`` hook.
+
+    The bar (and its refresh thread) starts with the first report, which comes once the
+    work is set up: worker processes forked by :func:`start_local_cluster` before then
+    inherit no thread of it (see :func:`worker_start_method`).
+    """
     from rich.console import Console
     from rich.progress import Progress as RichProgress
 
-    with RichProgress(console=console or Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=None)
+    bar = RichProgress(console=console or Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=None)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        if not bar.live.is_started:  # the first report: the cluster, if any, is up
+            bar.start()
+        bar.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()

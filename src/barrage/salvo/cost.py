@@ -9,7 +9,9 @@ once (bytes; ``W64`` is ``W`` rounded up to whole 64-bit words):
   stacks more than one block;
 - the working arrays of 512 runs: ``512 W64 (PER_POSITION_B + (F + 5A + 2L + 16) / 8)``
   (sort keys, ranks, and one bit per weapon and family, asset or rule);
-- the per-run outputs of all runs: ``2 R (4A + 4C + 2L + 2) 8`` (int64, joined once);
+- the per-run outputs of all runs: ``2 R (4A + 4C + 2L + 2) 8`` (int64, joined once),
+  or, when each worker reduces its chunk of ``R_c`` runs to counts, ``2 workers R_c``
+  runs' outputs and ``3 R 8`` for the per-run defender cost;
 - the slot capacities: ``L S 24`` (float edges and int32 capacities per layer);
 
 and the sum is taken times :data:`SAFETY`.
@@ -89,11 +91,19 @@ def n_slots(scenario: Scenario) -> int:
 
 
 def salvo_cost(
-    scenario: Scenario, runs: int, *, blocks_per_pass: int = 2, workers: int = 1
+    scenario: Scenario,
+    runs: int,
+    *,
+    blocks_per_pass: int = 2,
+    workers: int = 1,
+    reduced_chunk_runs: int | None = None,
 ) -> SalvoCost:
     """Estimated peak memory and time of ``runs`` runs of ``scenario`` (see module doc).
 
-    ``workers`` processes each hold one pass; the outputs are joined in this one.
+    ``workers`` processes each hold one pass; the outputs are joined in this one, unless
+    each worker reduces its chunks of ``reduced_chunk_runs`` runs to counts
+    (``barrage.compute.summarise_salvo``): then each holds one chunk's outputs and this
+    process one float a run (the defender cost, about three copies while summarised).
     """
     weapons = sum(g.count for g in scenario.salvo.weapons)
     layers, assets = len(scenario.layers), len(scenario.assets)
@@ -106,7 +116,12 @@ def salvo_cost(
     rows_b = (
         min(runs, ROW_RUNS) * w64 * (PER_POSITION_B + (families + 5 * assets + 2 * layers + 16) / 8)
     )
-    outputs_b = 2 * runs * (4 * assets + 4 * classes + 2 * layers + 2) * 8
+    per_run_b = (4 * assets + 4 * classes + 2 * layers + 2) * 8
+    if reduced_chunk_runs is None:
+        outputs_b = 2 * runs * per_run_b
+    else:
+        held = max(1, workers) * min(runs, reduced_chunk_runs)
+        outputs_b = 2 * held * per_run_b + 3 * 8 * runs
     slots_b = layers * slots * 24 + w64 * 24
     memory_b = SAFETY * (max(1, workers) * (planes_b + rows_b) + outputs_b + slots_b)
     engagements = runs * weapons * max(layers, 1)
