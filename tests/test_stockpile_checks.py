@@ -85,6 +85,22 @@ def test_target_range_reads_each_kind():
     assert rng[("estimate", "more", "all_missiles")] == (10, 20)
 
 
+def test_a_rate_over_a_period_begun_before_the_record_is_read_over_the_part_it_covers(inputs):
+    """RUSI's ~100 Kalibr a year refers to 2022-06..11; the record starts 2022-09-27. The
+    fit reads it as the mean rate over 2022-09-27..11-30, so must the check: the check
+    used to spread that stretch's output over all six months (a rate 65/183 as high)."""
+    model = _fit(inputs, ["kalibr"])
+    base = dict(statement_id="x", family="kalibr", metric="monthly_production",
+                kind="estimate", low=8, high=8, stated_on="2022-12-01", refers_to="2022-11-30")  # fmt: skip
+    whole = statement_draws(model, Statement(**base, refers_from="2022-06-01"))
+    covered = statement_draws(model, Statement(**base, refers_from="2022-09-27"))
+    np.testing.assert_allclose(whole, covered)
+    post = model.posteriors_["kalibr"]
+    days = pd.date_range("2022-09-27", "2022-11-30")
+    rate = np.mean([post.rate_at(d) for d in days], axis=0)
+    np.testing.assert_allclose(covered, rate, rtol=0.02)
+
+
 def test_statement_table_verdicts_follow_the_fitted_interval(inputs):
     launches, massive, statements = inputs
     model = _fit(inputs, ["kinzhal", "kalibr"])

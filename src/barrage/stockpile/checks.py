@@ -93,7 +93,8 @@ def statement_draws(model: StockpileModel, s: Statement) -> np.ndarray:
     """The fitted quantity a statement speaks about, per draw, in the statement's units.
 
     Monthly production: the mean rate over the period (units/month); total supplied:
-    the units produced over the period; stockpile: the stock at the start of
+    the units produced over the period (both over the part of it from the record's first
+    night on, as the fit reads them); stockpile: the stock at the start of
     ``refers_to``. ``all_missiles`` statements read the sum of the missile families
     (families are fitted independently, so draw i of each family is a joint draw).
     """
@@ -103,16 +104,18 @@ def statement_draws(model: StockpileModel, s: Statement) -> np.ndarray:
     missing = [f for f in fams if f not in model.posteriors_]
     if missing:
         raise InputError(f"statement {s.statement_id!r}: family {missing[0]!r} was not fitted")
-    first = _day_number(s.refers_from or s.refers_to)
-    last = _day_number(s.refers_to) + 1
+    # the part of the period the record covers, as the fit reads it (a rate over
+    # 2022-06..11 is the mean over 2022-09-27..11-30, not that output spread over 6 months)
+    day0 = _day_number(model.posteriors_[fams[0]].days_grid_start)
+    first = max(_day_number(s.refers_from or s.refers_to), day0)
+    last = max(_day_number(s.refers_to) + 1, first + 1)
     total = 0.0
     for f in fams:
         post = model.posteriors_[f]
         if s.metric == "stockpile":
             total = total + post.stock_at(s.refers_to)
         else:
-            day0 = _day_number(post.days_grid_start)
-            cum = post.cum_production(np.array([max(first, day0), max(last, day0)]))
+            cum = post.cum_production(np.array([first, last]))
             total = total + (cum[:, 1] - cum[:, 0])
     if s.metric == "monthly_production":
         total = total / ((last - first) / DAYS_PER_MONTH)
