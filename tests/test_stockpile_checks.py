@@ -122,6 +122,9 @@ def test_leave_one_out_holds_each_statement_out_in_turn(inputs):
                        n_samples=N, families=("kinzhal",))  # fmt: skip
     own = [s.statement_id for s in statements if s.use and s.family == "kinzhal"]
     assert list(loo.statement_id) == own
+    # the same statements the statement table counts as fitted, no more, no fewer
+    tab = statement_table(_fit(inputs, ["kinzhal"]), statements)
+    assert set(tab[tab.used & ~tab.stated_after_fit].statement_id) == set(own)
     # the predictive interval adds the statement's own error: never narrower
     assert (loo.predictive_p05 <= loo.fit_p05 + 1e-9).all()
     assert (loo.predictive_p95 >= loo.fit_p95 - 1e-9).all()
