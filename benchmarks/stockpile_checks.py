@@ -109,8 +109,22 @@ def main() -> None:
     print(
         f"- held out with {held.held_with or 'nothing'}: {n(held.fit_p50)} "
         f"[{n(held.fit_p05)}, {n(held.fit_p95)}], predictive upper end "
-        f"{n(held.predictive_p95)}\n"
+        f"{n(held.predictive_p95)}"
     )
+    kn23 = {ISK_FLOOR, *held.held_with.split(";"), "kn23-2024-hur", "kn23-2024-01-kirby"}
+    rest = [s for s in statements if s.statement_id not in kn23]
+    for label, stmts, params in (
+        ("held out with the two KN-23 floors too", rest, {}),
+        ("diagnostic, step sd 0.7 (shipped 0.35)", statements, {"step_sd": 0.7}),
+    ):
+        samples = args.samples if params else max(args.samples // 2, 500)
+        fit = StockpileModel(n_samples=samples, **params).fit(
+            launches, stmts, as_of=AS_OF, massive_nights=massive, families=["iskander_m_kn23"]
+        )
+        d = statement_draws(fit, floor)
+        print(f"- {label}: {n(np.median(d))} [{n(np.quantile(d, 0.05))}, "
+              f"{n(np.quantile(d, 0.95))}], P(>= {n(floor.low)}) = {np.mean(d >= floor.low):.2f}")  # fmt: skip
+    print()
 
     print("## Production over launches in each statement's period\n")
     rat = tempo_ratios(launches, statements)
