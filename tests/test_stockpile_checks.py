@@ -147,11 +147,11 @@ def _statement(**kw) -> Statement:
 
 def test_the_predictive_check_counts_the_statements_own_error_once():
     """A Shahed-only plan of 300 a month is read as 300 / 1.5 x 1.4 = 280 for the family,
-    with sd 0.64 (source, plan and part error). A fit at 4 times that, where the
+    with sd 0.64 (source 0.35, plan and part error). A fit at 4 times that, where the
     predictive interval's low end (about 400) is above 280, misses it. The old check
     compared the predictive interval with the allowed range 200-420, which counts the plan
     discount and the decoy factor a second time, and called it inside."""
-    model = StockpileModel()
+    model = StockpileModel(source_sd=0.35)
     s = _statement()
     read = model.reading("attack_drones", s)
     assert math.exp(read[0]) == pytest.approx(280)

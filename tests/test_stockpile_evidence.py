@@ -160,3 +160,12 @@ def test_nested_leave_one_out_chooses_without_the_held_out_statement(monkeypatch
         np.testing.assert_array_equal(kh, full[full.family == "kh101"].log_evidence)
         row = loo[loo.statement_id == sid].iloc[0]
         assert (row.step_sd, row.source_sd) == _select(table)
+
+
+def test_the_defaults_are_a_cell_of_the_grid_the_rule_searched():
+    from barrage.stockpile.evidence import GRID
+    from barrage.stockpile.model import SOURCE_SD, STEP_SD
+
+    model = StockpileModel()
+    assert (model.step_sd, model.source_sd) == (STEP_SD, SOURCE_SD)
+    assert (STEP_SD, SOURCE_SD) in GRID

@@ -50,6 +50,14 @@ QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
 _Z90 = 1.6448536269514722
 MIN_ESS_FRACTION = 0.15
 MAX_EXTRA_ROUNDS = 4
+#: The random walk's step sd (log-rate change a quarter) and the statements' source sd,
+#: chosen by the evidence rule of :mod:`barrage.stockpile.evidence` (fixed 5 x 4 grid, one
+#: pair for all families, largest summed log evidence) on the snapshot to 2025-09-30
+#: (as of 2025-10-01, 2,000 draws, seed 0): (0.7, 0.7) at -146.4, next (0.5, 0.7) at
+#: -146.7 and (0.7, 0.5) at -146.8; the hand-set (0.35, 0.35) at -155.2. Defaults, not a
+#: search in every fit (docs/stockpile.md, "Step sd and source sd chosen by the evidence").
+STEP_SD = 0.7
+SOURCE_SD = 0.7
 #: The tempo anchor's log-sd (see :meth:`StockpileModel._tempo_anchor`): weak.
 TEMPO_SD = 1.0
 #: A knot interval with at least this many days covered by rate or supply statements
@@ -235,9 +243,9 @@ class StockpileModel:
         n_rounds: int = 3,
         knot_months: int = 3,
         level_sd: float = 1.5,
-        step_sd: float = 0.35,
+        step_sd: float = STEP_SD,
         stock_sd: float = 1.0,
-        source_sd: float = 0.35,
+        source_sd: float = SOURCE_SD,
         plan_bias: float = math.log(1.5),
         plan_sd: float = 0.4,
         part_factor: dict[str, float] | None = None,
