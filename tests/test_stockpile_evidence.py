@@ -169,3 +169,11 @@ def test_the_defaults_are_a_cell_of_the_grid_the_rule_searched():
     model = StockpileModel()
     assert (model.step_sd, model.source_sd) == (STEP_SD, SOURCE_SD)
     assert (STEP_SD, SOURCE_SD) in GRID
+
+
+def test_nested_leave_one_out_refuses_a_fixed_step_or_source_sd():
+    from barrage.errors import InputError
+    from barrage.stockpile.checks import loo_coverage
+
+    with pytest.raises(InputError, match="nested chooses step_sd and source_sd"):
+        loo_coverage(_launches(), GAUSSIAN, as_of="2024-01-01", nested=True, step_sd=0.5)

@@ -340,7 +340,7 @@ def loo_coverage(
     if nested and evidence is None:
         evidence = evidence_table(grid_fits(
             launches, statements, as_of=as_of, massive_nights=massive_nights,
-            n_samples=n_samples, seed=seed,
+            n_samples=n_samples, seed=seed, **params,
         ))  # fmt: skip
     groups = source_groups(held)
     noise_seeds = np.random.SeedSequence([seed, 1]).spawn(len(held))
@@ -352,7 +352,7 @@ def loo_coverage(
             as_of=as_of, massive_nights=massive_nights, families=[group[0].family],
         )  # fmt: skip
         if nested:
-            model = _nested_refit(launches, rest, evidence, n_samples, seed, fold)
+            model = _nested_refit(launches, rest, evidence, n_samples, seed, {**fold, **params})
         else:
             model = StockpileModel(n_samples=n_samples, seed=seed, **params).fit(
                 launches, rest, output_as_of=pd.DatetimeIndex([as_of]), **fold
@@ -386,7 +386,8 @@ def loo_coverage(
 def _nested_refit(launches, rest, evidence, n_samples: int, seed: int, fold: dict):
     """The fold's refit at the cell the evidence rule picks without the held-out
     statements: the held-out family's evidence from refits on ``rest``, the other
-    families' from the full-data ``evidence`` (their statements are all in the fold)."""
+    families' from the full-data ``evidence`` (their statements are all in the fold).
+    ``fold``: as_of, massive_nights, families (one) and the model's other settings."""
     import pandas as pd
 
     fits = dict(grid_fits(launches, rest, n_samples=n_samples, seed=seed, **fold))

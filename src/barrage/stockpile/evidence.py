@@ -38,15 +38,17 @@ def grid_fits(
     massive_nights: pd.DatetimeIndex | None = None,
     n_samples: int = 2000,
     seed: int = 0,
+    **params,
 ) -> Iterator[tuple[tuple[float, float], StockpileModel]]:
-    """One fit per ``(step_sd, source_sd)`` cell, same seed and data (output at as_of only)."""
+    """One fit per ``(step_sd, source_sd)`` cell, same seed and data (output at as_of only);
+    ``params``: the model's other settings, the same in every cell."""
     import pandas as pd
 
     if not grid:
         raise InputError("grid: expected at least one (step_sd, source_sd) pair")
     for cell in grid:
         model = StockpileModel(
-            n_samples=n_samples, seed=seed, step_sd=cell[0], source_sd=cell[1]
+            n_samples=n_samples, seed=seed, step_sd=cell[0], source_sd=cell[1], **params
         ).fit(
             launches, statements, as_of=as_of, massive_nights=massive_nights,
             families=families, output_as_of=pd.DatetimeIndex([as_of]),

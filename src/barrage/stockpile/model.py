@@ -21,6 +21,9 @@ the exact Gaussian posterior of the knots given the Gaussian rate statements (a 
 smoother in closed form); each further round refits a Gaussian to the weighted draws;
 the last round weighs by the full target with the hard non-negativity constraint, then
 resamples to equal weights. Everything is vectorised over draws (no loop per draw).
+The last round's mean unnormalised weight estimates the evidence p(launches, statements |
+step_sd, source_sd) (``FamilyPosterior.log_evidence``; the hard constraint is the launches'
+likelihood), by which :mod:`.evidence` chose the default ``STEP_SD`` and ``SOURCE_SD``.
 
 No look-ahead: a fit as of ``D`` uses statements with ``stated_on < D`` and launches on
 nights before ``D`` only; its grid may run past ``D`` (``horizon``) where launches enter
