@@ -46,16 +46,18 @@ def vector_min_stock(theta, log_s0, knots, day0, launched):
     return stock.min(axis=1)
 
 
-def stockpile_inputs(name: str):
+def stockpile_inputs(name: str, flags: tuple[tuple[str, str], ...] = ()):
     """The scripts' shared set-up: ``--db`` (else the shared record ingested into a
-    temporary store) and ``--samples``; the night totals, family launches, massive
-    nights and statements."""
+    temporary store), ``--samples`` and the script's own on/off ``flags`` ((flag, help)
+    pairs); the night totals, family launches, massive nights and statements."""
     from barrage.record import ingest_record, load_night_totals
     from barrage.stockpile import family_launches, load_statements, massive_night_dates
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--db", type=Path, default=None)
     ap.add_argument("--samples", type=int, default=2000)
+    for flag, text in flags:
+        ap.add_argument(flag, action="store_true", help=text)
     args = ap.parse_args()
     db = args.db
     if db is None:

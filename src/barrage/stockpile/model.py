@@ -21,6 +21,9 @@ the exact Gaussian posterior of the knots given the Gaussian rate statements (a 
 smoother in closed form); each further round refits a Gaussian to the weighted draws;
 the last round weighs by the full target with the hard non-negativity constraint, then
 resamples to equal weights. Everything is vectorised over draws (no loop per draw).
+The last round's mean unnormalised weight estimates the evidence p(launches, statements |
+step_sd, source_sd) (``FamilyPosterior.log_evidence``; the hard constraint is the launches'
+likelihood), by which :mod:`.evidence` chose the default ``STEP_SD`` and ``SOURCE_SD``.
 
 No look-ahead: a fit as of ``D`` uses statements with ``stated_on < D`` and launches on
 nights before ``D`` only; its grid may run past ``D`` (``horizon``) where launches enter
@@ -50,6 +53,14 @@ QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
 _Z90 = 1.6448536269514722
 MIN_ESS_FRACTION = 0.15
 MAX_EXTRA_ROUNDS = 4
+#: The random walk's step sd (log-rate change a quarter) and the statements' source sd,
+#: chosen by the evidence rule of :mod:`barrage.stockpile.evidence` (fixed 5 x 4 grid, one
+#: pair for all families, largest summed log evidence) on the snapshot to 2025-09-30
+#: (as of 2025-10-01, 2,000 draws, seed 0): (0.7, 0.7) at -146.4, next (0.5, 0.7) at
+#: -146.7 and (0.7, 0.5) at -146.8; the hand-set (0.35, 0.35) at -155.2. Defaults, not a
+#: search in every fit (docs/stockpile.md, "Step sd and source sd chosen by the evidence").
+STEP_SD = 0.7
+SOURCE_SD = 0.7
 #: The tempo anchor's log-sd (see :meth:`StockpileModel._tempo_anchor`): weak.
 TEMPO_SD = 1.0
 #: A knot interval with at least this many days covered by rate or supply statements
@@ -138,6 +149,10 @@ class FamilyPosterior:
     s0: np.ndarray  # (n_draws,) stock at the start of the grid (nan for decoys)
     knots: np.ndarray  # knot day numbers
     anchored_intervals: int = 0  # knot intervals the tempo anchor applied to
+    # log p(launches, statements | hyperparameters): the final round's mean unnormalised
+    # importance weight, and its Monte Carlo standard error (see StockpileModel)
+    log_evidence: float = math.nan
+    log_evidence_se: float = math.nan
 
     _cum: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -231,9 +246,9 @@ class StockpileModel:
         n_rounds: int = 3,
         knot_months: int = 3,
         level_sd: float = 1.5,
-        step_sd: float = 0.35,
+        step_sd: float = STEP_SD,
         stock_sd: float = 1.0,
-        source_sd: float = 0.35,
+        source_sd: float = SOURCE_SD,
         plan_bias: float = math.log(1.5),
         plan_sd: float = 0.4,
         part_factor: dict[str, float] | None = None,
@@ -422,10 +437,20 @@ class StockpileModel:
         n_night, n_s, n_p = len(nights), len(s_idx), len(p_y)
         soft_scale = max(1.0, 0.02 * float(cum_l[t_obs - 1]))
 
+        # normalising constants of the Gaussian terms: they depend on step_sd and
+        # source_sd, so the evidence keeps them (one-sided terms are probabilities)
+        two_sided_sd = np.concatenate([sd_g, s_sd[s_sign == 0], p_sd[p_sign == 0]])
+        log_norm = (
+            0.5 * np.log(prec_d).sum()
+            - math.log(self.stock_sd)
+            - np.log(two_sided_sd).sum()
+            - 0.5 * (n_k + 1 + len(two_sided_sd)) * math.log(2 * math.pi)
+        )
+
         def log_target(z: np.ndarray, hard: bool) -> np.ndarray:
             theta, log_s0 = z[:, :n_k], z[:, -1]
             r = theta @ diff.T - b_d
-            lt = -0.5 * (r**2 * prec_d).sum(axis=1)
+            lt = log_norm - 0.5 * (r**2 * prec_d).sum(axis=1)
             lt += -0.5 * ((log_s0 - s0_mu) / self.stock_sd) ** 2
             if len(y_g):
                 lt += -0.5 * (((theta @ a_g.T - y_g) / sd_g) ** 2).sum(axis=1)
@@ -485,6 +510,7 @@ class StockpileModel:
             c = ((z - m) * w[:, None]).T @ (z - m) + 1e-6 * np.eye(dim)
             components = [(0.85, m, np.linalg.cholesky(c * 1.2**2)), (0.15, *base[1:])]
         ess = float(1.0 / np.sum(w**2))
+        log_evidence, log_evidence_se = _evidence(logw)
         z = z[_systematic_resample(w, n, rng)]
         theta, s0 = z[:, :n_k], np.exp(z[:, -1])[:, None]
 
@@ -540,6 +566,8 @@ class StockpileModel:
             s0=s0[:, 0] if estimable else np.full(len(theta), np.nan),
             knots=knots,
             anchored_intervals=n_anchored,
+            log_evidence=log_evidence,
+            log_evidence_se=log_evidence_se,
         )
         post._cum = cum_p  # the same path cum_production would compute: keep it
         return post
@@ -578,6 +606,18 @@ class StockpileModel:
             obs.g_sd.append(self.tempo_sd)
             applied += 1
         return applied
+
+    def marginal_log_likelihood(self) -> float:
+        """log p(launches, statements | hyperparameters), summed over the fitted families.
+
+        Families are fitted independently, so their evidences multiply. Each is the mean
+        unnormalised importance weight of the fit's final round (the hard non-negativity
+        constraint read as the launches' likelihood, the Gaussian terms' constants kept);
+        ``posteriors_[f].log_evidence_se`` gives each one's Monte Carlo error.
+        """
+        if not hasattr(self, "posteriors_"):
+            raise InputError("marginal_log_likelihood: fit the model first")
+        return float(sum(p.log_evidence for p in self.posteriors_.values()))
 
     def reading(self, family: str, s: Statement) -> tuple[float, float, float] | None:
         """How the fit reads a statement: (log-centre y, log-sd, sign), sign 0 two-sided,
@@ -651,6 +691,18 @@ class StockpileModel:
                 obs.p_sign.append(sign)
             obs.used.append(s.statement_id)
         return obs
+
+
+def _evidence(logw: np.ndarray) -> tuple[float, float]:
+    """log of the mean importance weight (an unbiased estimate of the evidence given the
+    proposal) and its delta-method standard error, sqrt(var(w) / n) / mean(w)."""
+    from scipy.special import logsumexp
+
+    n = len(logw)
+    log_mean = float(logsumexp(logw) - math.log(n))
+    w = np.exp(logw - logw.max())
+    rel_var = float(np.mean(w**2) / np.mean(w) ** 2 - 1.0)
+    return log_mean, math.sqrt(max(rel_var, 0.0) / n)
 
 
 def _mixture_draw(components, n: int, rng: np.random.Generator) -> np.ndarray:
