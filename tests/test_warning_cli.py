@@ -268,7 +268,11 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     assert "Verdict against the naive baselines" in text and "cannot be judged" in text
     # the primary's forecasts are drawn; scores by period and launch CRPS are tabled
     assert "recent_rate (primary)" in text
-    assert "7-day horizon: Brier by period" in text and "id='launch-crps'" in text
+    assert "7-day horizon: Brier by period" in text and "id='launch-scores'" in text
+    # every launch model is in the table, the quantile-only baseline too, the registered
+    # one in bold
+    assert "<th>recent_quantiles</th>" in text and "<th>track_draws_90</th>" in text
+    assert re.search(r"<b>[0-9.]+ \(0\.[0-9]{2}\)</b>", text)
     assert "mean lead (d)" in text
     # the level never appears without its skill statement
     assert "<p id='skill'>Skill: no demonstrated skill: read as a base rate" in text

@@ -16,6 +16,7 @@ from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
 from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, periods, score_table
 from barrage.warning.models import BASELINES, PRIMARY_MODEL
+from barrage.warning.registration import REGISTRATION
 from barrage.warning.scores import reliability_table
 from barrage.warning.verdict import verdict
 
@@ -230,27 +231,35 @@ def _period_html(scores: pd.DataFrame) -> str:
     return "".join(parts)
 
 
-def _launch_html(crps: pd.DataFrame) -> str:
-    """Mean CRPS of the launch forecasts (negative binomial on recent tempo against an
-    intercept-only one), lower is better."""
-    if crps.empty:
+def _launch_html(scores: pd.DataFrame) -> str:
+    """Launch-count forecasts over the registered window: mean pinball loss at 10/50/90%
+    (every model has one, the quantile-only baselines too) with the share of outcomes
+    inside the 10-90% interval (aim about 0.80); the registered model of each group in
+    bold, so a reader sees it beside the naive recent-window quantiles."""
+    if scores.empty:
         return ""
-    keep = crps[crps["period"].isin(["all", "last_12m"])]
+    keep = scores[scores["period"] == "registered_last_12m"]
+    if keep.empty:
+        return ""
     wide = keep.pivot_table(
-        index=["group", "horizon_days"], columns=["period", "model"], values="crps_mean"
+        index=["group", "horizon_days"], columns="model", values=["pinball_mean", "coverage_80"]
     )
+    models = list(wide["pinball_mean"].columns)
     head = "<tr><th>group</th><th>horizon (d)</th>" + "".join(
-        f"<th>{html.escape(p)}: {html.escape(m)}</th>" for p, m in wide.columns
+        f"<th>{html.escape(m)}</th>" for m in models
     )
-    rows = "".join(
-        f"<tr><td>{html.escape(g)}</td><td>{k}</td>"
-        + "".join(f"<td>{_num(v, '.2f')}</td>" for v in r)
-        + "</tr>"
-        for (g, k), r in wide.iterrows()
-    )
+    rows = []
+    for (g, k), r in wide.iterrows():
+        registered = REGISTRATION.launch_primaries.get(g)
+        cells = []
+        for m in models:
+            text = f"{_num(r['pinball_mean', m], '.2f')} ({_num(r['coverage_80', m], '.2f')})"
+            cells.append(f"<td><b>{text}</b></td>" if m == registered else f"<td>{text}</td>")
+        rows.append(f"<tr><td>{html.escape(g)}</td><td>{k}</td>{''.join(cells)}</tr>")
     return (
-        "<h3>Launch forecasts: mean CRPS (lower is better)</h3>"
-        f"<table id='launch-crps'>{head}</tr>{rows}</table>"
+        "<h3>Launch forecasts, registered window: mean pinball loss in weapons (lower is"
+        " better), 10-90% coverage in brackets (aim about 0.80); registered model in bold</h3>"
+        f"<table id='launch-scores'>{head}</tr>{''.join(rows)}</table>"
     )
 
 
@@ -507,7 +516,7 @@ def write_report(
                 _score_html(scores),
             )
             + _fold("Brier by period, each horizon", _period_html(scores))
-            + _fold("Launch forecasts: mean CRPS", _launch_html(launch_scores(backtest))),
+            + _fold("Launch forecasts: pinball loss and coverage", _launch_html(launch_scores(backtest))),
         ),
         "<section id='stockpiles'>"
         + _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day))
