@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,10 +33,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Output:
-    """One CLI call; its stdout is saved as ``name``; ``{data}``, ``{tmp}``, ``{out}`` are filled in."""
+    """One CLI call, run in a scratch folder; its stdout is saved as ``name``, and each
+    of ``files`` it wrote there (named relative, so no path differs between runs) beside it.
+    ``{data}`` and ``{tmp}`` in ``args`` are filled in."""
 
     name: str
     args: tuple[str, ...]
+    files: tuple[str, ...] = ()
 
 
 OUTPUTS: tuple[Output, ...] = (
@@ -46,8 +50,9 @@ OUTPUTS: tuple[Output, ...] = (
             "backtest", "--start", "2025-06-01", "--end", "2025-06-28", "--horizon", "1",
             "--horizon", "3", "--db", "{tmp}/store.duckdb", "--weather",
             "{data}/weather/ukraine_weather_by_date.csv", "--scheduler", "sync",
-            "--out", "{out}/backtest.csv", "--json",
+            "--out", "backtest.csv", "--json",
         ),
+        files=("backtest.csv",),
     ),
     Output(
         "assess.json",
@@ -84,14 +89,16 @@ def write(out: Path, data: Path) -> None:
     """Run every output's command and save its stdout; stop at the first command that fails."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        fill = {"data": str(data.resolve()), "tmp": tmp, "out": str(out.resolve())}
+        fill = {"data": str(data.resolve()), "tmp": tmp}
         for item in OUTPUTS:
             args = [a.format(**fill) for a in item.args]
-            done = subprocess.run([_barrage(), *args], capture_output=True, cwd=REPO, check=False)
+            done = subprocess.run([_barrage(), *args], capture_output=True, cwd=tmp, check=False)
             if done.returncode != 0:
                 sys.exit(f"{item.name}: barrage {' '.join(args)} exited {done.returncode}: "
                          f"{done.stderr.decode()[-400:]}")  # fmt: skip
             (out / item.name).write_bytes(done.stdout)
+            for name in item.files:
+                shutil.copyfile(Path(tmp) / name, out / name)
             print(f"wrote {item.name} ({len(done.stdout)} bytes)")
 
 
