@@ -245,7 +245,7 @@ def _floor_table(found: list[Edge]) -> list[str]:
         a, b = part_of(e.source), part_of(e.target)
         if a != b and e.target not in SHARED and e.source not in SHARED:
             deps[a][b] += 1
-    lines = ["| floor | part | modules | imports (statements) |", "|---|---|---|---|"]
+    lines = ["| floor | part | modules | parts it imports (import edges) |", "|---|---|---|---|"]
     for i, parts in reversed(list(enumerate(FLOORS))):
         for p in parts:
             uses = ", ".join(f"{b} ({n})" for b, n in sorted(deps[p].items())) or "-"

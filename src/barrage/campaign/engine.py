@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from barrage.campaign.asof import attacker_as_of
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
@@ -144,8 +145,6 @@ def build_context(
         model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
     draws, as_of = None, None
     if db is not None:
-        from barrage.campaign.asof import attacker_as_of
-
         scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
     salvo = model.scenario.salvo
     names = [layer.name for layer in salvo.layers]

@@ -30,7 +30,17 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.grid.restoration import SPARE_POOL, default_repair, scaled_network, solve_shed
-from barrage.grid.strike import GENERATING_TYPES, StrikeModel, summarise_tail
+from barrage.grid.strike import (
+    GENERATING_TYPES,
+    StrikeModel,
+    build_strike_model,
+    checked_strike_request,
+    example_strike_scenarios,
+    load_strike_scenario,
+    summarise_tail,
+)
+from barrage.record.nights import nightly_by_class
+from barrage.record.store import connect
 
 #: Massive attacks on energy in 2024, by the morning date the press used. Sources:
 #: Liga.net (six massive attacks since March by 1 June), STA (22 June "the eighth"),
@@ -340,8 +350,6 @@ def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) 
 def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=None) -> dict:
     """:func:`replay_check` of a strike scenario (path or :class:`StrikeScenario`) on the
     record in the store ``db``: the one call behind ``barrage simulate replay``."""
-    from barrage.grid.strike import build_strike_model, checked_strike_request
-
     scenario = checked_strike_request(scenario, runs, seed)
     if runs < 20:
         raise InputError(f"--runs: expected at least 20 runs for a 90% interval, got {runs}")
@@ -370,12 +378,6 @@ def last_strike_impact(
 ) -> dict:
     """What a strike like the record's last massive night would do to the stylised
     system in winter (illustrative): its leakers replayed once, at the winter peak."""
-    from barrage.grid.strike import (
-        build_strike_model,
-        example_strike_scenarios,
-        load_strike_scenario,
-    )
-
     big = launched.index[launched["missiles"] >= min_missiles]
     if not len(big):
         raise InputError(f"record: no night with at least {min_missiles} missiles launched")
@@ -430,9 +432,6 @@ def last_strike_impact_from_store(db, **kwargs) -> dict:
 
 def _launched_destroyed(db) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Launched and destroyed by night and class (nights with attacks) from the store."""
-    from barrage.record.nights import nightly_by_class
-    from barrage.record.store import connect
-
     con = connect(db, read_only=True)
     try:
         launched = nightly_by_class(con, "launched", full_calendar=False)

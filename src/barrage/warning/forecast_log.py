@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from barrage.errors import BarrageError
+from barrage import __version__
+from barrage.errors import BarrageError, InputError
+from barrage.warning.models import PRIMARY_MODEL
 
 if TYPE_CHECKING:
     import duckdb
@@ -176,9 +178,6 @@ def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def model_version() -> str:
     """The version string stored with every logged forecast (one place)."""
-    from barrage import __version__
-    from barrage.warning.models import PRIMARY_MODEL
-
     return f"barrage {__version__} / {PRIMARY_MODEL}"
 
 
@@ -189,8 +188,6 @@ def target_key(target: Target) -> str:
 
 def record_sha256(con: duckdb.DuckDBPyConnection) -> str:
     """SHA-256 of the record file that brought the store to its state (newest ingest)."""
-    from barrage.errors import InputError
-
     row = con.execute(
         "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
     ).fetchone()
