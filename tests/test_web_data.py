@@ -316,7 +316,9 @@ def test_dashboard_says_computing_then_shows_the_warmed_assessment(bare_store):
     assert page == warmed.decode()  # served from the warm-up's cache, not recomputed
     # the level never appears without its skill statement, on the page and in the API
     assert assessment["skill"]["statement"].startswith("no demonstrated skill")
-    assert f'id="warning-skill" class="skill">{html.escape(assessment["skill"]["statement"])}' in page
+    assert (
+        f'id="warning-skill" class="skill">{html.escape(assessment["skill"]["statement"])}' in page
+    )
 
 
 def test_server_warms_at_start_up(bare_store):

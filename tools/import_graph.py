@@ -41,7 +41,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("warning", "grid"),
     ("campaign",),
     ("compute",),
-    ("pipeline", "report"),
+    ("report",),
+    ("pipeline",),
     ("web",),
     ("cli",),
 )

@@ -107,7 +107,7 @@ def update(
 @clean_errors
 def _update(to, db, url, wait, as_of, target, weather, json_out) -> None:
     from barrage.errors import BarrageError
-    from barrage.warning.live import run_update
+    from barrage.pipeline import run_update
 
     log = logging.getLogger("barrage.live")
     try:
@@ -145,7 +145,7 @@ def scorecard(
 ) -> None:
     """Score the logged live forecasts whose window has closed, beside the backtest."""
     from barrage.record import open_store
-    from barrage.warning.live import scorecard as compute
+    from barrage.warning.scorecard import scorecard as compute
 
     with open_store(db) as con:
         result = compute(con, weather=weather)
@@ -236,8 +236,9 @@ def replay(
     import pandas as pd
 
     from barrage.warning.assess import inputs_from_store
-    from barrage.warning.live import compare_with_backtest, model_version
-    from barrage.warning.live import replay as run_replay
+    from barrage.warning.forecast_log import model_version
+    from barrage.warning.scorecard import compare_with_backtest
+    from barrage.warning.scorecard import replay as run_replay
 
     inputs = inputs_from_store(db, target, weather)
     fc = run_replay(inputs, start, end, refit_every_d=refit_every)

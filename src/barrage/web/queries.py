@@ -211,7 +211,7 @@ def backtest_head(con) -> int:
 
 def scorecard(con) -> Scorecard:
     """The live forecast log scored beside the backtest (``barrage scorecard``)."""
-    return Scorecard.model_validate(_warning_function("live.scorecard")(con))
+    return Scorecard.model_validate(_warning_function("scorecard.scorecard")(con))
 
 
 def log_head(con) -> tuple[int, str]:

@@ -1,32 +1,29 @@
-"""The live track: daily updates, the forecast log's scorecard, and replay.
+"""The live track scored: the forecast log's scorecard, and replay.
 
 Backtests can flatter; the forecasts that count are those issued before the outcome was
-known. :func:`run_update` fetches the newest record, ingests it and logs the assessment
-(under a lock, so two updates never overlap); :func:`scorecard` scores every logged
-forecast whose outcome window has closed beside the backtest's figures for the same
-origins; :func:`replay` rebuilds what the live log would have said day by day from only
-the rows known each day (the as-of rule of :mod:`barrage.indicators.panel`).
-
-The library logs to the ``barrage.live`` logger and configures no handler: the CLI
-decides where logs go.
+known. :func:`scorecard` scores every logged forecast whose outcome window has closed
+beside the backtest's figures for the same origins; :func:`replay` rebuilds what the
+live log would have said day by day from only the rows known each day (the as-of rule of
+:mod:`barrage.indicators.panel`). The update that writes the log is in
+:mod:`barrage.pipeline.update`.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
-from barrage.indicators import Target, event_flags, outcomes, resolve_target, to_day
-from barrage.warning.assess import MIN_HISTORY_D, WARNING_THRESHOLD, AssessInputs
+from barrage.indicators import KnownRecord, event_flags, outcomes, resolve_target, to_day
+from barrage.warning.assess import (
+    MIN_HISTORY_D,
+    WARNING_THRESHOLD,
+    AssessInputs,
+    inputs_from_store,
+)
 from barrage.warning.backtest import (
     HORIZONS_D,
     BacktestPlan,
@@ -34,13 +31,7 @@ from barrage.warning.backtest import (
     realtime_design,
     run_backtest,
 )
-from barrage.warning.forecast_log import (  # noqa: F401 - the log's identity, used here and re-exported
-    append_forecast,
-    model_version,
-    read_log,
-    record_sha256,
-    target_key,
-)
+from barrage.warning.forecast_log import model_version, read_log
 from barrage.warning.models import PRIMARY_MODEL, make_model
 from barrage.warning.scores import block_bootstrap_indices, brier, log_score, reliability_table
 from barrage.warning.scores import warning_skill as _warning_skill
@@ -48,223 +39,10 @@ from barrage.warning.scores import warning_skill as _warning_skill
 if TYPE_CHECKING:
     import duckdb
 
-logger = logging.getLogger("barrage.live")
-
 #: Fewer closed forecasts than this (per target and horizon) and no drift is judged.
 MIN_DRIFT_FORECASTS = 10
 DRIFT_LEVEL = 0.9
 KYIV = "Europe/Kyiv"
-
-
-def update_lock_path(db: str | os.PathLike[str]) -> Path:
-    """The lock file that serialises the writers of one store (beside it)."""
-    from barrage.record.lock import store_lock_path
-
-    return store_lock_path(db)
-
-
-def _newest_sha(con: duckdb.DuckDBPyConnection) -> str:
-    """:func:`record_sha256` (log_assessment's parameter of that name shadows it)."""
-    return record_sha256(con)
-
-
-@dataclass(frozen=True)
-class LogResult:
-    seq: int
-    entry_hash: str
-    logged: bool  # False: the same forecast was already in the log
-
-
-def log_assessment(
-    con: duckdb.DuckDBPyConnection,
-    assessment: dict[str, Any],
-    target: Target,
-    *,
-    issued_at: datetime | None = None,
-    record_sha256: str | None = None,
-) -> LogResult:
-    """Append ``assessment`` to the store's forecast log, once.
-
-    ``record_sha256`` is the hash read with the record the assessment was computed from
-    (:attr:`AssessInputs.record_sha256`); read here only when not given, which is right
-    only when no writer can have run since the assessment read the store.
-
-    A forecast with the same as-of, target, model version and record hash is not logged
-    twice (a re-run update with no news adds nothing); a corrected record gives a new
-    hash and so a new entry, and the scorecard counts the first one issued.
-    """
-    version = model_version()
-    sha = record_sha256 or _newest_sha(con)
-    entry = {**assessment, "target": target_key(target)}
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" in tables:
-        read_log(con)  # verifies the chain first: a tampered log refuses
-        hit = con.execute(
-            "SELECT seq, entry_hash FROM forecast_log WHERE as_of = ? AND target = ? "
-            "AND model_version = ? AND record_sha256 = ? ORDER BY seq LIMIT 1",
-            [date.fromisoformat(str(assessment["as_of"])[:10]), entry["target"], version, sha],
-        ).fetchone()
-        if hit is not None:
-            return LogResult(int(hit[0]), str(hit[1]), False)
-    logged = append_forecast(
-        con, entry, model_version=version, record_sha256=sha, issued_at=issued_at
-    )
-    return LogResult(logged.seq, logged.entry_hash, True)
-
-
-def _logged_payload(
-    con: duckdb.DuckDBPyConnection, as_of: object, target: Target, sha: str
-) -> dict | None:
-    """The assessment already logged for this as-of, target, model version and record."""
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" not in tables:
-        return None
-    read_log(con)  # a tampered log refuses here, before any work
-    hit = con.execute(
-        "SELECT payload_json FROM forecast_log WHERE as_of = ? AND target = ? "
-        "AND model_version = ? AND record_sha256 = ? ORDER BY seq LIMIT 1",
-        [to_day(as_of).astype(date), target_key(target), model_version(), sha],
-    ).fetchone()
-    if hit is None:
-        return None
-    payload = json.loads(hit[0])
-    payload["target"] = {"name": target.name, "expression": target.expression}
-    return payload
-
-
-# --- update ---------------------------------------------------------------------------
-
-
-@dataclass
-class UpdateResult:
-    """What one update did: the fetch, the ingest, and the logged forecast."""
-
-    fetch: dict
-    ingest: dict | None
-    assessment: dict
-    log_seq: int
-    log_entry_hash: str
-    logged: bool
-    model_version: str
-    lock: str
-    steps_s: dict[str, float] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def run_update(
-    db: str | os.PathLike[str],
-    *,
-    to: str | os.PathLike[str] = "data",
-    url: str | None = None,
-    wait_s: float = 0.0,
-    target: str | None = None,
-    weather: object | None = None,
-    as_of: object | None = None,
-    use_kaggle: bool = True,
-) -> UpdateResult:
-    """Fetch, ingest and assess in one step, logging the forecast; one update at a time.
-
-    Raises :class:`~barrage.errors.StoreBusyError` (exit 3) if another update holds the
-    lock for longer than ``wait_s``, and ``FetchError`` (exit 4, nothing changed) when
-    the download fails or is incomplete.
-    """
-    import time
-
-    from barrage.record import ingest_record, open_store
-    from barrage.record.fetch import fetch_record
-    from barrage.record.lock import writer_lock
-    from barrage.warning.assess import assess, inputs_from_store
-
-    if not wait_s >= 0:  # also NaN
-        raise InputError(f"wait_s: expected a number of seconds >= 0, got {wait_s}")
-    db = Path(db)
-    lock = update_lock_path(db)
-    steps: dict[str, float] = {}
-    logger.info("update of %s: waiting up to %g s for the lock %s", db, wait_s, lock)
-    # every writer of the store takes this lock (ingest too): nothing changes the store
-    # between the assessment's read and the log entry that names what it read
-    with writer_lock(db, wait_s=wait_s, what="update"):
-        t0 = time.perf_counter()
-        fetched = fetch_record(to, db=db, url=url, use_kaggle=use_kaggle)
-        steps["fetch"] = time.perf_counter() - t0
-        logger.info(
-            "fetched %s from %s (sha256 %s): %d new rows on %d new nights, %d corrected",
-            fetched.path,
-            fetched.source,
-            fetched.sha256[:12],
-            fetched.rows_new,
-            len(fetched.new_nights),
-            fetched.rows_corrected,
-        )
-        current = None
-        if db.exists():
-            with open_store(db) as con:
-                row = con.execute(
-                    "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
-                ).fetchone()
-                current = row[0] if row else None
-        ingested = None
-        t0 = time.perf_counter()
-        if current == fetched.sha256:
-            logger.info("the store already holds this record; ingest skipped")
-        else:
-            ingested = ingest_record(fetched.path, db).as_dict()
-            logger.info(
-                "ingested: %d added, %d updated, %d unchanged, %d quarantined",
-                ingested["rows_added"],
-                ingested["rows_updated"],
-                ingested["rows_unchanged"],
-                ingested["rows_quarantined"],
-            )
-        steps["ingest"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        inputs = inputs_from_store(db, target, weather)
-        day = inputs.record.last_night + np.timedelta64(1, "D") if as_of is None else as_of
-        with open_store(db) as con:
-            known = _logged_payload(con, day, inputs.target, inputs.record_sha256)
-        if ingested is None and known is not None:
-            # Same record, same model, same day: the forecast is the one already logged.
-            assessment = known
-        else:
-            assessment = assess(inputs, as_of)
-        steps["assess"] = time.perf_counter() - t0
-        with open_store(db, read_only=False) as con:
-            result = log_assessment(
-                con, assessment, inputs.target, record_sha256=inputs.record_sha256
-            )
-        if result.logged:
-            logger.info(
-                "logged forecast #%d as of %s (%s): p=%s level %s; entry hash %s",
-                result.seq,
-                assessment["as_of"],
-                model_version(),
-                json.dumps(assessment["p"], sort_keys=True),
-                assessment["level"],
-                result.entry_hash,
-            )
-        else:
-            logger.info(
-                "forecast as of %s already logged as #%d; nothing added",
-                assessment["as_of"],
-                result.seq,
-            )
-    return UpdateResult(
-        fetch=fetched.as_dict(),
-        ingest=ingested,
-        assessment=assessment,
-        log_seq=result.seq,
-        log_entry_hash=result.entry_hash,
-        logged=result.logged,
-        model_version=model_version(),
-        lock=str(lock),
-        steps_s={k: round(v, 3) for k, v in steps.items()},
-    )
 
 
 # --- replay ---------------------------------------------------------------------------
@@ -429,9 +207,6 @@ def scorecard(
     ``backtests`` maps a target (as logged) to backtest forecasts (as_of, model,
     horizon_days, p); a target without one gets a backtest run over its live period.
     """
-    from barrage.indicators import KnownRecord
-    from barrage.warning.assess import inputs_from_store
-
     log = read_log(con)
     out: dict[str, Any] = {
         "log_entries": int(log["seq"].nunique()) if len(log) else 0,
