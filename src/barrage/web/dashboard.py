@@ -11,6 +11,9 @@ from typing import Any
 
 from barrage import ATTRIBUTION, __version__
 from barrage.errors import BarrageError
+from barrage.grid.strike import example_strike_scenarios
+from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
+from barrage.salvo import example_scenarios
 from barrage.web import queries
 from barrage.web.models import Assessment
 from barrage.web.settings import Settings
@@ -89,8 +92,6 @@ def banner(assessment: Assessment | BarrageError | None) -> str:
 def timeline(con) -> str:
     """Missiles and attack drones per night, massive-strike nights marked."""
     import plotly.graph_objects as go
-
-    from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
 
     wide = nightly_by_class(con, "launched", full_calendar=True)
     massive = [n for n in massive_nights(con)]
@@ -326,14 +327,8 @@ def scorecard_panel(con) -> str:
 
 def simulation_form(settings: Settings) -> str:
     """Run a salvo (what gets through) or a strike (what the grid loses) as a job."""
-    from barrage.salvo import example_scenarios
-    from barrage.web.jobs import strike_simulation
-
     options = [("salvo", n) for n in example_scenarios()]
-    if strike_simulation() is not None:
-        from barrage.grid.strike import example_strike_scenarios
-
-        options += [("strike", n) for n in sorted(example_strike_scenarios())]
+    options += [("strike", n) for n in sorted(example_strike_scenarios())]
     kinds = [k for k in ("salvo", "strike") if any(o[0] == k for o in options)]
     kind_options = "".join(f"<option value='{k}'>{k}</option>" for k in kinds)
     scenario_options = "".join(
