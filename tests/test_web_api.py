@@ -339,6 +339,7 @@ def test_strike_jobs_say_what_is_missing_and_run_a_bundled_scenario(
 ):
     from barrage.grid import simulate_strike
     from barrage.grid.strike import example_strike_scenarios
+
     assert "/api/jobs/strike" in client.get("/openapi.json").json()["paths"]
     assert client.get("/health").json()["strike_simulation_available"]
     r = client.post("/api/jobs/strike", json={"scenario": "nope", "runs": 10})
