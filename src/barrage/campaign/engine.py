@@ -46,7 +46,9 @@ from barrage.grid.strike import (
     example_strike_scenarios,
     load_strike_scenario,
 )
-from barrage.salvo.engine import CompiledScenario, SalvoResult, compile_scenario, simulate
+from barrage.salvo.compile import CompiledScenario, compile_scenario
+from barrage.salvo.engine import simulate
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import Scenario
 
 SIZE_STEPS = 16  # salvo scale factors are multiples of 1/16 of the strike scenario's salvo

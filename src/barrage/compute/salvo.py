@@ -25,8 +25,10 @@ from barrage.compute.executor import (
 )
 from barrage.errors import InputError
 from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.compile import CompiledScenario, compile_scenario
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.engine import BLOCK_RUNS, CompiledScenario, SalvoResult, compile_scenario
+from barrage.salvo.engine import BLOCK_RUNS
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import Scenario
 
 MIN_CHUNK_BLOCKS = 1

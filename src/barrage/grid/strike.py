@@ -54,7 +54,8 @@ from barrage.grid.units import (
     expand_units,
     split_critical_loads,
 )
-from barrage.salvo.engine import SalvoResult, simulate
+from barrage.salvo.engine import simulate
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import (
     Layer,
     Scenario,

@@ -3,7 +3,7 @@
 :func:`barrage.salvo.simulate` cuts the runs into fixed blocks of ``BLOCK_RUNS``; block
 ``b`` draws from ``SeedSequence(seed).spawn(n_blocks)[b]``. These functions simulate any
 range of blocks on its own (on another process or machine) and put the parts back into a
-:class:`~barrage.salvo.engine.SalvoResult` that is bit-for-bit the one ``simulate`` gives.
+:class:`~barrage.salvo.result.SalvoResult` that is bit-for-bit the one ``simulate`` gives.
 They are the only place outside ``engine.py`` that knows the engine's block internals.
 """
 
@@ -15,7 +15,9 @@ import numpy as np
 
 from barrage.errors import InputError
 from barrage.salvo import engine
-from barrage.salvo.engine import BLOCK_RUNS, CompiledScenario, SalvoResult
+from barrage.salvo.compile import CompiledScenario
+from barrage.salvo.engine import BLOCK_RUNS
+from barrage.salvo.result import SalvoResult
 
 OUTPUTS = (
     "leakers_by_class",
