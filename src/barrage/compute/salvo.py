@@ -24,10 +24,10 @@ from barrage.compute.executor import (
     resolve_auto,
 )
 from barrage.errors import InputError
-from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.blocks import BLOCK_RUNS, n_blocks
 from barrage.salvo.compile import CompiledScenario, compile_scenario
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.engine import BLOCK_RUNS
+from barrage.salvo.engine import assemble_result, simulate_blocks
 from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import Scenario
 

@@ -156,7 +156,7 @@ def _split_decoys(scenario: Scenario) -> list[Group]:
     into decoys. A burst through a named corridor gets its own label ``family@corridor``
     so layers can tell corridors apart; without corridors labels are family names. A
     share drawn per run (``{alpha, beta}``) gives a Shahed and a decoy group of the whole
-    burst each; each run keeps the burst's count between them (see ``_draw_block``)."""
+    burst each; each run keeps the burst's count between them (see :func:`barrage.salvo.blocks.draw_block`)."""
     groups = []
     share = scenario.salvo.decoy_share
     for g in scenario.salvo.weapons:

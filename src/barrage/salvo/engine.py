@@ -36,22 +36,26 @@ keeping every per-weapon flag as bits in 64-bit words (``np.packbits``; counts b
 per value (families with the same value share it); and from computing slot ranks and
 stock cuts only for the runs where channels or stock can bind (see docs/benchmarks.md).
 
-Randomness: the runs are cut into fixed blocks of ``BLOCK_RUNS``; block ``b`` draws from
-``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order (the
-per-run Beta draws, with a drawn decoy share its Beta and binomials, the per-group EW
-binomials, then one ``random_raw`` call cut into
-16-bit planes as wide as the block's largest number of weapons still flying), so a
-run's numbers do not depend on how blocks are grouped into chunks.
+Randomness: every draw is made in :mod:`barrage.salvo.blocks` (fixed blocks of runs, each
+from its own seed), so a run's numbers do not depend on how blocks are grouped.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.salvo.blocks import (
+    BLOCK_RUNS,
+    Draws,
+    block_generator,
+    block_generators,
+    draw_block,
+    n_blocks,
+    stack,
+)
 from barrage.salvo.compile import (
     GROUP_BITS,
     GROUP_MASK,
@@ -64,80 +68,11 @@ from barrage.salvo.compile import (
     rule_tables,
 )
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.result import SalvoResult
+from barrage.salvo.result import OUTPUTS, SalvoResult
 from barrage.salvo.scenario import Scenario
-
-BLOCK_RUNS = 1024
-"""Runs per random block; fixed so results do not depend on the chunk size."""
 
 SUB_CHUNK_RUNS = 512
 """Runs simulated together inside a chunk: small enough for the arrays to stay in cache."""
-
-
-def _draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> dict:
-    """All random numbers for one block, in a fixed order.
-
-    First the per-run probabilities (Beta draws), then the number of each group's weapons
-    lost to EW (one binomial per run and group: weapons of a group are exchangeable, so
-    which ones are lost does not matter), then one ``random_raw`` call cut into 16-bit
-    planes of ``runs x width``, ``width`` being the block's largest number of weapons still
-    flying: arrival time, target and one kill uniform per kill plane (layers engaging
-    disjoint families share a plane: a weapon only ever reads one of them), per *position* (the
-    weapons still flying of each group in turn, then unused positions). Drawing only for
-    the weapons still flying halves the random numbers on a night with heavy EW.
-    """
-    draws = {"ew_p": cs.ew.draw(rng, runs)}
-    draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
-    size, family = cs.plan.group_size, cs.plan.group_family
-    absent = _absent(cs, rng, runs)
-    draws["absent"] = absent
-    p_lost = draws["ew_p"][:, family]
-    lost = np.zeros((runs, size.size), dtype=np.int64)
-    some = np.flatnonzero((p_lost > 0).any(axis=0))  # groups that can lose weapons to EW
-    if some.size and cs.decoy_prior is None:
-        lost[:, some] = rng.binomial(size[some], p_lost[:, some])
-    elif some.size:
-        lost[:, some] = rng.binomial(size[some] - absent[:, some], p_lost[:, some])
-    draws["ew_lost"] = lost
-    width = -(-max(1, int((size - lost - absent).sum(axis=1).max())) // 64) * 64
-    n_planes = 2 + cs.plan.n_kill_planes
-    n = n_planes * runs * width
-    raw = rng.bit_generator.random_raw((n + 3) // 4)
-    planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, width)
-    draws["planes"] = planes
-    return draws
-
-
-def _absent(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> np.ndarray:
-    """``(runs, G)`` weapons of each group not in a run's salvo: with a decoy share drawn
-    per run, a burst of N has ``D ~ Binomial(N, share)`` decoys, so ``D`` of its Shahed
-    group and ``N - D`` of its decoy group are absent. Zeros otherwise (no draws)."""
-    plan = cs.plan
-    absent = np.zeros((runs, plan.group_size.size), dtype=np.int64)
-    if cs.decoy_prior is None or not plan.pair_groups.size:
-        return absent
-    share = rng.beta(cs.decoy_prior.alpha, cs.decoy_prior.beta, size=(runs, 1))
-    n_decoy = rng.binomial(plan.pair_size[None, :], share)
-    absent[:, plan.pair_groups[:, 0]] = n_decoy
-    absent[:, plan.pair_groups[:, 1]] = plan.pair_size - n_decoy
-    return absent
-
-
-def _stack(blocks: list[dict]) -> dict:
-    if len(blocks) == 1:
-        return blocks[0]
-    width = max(b["planes"].shape[2] for b in blocks)
-    planes = [
-        np.pad(p, ((0, 0), (0, 0), (0, width - p.shape[2]))) if p.shape[2] < width else p
-        for p in (b["planes"] for b in blocks)
-    ]  # positions past a block's width are never used by its runs
-    return {
-        "ew_p": np.concatenate([b["ew_p"] for b in blocks]),
-        "kill_p": [np.concatenate(ps) for ps in zip(*(b["kill_p"] for b in blocks), strict=True)],
-        "ew_lost": np.concatenate([b["ew_lost"] for b in blocks]),
-        "absent": np.concatenate([b["absent"] for b in blocks]),
-        "planes": np.concatenate(planes, axis=1),
-    }
 
 
 def _pack(mask: np.ndarray) -> np.ndarray:
@@ -162,14 +97,14 @@ def _count(words: np.ndarray) -> np.ndarray:
     return (per_word @ np.ones(words.shape[-1], np.float32)).astype(np.int64)
 
 
-def _layer_rules(cs: CompiledScenario, d: dict) -> list[list[Rule]]:
+def _layer_rules(cs: CompiledScenario, d: Draws) -> list[list[Rule]]:
     """Per layer: kill, debris and next-shot rules for the chunk's runs."""
     out = []
     for li, lp in enumerate(cs.plan.layers):
         if lp.rules is not None:
             out.append(lp.rules)
             continue
-        tables = rule_tables(cs, li, d["kill_p"][li])
+        tables = rule_tables(cs, li, d.kill_p[li])
         out.append([make_rule(t, c) for t, c in zip(tables, lp.classes, strict=True)])
     return out
 
@@ -198,38 +133,35 @@ def _below(u: np.ndarray, rule: Rule, rows: slice, words_of: Callable) -> np.nda
     return out
 
 
-def _simulate_chunk(cs: CompiledScenario, d: dict, *, rows: int = SUB_CHUNK_RUNS) -> dict:
+def simulate_chunk(cs: CompiledScenario, d: Draws, *, rows: int = SUB_CHUNK_RUNS) -> dict:
     """Per-run outputs for the runs of ``d`` (one or more stacked blocks).
 
     Runs are independent, so they are simulated ``rows`` at a time to keep the working
     arrays in cache; the numbers do not depend on ``rows``.
     """
-    runs = d["planes"].shape[1]
+    runs = d.planes.shape[1]
     plan = cs.plan
     rules = _layer_rules(cs, d)
     parts = []
     for start in range(0, runs, rows):
         sl = slice(start, min(start + rows, runs))
-        part = {
-            "ew_lost": d["ew_lost"][sl],
-            "absent": d["absent"][sl],
-            "planes": d["planes"][:, sl],
-        }
-        parts.append(_simulate_rows(cs, plan, rules, sl, part))
+        parts.append(_simulate_rows(cs, plan, rules, sl, d.rows(sl)))
     if len(parts) == 1:
         return parts[0]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def _simulate_rows(cs: CompiledScenario, plan: Plan, rules: list[dict], sl: slice, d: dict) -> dict:
-    planes = d["planes"]
+def _simulate_rows(
+    cs: CompiledScenario, plan: Plan, rules: list[dict], sl: slice, d: Draws
+) -> dict:
+    planes = d.planes
     _, runs, w = planes.shape
     n_f, n_a, n_l, n_slots = len(cs.families), len(cs.assets), len(cs.layers), cs.n_slots
 
     # 1. EW was drawn per group; the positions of a row are the weapons still flying of
     # each group in turn, then unused positions (up to a whole number of 64-bit words)
-    ew_lost_by_group = d["ew_lost"]
-    flying_by_group = plan.group_size - ew_lost_by_group - d["absent"]
+    ew_lost_by_group = d.ew_lost
+    flying_by_group = plan.group_size - ew_lost_by_group - d.absent
     n_flying = flying_by_group.sum(axis=1)
     wa = -(-max(1, int(n_flying.max())) // 64) * 64
     if wa > w:
@@ -404,7 +336,7 @@ def _simulate_rows(cs: CompiledScenario, plan: Plan, rules: list[dict], sl: slic
         "leakers_by_class": np.ascontiguousarray(counts[n_c : 2 * n_c].T),
         "leakers_by_asset": np.ascontiguousarray(counts[2 * n_c : 2 * n_c + n_a].T),
         "destroyed_by_class": plan.weapons_by_class
-        - d["absent"] @ plan.group_class
+        - d.absent @ plan.group_class
         - ew_lost_by_class
         - flying_by_class,
         "ew_lost_by_class": ew_lost_by_class,
@@ -435,16 +367,6 @@ def _within_capacity(
     return keep  # unused positions (slots past the night) are never eligible
 
 
-def block_generators(seed: int, runs: int) -> list[tuple[np.random.Generator, int]]:
-    """One generator per block of ``BLOCK_RUNS`` runs, with the block's size."""
-    n_blocks = max(1, math.ceil(runs / BLOCK_RUNS))
-    children = np.random.SeedSequence(seed).spawn(n_blocks)
-    sizes = [min(BLOCK_RUNS, runs - b * BLOCK_RUNS) for b in range(n_blocks)]
-    return [
-        (np.random.Generator(np.random.PCG64(c)), s) for c, s in zip(children, sizes, strict=True)
-    ]
-
-
 def simulate(
     scenario: Scenario | CompiledScenario,
     *,
@@ -473,12 +395,70 @@ def simulate(
     done = 0
     for start in range(0, len(gens), blocks_per_chunk):
         group = gens[start : start + blocks_per_chunk]
-        draws = _stack([_draw_block(cs, g, size) for g, size in group])
-        parts.append(_simulate_chunk(cs, draws))
+        draws = stack([draw_block(cs, g, size) for g, size in group])
+        parts.append(simulate_chunk(cs, draws))
         done += sum(size for _, size in group)
         if progress is not None:
             progress(done)
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return SalvoResult(
+        runs=runs,
+        seed=seed,
+        classes=cs.classes,
+        assets=cs.assets,
+        layers=[layer.name for layer in cs.layers],
+        attacker_cost_usd=cs.attacker_cost_usd,
+        interceptor_cost_usd=np.array([layer.interceptor_cost_usd for layer in cs.layers]),
+        **merged,
+    )
+
+
+# --- blocks simulated apart (another process or machine) and put back together ---
+
+
+def simulate_blocks(
+    cs: CompiledScenario,
+    *,
+    seed: int,
+    runs: int,
+    start: int,
+    stop: int,
+    blocks_per_pass: int = 2,
+) -> dict[str, np.ndarray]:
+    """Per-run outputs of blocks ``start .. stop-1`` of a ``runs``-run simulation.
+
+    The rows equal the same rows of ``simulate(cs, runs=runs, seed=seed)``.
+    ``blocks_per_pass`` bounds memory (as ``chunk_runs`` does in ``simulate``).
+    """
+    total = n_blocks(runs)
+    if not 0 <= start < stop <= total:
+        raise InputError(f"blocks: expected 0 <= start < stop <= {total}, got {start}..{stop}")
+    sizes = [min(BLOCK_RUNS, runs - b * BLOCK_RUNS) for b in range(start, stop)]
+    parts = []
+    for lo in range(start, stop, max(1, blocks_per_pass)):
+        hi = min(lo + max(1, blocks_per_pass), stop)
+        draws = stack(
+            [draw_block(cs, block_generator(seed, b), sizes[b - start]) for b in range(lo, hi)]
+        )
+        parts.append(simulate_chunk(cs, draws))
+    return merge_parts(parts)
+
+
+def merge_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Concatenate block-range outputs along the run axis, in the given order."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
+
+
+def assemble_result(
+    cs: CompiledScenario, *, runs: int, seed: int, parts: list[dict[str, np.ndarray]]
+) -> SalvoResult:
+    """A :class:`SalvoResult` from block-range outputs given in block order."""
+    merged = merge_parts(parts)
+    got = len(merged["decoys_through"])
+    if got != runs:
+        raise InputError(f"salvo parts: expected {runs} runs in total, got {got}")
     return SalvoResult(
         runs=runs,
         seed=seed,

@@ -6,6 +6,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+OUTPUTS = (
+    "leakers_by_class",
+    "leakers_by_asset",
+    "destroyed_by_class",
+    "ew_lost_by_class",
+    "debris_by_asset",
+    "interceptors_by_layer",
+    "kills_by_layer",
+    "decoys_engaged",
+    "decoys_through",
+)
+"""Per-run outputs of a block range, in :class:`SalvoResult` field order."""
+
 
 @dataclass
 class SalvoResult:
