@@ -311,6 +311,24 @@ def example_strike_scenarios() -> dict[str, Path]:
     return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml")}
 
 
+def strike_catalogue() -> list[dict]:
+    """The shipped strike scenarios at a glance (name, kind, description, weapons,
+    layers), in the order of :func:`example_strike_scenarios`."""
+    out = []
+    for name, path in example_strike_scenarios().items():
+        scn = load_strike_scenario(path)
+        out.append(
+            {
+                "name": name,
+                "kind": "strike",
+                "description": scn.salvo.description,
+                "weapons": sum(g.count for g in scn.salvo.salvo.weapons),
+                "layers": [layer.name for layer in scn.salvo.layers],
+            }
+        )
+    return out
+
+
 def resolve_grid_dir(grid_dir: str | Path | None) -> Path:
     """``grid_dir`` if given, else ``$BARRAGE_GRID_DIR``, else ``../shared/data/grid/pglib-opf``."""
     if grid_dir is not None:

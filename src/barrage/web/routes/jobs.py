@@ -19,11 +19,13 @@ from barrage.grid.strike import (
     build_strike_model,
     example_strike_scenarios,
     load_strike_scenario,
+    strike_catalogue,
     strike_from_dict,
 )
 from barrage.salvo import compile_scenario, example_scenarios, load_scenario, scenario_from_dict
 from barrage.salvo.cost import salvo_cost
-from barrage.web.jobs import FINISHED, Job, salvo_runner, strike_runner
+from barrage.salvo.scenario import scenario_catalogue
+from barrage.web.jobs import FINISHED, Job, JobManager, salvo_runner, strike_runner
 from barrage.web.models import (
     JobProgress,
     JobStatus,
@@ -110,78 +112,94 @@ def _check_cost(salvo_scenario, runs: int, settings: Settings) -> None:
     )
 
 
-def router(ctx: AppContext) -> APIRouter:
-    """The job routes of one app (its run limits are part of the request schemas)."""
-    router = APIRouter()
-    # The server's run limit is part of the schema (so clients and fuzzers see it).
-    SalvoRequest = create_model(
-        "SalvoJobRequest",
-        __base__=SalvoJobRequest,
-        __doc__=SalvoJobRequest.__doc__,
+def _request_model(base: type, default_runs: int, max_runs: int) -> type:
+    """``base`` with the server's run limit in its schema (so clients and fuzzers see it)."""
+    return create_model(
+        base.__name__,
+        __base__=base,
+        __doc__=base.__doc__,
         runs=(
             int,
             Field(
-                default=min(2000, ctx.settings.max_runs),
+                default=min(default_runs, max_runs),
                 ge=1,
-                le=ctx.settings.max_runs,
+                le=max_runs,
                 strict=True,
                 description="Monte Carlo runs, at most this server's limit.",
             ),
         ),
     )
 
-    StrikeRequest = create_model(
-        "StrikeJobRequest",
-        __base__=StrikeJobRequest,
-        __doc__=StrikeJobRequest.__doc__,
-        runs=(
-            int,
-            Field(
-                default=min(256, ctx.settings.max_strike_runs),
-                ge=1,
-                le=ctx.settings.max_strike_runs,
-                strict=True,
-                description="Monte Carlo runs, at most this server's limit.",
-            ),
-        ),
+
+def scenario_infos() -> list[ScenarioInfo]:
+    """The bundled scenarios a job can name: salvo's, then the grid's strike scenarios."""
+    return [ScenarioInfo(**d) for d in scenario_catalogue() + strike_catalogue()]
+
+
+def submit_salvo_job(body: SalvoJobRequest, settings: Settings, jobs: JobManager) -> Job:
+    """Check a salvo job's scenario and cost, compile it, and queue it."""
+    examples = example_scenarios()
+    scn = _requested_scenario(
+        body, examples, list(examples), scenario_from_dict, load_scenario, kind=""
     )
+    # Cost before compiling: compiling allocates per weapon (10^8 weapons took 2 GB),
+    # and a job's arrays grow with weapons x runs x layers x assets x slots.
+    _check_cost(scn, body.runs, settings)
+    compiled = compile_scenario(scn)
+    request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
+    job = jobs.submit(
+        "salvo",
+        request,
+        salvo_runner(compiled, runs=body.runs, seed=body.seed),
+        total=body.runs,
+    )
+    return job
+
+
+def submit_strike_job(
+    body: StrikeJobRequest, settings: Settings, jobs: JobManager, grid_dir: Path | None
+) -> Job:
+    """Check a strike job's scenario, network and cost, and queue it."""
+    examples = example_strike_scenarios()
+    scn = _requested_scenario(
+        body,
+        examples,
+        sorted(examples),
+        strike_from_dict,
+        load_strike_scenario,
+        kind="strike ",
+    )
+    if body.scenario_spec is not None:
+        net = scn.grid.network
+        # only the server's network folder: a path would read any file it can
+        if not net.startswith("pandapower:") and Path(net).name != net:
+            raise InputError(
+                f"scenario_spec: grid.network {net!r}: expected a file name in the "
+                "server's network folder (no path) or pandapower:<case>"
+            )
+    _check_cost(scn.salvo, body.runs, settings)
+    # resolve the network now, so a missing one is a 400 here, not a failed job
+    build_strike_model(scn, grid_dir=grid_dir)
+    request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
+    job = jobs.submit(
+        "strike",
+        request,
+        strike_runner(scn, runs=body.runs, seed=body.seed, grid_dir=grid_dir),
+        total=body.runs,
+    )
+    return job
+
+
+def router(ctx: AppContext) -> APIRouter:
+    """The job routes of one app (its run limits are part of the request schemas)."""
+    router = APIRouter()
+    SalvoRequest = _request_model(SalvoJobRequest, 2000, ctx.settings.max_runs)
+    StrikeRequest = _request_model(StrikeJobRequest, 256, ctx.settings.max_strike_runs)
 
     @router.get("/api/scenarios", response_model=list[ScenarioInfo], tags=["simulation"])
     def scenarios() -> list[ScenarioInfo]:
         """The bundled scenarios a job can name (``kind``: salvo or strike)."""
-        return _scenarios()
-
-    def _scenarios() -> list[ScenarioInfo]:
-        return _salvo_scenarios() + _strike_scenarios()
-
-    def _strike_scenarios() -> list[ScenarioInfo]:
-        out = []
-        for name, path in example_strike_scenarios().items():
-            scn = load_strike_scenario(path)
-            out.append(
-                ScenarioInfo(
-                    name=name,
-                    kind="strike",
-                    description=scn.salvo.description,
-                    weapons=sum(g.count for g in scn.salvo.salvo.weapons),
-                    layers=[layer.name for layer in scn.salvo.layers],
-                )
-            )
-        return out
-
-    def _salvo_scenarios() -> list[ScenarioInfo]:
-        out = []
-        for name, path in example_scenarios().items():
-            scn = load_scenario(path)
-            out.append(
-                ScenarioInfo(
-                    name=name,
-                    description=scn.description,
-                    weapons=sum(g.count for g in scn.salvo.weapons),
-                    layers=[layer.name for layer in scn.layers],
-                )
-            )
-        return out
+        return scenario_infos()
 
     @router.post(
         "/api/jobs/salvo",
@@ -193,22 +211,7 @@ def router(ctx: AppContext) -> APIRouter:
     @_body_type(SalvoRequest)
     def submit_salvo(body: SalvoJobRequest) -> JobStatus:
         """Queue a salvo simulation; poll GET /api/jobs/{id} for progress and result."""
-        examples = example_scenarios()
-        scn = _requested_scenario(
-            body, examples, list(examples), scenario_from_dict, load_scenario, kind=""
-        )
-        # Cost before compiling: compiling allocates per weapon (10^8 weapons took 2 GB),
-        # and a job's arrays grow with weapons x runs x layers x assets x slots.
-        _check_cost(scn, body.runs, ctx.settings)
-        compiled = compile_scenario(scn)
-        request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
-        job = ctx.jobs.submit(
-            "salvo",
-            request,
-            salvo_runner(compiled, runs=body.runs, seed=body.seed),
-            total=body.runs,
-        )
-        return job_status(job)
+        return job_status(submit_salvo_job(body, ctx.settings, ctx.jobs))
 
     @router.post(
         "/api/jobs/strike",
@@ -221,34 +224,7 @@ def router(ctx: AppContext) -> APIRouter:
     def submit_strike(body: StrikeJobRequest) -> JobStatus:
         """Queue a strike simulation (salvo, damage, load shed, restoration); poll GET
         /api/jobs/{id}; the result gives unserved energy (mean, p95, CVaR95)."""
-        examples = example_strike_scenarios()
-        scn = _requested_scenario(
-            body,
-            examples,
-            sorted(examples),
-            strike_from_dict,
-            load_strike_scenario,
-            kind="strike ",
-        )
-        if body.scenario_spec is not None:
-            net = scn.grid.network
-            # only the server's network folder: a path would read any file it can
-            if not net.startswith("pandapower:") and Path(net).name != net:
-                raise InputError(
-                    f"scenario_spec: grid.network {net!r}: expected a file name in the "
-                    "server's network folder (no path) or pandapower:<case>"
-                )
-        _check_cost(scn.salvo, body.runs, ctx.settings)
-        # resolve the network now, so a missing one is a 400 here, not a failed job
-        build_strike_model(scn, grid_dir=ctx.grid_dir)
-        request = {"scenario": scn.name, "runs": body.runs, "seed": body.seed}
-        job = ctx.jobs.submit(
-            "strike",
-            request,
-            strike_runner(scn, runs=body.runs, seed=body.seed, grid_dir=ctx.grid_dir),
-            total=body.runs,
-        )
-        return job_status(job)
+        return job_status(submit_strike_job(body, ctx.settings, ctx.jobs, ctx.grid_dir))
 
     @router.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
     def list_jobs() -> list[JobStatus]:

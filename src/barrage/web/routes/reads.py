@@ -39,8 +39,8 @@ from barrage.web.routes._common import (
 WeaponClass = enum.Enum("WeaponClass", {c: c for c in WEAPON_CLASSES}, type=str)
 
 
-def router(ctx: AppContext) -> APIRouter:
-    """The read routes of one app."""
+def _record_routes(ctx: AppContext) -> APIRouter:
+    """Health and the record: summary and nights."""
     router = APIRouter()
 
     @router.get("/health", response_model=Health, tags=["service"])
@@ -92,6 +92,13 @@ def router(ctx: AppContext) -> APIRouter:
                 con, start=start, end=end, weapon_class=cls, offset=offset, limit=limit
             ),
         )
+
+    return router
+
+
+def _warning_routes(ctx: AppContext) -> APIRouter:
+    """The warning: indicators, the assessment, the stored backtest and the scorecard."""
+    router = APIRouter()
 
     @router.get(
         "/api/indicators",
@@ -152,4 +159,12 @@ def router(ctx: AppContext) -> APIRouter:
         head = await run_in_threadpool(lambda: ctx.read(queries.log_head))
         return await ctx.cached("scorecard", (head,), queries.scorecard)
 
+    return router
+
+
+def router(ctx: AppContext) -> APIRouter:
+    """The read routes of one app."""
+    router = APIRouter()
+    router.include_router(_record_routes(ctx))
+    router.include_router(_warning_routes(ctx))
     return router
