@@ -184,3 +184,27 @@ def test_no_import_back_up_a_floor():
     """The floors drawn in docs/architecture.md agree with the parts declared here."""
     assert graph.upward(graph.edges(SRC)) == []
     assert {p for floor in graph.FLOORS for p in floor} >= set(ALLOWED)
+
+
+def test_each_cli_command_makes_one_library_call():
+    """Parse, one library call, render; the commands still over one are listed, with why,
+    in tools/import_graph.py (MANY_CALLS) and docs/architecture.md."""
+    assert graph.many_calls(graph.command_calls(SRC)) == []
+
+
+def test_the_checker_counts_a_commands_library_calls(tmp_path):
+    cli = tmp_path / "barrage" / "cli"
+    cli.mkdir(parents=True)
+    (tmp_path / "barrage" / "__init__.py").write_text("")
+    (tmp_path / "barrage" / "record.py").write_text("def a():\n    pass\n\ndef b():\n    pass\n")
+    (cli / "__init__.py").write_text("")
+    (cli / "x.py").write_text(
+        "from barrage.record import a, b\n\n"
+        "def helper():\n    return b()\n\n"
+        "@app.command()\ndef go():\n    a()\n    helper()\n"
+    )
+    calls = graph.command_calls(tmp_path / "barrage")
+    assert calls == {("barrage.cli.x", "go"): ["barrage.record.a", "barrage.record.b"]}
+    assert graph.many_calls(calls) == [
+        "barrage.cli.x.go: 2 library calls (barrage.record.a, barrage.record.b)"
+    ]

@@ -49,7 +49,26 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 #: Modules every part may import (the package root and the error types).
 SHARED = frozenset({"barrage", "barrage.errors"})
 #: CLI commands that still make more than one library call: (module, function) -> why.
-MANY_CALLS: dict[tuple[str, str], str] = {}
+#: Argument checks (check_scheduler, check_workers) and the scenario catalogue used to
+#: resolve a name count as calls here, so the list errs on the long side.
+MANY_CALLS: dict[tuple[str, str], str] = {
+    (
+        "barrage.cli.campaign",
+        "campaign",
+    ): "scheduler and overrides: with #20 (compute, cli/simulate)",
+    ("barrage.cli.simulate", "salvo"): "scheduler checks and the auto choice: with #20",
+    ("barrage.cli.simulate", "salvo_check"): "record loader + check: to one salvo call",
+    ("barrage.cli.simulate", "salvo_curve"): "curve + onset: to one salvo call",
+    ("barrage.cli.strike", "strike"): "scheduler checks: with #20",
+    ("barrage.cli.strike", "plan_defence_cmd"): "scheduler checks: with #20",
+    ("barrage.cli.strike", "replay_cmd"): "resolves a bundled scenario name first",
+    ("barrage.cli.stockpile", "stockpile"): "reads the store then fits: with #16 (stockpile)",
+    ("barrage.cli.warning", "backtest"): "scheduler checks, CSV and store: with #15 and #20",
+    ("barrage.cli.record", "ingest"): "a folder is located first (locate_record)",
+    ("barrage.cli.web", "serve"): "settings, app and the uvicorn protocol (a server start)",
+}
+#: Functions may run to this many lines; longer ones are listed in docs/architecture.md.
+MAX_FUNCTION_LINES = 80
 
 
 @dataclass(frozen=True)
@@ -218,6 +237,19 @@ def many_calls(calls: dict[tuple[str, str], list[str]]) -> list[str]:
     ]
 
 
+def long_functions(root: Path = SRC) -> list[tuple[int, str]]:
+    """(lines, ``path:function``) of each function over :data:`MAX_FUNCTION_LINES`, longest
+    first (nested functions count inside their parent and on their own)."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES:
+                    out.append((n, f"{path.relative_to(root).as_posix()}:{node.name}"))
+    return sorted(out, reverse=True)
+
+
 def _mermaid(found: list[Edge]) -> list[str]:
     """One flowchart: a box per floor holding its parts, an arrow per imported part."""
     lines = ["```mermaid", "flowchart BT"]
@@ -274,12 +306,22 @@ def drawn_section(found: list[Edge]) -> str:
         "",
         "### Library calls per CLI command",
         "",
-        "| command (module.function) | library calls |",
-        "|---|---|",
+        "| command (module.function) | library calls | why more than one |",
+        "|---|---|---|",
     ]
     for (m, f), c in sorted(calls.items()):
-        lines.append(f"| {m.removeprefix('barrage.cli.')}.{f} | {', '.join(c) or '-'} |")
-    lines += ["", END]
+        why = MANY_CALLS.get((m, f), "")
+        lines.append(f"| {m.removeprefix('barrage.cli.')}.{f} | {', '.join(c) or '-'} | {why} |")
+    lines += [
+        "",
+        f"### Functions over {MAX_FUNCTION_LINES} lines",
+        "",
+        "| lines | function |",
+        "|---|---|",
+        *[f"| {n} | {name} |" for n, name in long_functions()],
+        "",
+        END,
+    ]
     return "\n".join(lines)
 
 

@@ -35,6 +35,49 @@ def update_lock_path(db: str | os.PathLike[str]) -> Path:
     return store_lock_path(db)
 
 
+def _ingest_if_new(path: Path, sha256: str, db: Path) -> dict | None:
+    """Ingest the fetched file unless the store's newest ingest is that very file (None)."""
+    current = None
+    if db.exists():
+        with open_store(db) as con:
+            row = con.execute(
+                "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
+            ).fetchone()
+            current = row[0] if row else None
+    if current == sha256:
+        logger.info("the store already holds this record; ingest skipped")
+        return None
+    ingested = ingest_record(path, db).as_dict()
+    logger.info(
+        "ingested: %d added, %d updated, %d unchanged, %d quarantined",
+        ingested["rows_added"],
+        ingested["rows_updated"],
+        ingested["rows_unchanged"],
+        ingested["rows_quarantined"],
+    )
+    return ingested
+
+
+def _log_what_was_logged(result, assessment: dict) -> None:
+    """One log line: the new entry, or that the forecast was already in the log."""
+    if result.logged:
+        logger.info(
+            "logged forecast #%d as of %s (%s): p=%s level %s; entry hash %s",
+            result.seq,
+            assessment["as_of"],
+            model_version(),
+            json.dumps(assessment["p"], sort_keys=True),
+            assessment["level"],
+            result.entry_hash,
+        )
+    else:
+        logger.info(
+            "forecast as of %s already logged as #%d; nothing added",
+            assessment["as_of"],
+            result.seq,
+        )
+
+
 @dataclass
 class UpdateResult:
     """What one update did: the fetch, the ingest, and the logged forecast."""
@@ -91,26 +134,8 @@ def run_update(
             len(fetched.new_nights),
             fetched.rows_corrected,
         )
-        current = None
-        if db.exists():
-            with open_store(db) as con:
-                row = con.execute(
-                    "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
-                ).fetchone()
-                current = row[0] if row else None
-        ingested = None
         t0 = time.perf_counter()
-        if current == fetched.sha256:
-            logger.info("the store already holds this record; ingest skipped")
-        else:
-            ingested = ingest_record(fetched.path, db).as_dict()
-            logger.info(
-                "ingested: %d added, %d updated, %d unchanged, %d quarantined",
-                ingested["rows_added"],
-                ingested["rows_updated"],
-                ingested["rows_unchanged"],
-                ingested["rows_quarantined"],
-            )
+        ingested = _ingest_if_new(fetched.path, fetched.sha256, db)
         steps["ingest"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         inputs = warning_assess.inputs_from_store(db, target, weather)
@@ -128,22 +153,7 @@ def run_update(
             result = log_assessment(
                 con, assessment, inputs.target, record_sha256=inputs.record_sha256
             )
-        if result.logged:
-            logger.info(
-                "logged forecast #%d as of %s (%s): p=%s level %s; entry hash %s",
-                result.seq,
-                assessment["as_of"],
-                model_version(),
-                json.dumps(assessment["p"], sort_keys=True),
-                assessment["level"],
-                result.entry_hash,
-            )
-        else:
-            logger.info(
-                "forecast as of %s already logged as #%d; nothing added",
-                assessment["as_of"],
-                result.seq,
-            )
+        _log_what_was_logged(result, assessment)
     return UpdateResult(
         fetch=fetched.as_dict(),
         ingest=ingested,

@@ -18,6 +18,8 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord, event_flags, outcomes, resolve_target, to_day
+from barrage.record import open_store
+from barrage.warning import evaluate
 from barrage.warning.assess import (
     MIN_HISTORY_D,
     WARNING_THRESHOLD,
@@ -320,3 +322,43 @@ def scorecard(
             out["rows"].append(row)
     out["drift"] = any(r["drift"] for r in out["rows"])
     return out
+
+
+def store_scorecard(db, *, weather: object | None = None) -> dict:
+    """:func:`scorecard` of the store file ``db`` (opened read-only)."""
+    with open_store(db) as con:
+        return scorecard(con, weather=weather)
+
+
+def replay_store(
+    db,
+    start: object,
+    end: object | None = None,
+    *,
+    refit_every_d: int = 1,
+    compare_backtest: bool = False,
+    target: str | None = None,
+    weather: object | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """:func:`replay` on the store file ``db``: the replayed forecasts, and a summary
+    (span, days, model version, mean p per horizon; with ``compare_backtest``, the
+    backtest run on the same origins and :func:`compare_with_backtest`)."""
+    inputs = inputs_from_store(db, target, weather)
+    fc = replay(inputs, start, end, refit_every_d=refit_every_d)
+    result: dict = {
+        "from": str(fc["as_of"].min().date()),
+        "to": str(fc["as_of"].max().date()),
+        "days": int(fc["as_of"].nunique()),
+        "refit_every_d": refit_every_d,
+        "model_version": model_version(),
+        "target": inputs.target.name,
+        "mean_p": {str(k): float(g["p"].mean()) for k, g in fc.groupby("horizon_days")},
+    }
+    if compare_backtest:
+        plan = evaluate.default_plan(inputs.record, start=result["from"], end=result["to"])
+        plan = type(plan)(
+            start=plan.start, end=plan.end, horizons=plan.horizons, models=(fc["model"].iloc[0],)
+        )
+        bt = evaluate.run(inputs, plan).forecasts
+        result["backtest"] = compare_with_backtest(fc, bt, backtest_start=plan.start)
+    return fc, result
