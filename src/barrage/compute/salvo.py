@@ -108,9 +108,9 @@ def simulate_salvo(
     (:func:`barrage.salvo.cost.salvo_cost`), checked before the scenario is compiled.
     """
     if runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
     if seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     if chunk_runs is not None and chunk_runs < 1:
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
     if isinstance(scenario, Scenario):

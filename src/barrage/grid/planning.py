@@ -276,9 +276,9 @@ def plan_defence(
     if isinstance(scenario, str | Path):
         scenario = load_strike_scenario(scenario)
     if runs < 2:
-        raise InputError(f"--runs: expected at least 2 runs (standard errors), got {runs}")
+        raise InputError(f"runs: expected at least 2 runs (standard errors), got {runs}")
     if seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     model = build_strike_model(scenario, grid_dir=grid_dir)
     ev = PlanEvaluator(model, runs, seed, runner)
     if budget is None:

@@ -352,7 +352,7 @@ def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=
     record in the store ``db``: the one call behind ``barrage simulate replay``."""
     scenario = checked_strike_request(scenario, runs, seed)
     if runs < 20:
-        raise InputError(f"--runs: expected at least 20 runs for a 90% interval, got {runs}")
+        raise InputError(f"runs: expected at least 20 runs for a 90% interval, got {runs}")
     launched, destroyed = _launched_destroyed(db)
     model = build_strike_model(scenario, grid_dir=grid_dir)
     return {

@@ -833,9 +833,9 @@ def checked_strike_request(scenario, runs: int, seed: int) -> StrikeScenario:
     elif isinstance(scenario, dict):
         scenario = strike_from_dict(scenario)
     if not isinstance(runs, int) or runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
     if not isinstance(seed, int) or seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     return scenario
 
 

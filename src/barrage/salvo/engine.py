@@ -381,9 +381,9 @@ def simulate(
     numbers are the same for any value. ``progress`` is called with the runs done so far.
     """
     if runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
     if seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     if isinstance(scenario, Scenario):  # what it will cost, before compiling
         salvo_cost(scenario, runs, blocks_per_pass=max(1, chunk_runs // BLOCK_RUNS)).check(
             max_memory_mb=DEFAULT_MAX_MEMORY_MB

@@ -75,14 +75,12 @@ def replay(
     d1 = rec.last_known_day if end is None else to_day(end)
     first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
     if d0 < first_ok:
-        raise InputError(
-            f"replay --from {d0}: too little history; the first usable date is {first_ok}"
-        )
+        raise InputError(f"start: {d0} has too little history; the first usable date is {first_ok}")
     if d1 < d0:
-        raise InputError(f"replay: --to {d1} is before --from {d0}")
+        raise InputError(f"end: {d1} is before start {d0}")
     if d1 > rec.last_known_day:
         raise InputError(
-            f"replay --to {d1}: after the last date this store knows in full "
+            f"end: {d1} is after the last date this store knows in full "
             f"({rec.last_known_day}); later nights would read as quiet"
         )
     if refit_every_d < 1:
