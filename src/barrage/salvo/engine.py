@@ -154,6 +154,12 @@ def simulate_chunk(cs: CompiledScenario, d: Draws, *, rows: int = SUB_CHUNK_RUNS
 def _simulate_rows(
     cs: CompiledScenario, plan: Plan, rules: list[dict], sl: slice, d: Draws
 ) -> dict:
+    """Per-run outputs of ``rows`` runs: the numeric kernel (steps 1-5 of the module's
+    model on 64-bit words).
+
+    Kept as one function on purpose: its stages share a dozen large working arrays
+    (positions, bit words per family and asset, ranks, slots) that a split would have to
+    pass around or copy, and its speed is measured as a whole (docs/benchmarks.md)."""
     planes = d.planes
     _, runs, w = planes.shape
     n_f, n_a, n_l, n_slots = len(cs.families), len(cs.assets), len(cs.layers), cs.n_slots

@@ -191,6 +191,76 @@ def _period_backtest(inputs: AssessInputs, first: date, last: date, horizons) ->
     return res.forecasts
 
 
+def _horizon_row(
+    tkey: str,
+    k: int,
+    gk: pd.DataFrame,
+    y_final: dict,
+    bt: pd.DataFrame | None,
+    record: KnownRecord,
+    ev_days: np.ndarray,
+) -> dict[str, Any]:
+    """One scorecard row: the live forecasts of one target and horizon, scored where
+    the outcome is known, beside the backtest on the same origins, with the drift test."""
+    origins = pd.DatetimeIndex(gk["as_of"])
+    y_all = y_final[k].reindex(origins).to_numpy()
+    closed = ~np.isnan(y_all)
+    row: dict[str, Any] = {
+        "target": str(tkey),
+        "horizon_days": k,
+        "forecasts": int(len(gk)),
+        "closed": int(closed.sum()),
+        "open": int((~closed).sum()),
+        "late": int(gk["late"].sum()),
+        "first_as_of": str(origins.min().date()),
+        "last_as_of": str(origins.max().date()),
+        "live": None,
+        "backtest": None,
+        "drift": None,
+        "drift_note": "no closed forecast yet",
+    }
+    if closed.any():
+        p, y = gk["p"].to_numpy(float)[closed], y_all[closed]
+        days = (origins[closed].to_numpy("datetime64[D]") - record.first_night).astype(np.int64)
+        row["live"] = {
+            "brier": brier(p, y),
+            "log_score": log_score(p, y),
+            "event_share": float(y.mean()),
+            "reliability": reliability_table(p, y),
+            **_skill(days, p, y, ev_days, k),
+        }
+        b = bt[bt["horizon_days"] == k].set_index("as_of")["p"]
+        pb = b.reindex(origins[closed]).to_numpy(float)
+        have = ~np.isnan(pb)
+        if have.any():
+            pb_, yb = pb[have], y[have]
+            lo, hi = _brier_interval(pb_, yb, k)
+            row["backtest"] = {
+                "origins_matched": int(have.sum()),
+                "brier": brier(pb_, yb),
+                "brier_lo": lo,
+                "brier_hi": hi,
+                "log_score": log_score(pb_, yb),
+                "reliability": reliability_table(pb_, yb),
+                **_skill(days[have], pb_, yb, ev_days, k),
+            }
+            live_b = brier(p[have], yb)
+            if have.sum() < MIN_DRIFT_FORECASTS:
+                row["drift_note"] = (
+                    f"{int(have.sum())} closed forecasts: too few to judge drift "
+                    f"(need {MIN_DRIFT_FORECASTS})"
+                )
+            else:
+                row["drift"] = bool(live_b < lo or live_b > hi)
+                row["drift_note"] = (
+                    f"live Brier {live_b:.4f} {'outside' if row['drift'] else 'inside'} "
+                    f"the backtest's interval ({lo:.4f}, {hi:.4f})"
+                )
+        else:
+            row["drift_note"] = "the backtest has none of these origins"
+    return row
+
+
 def scorecard(
     con: duckdb.DuckDBPyConnection,
     *,
@@ -258,66 +328,7 @@ def scorecard(
             bt = bt[bt["model"] == PRIMARY_MODEL].copy()
             bt["as_of"] = pd.to_datetime(bt["as_of"])
         for k, gk in g.groupby("horizon_days"):
-            k = int(k)
-            origins = pd.DatetimeIndex(gk["as_of"])
-            y_all = y_final[k].reindex(origins).to_numpy()
-            closed = ~np.isnan(y_all)
-            row: dict[str, Any] = {
-                "target": str(tkey),
-                "horizon_days": k,
-                "forecasts": int(len(gk)),
-                "closed": int(closed.sum()),
-                "open": int((~closed).sum()),
-                "late": int(gk["late"].sum()),
-                "first_as_of": str(origins.min().date()),
-                "last_as_of": str(origins.max().date()),
-                "live": None,
-                "backtest": None,
-                "drift": None,
-                "drift_note": "no closed forecast yet",
-            }
-            if closed.any():
-                p, y = gk["p"].to_numpy(float)[closed], y_all[closed]
-                days = (origins[closed].to_numpy("datetime64[D]") - record.first_night).astype(
-                    np.int64
-                )
-                row["live"] = {
-                    "brier": brier(p, y),
-                    "log_score": log_score(p, y),
-                    "event_share": float(y.mean()),
-                    "reliability": reliability_table(p, y),
-                    **_skill(days, p, y, ev_days, k),
-                }
-                b = bt[bt["horizon_days"] == k].set_index("as_of")["p"]
-                pb = b.reindex(origins[closed]).to_numpy(float)
-                have = ~np.isnan(pb)
-                if have.any():
-                    pb_, yb = pb[have], y[have]
-                    lo, hi = _brier_interval(pb_, yb, k)
-                    row["backtest"] = {
-                        "origins_matched": int(have.sum()),
-                        "brier": brier(pb_, yb),
-                        "brier_lo": lo,
-                        "brier_hi": hi,
-                        "log_score": log_score(pb_, yb),
-                        "reliability": reliability_table(pb_, yb),
-                        **_skill(days[have], pb_, yb, ev_days, k),
-                    }
-                    live_b = brier(p[have], yb)
-                    if have.sum() < MIN_DRIFT_FORECASTS:
-                        row["drift_note"] = (
-                            f"{int(have.sum())} closed forecasts: too few to judge drift "
-                            f"(need {MIN_DRIFT_FORECASTS})"
-                        )
-                    else:
-                        row["drift"] = bool(live_b < lo or live_b > hi)
-                        row["drift_note"] = (
-                            f"live Brier {live_b:.4f} {'outside' if row['drift'] else 'inside'} "
-                            f"the backtest's interval ({lo:.4f}, {hi:.4f})"
-                        )
-                else:
-                    row["drift_note"] = "the backtest has none of these origins"
-            out["rows"].append(row)
+            out["rows"].append(_horizon_row(str(tkey), int(k), gk, y_final, bt, record, ev_days))
     out["drift"] = any(r["drift"] for r in out["rows"])
     return out
 
