@@ -15,6 +15,8 @@ _spec = importlib.util.spec_from_file_location(
 graph = sys.modules.setdefault("import_graph", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(graph)
 SHARED = {"errors"}  # modules every part may use, besides the package root
+_SIMULATION = {"record", "indicators", "stockpile", "warning", "salvo", "grid"}
+_BELOW_REPORT = _SIMULATION | {"campaign", "compute"}
 ALLOWED: dict[str, set[str]] = {
     "record": set(),
     "indicators": {"record"},
@@ -22,54 +24,12 @@ ALLOWED: dict[str, set[str]] = {
     "warning": {"record", "indicators", "stockpile"},
     "salvo": {"record"},
     "grid": {"record", "salvo"},
-    "campaign": {"record", "indicators", "stockpile", "warning", "salvo", "grid"},
-    "compute": {"record", "indicators", "stockpile", "warning", "salvo", "grid", "campaign"},
-    "pipeline": {
-        "record",
-        "indicators",
-        "stockpile",
-        "warning",
-        "salvo",
-        "grid",
-        "campaign",
-        "compute",
-        "report",
-    },
-    "report": {
-        "record",
-        "indicators",
-        "stockpile",
-        "warning",
-        "salvo",
-        "grid",
-        "compute",
-        "campaign",
-    },
-    "web": {
-        "record",
-        "indicators",
-        "stockpile",
-        "warning",
-        "salvo",
-        "grid",
-        "campaign",
-        "compute",
-        "report",
-        "pipeline",
-    },
-    "cli": {
-        "record",
-        "indicators",
-        "stockpile",
-        "warning",
-        "salvo",
-        "grid",
-        "campaign",
-        "compute",
-        "report",
-        "pipeline",
-        "web",
-    },
+    "campaign": _SIMULATION,
+    "compute": _SIMULATION | {"campaign"},
+    "report": _BELOW_REPORT,
+    "pipeline": _BELOW_REPORT | {"report"},
+    "web": _BELOW_REPORT | {"report", "pipeline"},
+    "cli": _BELOW_REPORT | {"report", "pipeline", "web"},
 }
 
 

@@ -406,17 +406,7 @@ def simulate(
         done += sum(size for _, size in group)
         if progress is not None:
             progress(done)
-    merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return SalvoResult(
-        runs=runs,
-        seed=seed,
-        classes=cs.classes,
-        assets=cs.assets,
-        layers=[layer.name for layer in cs.layers],
-        attacker_cost_usd=cs.attacker_cost_usd,
-        interceptor_cost_usd=np.array([layer.interceptor_cost_usd for layer in cs.layers]),
-        **merged,
-    )
+    return assemble_result(cs, runs=runs, seed=seed, parts=parts)
 
 
 # --- blocks simulated apart (another process or machine) and put back together ---

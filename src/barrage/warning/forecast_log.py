@@ -63,6 +63,12 @@ def _entry_hash(prev_hash: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _has_log(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store has a forecast log yet (none before the first entry)."""
+    tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return "forecast_log" in {r[0] for r in tables}
+
+
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOG_DDL)
 
@@ -75,10 +81,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def verify_log(con: duckdb.DuckDBPyConnection) -> int:
     """Check the whole chain; return the number of entries or raise ForecastLogError."""
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" not in tables:
+    if not _has_log(con):
         return 0
     prev = GENESIS
     for i, row in enumerate(_rows(con), start=1):
@@ -139,21 +142,8 @@ def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     import pandas as pd
 
     verify_log(con)
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    cols = [
-        "seq",
-        "issued_at",
-        "as_of",
-        "target",
-        "model_version",
-        "record_sha256",
-        "level",
-        "horizon_days",
-        "p",
-    ]
-    if "forecast_log" not in tables:
+    cols = [*_FIELDS[:6], "level", "horizon_days", "p"]
+    if not _has_log(con):
         return pd.DataFrame(columns=cols)
     out = []
     for row in _rows(con):
@@ -235,10 +225,7 @@ def log_assessment(
     version = model_version()
     sha = record_sha256 or _newest_sha(con)
     entry = {**assessment, "target": target_key(target)}
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" in tables:
+    if _has_log(con):
         read_log(con)  # verifies the chain first: a tampered log refuses
         hit = con.execute(
             "SELECT seq, entry_hash FROM forecast_log WHERE as_of = ? AND target = ? "
@@ -258,10 +245,7 @@ def logged_payload(
 ) -> dict | None:
     """The assessment already logged for this as-of, target, model version and record
     (None when there is none): an update with no news reuses it instead of refitting."""
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" not in tables:
+    if not _has_log(con):
         return None
     read_log(con)  # a tampered log refuses here, before any work
     hit = con.execute(

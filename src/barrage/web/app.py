@@ -53,27 +53,6 @@ def _grid_dir(settings: Settings) -> Path | None:
 def _declare_bearer_auth(app: FastAPI) -> None:
     """Declare the ``bearerAuth`` scheme that ``/api/ingest`` names (openapi.json
     referenced it without defining it)."""
-    from fastapi.openapi.utils import get_openapi
-
-    def openapi() -> dict:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
-            )
-            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearerAuth"] = {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "BARRAGE_UPLOAD_TOKEN",
-            }
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi
-
-
-def _declare_bearer_auth(app: FastAPI) -> None:
-    """Declare the ``bearerAuth`` scheme that ``/api/ingest`` names (openapi.json
-    referenced it without defining it)."""
 
     def openapi() -> dict:
         if app.openapi_schema is None:

@@ -96,24 +96,19 @@ def timeline(con) -> str:
     wide = nightly_by_class(con, "launched", full_calendar=True)
     massive = [n for n in massive_nights(con)]
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=wide.index,
-            y=wide["attack_drone"],
-            name="attack drones",
-            mode="lines",
-            line={"width": 1, "color": "#8c8c8c"},
+    for column, name, width, colour in (
+        ("attack_drone", "attack drones", 1, "#8c8c8c"),
+        ("missiles", "missiles", 1.2, "#1f4e99"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=wide.index,
+                y=wide[column],
+                name=name,
+                mode="lines",
+                line={"width": width, "color": colour},
+            )
         )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=wide.index,
-            y=wide["missiles"],
-            name="missiles",
-            mode="lines",
-            line={"width": 1.2, "color": "#1f4e99"},
-        )
-    )
     if massive:
         import pandas as pd
 

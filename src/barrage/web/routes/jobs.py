@@ -112,6 +112,19 @@ def _check_cost(salvo_scenario, runs: int, settings: Settings) -> None:
     )
 
 
+def _submit_route(router: APIRouter, path: str, body_model: type):
+    """The decorator of a job-submitting route: 202 with the job's status, its errors
+    documented, its body the server's request model."""
+    post = router.post(
+        path,
+        response_model=JobStatus,
+        status_code=202,
+        responses=error_docs(400, 422, 429),
+        tags=["simulation"],
+    )
+    return lambda func: post(_body_type(body_model)(func))
+
+
 def _request_model(base: type, default_runs: int, max_runs: int) -> type:
     """``base`` with the server's run limit in its schema (so clients and fuzzers see it)."""
     return create_model(
@@ -201,26 +214,12 @@ def router(ctx: AppContext) -> APIRouter:
         """The bundled scenarios a job can name (``kind``: salvo or strike)."""
         return scenario_infos()
 
-    @router.post(
-        "/api/jobs/salvo",
-        response_model=JobStatus,
-        status_code=202,
-        responses=error_docs(400, 422, 429),
-        tags=["simulation"],
-    )
-    @_body_type(SalvoRequest)
+    @_submit_route(router, "/api/jobs/salvo", SalvoRequest)
     def submit_salvo(body: SalvoJobRequest) -> JobStatus:
         """Queue a salvo simulation; poll GET /api/jobs/{id} for progress and result."""
         return job_status(submit_salvo_job(body, ctx.settings, ctx.jobs))
 
-    @router.post(
-        "/api/jobs/strike",
-        response_model=JobStatus,
-        status_code=202,
-        responses=error_docs(400, 422, 429),
-        tags=["simulation"],
-    )
-    @_body_type(StrikeRequest)
+    @_submit_route(router, "/api/jobs/strike", StrikeRequest)
     def submit_strike(body: StrikeJobRequest) -> JobStatus:
         """Queue a strike simulation (salvo, damage, load shed, restoration); poll GET
         /api/jobs/{id}; the result gives unserved energy (mean, p95, CVaR95)."""
