@@ -11,6 +11,9 @@ every step:
     python tools/check_outputs.py write NEW_DIR --data ../shared/data    # after a step
     python tools/check_outputs.py compare REF_DIR NEW_DIR                # exit 1 on a change
 
+A reference from any commit: ``git archive REV src | tar -x -C OLD`` and
+``write REF_DIR --src OLD/src`` (its code runs through this checkout's ``barrage``).
+
 The backtest is a short window (a few weeks, horizons 1 and 3) that still runs every
 model, baseline and score; the full backtest takes about a minute on 2 cores and adds
 no code path. Outputs that carry the wall clock (none of these do) would have to be
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import shutil
 import subprocess
 import sys
@@ -67,6 +71,21 @@ OUTPUTS: tuple[Output, ...] = (
          "--scheduler", "sync", "--json"),
     ),
     Output(
+        "salvo_2025.json",
+        ("simulate", "salvo", "2025-07-09_combined", "--runs", "3000", "--seed", "3",
+         "--scheduler", "sync", "--json"),
+    ),
+    Output(
+        "salvo_waves.json",
+        ("simulate", "salvo", "stylised_waves", "--runs", "3000", "--seed", "3",
+         "--scheduler", "sync", "--json"),
+    ),
+    Output(
+        "strike_stylised.json",
+        ("simulate", "strike", "ukraine_stylised", "--runs", "100", "--seed", "3",
+         "--grid-dir", "{data}/grid/pglib-opf", "--scheduler", "sync", "--json"),
+    ),
+    Output(
         "strike.json",
         ("simulate", "strike", "strike_case24", "--runs", "200", "--seed", "7",
          "--grid-dir", "{data}/grid/pglib-opf", "--scheduler", "sync", "--json"),
@@ -85,14 +104,18 @@ def _barrage() -> str:
     return str(Path(sys.executable).with_name("barrage"))
 
 
-def write(out: Path, data: Path) -> None:
-    """Run every output's command and save its stdout; stop at the first command that fails."""
+def write(out: Path, data: Path, src: Path | None = None) -> None:
+    """Run every output's command and save its stdout; stop at the first command that fails.
+    With ``src`` (a ``src`` folder, e.g. from ``git archive REV src``), that code runs."""
     out.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(src.resolve())) if src is not None else None
     with tempfile.TemporaryDirectory() as tmp:
         fill = {"data": str(data.resolve()), "tmp": tmp}
         for item in OUTPUTS:
             args = [a.format(**fill) for a in item.args]
-            done = subprocess.run([_barrage(), *args], capture_output=True, cwd=tmp, check=False)
+            done = subprocess.run(
+                [_barrage(), *args], capture_output=True, cwd=tmp, env=env, check=False
+            )
             if done.returncode != 0:
                 sys.exit(f"{item.name}: barrage {' '.join(args)} exited {done.returncode}: "
                          f"{done.stderr.decode()[-400:]}")  # fmt: skip
@@ -124,12 +147,13 @@ def main() -> int:
     w = sub.add_parser("write", help="write the outputs into a folder")
     w.add_argument("out", type=Path)
     w.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    w.add_argument("--src", type=Path, help="run this src folder's code (git archive REV src)")
     c = sub.add_parser("compare", help="compare two folders byte for byte")
     c.add_argument("ref", type=Path)
     c.add_argument("new", type=Path)
     args = parser.parse_args()
     if args.cmd == "write":
-        write(args.out, args.data)
+        write(args.out, args.data, args.src)
         return 0
     return compare(args.ref, args.new)
 

@@ -216,6 +216,78 @@ def _decoy_pairs(groups: list[Group]) -> np.ndarray:
     ).reshape(-1, 3)
 
 
+def _n_slots(scenario: Scenario) -> int:
+    """Equal slots the night is cut into (at least one)."""
+    return max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
+
+
+def _aim_cumulative(scenario: Scenario, assets: list[str]) -> np.ndarray:
+    """The attacker's aim as cumulative thresholds on a 16-bit uniform, one per asset but
+    the last (uniform, given weights, or value-weighted)."""
+    if scenario.aim.mode == "uniform":
+        weights = np.ones(len(assets))
+    elif scenario.aim.mode == "weights":
+        weights = np.array([scenario.aim.weights.get(a, 0.0) for a in assets])
+    else:
+        weights = np.array([a.value_weight for a in scenario.assets], dtype=float)
+        if weights.sum() <= 0:
+            raise InputError("assets.value_weight: value-weighted aim needs a positive weight")
+    cum = np.cumsum(weights / weights.sum())[:-1]
+    # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
+    return np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
+
+
+def _compile_layer(
+    scenario: Scenario,
+    i: int,
+    labels: list[str],
+    families: list[str],
+    fam_classes: list[str],
+    corridor_of: dict,
+    weapons_total: int,
+) -> CompiledLayer:
+    """Layer ``i`` as arrays: what it can engage (family x asset), its engagements per
+    slot, and its kill-probability table; refuses an engaged class with no kill value."""
+    layer = scenario.layers[i]
+    assets = [a.name for a in scenario.assets]
+    n_slots = _n_slots(scenario)
+    slot_len_min = scenario.night_h * 60.0 / n_slots
+    engaged_classes = set(layer.engages)
+    for cls in engaged_classes:
+        has_value = cls in layer.kill_probability or all(
+            f in layer.kill_probability
+            for f, c in zip(families, fam_classes, strict=True)
+            if c == cls
+        )
+        if not has_value and cls in fam_classes:
+            raise InputError(
+                f"layers[{i}].kill_probability: no value for engaged class {cls!r}; "
+                f"give a probability in [0, 1] for it"
+            )
+    covered = (
+        np.ones(len(assets), bool)
+        if "all" in layer.covers
+        else np.array([a in layer.covers for a in assets])
+    )
+    by_family = np.array([c in engaged_classes for c in fam_classes])
+    if "all" not in layer.corridors:  # a layer sees only the corridors it covers
+        by_family &= np.array([corridor_of[x] in layer.corridors for x in labels])
+    can = (by_family[:, None] & covered[None, :]).ravel()
+    per_slot = layer.engagements_per_slot(slot_len_min)
+    edges = np.floor(per_slot * np.arange(n_slots + 1) + 1e-9)
+    return CompiledLayer(
+        name=layer.name,
+        can_engage=can,
+        # a slot never engages more than the whole salvo: keeps int32 exact
+        capacity_per_slot=np.minimum(np.diff(edges), weapons_total).astype(np.int32),
+        stock=layer.stock,
+        shots=layer.shots_per_target,
+        doctrine=layer.doctrine,
+        kill=_table(_layer_kill(scenario, layer), families, fam_classes, 0.0),
+        interceptor_cost_usd=layer.interceptor_cost_usd,
+    )
+
+
 def compile_scenario(scenario: Scenario) -> CompiledScenario:
     """Validate cross-field rules that need the family table and build the arrays."""
     table = load_families()
@@ -241,59 +313,14 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
         span_w.append(np.full(count, span, dtype=np.uint32))
 
     assets = [a.name for a in scenario.assets]
-    if scenario.aim.mode == "uniform":
-        weights = np.ones(len(assets))
-    elif scenario.aim.mode == "weights":
-        weights = np.array([scenario.aim.weights.get(a, 0.0) for a in assets])
-    else:
-        weights = np.array([a.value_weight for a in scenario.assets], dtype=float)
-        if weights.sum() <= 0:
-            raise InputError("assets.value_weight: value-weighted aim needs a positive weight")
-    cum = np.cumsum(weights / weights.sum())[:-1]
-    # a threshold of TIME_TICKS is never reached by a 16-bit draw: zero-weight last assets
-    aim_cumulative = np.minimum(np.round(cum * TIME_TICKS), TIME_TICKS).astype(np.uint32)
+    aim_cumulative = _aim_cumulative(scenario, assets)
 
     weapons_total = sum(g[2] for g in groups)  # (label, family, count, window, corridor, drawn)
-    n_slots = max(1, math.ceil(scenario.night_h * 60.0 / scenario.slot_min))
-    slot_len_min = scenario.night_h * 60.0 / n_slots
-    layers = []
-    for i, layer in enumerate(scenario.layers):
-        engaged_classes = set(layer.engages)
-        for cls in engaged_classes:
-            has_value = cls in layer.kill_probability or all(
-                f in layer.kill_probability
-                for f, c in zip(families, fam_classes, strict=True)
-                if c == cls
-            )
-            if not has_value and cls in fam_classes:
-                raise InputError(
-                    f"layers[{i}].kill_probability: no value for engaged class {cls!r}; "
-                    f"give a probability in [0, 1] for it"
-                )
-        covered = (
-            np.ones(len(assets), bool)
-            if "all" in layer.covers
-            else np.array([a in layer.covers for a in assets])
-        )
-        by_family = np.array([c in engaged_classes for c in fam_classes])
-        if "all" not in layer.corridors:  # a layer sees only the corridors it covers
-            by_family &= np.array([corridor_of[x] in layer.corridors for x in labels])
-        can = (by_family[:, None] & covered[None, :]).ravel()
-        per_slot = layer.engagements_per_slot(slot_len_min)
-        edges = np.floor(per_slot * np.arange(n_slots + 1) + 1e-9)
-        layers.append(
-            CompiledLayer(
-                name=layer.name,
-                can_engage=can,
-                # a slot never engages more than the whole salvo: keeps int32 exact
-                capacity_per_slot=np.minimum(np.diff(edges), weapons_total).astype(np.int32),
-                stock=layer.stock,
-                shots=layer.shots_per_target,
-                doctrine=layer.doctrine,
-                kill=_table(_layer_kill(scenario, layer), families, fam_classes, 0.0),
-                interceptor_cost_usd=layer.interceptor_cost_usd,
-            )
-        )
+    n_slots = _n_slots(scenario)
+    layers = [
+        _compile_layer(scenario, i, labels, families, fam_classes, corridor_of, weapons_total)
+        for i in range(len(scenario.layers))
+    ]
     names = [layer.name for layer in scenario.layers]
     if len(set(names)) != len(names):
         raise InputError(f"layers: layer names must be unique, got {names}")
@@ -325,7 +352,7 @@ def compile_scenario(scenario: Scenario) -> CompiledScenario:
     )
 
 
-def groups(cs: CompiledScenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def weapon_groups(cs: CompiledScenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """First weapon, size and family of each *group*: a contiguous run of weapons of one
     family and arrival window (exchangeable weapons)."""
     fam, lo, span = cs.weapon_family, cs.window_lo, cs.window_span
@@ -404,7 +431,7 @@ def make_rule(table: np.ndarray, classes: list[list[int]]) -> Rule:
 
 
 def build_plan(cs: CompiledScenario) -> Plan:
-    start, size, family = groups(cs)
+    start, size, family = weapon_groups(cs)
     n_c, n_f, n_a = len(cs.classes), len(cs.families), len(cs.assets)
     group_key = (cs.window_lo[start] << np.uint32(GROUP_BITS)) | family.astype(np.uint32)
     weight = np.bincount(cs.weapon_family, minlength=n_f)
