@@ -90,6 +90,11 @@ OUTPUTS: tuple[Output, ...] = (
         ("simulate", "strike", "strike_case24", "--runs", "200", "--seed", "7",
          "--grid-dir", "{data}/grid/pglib-opf", "--scheduler", "sync", "--json"),
     ),
+    Output(
+        "grid_replay.json",
+        ("simulate", "replay", "--db", "{tmp}/store.duckdb", "--runs", "40", "--seed", "2",
+         "--grid-dir", "{data}/grid/pglib-opf", "--json"),
+    ),
     Output("opf.json", ("grid", "opf", "{data}/grid/pglib-opf/pglib_opf_case24_ieee_rts.m", "--json")),
     Output(
         "opf_outage.json",
