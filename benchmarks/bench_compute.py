@@ -80,7 +80,7 @@ def main() -> None:
     from barrage.grid.batch import random_damage
     from barrage.grid.network import read_network
     from barrage.salvo import compile_scenario, example_scenarios, load_scenario
-    from barrage.salvo.engine import BLOCK_RUNS
+    from barrage.salvo.blocks import BLOCK_RUNS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=512 * BLOCK_RUNS)

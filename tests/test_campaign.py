@@ -16,7 +16,8 @@ from barrage.campaign.engine import floor_level, repair_day, scaled_salvo
 from barrage.campaign.scenario import campaign_from_dict, with_overrides
 from barrage.cli import app
 from barrage.errors import InputError
-from barrage.salvo.engine import compile_scenario, simulate
+from barrage.salvo.compile import compile_scenario
+from barrage.salvo.engine import simulate
 
 DAYS = 20
 

@@ -36,8 +36,8 @@ from barrage.compute.executor import resolve_auto
 from barrage.compute.salvo import _blocks_task
 from barrage.errors import InputError
 from barrage.salvo import compile_scenario, example_scenarios, load_scenario, simulate
-from barrage.salvo.blocks import assemble_result, block_generator, simulate_blocks
-from barrage.salvo.engine import block_generators
+from barrage.salvo.blocks import block_generator, block_generators
+from barrage.salvo.engine import assemble_result, simulate_blocks
 
 EXAMPLE = example_scenarios()["2024-08-26_combined"]
 

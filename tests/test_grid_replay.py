@@ -161,7 +161,7 @@ def test_last_strike_impact_replays_the_last_massive_night(shared_data):
 
 
 def test_run_skips_the_impact_section_with_one_line_when_it_cannot_be_made(tmp_path):
-    from barrage.cli.record import _last_strike_impact
+    from barrage.pipeline.main import last_strike_impact as _last_strike_impact
 
     out = _last_strike_impact(tmp_path / "missing.duckdb")
     assert set(out) == {"skipped"} and "no store" in out["skipped"]

@@ -23,10 +23,10 @@ import duckdb
 import numpy as np
 import pytest
 
+from barrage.pipeline import update_lock_path
 from barrage.record import ingest_record
 from barrage.record.lock import exclusive_lock
 from barrage.warning.forecast_log import append_forecast, verify_log
-from barrage.warning.live import update_lock_path
 
 REPEATS = int(os.environ.get("BARRAGE_KILL_REPEATS", "6"))
 MAX_KILL_S = float(os.environ.get("BARRAGE_KILL_MAX_S", "3"))

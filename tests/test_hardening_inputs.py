@@ -22,7 +22,7 @@ from barrage.grid.strike import example_strike_scenarios
 from barrage.record.fetch import FetchError, check_url, fetch_record
 from barrage.salvo import load_scenario
 from barrage.web import Settings, create_app
-from barrage.web.app import public_message
+from barrage.web.errors import public_message
 from barrage.web.limits import header_timeout_protocol, shown
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import barrage.warning.assess as assess_module
 from _race import mismatched_entries, split_record
+from barrage.pipeline import run_update
 from barrage.record import ingest_record
-from barrage.warning.live import run_update
 
 
 def test_an_ingest_during_the_assess_step_waits_and_the_log_names_the_right_record(

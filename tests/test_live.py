@@ -27,15 +27,9 @@ from barrage.record import ingest_record, open_store
 from barrage.warning.assess import assess, inputs_from_store
 from barrage.warning.backtest import BacktestPlan
 from barrage.warning.evaluate import run
-from barrage.warning.forecast_log import append_forecast, read_log
-from barrage.warning.live import (
-    compare_with_backtest,
-    model_version,
-    replay,
-    scorecard,
-    target_key,
-)
+from barrage.warning.forecast_log import append_forecast, model_version, read_log, target_key
 from barrage.warning.models import PRIMARY_MODEL
+from barrage.warning.scorecard import compare_with_backtest, replay, scorecard
 from barrage.warning.stock import refit_cache_dir
 
 BIN = Path(sys.executable).with_name("barrage")

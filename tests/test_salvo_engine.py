@@ -239,13 +239,14 @@ def test_cost_exchange_uses_unit_costs(combined_2025):
 
 
 def test_rows_per_pass_do_not_change_the_numbers(combined_2025):
-    from barrage.salvo.engine import _draw_block, _simulate_chunk, block_generators
+    from barrage.salvo.blocks import block_generators, draw_block
+    from barrage.salvo.engine import simulate_chunk
 
     cs = compile_scenario(combined_2025)
     ((rng, size),) = block_generators(5, 700)
-    draws = _draw_block(cs, rng, size)
-    base = _simulate_chunk(cs, draws)
-    other = _simulate_chunk(cs, draws, rows=97)
+    draws = draw_block(cs, rng, size)
+    base = simulate_chunk(cs, draws)
+    other = simulate_chunk(cs, draws, rows=97)
     for key, value in base.items():
         np.testing.assert_array_equal(value, other[key], err_msg=key)
     assert base["leakers_by_asset"].shape == (700, len(cs.assets))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from barrage.salvo import example_scenarios, load_scenario, simulate
-from barrage.salvo.blocks import OUTPUTS
+from barrage.salvo.result import OUTPUTS
 
 FROZEN = {
     "2024-08-26_combined": "3bbd652e33ce6f75226aa39d4f6cf95ef45125bb6cad8027054ff24d71410fa3",

@@ -29,7 +29,7 @@ from barrage.warning.backtest_store import (
     save_backtest,
 )
 from barrage.web import Settings, create_app
-from barrage.web.app import CURRENT_ASSESSMENT
+from barrage.web.routes._common import CURRENT_ASSESSMENT
 
 STRIKE = "strike_case24"
 
@@ -277,7 +277,7 @@ def gated_strike_runner(gate: threading.Event, started: threading.Event):
 
 
 def test_a_queued_strike_job_can_be_cancelled(bare_store, grid_dir, monkeypatch):
-    from barrage.web import app as app_module
+    from barrage.web.routes import jobs as app_module
 
     gate, started = threading.Event(), threading.Event()
     monkeypatch.setattr(app_module, "strike_runner", gated_strike_runner(gate, started))
@@ -316,7 +316,9 @@ def test_dashboard_says_computing_then_shows_the_warmed_assessment(bare_store):
     assert page == warmed.decode()  # served from the warm-up's cache, not recomputed
     # the level never appears without its skill statement, on the page and in the API
     assert assessment["skill"]["statement"].startswith("no demonstrated skill")
-    assert f'id="warning-skill" class="skill">{html.escape(assessment["skill"]["statement"])}' in page
+    assert (
+        f'id="warning-skill" class="skill">{html.escape(assessment["skill"]["statement"])}' in page
+    )
 
 
 def test_server_warms_at_start_up(bare_store):

@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
+from barrage.record import open_store
 from barrage.record.nights import MASSIVE_MISSILES, MISSILE_CLASSES, night_totals_as_of
+from barrage.record.nights import night_totals_as_of as _nt
+from barrage.stockpile.families import family_launches, stock_family_of
+from barrage.stockpile.model import DAYS_PER_MONTH, StockpileModel
+from barrage.stockpile.statements import load_statements
 
 WINDOW_D = 365
 
@@ -52,8 +57,6 @@ def strike_rate_as_of(con, start: dt.date, min_lull_days: int, window_days: int 
 def mix_shares(salvo) -> dict[str, float]:
     """Share of each stock family in the strike scenario's salvo (families outside every
     stock, and decoys, are left out)."""
-    from barrage.stockpile.families import stock_family_of
-
     counts: dict[str, float] = {}
     for wg in salvo.salvo.weapons:
         fam = stock_family_of(wg.family)
@@ -69,11 +72,6 @@ def attacker_draws_as_of(con, start: dt.date, salvo, *, n_samples: int = 500, se
 
     A salvo needs each family in its share, so the mix's stock is the scarcest family's
     stock over its share (draw by draw), and the same for production."""
-    from barrage.record.nights import night_totals_as_of as _nt
-    from barrage.stockpile.families import family_launches
-    from barrage.stockpile.model import DAYS_PER_MONTH, StockpileModel
-    from barrage.stockpile.statements import load_statements
-
     shares = mix_shares(salvo)
     if not shares:
         raise InputError("strike: the salvo has no family with a stock estimate")
@@ -89,8 +87,6 @@ def attacker_draws_as_of(con, start: dt.date, salvo, *, n_samples: int = 500, se
 
 def attacker_as_of(db, scenario, salvo):
     """(scenario with the as-of strike rate, (n, 2) stock/production draws, what was read)."""
-    from barrage.record import open_store
-
     with open_store(db) as con:
         rate, nights = strike_rate_as_of(con, scenario.start, scenario.attacker.min_lull_days)
         draws = attacker_draws_as_of(con, scenario.start, salvo)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from barrage.campaign.asof import attacker_as_of
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
@@ -45,7 +46,9 @@ from barrage.grid.strike import (
     example_strike_scenarios,
     load_strike_scenario,
 )
-from barrage.salvo.engine import CompiledScenario, SalvoResult, compile_scenario, simulate
+from barrage.salvo.compile import CompiledScenario, compile_scenario
+from barrage.salvo.engine import simulate
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import Scenario
 
 SIZE_STEPS = 16  # salvo scale factors are multiples of 1/16 of the strike scenario's salvo
@@ -144,8 +147,6 @@ def build_context(
         model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
     draws, as_of = None, None
     if db is not None:
-        from barrage.campaign.asof import attacker_as_of
-
         scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
     salvo = model.scenario.salvo
     names = [layer.name for layer in salvo.layers]

@@ -9,40 +9,8 @@ that ``barrage --help`` stays fast.
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
 from barrage.cli import _common
-
-app = typer.Typer(
-    name="barrage",
-    help=(
-        "Early warning and impact simulation for massive drone and missile strikes on "
-        "Ukraine's power system, from public data."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    cls=_common.OneLineErrors,
-)
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            help="Print the version and exit.",
-            is_eager=True,
-            callback=_common.print_version,
-        ),
-    ] = False,
-) -> None:
-    """Early warning and impact simulation for massive drone and missile strikes on
-    Ukraine's power system, from public data."""
-
+from barrage.cli._app import app
 
 # Each part registers its commands on `app` (or a sub-app) in its own module, in the
 # order `barrage --help` lists them: the main job and the record first.

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import JsonOption, clean_errors, emit_json, stdout_console
 
 grid_app = typer.Typer(

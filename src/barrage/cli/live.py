@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import (
     DbOption,
     JsonOption,
@@ -107,7 +107,7 @@ def update(
 @clean_errors
 def _update(to, db, url, wait, as_of, target, weather, json_out) -> None:
     from barrage.errors import BarrageError
-    from barrage.warning.live import run_update
+    from barrage.pipeline import run_update
 
     log = logging.getLogger("barrage.live")
     try:
@@ -144,11 +144,9 @@ def scorecard(
     json_out: JsonOption = False,
 ) -> None:
     """Score the logged live forecasts whose window has closed, beside the backtest."""
-    from barrage.record import open_store
-    from barrage.warning.live import scorecard as compute
+    from barrage.warning.scorecard import store_scorecard
 
-    with open_store(db) as con:
-        result = compute(con, weather=weather)
+    result = store_scorecard(db, weather=weather)
     if json_out:
         emit_json(result)
         return
@@ -235,30 +233,17 @@ def replay(
     """Rebuild what the live log would have said each day from only the rows known then."""
     import pandas as pd
 
-    from barrage.warning.assess import inputs_from_store
-    from barrage.warning.live import compare_with_backtest, model_version
-    from barrage.warning.live import replay as run_replay
+    from barrage.warning.scorecard import replay_store
 
-    inputs = inputs_from_store(db, target, weather)
-    fc = run_replay(inputs, start, end, refit_every_d=refit_every)
-    result: dict = {
-        "from": str(fc["as_of"].min().date()),
-        "to": str(fc["as_of"].max().date()),
-        "days": int(fc["as_of"].nunique()),
-        "refit_every_d": refit_every,
-        "model_version": model_version(),
-        "target": inputs.target.name,
-        "mean_p": {str(k): float(g["p"].mean()) for k, g in fc.groupby("horizon_days")},
-    }
-    if compare_backtest:
-        from barrage.warning.evaluate import default_plan, run
-
-        plan = default_plan(inputs.record, start=result["from"], end=result["to"])
-        plan = type(plan)(
-            start=plan.start, end=plan.end, horizons=plan.horizons, models=(fc["model"].iloc[0],)
-        )
-        bt = run(inputs, plan).forecasts
-        result["backtest"] = compare_with_backtest(fc, bt, backtest_start=plan.start)
+    fc, result = replay_store(
+        db,
+        start,
+        end,
+        refit_every_d=refit_every,
+        compare_backtest=compare_backtest,
+        target=target,
+        weather=weather,
+    )
     if out is not None:
         df = fc.copy()
         for c in ("as_of", "refit_on"):

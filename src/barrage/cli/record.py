@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import (
     DbOption,
     JsonOption,
@@ -76,25 +76,6 @@ def _render_summary(s: dict) -> None:
     console.print(f"[dim]{ATTRIBUTION}[/]")
 
 
-def _ingest_or_use_store(record: Path | None, db: Path) -> dict | None:
-    """Ingest the located record; with no record anywhere (no --record, no
-    $BARRAGE_RECORD, no ./data) but a store that holds one, use the store as it is."""
-    import os
-
-    from barrage.errors import InputError
-    from barrage.record import ingest_record, locate_record
-
-    try:
-        path = locate_record(record)
-    except InputError:
-        if record is not None or os.environ.get("BARRAGE_RECORD") or not db.is_file():
-            raise
-        stderr_console().print(f"no record given or in ./data: using {db} as last ingested")
-        return None
-    stderr_console().print(f"ingesting {path} into {db}")
-    return ingest_record(path, db).as_dict()
-
-
 @app.command()
 @clean_errors
 def run(
@@ -114,64 +95,25 @@ def run(
 
     With no record to find but a store at --db, it works from the store; the backtest is
     reused while the record and the code are unchanged."""
-    from barrage.record import summary as record_summary
+    from barrage.cli.warning import backtest_progress, render_assessment, render_verdict, say_stored
+    from barrage.pipeline import run_main
 
-    report = _ingest_or_use_store(record, db)
-    result = record_summary(db)
-    from barrage.cli.warning import load_inputs, stored_backtest_with_progress
-    from barrage.report import write_report
-    from barrage.warning.assess import assess, attach_skill
-
-    inputs = load_inputs(db, None, None)
-    assessment = assess(inputs)
-    # stored (once per record and code), so `barrage report` and the dashboard reuse it
-    stored = stored_backtest_with_progress(db, inputs)
-    scores = stored.summary
-    assessment = attach_skill(assessment, scores.get("verdict"))  # this run's measured skill
-    impact = _last_strike_impact(db)
-    html = write_report(
-        inputs,
-        out,
-        backtest=stored.result,
-        assessment=assessment,
-        summary=stored.summary,
-        impact=impact,
-    )
+    with backtest_progress() as bar:
+        result = run_main(record, db, out, on_progress=bar.tick, notify=stderr_console().print)
+    say_stored(db, result.backtest)
     if json_out:
-        emit_json(
-            {
-                "ingest": report,
-                "summary": result,
-                "assessment": assessment,
-                "verdict": scores["verdict"],
-                "last_strike_impact": impact,
-                "report": str(html),
-            }
-        )
-    else:
-        if report is not None:
-            _render_ingest(report)
-        _render_summary(result)
-        from barrage.cli.warning import _render_assessment, render_verdict
+        emit_json(result.as_json())
+        return
+    if result.ingest is not None:
+        _render_ingest(result.ingest)
+    _render_summary(result.summary)
+    render_assessment(result.assessment)
+    # how far to trust the probabilities above: the backtest against the baselines
+    render_verdict(result.verdict)
+    from barrage.cli.strike import render_impact
 
-        _render_assessment(assessment)
-        # how far to trust the probabilities above: the backtest against the baselines
-        render_verdict(scores["verdict"])
-        from barrage.cli.strike import render_impact
-
-        render_impact(impact)
-        stdout_console().print(f"wrote {html}")
-
-
-def _last_strike_impact(db: Path) -> dict:
-    """The impact section, or why it was skipped (no network files here)."""
-    from barrage.errors import InputError
-    from barrage.grid.replay import last_strike_impact_from_store
-
-    try:
-        return last_strike_impact_from_store(db)
-    except InputError as exc:
-        return {"skipped": exc.message}
+    render_impact(result.last_strike_impact)
+    stdout_console().print(f"wrote {result.report}")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import (
     DbOption,
     JsonOption,
@@ -39,7 +39,8 @@ def load_inputs(db: Path, target: str | None, weather: Path | None):
     return inputs_from_store(db, target, weather)
 
 
-def _render_assessment(a: dict) -> None:
+def render_assessment(a: dict) -> None:
+    """The assessment as text (shared by ``assess`` and ``run``)."""
     from rich.table import Table
 
     console = stdout_console()
@@ -119,36 +120,18 @@ def assess(
     json_out: JsonOption = False,
 ) -> None:
     """Assess the risk of a massive strike: probabilities, level, expected size, drivers."""
-    from barrage.warning.assess import assess as run_assess
+    from barrage.pipeline import assess_and_log
 
-    inputs = load_inputs(db, target, weather)
+    result = assess_and_log(db, as_of=as_of, target=target, weather=weather, log=log)
     if log:
-        from barrage.record import open_store
-        from barrage.warning.forecast_log import verify_log
-
-        with open_store(db) as con:
-            verify_log(con)  # a tampered log refuses before any work
-    result = run_assess(inputs, as_of)
-    if log:
-        from barrage.record import open_store
-        from barrage.record.lock import exclusive_lock
-        from barrage.warning.live import log_assessment, update_lock_path
-
-        with (
-            exclusive_lock(update_lock_path(db), wait_s=30.0, what="update"),
-            open_store(db, read_only=False) as con,
-        ):
-            logged = log_assessment(con, result, inputs.target, record_sha256=inputs.record_sha256)
-        result = {**result, "log": {"seq": logged.seq, "logged": logged.logged}}
-        stderr_console().print(
-            f"{'logged' if logged.logged else 'already logged'} as forecast #{logged.seq}"
-        )
+        state = "logged" if result["log"]["logged"] else "already logged"
+        stderr_console().print(f"{state} as forecast #{result['log']['seq']}")
     if json_out:
         for w in result["warnings"]:
             stderr_console().print(f"[bold yellow]warning:[/] {w}")
         emit_json(result)
     else:
-        _render_assessment(result)
+        render_assessment(result)
 
 
 def _progress_bar(label: str):
@@ -181,27 +164,36 @@ def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", w
         return run_backtest_on(inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick)
 
 
-def stored_backtest_with_progress(db: Path, inputs):
-    """The default backtest from the store when the record and code are unchanged, else
-    run with a progress bar and stored (shared by ``report`` and ``run``)."""
-    from barrage.compute import backtest_reused_or_run
-    from barrage.warning.evaluate import default_plan
+class backtest_progress:  # noqa: N801 - used as a context manager, like a function
+    """A backtest progress bar on stderr, shown from the first refit (a backtest reused
+    from the store never ticks, so shows none)."""
 
-    plan = default_plan(inputs.record)
-    with _progress_bar("backtest") as bar:
-        task = bar.add_task("backtest refits", total=None)
+    def __init__(self) -> None:
+        self._bar = None
+        self._task = None
 
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def tick(self, done: int, total: int) -> None:
+        if self._bar is None:
+            self._bar = _progress_bar("backtest")
+            self._bar.start()
+            self._task = self._bar.add_task("backtest refits", total=None)
+        self._bar.update(self._task, completed=done, total=total)
 
-        stored = backtest_reused_or_run(db, inputs, plan, on_progress=tick)
-        bar.update(task, visible=not stored.reused)
+    def __enter__(self) -> backtest_progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def say_stored(db: Path, stored) -> None:
+    """Where the backtest behind a report is kept (shared by ``report`` and ``run``)."""
     if stored.run_id == 0:
         stderr_console().print(f"[yellow]warning:[/] backtest not stored in {db} (not writable)")
     else:
         how = "reused (record and code unchanged)" if stored.reused else "stored"
         stderr_console().print(f"backtest run {stored.run_id} in {db}: {how}")
-    return stored
 
 
 def save_backtest_result(db: Path, inputs, result, summary: dict) -> int:
@@ -310,16 +302,12 @@ def report(
     json_out: JsonOption = False,
 ) -> None:
     """Write the self-contained HTML report (timeline, indicators, backtest, reliability)."""
-    from barrage.record import open_store
-    from barrage.report import write_report
-    from barrage.warning.live import scorecard, target_key
+    from barrage.pipeline import report_main
 
-    inputs = load_inputs(db, target, weather)
-    stored = stored_backtest_with_progress(db, inputs)
-    bt = stored.result
-    with open_store(db) as con:
-        card = scorecard(con, weather=weather, backtests={target_key(inputs.target): bt.forecasts})
-    path = write_report(inputs, out, backtest=bt, scorecard=card, summary=stored.summary)
+    with backtest_progress() as bar:
+        result = report_main(db, out, target=target, weather=weather, on_progress=bar.tick)
+    say_stored(db, result.backtest)
+    path = result.report
     if json_out:
         emit_json({"report": str(path), "bytes": path.stat().st_size})
     else:

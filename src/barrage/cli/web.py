@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from barrage.cli import app
+from barrage.cli._app import app
 from barrage.cli._common import clean_errors, stderr_console
 
 

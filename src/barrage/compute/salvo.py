@@ -25,9 +25,11 @@ from barrage.compute.executor import (
 )
 from barrage.compute.tally import SalvoTally, tally_summary
 from barrage.errors import InputError
-from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.blocks import BLOCK_RUNS, n_blocks
+from barrage.salvo.compile import CompiledScenario, compile_scenario
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.engine import BLOCK_RUNS, CompiledScenario, SalvoResult, compile_scenario
+from barrage.salvo.engine import assemble_result, simulate_blocks
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import Scenario
 
 MIN_CHUNK_BLOCKS = 1
@@ -217,9 +219,9 @@ def _check(
 ) -> None:
     """Refuse bad sizes, and a job over its memory or time budget before compiling."""
     if runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
     if seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     if chunk_runs is not None and chunk_runs < 1:
         raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
     if isinstance(scenario, Scenario):

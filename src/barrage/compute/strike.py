@@ -61,9 +61,10 @@ from barrage.grid.strike import (
     restoration_settings,
     strike_context,
 )
-from barrage.salvo.blocks import assemble_result, n_blocks, simulate_blocks
+from barrage.salvo.blocks import BLOCK_RUNS, n_blocks
+from barrage.salvo.compile import compile_scenario
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.engine import BLOCK_RUNS, compile_scenario
+from barrage.salvo.engine import assemble_result, simulate_blocks
 from barrage.salvo.scenario import Scenario
 
 AUTO_LOCAL_MIN_RUNS = 4096

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.grid.network import assets
 from barrage.grid.strike import (
     StrikeModel,
     StrikeResult,
@@ -230,8 +231,6 @@ def exact_plan(ev: PlanEvaluator, budget: float, *, limit: int = EXACT_LIMIT):
 
 def site_load_mw(model: StrikeModel) -> dict[str, float]:
     """Load (MW) at the buses where each site's grid assets stand."""
-    from barrage.grid.network import assets
-
     table = assets(model.network)
     loads = model.network.loads.groupby("bus")["p_mw"].sum()
     index = dict(zip(table["asset_id"], table["bus"], strict=True))
@@ -277,9 +276,9 @@ def plan_defence(
     if isinstance(scenario, str | Path):
         scenario = load_strike_scenario(scenario)
     if runs < 2:
-        raise InputError(f"--runs: expected at least 2 runs (standard errors), got {runs}")
+        raise InputError(f"runs: expected at least 2 runs (standard errors), got {runs}")
     if seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     model = build_strike_model(scenario, grid_dir=grid_dir)
     ev = PlanEvaluator(model, runs, seed, runner)
     if budget is None:

@@ -30,7 +30,17 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.grid.restoration import SPARE_POOL, default_repair, scaled_network, solve_shed
-from barrage.grid.strike import GENERATING_TYPES, StrikeModel, summarise_tail
+from barrage.grid.strike import (
+    GENERATING_TYPES,
+    StrikeModel,
+    build_strike_model,
+    checked_strike_request,
+    example_strike_scenarios,
+    load_strike_scenario,
+    summarise_tail,
+)
+from barrage.record.nights import nightly_by_class
+from barrage.record.store import connect
 
 #: Massive attacks on energy in 2024, by the morning date the press used. Sources:
 #: Liga.net (six massive attacks since March by 1 June), STA (22 June "the eighth"),
@@ -248,11 +258,9 @@ def _row(target, public, source, kind, values, unit) -> dict:
     }
 
 
-def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) -> dict:
-    """Fit ``kappa`` on 2024, then check 2024 and winter 2022-23 without refitting."""
-    leak24 = strike_nights(launched, destroyed, ENERGY_STRIKES_2024)
-    kappa, trials = fit_kappa(model, leak24, runs=runs, seed=seed)
-    c24 = replay_campaign(model, leak24, kappa=kappa, runs=runs, seed=seed)
+def _rows_2024(model, c24) -> list[dict]:
+    """The 2024 rows: generation lost by 1 June (fitted), on 8 October and the summer
+    deficit (checked, not fitted)."""
     rows = [
         _row(
             "generating capacity lost by 1 Jun 2024",
@@ -293,9 +301,14 @@ def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) 
             "h/day",
         )
     )
-    mornings = winter_2022_mornings(launched)
-    leak22 = strike_nights(launched, destroyed, mornings)
-    c22 = replay_campaign(model, leak22, kappa=kappa, runs=runs, seed=seed + 1)
+    return rows
+
+
+def _rows_winter_2022(model, c22) -> tuple[list[dict], np.ndarray]:
+    """The winter 2022-23 rows, out of sample: consumption lost on the worst night and
+    the days from the last wave to no deficit; and the nuclear power curtailed that
+    night (MW, per run)."""
+    rows = []
     worst, share = WORST_NIGHT_2022
     shed22, nuc22 = deficit_mw(model, c22, _day(c22, worst), WINTER_PEAK_MW)
     rows.append(
@@ -323,6 +336,20 @@ def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) 
         )
         | {"note": f"censored at {horizon} days in {np.mean(days >= horizon):.0%} of runs"}
     )
+    return rows, nuc22
+
+
+def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) -> dict:
+    """Fit ``kappa`` on 2024, then check 2024 and winter 2022-23 without refitting."""
+    leak24 = strike_nights(launched, destroyed, ENERGY_STRIKES_2024)
+    kappa, trials = fit_kappa(model, leak24, runs=runs, seed=seed)
+    c24 = replay_campaign(model, leak24, kappa=kappa, runs=runs, seed=seed)
+    rows = _rows_2024(model, c24)
+    mornings = winter_2022_mornings(launched)
+    leak22 = strike_nights(launched, destroyed, mornings)
+    c22 = replay_campaign(model, leak22, kappa=kappa, runs=runs, seed=seed + 1)
+    rows22, nuc22 = _rows_winter_2022(model, c22)
+    rows += rows22
     return {
         "runs": runs,
         "seed": seed,
@@ -340,11 +367,9 @@ def replay_check(model, launched, destroyed, *, runs: int = 200, seed: int = 0) 
 def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=None) -> dict:
     """:func:`replay_check` of a strike scenario (path or :class:`StrikeScenario`) on the
     record in the store ``db``: the one call behind ``barrage simulate replay``."""
-    from barrage.grid.strike import build_strike_model, checked_strike_request
-
     scenario = checked_strike_request(scenario, runs, seed)
     if runs < 20:
-        raise InputError(f"--runs: expected at least 20 runs for a 90% interval, got {runs}")
+        raise InputError(f"runs: expected at least 20 runs for a 90% interval, got {runs}")
     launched, destroyed = _launched_destroyed(db)
     model = build_strike_model(scenario, grid_dir=grid_dir)
     return {
@@ -370,12 +395,6 @@ def last_strike_impact(
 ) -> dict:
     """What a strike like the record's last massive night would do to the stylised
     system in winter (illustrative): its leakers replayed once, at the winter peak."""
-    from barrage.grid.strike import (
-        build_strike_model,
-        example_strike_scenarios,
-        load_strike_scenario,
-    )
-
     big = launched.index[launched["missiles"] >= min_missiles]
     if not len(big):
         raise InputError(f"record: no night with at least {min_missiles} missiles launched")
@@ -430,9 +449,6 @@ def last_strike_impact_from_store(db, **kwargs) -> dict:
 
 def _launched_destroyed(db) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Launched and destroyed by night and class (nights with attacks) from the store."""
-    from barrage.record.nights import nightly_by_class
-    from barrage.record.store import connect
-
     con = connect(db, read_only=True)
     try:
         launched = nightly_by_class(con, "launched", full_calendar=False)

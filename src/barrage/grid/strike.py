@@ -54,7 +54,8 @@ from barrage.grid.units import (
     expand_units,
     split_critical_loads,
 )
-from barrage.salvo.engine import SalvoResult, simulate
+from barrage.salvo.engine import simulate
+from barrage.salvo.result import SalvoResult
 from barrage.salvo.scenario import (
     Layer,
     Scenario,
@@ -308,6 +309,24 @@ def example_strike_scenarios() -> dict[str, Path]:
 
     root = resources.files("barrage.grid").joinpath("scenarios")
     return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def strike_catalogue() -> list[dict]:
+    """The shipped strike scenarios at a glance (name, kind, description, weapons,
+    layers), in the order of :func:`example_strike_scenarios`."""
+    out = []
+    for name, path in example_strike_scenarios().items():
+        scn = load_strike_scenario(path)
+        out.append(
+            {
+                "name": name,
+                "kind": "strike",
+                "description": scn.salvo.description,
+                "weapons": sum(g.count for g in scn.salvo.salvo.weapons),
+                "layers": [layer.name for layer in scn.salvo.layers],
+            }
+        )
+    return out
 
 
 def resolve_grid_dir(grid_dir: str | Path | None) -> Path:
@@ -814,9 +833,9 @@ def checked_strike_request(scenario, runs: int, seed: int) -> StrikeScenario:
     elif isinstance(scenario, dict):
         scenario = strike_from_dict(scenario)
     if not isinstance(runs, int) or runs < 1:
-        raise InputError(f"--runs: expected a positive number of runs, got {runs}")
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
     if not isinstance(seed, int) or seed < 0:
-        raise InputError(f"--seed: expected a non-negative integer, got {seed}")
+        raise InputError(f"seed: expected a non-negative integer, got {seed}")
     return scenario
 
 

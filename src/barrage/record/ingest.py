@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from barrage.errors import InputError
+from barrage.record.lock import writer_lock
 from barrage.record.schema import RECORD_COLUMNS, REQUIRED_CSV_COLUMNS, WEAPON_COUNT_COLUMNS
 from barrage.record.scratch import scratch_file, scratch_folder, sweep
 from barrage.record.store import DEFAULT_DB, connect
@@ -356,8 +357,6 @@ def ingest_record(
 def _writer_lock(db, wait_s: float):
     """The store's one writer lock (none for an in-memory store)."""
     from contextlib import nullcontext
-
-    from barrage.record.lock import writer_lock
 
     if str(db) == ":memory:":
         return nullcontext()

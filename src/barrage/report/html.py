@@ -14,6 +14,15 @@ import pandas as pd
 
 from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
+from barrage.indicators.features import INDICATORS
+from barrage.salvo import example_scenarios, load_scenario
+from barrage.salvo.saturation import curve_figure, leak_rate_curve, saturation_onset
+from barrage.stockpile import STOCK_ESTIMABLE, load_statements
+from barrage.stockpile.checks import stock_trend
+from barrage.stockpile.families import family_launches, massive_night_dates
+from barrage.stockpile.figures import stock_figure
+from barrage.stockpile.model import StockpileModel
+from barrage.warning.assess import assess
 from barrage.warning.evaluate import REFERENCE_MODEL, launch_scores, periods, score_table
 from barrage.warning.models import BASELINES, PRIMARY_MODEL
 from barrage.warning.registration import REGISTRATION
@@ -78,8 +87,6 @@ def _timeline(frame: pd.DataFrame, ev: np.ndarray):
 def _indicators(ind: pd.DataFrame):
     """One panel an indicator, titled with what it means, its unit on the y axis."""
     from plotly.subplots import make_subplots
-
-    from barrage.indicators.features import INDICATORS
 
     fig = make_subplots(
         rows=len(PANEL_INDICATORS),
@@ -345,12 +352,6 @@ REPORT_STOCK_FAMILIES = ("attack_drones", "kh101", "kalibr", "iskander_m_kn23")
 def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: int = 0) -> str:
     """Stock over time with 50%/90% bands for the main families (barrage.stockpile), and
     whether each stock (and all missiles) grew over the last 90 days, in words."""
-    from barrage.stockpile import STOCK_ESTIMABLE, load_statements
-    from barrage.stockpile.checks import stock_trend
-    from barrage.stockpile.families import family_launches, massive_night_dates
-    from barrage.stockpile.figures import stock_figure
-    from barrage.stockpile.model import StockpileModel
-
     launches = family_launches(night_totals)
     model = StockpileModel(seed=seed).fit(
         launches,
@@ -387,9 +388,6 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
 
 def _salvo_html(*, runs: int = 1000, seed: int = 0) -> str:
     """Leak rate by salvo size on the stylised waves scenario (barrage.salvo.saturation)."""
-    from barrage.salvo import example_scenarios, load_scenario
-    from barrage.salvo.saturation import curve_figure, leak_rate_curve, saturation_onset
-
     scn = load_scenario(example_scenarios()["stylised_waves"])
     curve = leak_rate_curve(scn, [100, 200, 300, 400, 600, 800, 1000, 1400], runs=runs, seed=seed)
     onset = {k: "never" if v is None else f"{v:.0f}" for k, v in saturation_onset(curve).items()}
@@ -450,8 +448,6 @@ def write_report(
     ``backtest`` (as ``barrage backtest --json``); its scores and verdict are used as
     they are, so a report on an unchanged store does not bootstrap them again."""
     from plotly.offline import get_plotlyjs
-
-    from barrage.warning.assess import assess
 
     rec, target = inputs.record, inputs.target
     panel = rec.panel(rec.last_known_day)

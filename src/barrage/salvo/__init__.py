@@ -7,7 +7,9 @@ The Python API takes the same scenario object as the CLI::
     result.summary()["leakers"]
 """
 
-from barrage.salvo.engine import SalvoResult, compile_scenario, simulate, summarise
+from barrage.salvo.compile import compile_scenario
+from barrage.salvo.engine import simulate
+from barrage.salvo.result import SalvoResult, summarise
 from barrage.salvo.scenario import (
     Scenario,
     example_scenarios,

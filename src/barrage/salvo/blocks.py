@@ -1,34 +1,51 @@
-"""Public per-block entry points to the salvo engine, for running blocks elsewhere.
+"""The salvo engine's random draws: fixed blocks of runs, each from its own seed.
 
-:func:`barrage.salvo.simulate` cuts the runs into fixed blocks of ``BLOCK_RUNS``; block
-``b`` draws from ``SeedSequence(seed).spawn(n_blocks)[b]``. These functions simulate any
-range of blocks on its own (on another process or machine) and put the parts back into a
-:class:`~barrage.salvo.engine.SalvoResult` that is bit-for-bit the one ``simulate`` gives.
-They are the only place outside ``engine.py`` that knows the engine's block internals.
+The runs are cut into fixed blocks of ``BLOCK_RUNS``; block ``b`` draws from
+``Generator(PCG64(SeedSequence(seed).spawn(n_blocks)[b]))`` in a fixed order (the
+per-run Beta draws, with a drawn decoy share its Beta and binomials, the per-group EW
+binomials, then one ``random_raw`` call cut into 16-bit planes as wide as the block's
+largest number of weapons still flying), so a run's numbers do not depend on how blocks
+are grouped into chunks, processes or machines. This module is the only one that draws;
+:class:`Draws` is all the engine (:mod:`barrage.salvo.engine`) reads that is random.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-from barrage.errors import InputError
-from barrage.salvo import engine
-from barrage.salvo.engine import BLOCK_RUNS, CompiledScenario, SalvoResult
+from barrage.salvo.compile import CompiledScenario
 
-OUTPUTS = (
-    "leakers_by_class",
-    "leakers_by_asset",
-    "destroyed_by_class",
-    "ew_lost_by_class",
-    "debris_by_asset",
-    "interceptors_by_layer",
-    "kills_by_layer",
-    "decoys_engaged",
-    "decoys_through",
-)
-"""Per-run outputs of a block range, in :class:`SalvoResult` field order."""
+BLOCK_RUNS = 1024
+"""Runs per random block; fixed so results do not depend on the chunk size."""
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Every random number of one or more blocks of runs (the engine draws nothing
+    else), in the order :func:`draw_block` draws them."""
+
+    ew_p: np.ndarray  # (runs, F) P(lost to EW) per run and family
+    kill_p: list[np.ndarray]  # per layer: (runs, F) single-shot kill probability
+    ew_lost: np.ndarray  # (runs, G) weapons of each group lost to EW
+    absent: np.ndarray  # (runs, G) weapons of each group not in the run's salvo (decoys)
+    planes: np.ndarray  # (planes, runs, width) uint16: arrival, target, kill uniforms
+
+    @property
+    def runs(self) -> int:
+        return self.planes.shape[1]
+
+    def rows(self, sl: slice) -> Draws:
+        """The draws of runs ``sl`` (views, no copy)."""
+        return Draws(
+            ew_p=self.ew_p[sl],
+            kill_p=[p[sl] for p in self.kill_p],
+            ew_lost=self.ew_lost[sl],
+            absent=self.absent[sl],
+            planes=self.planes[:, sl],
+        )
 
 
 def n_blocks(runs: int) -> int:
@@ -45,59 +62,78 @@ def block_generator(seed: int, block: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
 
 
-def simulate_blocks(
-    cs: CompiledScenario,
-    *,
-    seed: int,
-    runs: int,
-    start: int,
-    stop: int,
-    blocks_per_pass: int = 2,
-) -> dict[str, np.ndarray]:
-    """Per-run outputs of blocks ``start .. stop-1`` of a ``runs``-run simulation.
+def block_generators(seed: int, runs: int) -> list[tuple[np.random.Generator, int]]:
+    """One generator per block of ``BLOCK_RUNS`` runs, with the block's size."""
+    n_blocks = max(1, math.ceil(runs / BLOCK_RUNS))
+    children = np.random.SeedSequence(seed).spawn(n_blocks)
+    sizes = [min(BLOCK_RUNS, runs - b * BLOCK_RUNS) for b in range(n_blocks)]
+    return [
+        (np.random.Generator(np.random.PCG64(c)), s) for c, s in zip(children, sizes, strict=True)
+    ]
 
-    The rows equal the same rows of ``simulate(cs, runs=runs, seed=seed)``.
-    ``blocks_per_pass`` bounds memory (as ``chunk_runs`` does in ``simulate``).
+
+def draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> Draws:
+    """All random numbers for one block, in a fixed order.
+
+    First the per-run probabilities (Beta draws), then the number of each group's weapons
+    lost to EW (one binomial per run and group: weapons of a group are exchangeable, so
+    which ones are lost does not matter), then one ``random_raw`` call cut into 16-bit
+    planes of ``runs x width``, ``width`` being the block's largest number of weapons still
+    flying: arrival time, target and one kill uniform per kill plane (layers engaging
+    disjoint families share a plane: a weapon only ever reads one of them), per *position* (the
+    weapons still flying of each group in turn, then unused positions). Drawing only for
+    the weapons still flying halves the random numbers on a night with heavy EW.
     """
-    total = n_blocks(runs)
-    if not 0 <= start < stop <= total:
-        raise InputError(f"blocks: expected 0 <= start < stop <= {total}, got {start}..{stop}")
-    sizes = [min(BLOCK_RUNS, runs - b * BLOCK_RUNS) for b in range(start, stop)]
-    parts = []
-    for lo in range(start, stop, max(1, blocks_per_pass)):
-        hi = min(lo + max(1, blocks_per_pass), stop)
-        draws = engine._stack(
-            [
-                engine._draw_block(cs, block_generator(seed, b), sizes[b - start])
-                for b in range(lo, hi)
-            ]
-        )
-        parts.append(engine._simulate_chunk(cs, draws))
-    return merge_parts(parts)
+    draws = {"ew_p": cs.ew.draw(rng, runs)}
+    draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
+    size, family = cs.plan.group_size, cs.plan.group_family
+    absent = _absent(cs, rng, runs)
+    draws["absent"] = absent
+    p_lost = draws["ew_p"][:, family]
+    lost = np.zeros((runs, size.size), dtype=np.int64)
+    some = np.flatnonzero((p_lost > 0).any(axis=0))  # groups that can lose weapons to EW
+    if some.size and cs.decoy_prior is None:
+        lost[:, some] = rng.binomial(size[some], p_lost[:, some])
+    elif some.size:
+        lost[:, some] = rng.binomial(size[some] - absent[:, some], p_lost[:, some])
+    draws["ew_lost"] = lost
+    width = -(-max(1, int((size - lost - absent).sum(axis=1).max())) // 64) * 64
+    n_planes = 2 + cs.plan.n_kill_planes
+    n = n_planes * runs * width
+    raw = rng.bit_generator.random_raw((n + 3) // 4)
+    planes = raw.view(np.uint16)[:n].reshape(n_planes, runs, width)
+    draws["planes"] = planes
+    return Draws(**draws)
 
 
-def merge_parts(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Concatenate block-range outputs along the run axis, in the given order."""
-    if len(parts) == 1:
-        return dict(parts[0])
-    return {k: np.concatenate([p[k] for p in parts]) for k in OUTPUTS}
+def _absent(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> np.ndarray:
+    """``(runs, G)`` weapons of each group not in a run's salvo: with a decoy share drawn
+    per run, a burst of N has ``D ~ Binomial(N, share)`` decoys, so ``D`` of its Shahed
+    group and ``N - D`` of its decoy group are absent. Zeros otherwise (no draws)."""
+    plan = cs.plan
+    absent = np.zeros((runs, plan.group_size.size), dtype=np.int64)
+    if cs.decoy_prior is None or not plan.pair_groups.size:
+        return absent
+    share = rng.beta(cs.decoy_prior.alpha, cs.decoy_prior.beta, size=(runs, 1))
+    n_decoy = rng.binomial(plan.pair_size[None, :], share)
+    absent[:, plan.pair_groups[:, 0]] = n_decoy
+    absent[:, plan.pair_groups[:, 1]] = plan.pair_size - n_decoy
+    return absent
 
 
-def assemble_result(
-    cs: CompiledScenario, *, runs: int, seed: int, parts: list[dict[str, np.ndarray]]
-) -> SalvoResult:
-    """A :class:`SalvoResult` from block-range outputs given in block order."""
-    merged = merge_parts(parts)
-    got = len(merged["decoys_through"])
-    if got != runs:
-        raise InputError(f"salvo parts: expected {runs} runs in total, got {got}")
-    return SalvoResult(
-        runs=runs,
-        seed=seed,
-        classes=cs.classes,
-        assets=cs.assets,
-        layers=[layer.name for layer in cs.layers],
-        attacker_cost_usd=cs.attacker_cost_usd,
-        interceptor_cost_usd=np.array([layer.interceptor_cost_usd for layer in cs.layers]),
-        **merged,
+def stack(blocks: list[Draws]) -> Draws:
+    """Blocks' draws as one, along the run axis (planes padded to the widest block)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    width = max(b.planes.shape[2] for b in blocks)
+    planes = [
+        np.pad(p, ((0, 0), (0, 0), (0, width - p.shape[2]))) if p.shape[2] < width else p
+        for p in (b.planes for b in blocks)
+    ]  # positions past a block's width are never used by its runs
+    return Draws(
+        ew_p=np.concatenate([b.ew_p for b in blocks]),
+        kill_p=[np.concatenate(ps) for ps in zip(*(b.kill_p for b in blocks), strict=True)],
+        ew_lost=np.concatenate([b.ew_lost for b in blocks]),
+        absent=np.concatenate([b.absent for b in blocks]),
+        planes=np.concatenate(planes, axis=1),
     )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from barrage.record.nights import load_per_night
 from barrage.salvo.calibration import DEFAULT_PERIODS, assign_periods, fit_beta_binomial
 
 
@@ -85,8 +86,6 @@ def load_drone_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     Columns: ``night, launched, destroyed, lost, shaheds`` (``shaheds`` NaN on nights
     without ``is_shahed``). Regional duplicates are left out, as in every total.
     """
-    from barrage.record.nights import load_per_night
-
     return load_per_night(
         db,
         "SELECT night, sum(coalesce(launched, 0)) AS launched, "

@@ -16,11 +16,11 @@ import os
 import numpy as np
 import pandas as pd
 
+from barrage.record.nights import load_per_night
+
 
 def load_hit_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     """Drone nights reporting hit locations: ``night, leakers, hit_locations``."""
-    from barrage.record.nights import load_per_night
-
     df = load_per_night(
         db,
         "SELECT night, sum(coalesce(launched, 0)) - sum(coalesce(destroyed, 0)) "

@@ -15,11 +15,11 @@ import os
 import pandas as pd
 from scipy import stats
 
+from barrage.record.nights import load_per_night
+
 
 def load_jet_nights(db: str | os.PathLike[str]) -> pd.DataFrame:
     """Nights with jet Shaheds reported: ``night, launched, destroyed`` of the jets."""
-    from barrage.record.nights import load_per_night
-
     return load_per_night(
         db,
         "SELECT night, sum(turbojet) AS launched, sum(coalesce(turbojet_destroyed, 0)) "

@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from barrage.salvo.engine import TIME_TICKS, CompiledScenario, ProbabilityTable
+from barrage.salvo.compile import TIME_TICKS, CompiledScenario, ProbabilityTable
 
 
 def _draw_table(table: ProbabilityTable, rnd: random.Random) -> list[float]:

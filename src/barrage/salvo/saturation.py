@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
-from barrage.salvo.engine import compile_scenario, simulate
+from barrage.salvo.compile import compile_scenario
+from barrage.salvo.engine import simulate
 from barrage.salvo.scenario import Scenario, load_families
 
 

@@ -479,3 +479,20 @@ def example_scenarios() -> dict[str, Path]:
     """The example scenarios shipped with the package, by stem."""
     root = resources.files("barrage.salvo").joinpath("scenarios")
     return {Path(p.name).stem: Path(str(p)) for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def scenario_catalogue() -> list[dict]:
+    """The shipped scenarios at a glance (name, description, weapons, layers), in the
+    order of :func:`example_scenarios`: what a client may ask a job to run."""
+    out = []
+    for name, path in example_scenarios().items():
+        scn = load_scenario(path)
+        out.append(
+            {
+                "name": name,
+                "description": scn.description,
+                "weapons": sum(g.count for g in scn.salvo.weapons),
+                "layers": [layer.name for layer in scn.layers],
+            }
+        )
+    return out

@@ -23,16 +23,22 @@ from barrage.indicators import (
     INDICATORS,
     KnownRecord,
     Target,
+    default_weather_path,
     event_flags,
     launch_totals,
+    load_weather,
     outcomes,
     percentile_of_last,
+    resolve_target,
     to_day,
 )
+from barrage.record import open_store
 from barrage.warning.backtest import HORIZONS_D, input_hooks, realtime_design
+from barrage.warning.backtest_store import BacktestMissing, latest_backtest
 from barrage.warning.launches import LAUNCH_GROUPS, make_launch_model
 from barrage.warning.models import MODELS, make_model
 from barrage.warning.registration import REGISTRATION
+from barrage.warning.stock import StockpileFeatures, refit_cache_dir, store_cache_dir
 from barrage.warning.verdict import skill_statement
 
 LEVELS: tuple[tuple[str, float], ...] = (("SEVERE", 0.60), ("HIGH", 0.35), ("ELEVATED", 0.15))
@@ -317,10 +323,6 @@ def inputs_from_store(
     the weather (a path, a loaded frame, or None for the default file), and the stockpile
     hook (monthly stockpile refits as known, computed on first use and cached in the
     process and in a folder next to the store file)."""
-    from barrage.indicators import default_weather_path, load_weather, resolve_target
-    from barrage.record import open_store
-    from barrage.warning.stock import StockpileFeatures, refit_cache_dir, store_cache_dir
-
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
         record, sha = KnownRecord.from_store(store), _newest_sha(store)
@@ -345,8 +347,6 @@ def inputs_from_store(
 
 def _stored_verdict(con, target: Target) -> dict | None:
     """The verdict of the newest stored backtest of ``target`` (None when none)."""
-    from barrage.warning.backtest_store import BacktestMissing, latest_backtest
-
     try:
         return latest_backtest(con, target).summary.get("verdict")
     except BacktestMissing:

@@ -14,6 +14,7 @@ from barrage.warning.backtest import (
     HORIZONS_D,
     BacktestPlan,
     BacktestResult,
+    _as_date,
     input_hooks,
     run_backtest,
 )
@@ -26,6 +27,7 @@ from barrage.warning.scores import (  # noqa: F401 - the period and reference na
     score_with_intervals,
     warning_skill,
 )
+from barrage.warning.verdict import verdict
 
 #: Fewer scored origins than this leave a launch period out.
 MIN_LAUNCH_ORIGINS = 30
@@ -34,8 +36,6 @@ BURN_IN_D = 80
 
 
 def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
-    from barrage.warning.backtest import _as_date
-
     first = (record.first_night + np.timedelta64(BURN_IN_D, "D")).astype(object)
     last = record.last_night.astype(object)
     s = _as_date(start, "--start") if start is not None else first
@@ -171,8 +171,6 @@ def _clean_tree(v):
 
 def score_summary(result: BacktestResult, *, n_boot: int = 200) -> dict:
     """JSON-ready summary of the backtest: scores per model, horizon and period."""
-    from barrage.warning.verdict import verdict
-
     table = score_table(result, n_boot=n_boot)
     fc = result.forecasts
     return {

@@ -13,10 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from barrage.errors import BarrageError
+from barrage import __version__
+from barrage.errors import BarrageError, InputError
+from barrage.indicators import to_day
+from barrage.warning.models import PRIMARY_MODEL
 
 if TYPE_CHECKING:
     import duckdb
@@ -60,6 +63,12 @@ def _entry_hash(prev_hash: str, values: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _has_log(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store has a forecast log yet (none before the first entry)."""
+    tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    return "forecast_log" in {r[0] for r in tables}
+
+
 def ensure_log(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOG_DDL)
 
@@ -72,10 +81,7 @@ def _rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def verify_log(con: duckdb.DuckDBPyConnection) -> int:
     """Check the whole chain; return the number of entries or raise ForecastLogError."""
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    if "forecast_log" not in tables:
+    if not _has_log(con):
         return 0
     prev = GENESIS
     for i, row in enumerate(_rows(con), start=1):
@@ -136,21 +142,8 @@ def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     import pandas as pd
 
     verify_log(con)
-    tables = {
-        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
-    }
-    cols = [
-        "seq",
-        "issued_at",
-        "as_of",
-        "target",
-        "model_version",
-        "record_sha256",
-        "level",
-        "horizon_days",
-        "p",
-    ]
-    if "forecast_log" not in tables:
+    cols = [*_FIELDS[:6], "level", "horizon_days", "p"]
+    if not _has_log(con):
         return pd.DataFrame(columns=cols)
     out = []
     for row in _rows(con):
@@ -176,9 +169,6 @@ def read_log(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def model_version() -> str:
     """The version string stored with every logged forecast (one place)."""
-    from barrage import __version__
-    from barrage.warning.models import PRIMARY_MODEL
-
     return f"barrage {__version__} / {PRIMARY_MODEL}"
 
 
@@ -189,11 +179,82 @@ def target_key(target: Target) -> str:
 
 def record_sha256(con: duckdb.DuckDBPyConnection) -> str:
     """SHA-256 of the record file that brought the store to its state (newest ingest)."""
-    from barrage.errors import InputError
-
     row = con.execute(
         "SELECT source_file_sha256 FROM ingests ORDER BY ingest_id DESC LIMIT 1"
     ).fetchone()
     if row is None:
         raise InputError("the store has no ingest yet: nothing to log a forecast against")
     return str(row[0])
+
+
+# --- logging an assessment, once ---
+
+
+def _newest_sha(con: duckdb.DuckDBPyConnection) -> str:
+    """:func:`record_sha256` (log_assessment's parameter of that name shadows it)."""
+    return record_sha256(con)
+
+
+@dataclass(frozen=True)
+class LogResult:
+    """Where :func:`log_assessment` put a forecast."""
+
+    seq: int
+    entry_hash: str
+    logged: bool  # False: the same forecast was already in the log
+
+
+def log_assessment(
+    con: duckdb.DuckDBPyConnection,
+    assessment: dict[str, Any],
+    target: Target,
+    *,
+    issued_at: datetime | None = None,
+    record_sha256: str | None = None,
+) -> LogResult:
+    """Append ``assessment`` to the store's forecast log, once.
+
+    ``record_sha256`` is the hash read with the record the assessment was computed from
+    (:attr:`AssessInputs.record_sha256`); read here only when not given, which is right
+    only when no writer can have run since the assessment read the store.
+
+    A forecast with the same as-of, target, model version and record hash is not logged
+    twice (a re-run update with no news adds nothing); a corrected record gives a new
+    hash and so a new entry, and the scorecard counts the first one issued.
+    """
+    version = model_version()
+    sha = record_sha256 or _newest_sha(con)
+    entry = {**assessment, "target": target_key(target)}
+    if _has_log(con):
+        read_log(con)  # verifies the chain first: a tampered log refuses
+        hit = con.execute(
+            "SELECT seq, entry_hash FROM forecast_log WHERE as_of = ? AND target = ? "
+            "AND model_version = ? AND record_sha256 = ? ORDER BY seq LIMIT 1",
+            [date.fromisoformat(str(assessment["as_of"])[:10]), entry["target"], version, sha],
+        ).fetchone()
+        if hit is not None:
+            return LogResult(int(hit[0]), str(hit[1]), False)
+    logged = append_forecast(
+        con, entry, model_version=version, record_sha256=sha, issued_at=issued_at
+    )
+    return LogResult(logged.seq, logged.entry_hash, True)
+
+
+def logged_payload(
+    con: duckdb.DuckDBPyConnection, as_of: object, target: Target, sha: str
+) -> dict | None:
+    """The assessment already logged for this as-of, target, model version and record
+    (None when there is none): an update with no news reuses it instead of refitting."""
+    if not _has_log(con):
+        return None
+    read_log(con)  # a tampered log refuses here, before any work
+    hit = con.execute(
+        "SELECT payload_json FROM forecast_log WHERE as_of = ? AND target = ? "
+        "AND model_version = ? AND record_sha256 = ? ORDER BY seq LIMIT 1",
+        [to_day(as_of).astype(date), target_key(target), model_version(), sha],
+    ).fetchone()
+    if hit is None:
+        return None
+    payload = json.loads(hit[0])
+    payload["target"] = {"name": target.name, "expression": target.expression}
+    return payload

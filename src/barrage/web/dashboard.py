@@ -11,6 +11,9 @@ from typing import Any
 
 from barrage import ATTRIBUTION, __version__
 from barrage.errors import BarrageError
+from barrage.grid.strike import example_strike_scenarios
+from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
+from barrage.salvo import example_scenarios
 from barrage.web import queries
 from barrage.web.models import Assessment
 from barrage.web.settings import Settings
@@ -90,29 +93,22 @@ def timeline(con) -> str:
     """Missiles and attack drones per night, massive-strike nights marked."""
     import plotly.graph_objects as go
 
-    from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
-
     wide = nightly_by_class(con, "launched", full_calendar=True)
     massive = [n for n in massive_nights(con)]
     fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=wide.index,
-            y=wide["attack_drone"],
-            name="attack drones",
-            mode="lines",
-            line={"width": 1, "color": "#8c8c8c"},
+    for column, name, width, colour in (
+        ("attack_drone", "attack drones", 1, "#8c8c8c"),
+        ("missiles", "missiles", 1.2, "#1f4e99"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=wide.index,
+                y=wide[column],
+                name=name,
+                mode="lines",
+                line={"width": width, "color": colour},
+            )
         )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=wide.index,
-            y=wide["missiles"],
-            name="missiles",
-            mode="lines",
-            line={"width": 1.2, "color": "#1f4e99"},
-        )
-    )
     if massive:
         import pandas as pd
 
@@ -326,14 +322,8 @@ def scorecard_panel(con) -> str:
 
 def simulation_form(settings: Settings) -> str:
     """Run a salvo (what gets through) or a strike (what the grid loses) as a job."""
-    from barrage.salvo import example_scenarios
-    from barrage.web.jobs import strike_simulation
-
     options = [("salvo", n) for n in example_scenarios()]
-    if strike_simulation() is not None:
-        from barrage.grid.strike import example_strike_scenarios
-
-        options += [("strike", n) for n in sorted(example_strike_scenarios())]
+    options += [("strike", n) for n in sorted(example_strike_scenarios())]
     kinds = [k for k in ("salvo", "strike") if any(o[0] == k for o in options)]
     kind_options = "".join(f"<option value='{k}'>{k}</option>" for k in kinds)
     scenario_options = "".join(

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from barrage.compute.salvo import simulate_salvo
+from barrage.compute.strike import simulate_strike_chunked
 from barrage.errors import BarrageError
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled", "timed_out"]
@@ -85,6 +87,10 @@ class JobManager:
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
+
+    def kept(self) -> list[Job]:
+        """The jobs this server keeps, oldest first (a copy: safe while jobs change)."""
+        return list(self._jobs.values())
 
     def cancel(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
@@ -162,8 +168,6 @@ def salvo_runner(scenario: Any, *, runs: int, seed: int, chunk_runs: int = 1024)
     """The work of a salvo job: the library's simulation, progress per block of runs."""
 
     def run(on_progress: Callable[[int, int], None]) -> dict:
-        from barrage.compute.salvo import simulate_salvo
-
         result = simulate_salvo(
             scenario,
             runs=runs,
@@ -177,55 +181,24 @@ def salvo_runner(scenario: Any, *, runs: int, seed: int, chunk_runs: int = 1024)
     return run
 
 
-def strike_simulation() -> Callable[..., Any] | None:
-    """The grid's strike simulation (salvo -> damage -> unserved energy), if this build
-    has one: the hook the strike jobs and the dashboard's unserved-energy line use."""
-    import barrage.grid as grid
-
-    return getattr(grid, "simulate_strike", None)
-
-
-def _strike_function() -> tuple[Callable[..., Any], set[str]]:
-    """The strike simulation to run and its keyword names: the execution layer's
-    (``barrage.compute.strike``, chunked, with progress) when this build has it, else
-    the grid's :func:`barrage.grid.simulate_strike`."""
-    import importlib
-    import inspect
-
-    for module, name in (
-        ("barrage.compute.strike", "simulate_strike_chunked"),
-        ("barrage.grid", "simulate_strike"),
-    ):
-        try:
-            fn = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            fn = None
-        if fn is not None:
-            return fn, set(inspect.signature(fn).parameters)
-    raise BarrageError("this build has no strike simulation (barrage.grid.simulate_strike)")
-
-
 def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) -> Runner:
     """The work of a strike job: salvo -> damage -> load shed -> restoration, as the CLI's
-    ``barrage strike``; progress per block of runs where the library reports it (else at
-    the end; the job's run cap bounds the time between checks)."""
+    ``barrage simulate strike`` (:func:`barrage.compute.strike.simulate_strike_chunked`),
+    progress at each of the library's steps."""
 
     def run(on_progress: Callable[[int, int], None]) -> dict:
-        fn, params = _strike_function()
-        kwargs: dict[str, Any] = {"runs": runs, "seed": seed, "grid_dir": grid_dir}
-        if "scheduler" in params:
-            kwargs["scheduler"] = "sync"  # the job thread is the worker: no cluster
-        hooked = "on_progress" in params
-        if hooked:
-            # The library counts its own steps (draws, solves, restoration); the job
-            # reports progress in runs, and stops (cancel, time limit) between steps.
-            kwargs["on_progress"] = lambda done, total: on_progress(
-                runs * done // max(total, 1), runs
-            )
         on_progress(0, runs)
-        result = fn(scenario, **kwargs)
-        if not hooked:
-            on_progress(runs, runs)
+        # The library counts its own steps (draws, solves, restoration); the job reports
+        # progress in runs, and stops (cancel, time limit) between steps. The job thread
+        # is the worker: no cluster.
+        result = simulate_strike_chunked(
+            scenario,
+            runs=runs,
+            seed=seed,
+            grid_dir=grid_dir,
+            scheduler="sync",
+            on_progress=lambda done, total: on_progress(runs * done // max(total, 1), runs),
+        )
         return result.summary()
 
     return run

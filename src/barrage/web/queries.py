@@ -9,6 +9,16 @@ from typing import Any
 
 from barrage import ATTRIBUTION
 from barrage.errors import BarrageError, InputError
+from barrage.indicators import (
+    INDICATORS,
+    KnownRecord,
+    default_weather_path,
+    indicator_frame,
+    load_weather,
+    percentile_of_last,
+    resolve_target,
+)
+from barrage.record import massive_nights, nightly_by_class, summarise
 from barrage.web.models import (
     Assessment,
     Backtest,
@@ -36,8 +46,6 @@ def _finite(x: Any) -> float | None:
 
 
 def summary(con) -> Summary:
-    from barrage.record import summarise
-
     return Summary(**summarise(con), attribution=ATTRIBUTION)
 
 
@@ -50,8 +58,6 @@ def nights(
     offset: int,
     limit: int,
 ) -> NightsPage:
-    from barrage.record import massive_nights, nightly_by_class
-
     launched = nightly_by_class(con, "launched", full_calendar=False)
     destroyed = nightly_by_class(con, "destroyed", full_calendar=False)
     massive = set(massive_nights(con))
@@ -91,15 +97,6 @@ def nights(
 
 def indicator_table(con, *, as_of: dt.date | None, target: str | None):
     """(as_of, Target, indicator frame, percentiles) from the indicators library."""
-    from barrage.indicators import (
-        KnownRecord,
-        default_weather_path,
-        indicator_frame,
-        load_weather,
-        percentile_of_last,
-        resolve_target,
-    )
-
     tgt = resolve_target(target)
     record = KnownRecord.from_store(con)
     day = record.last_known_day if as_of is None else check_as_of(record, as_of)
@@ -121,8 +118,6 @@ def check_as_of(record, as_of: dt.date) -> dt.date:
 
 
 def indicators(con, *, as_of: dt.date | None, target: str | None, days: int) -> Indicators:
-    from barrage.indicators import INDICATORS
-
     day, tgt, frame, pct = indicator_table(con, as_of=as_of, target=target)
     recent = frame.iloc[-days:]
     dates = [ts.date() for ts in recent.index]
@@ -196,6 +191,11 @@ def assessment(con, *, as_of: dt.date | None, target: str | None) -> Assessment:
     return Assessment.model_validate(run_assess(inputs, as_of))
 
 
+def current_assessment(con) -> Assessment:
+    """The assessment as of the latest day, default target: the one the server warms."""
+    return assessment(con, as_of=None, target=None)
+
+
 def backtest(con, *, target: str | None) -> Backtest:
     """The newest stored backtest (``barrage backtest --save`` or ``barrage run``): a
     backtest refits every model for minutes, so the server never runs one per request.
@@ -211,7 +211,7 @@ def backtest_head(con) -> int:
 
 def scorecard(con) -> Scorecard:
     """The live forecast log scored beside the backtest (``barrage scorecard``)."""
-    return Scorecard.model_validate(_warning_function("live.scorecard")(con))
+    return Scorecard.model_validate(_warning_function("scorecard.scorecard")(con))
 
 
 def log_head(con) -> tuple[int, str]:

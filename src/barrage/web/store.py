@@ -141,6 +141,12 @@ class StoreView:
             return None
         return self._cache.get((name, params, self._version))
 
+    def peek_versioned(self, name: str, params: Hashable) -> tuple[bytes, str] | None:
+        """:meth:`peek` with the version the answer belongs to (for its ETag)."""
+        version = self._version
+        hit = self.peek(name, params)
+        return None if hit is None or version is None else (hit, version)
+
     def cached(
         self, name: str, params: Hashable, compute: Callable[[Any], BaseModel | bytes | str]
     ) -> tuple[bytes, str]:

@@ -1,0 +1,1 @@
+"""The app's routes by kind: reads, jobs, ingest and pages (each a router per app)."""
