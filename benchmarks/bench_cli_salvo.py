@@ -74,7 +74,8 @@ def gil_check(scenario: str, runs: int = 262_144) -> None:
 
     from barrage.compute.salvo import MAX_CHUNK_BLOCKS
     from barrage.salvo import compile_scenario, example_scenarios, load_scenario
-    from barrage.salvo.blocks import n_blocks, simulate_blocks
+    from barrage.salvo.blocks import n_blocks
+    from barrage.salvo.engine import simulate_blocks
 
     cs = compile_scenario(load_scenario(example_scenarios()[scenario]))
     starts = list(range(0, n_blocks(runs), MAX_CHUNK_BLOCKS))

@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from barrage.compute import summarise_salvo
 from barrage.compute.tally import Counts, SalvoTally
 from barrage.salvo import example_scenarios, load_scenario, simulate
-from barrage.salvo.blocks import simulate_blocks
+from barrage.salvo.compile import compile_scenario
 from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
-from barrage.salvo.engine import compile_scenario, summarise
+from barrage.salvo.engine import simulate_blocks
+from barrage.salvo.result import summarise
 
 NIGHTS = ("2024-08-26_combined", "2025-07-09_combined")
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from barrage.errors import InputError
-from barrage.salvo.engine import CompiledScenario
+from barrage.salvo.compile import CompiledScenario
 
 QUANTILES = np.array([0.05, 0.5, 0.95])
 """The summary's quantiles, as in :func:`barrage.salvo.engine.summarise`."""
