@@ -4,7 +4,7 @@ Reference, in the same script: pandapower ``rundcopp`` per scenario on the same 
 (elements switched out of service, load shed modelled as dispatchable negative
 generators at a VOLL cost, exactly like ours). Both answer "how many MW are shed".
 
-    /work/venv/bin/python benchmarks/bench_grid.py [--scenarios 2000] [--reference 40]
+    .venv/bin/python benchmarks/bench_grid.py [--scenarios 2000] [--reference 40]
 """
 
 from __future__ import annotations

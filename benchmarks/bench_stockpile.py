@@ -1,6 +1,6 @@
 """Benchmark: the stockpile fit over the whole snapshot, and its vectorised target.
 
-Run:  /work/venv/bin/python benchmarks/bench_stockpile.py [--db FILE]
+Run:  .venv/bin/python benchmarks/bench_stockpile.py [--db FILE]
 
 Prints (1) the wall time of the full fit (all families, as of the day after the last
 night, default 2,000 draws; the issue asks for under 30 s) and (2) the ratio of a naive
