@@ -168,10 +168,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "grid.one_spare_too_many",
         "grid/restoration.py",
-        "got_spare = damaged & needs_spare & (rank < spares)",
-        "got_spare = damaged & needs_spare & (rank <= spares)",
+        "return eligible & (rank < k)",
+        "return eligible & (rank <= k)",
         RESTORATION_TESTS,
-        "one destroyed transformer more gets a spare than there are spares",
+        "one destroyed unit more gets a spare (or a mobile substation) than there are",
     ),
     Mutant(
         "grid.ready_a_day_late",
