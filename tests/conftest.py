@@ -7,6 +7,7 @@ committed into the project; when it is missing the suite fails loudly (no skips)
 from __future__ import annotations
 
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -45,6 +46,14 @@ def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
     db = tmp_path_factory.mktemp("store") / "record.duckdb"
     ingest_record(record_csv, db)
+    return db
+
+
+@pytest.fixture()
+def store(record_db: Path, tmp_path: Path) -> Path:
+    """A writable copy of the snapshot store (:func:`record_db`), one per test."""
+    db = tmp_path / "store.duckdb"
+    shutil.copy(record_db, db)
     return db
 
 

@@ -4,13 +4,11 @@ the same frames, the same scores, no second stored run; any change of input refi
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 from typer.testing import CliRunner
 
 from barrage.compute import backtest_reused_or_run
@@ -22,13 +20,6 @@ from barrage.warning.evaluate import default_plan, score_summary
 
 #: A short plan (three months, one horizon, with target nights), so it refits in seconds.
 SHORT = {"start": "2025-05-01", "end": "2025-07-31", "horizons": (7,)}
-
-
-@pytest.fixture()
-def store(record_db: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "reuse.duckdb"
-    shutil.copy(record_db, db)
-    return db
 
 
 def _runs(db: Path) -> int:

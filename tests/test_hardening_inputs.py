@@ -27,13 +27,6 @@ from barrage.web.limits import header_timeout_protocol, shown
 
 
 @pytest.fixture()
-def store(record_db: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "web.duckdb"
-    shutil.copy(record_db, db)
-    return db
-
-
-@pytest.fixture()
 def client(store):
     with TestClient(create_app(Settings(db=store, warm=False))) as c:
         yield c

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,13 +22,6 @@ ROW = (
     "2025-09-28 19:00,2025-09-29 08:30,{model},Kursk,Ukraine,,{launched},{destroyed},,,{{}},,,,,,,,,,,"
     "kpszsu/posts/{source}"
 )
-
-
-@pytest.fixture()
-def store(record_db: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "copy.duckdb"
-    shutil.copy(record_db, db)
-    return db
 
 
 def _header(record_csv: Path) -> str:

@@ -26,13 +26,6 @@ BARRAGE = str(Path(sys.executable).with_name("barrage"))
 
 
 @pytest.fixture()
-def store(record_db: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "web.duckdb"
-    shutil.copy(record_db, db)
-    return db
-
-
-@pytest.fixture()
 def client(store):
     with TestClient(create_app(Settings(db=store, upload_token=TOKEN, max_request_kb=64))) as c:
         yield c
