@@ -19,15 +19,15 @@ import argparse
 import hashlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
-from barrage.record import ingest_record, open_store
+from barrage.record import open_store
 from barrage.warning import StockpileFeatures
 from barrage.warning.backtest import run_registered_backtests
 from barrage.warning.evaluate import default_plan, forecasts_csv, score_summary
 from barrage.warning.registration import REGISTRATION
+from bench_backtest import snapshot_store
 
 
 def write_outputs(db: Path, out: Path) -> None:
@@ -60,11 +60,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=None)
     parser.add_argument("--compare", type=Path, default=None)
     args = parser.parse_args()
-    db = args.db
-    if db is None:
-        shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-        db = Path(tempfile.mkdtemp()) / "outputs.duckdb"
-        ingest_record(shared / "attack-record" / "missile_attacks_daily.csv", db)
+    db = snapshot_store(args.db)
     write_outputs(db, args.out)
     mine = digests(args.out)
     for name, h in mine.items():

@@ -24,15 +24,21 @@ from barrage.warning.evaluate import default_plan
 from barrage.warning.registration import REGISTRATION
 
 
+def snapshot_store(db: Path | None) -> Path:
+    """``db``, or a new store of the shared snapshot in a temporary folder when None."""
+    if db is not None:
+        return db
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data"
+    db = Path(tempfile.mkdtemp()) / "snapshot.duckdb"
+    ingest_record(shared / "attack-record" / "missile_attacks_daily.csv", db)
+    return db
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, default=None)
     args = parser.parse_args()
-    db = args.db
-    if db is None:
-        shared = Path(__file__).resolve().parents[2] / "shared" / "data"
-        db = Path(tempfile.mkdtemp()) / "bench.duckdb"
-        ingest_record(shared / "attack-record" / "missile_attacks_daily.csv", db)
+    db = snapshot_store(args.db)
     with open_store(db) as con:
         record = KnownRecord.from_store(con)
     weather = load_weather(default_weather_path())
