@@ -3,7 +3,7 @@
 
 The project never sees the newer public record; its registration is scored on it by
 others with exactly these two commands. This test builds a stand-in newer record (the
-snapshot's last six months copied forward by 183 days, so rows run to 2026-03-31) only
+snapshot's last six months copied forward by 183 days, so rows run to 2026-04-01) only
 to prove the path works: the figures it produces mean nothing and are not asserted.
 """
 
