@@ -291,3 +291,16 @@ def test_assess_text_gives_the_skill_beside_the_level(record_db):
     assert "drivers (the recent_rate model's own 7-day log-odds" in text
     # the stock trend is shown as an indicator, with its unit, beside the drivers
     assert re.search(r"p_stock_growth_missiles_90d: [01]\.\d\d \(probability\)", text)
+
+
+def test_assess_text_shows_the_scored_quantiles_of_the_launch_models(record_db):
+    """The table shows each registered launch model's median and 10-90% interval, the
+    quantiles it is scored on (an adaptive model's mean is its base's, so not shown)."""
+    args = ["assess", "--db", str(record_db), "--as-of", "2025-03-10"]
+    res, js = runner.invoke(app, args), runner.invoke(app, [*args, "--json"])
+    assert res.exit_code == 0 and js.exit_code == 0
+    drones = json.loads(js.stdout)["expected_launches"]["attack_drone"]["7"]
+    text = " ".join(res.stdout.split())
+    assert "expected launches (median, 10-90% interval)" in text
+    cell = f"{drones['p50']:.0f} ({drones['p10']:.0f}-{drones['p90']:.0f})"
+    assert re.search(r"attack_drone .*" + re.escape(cell), text)

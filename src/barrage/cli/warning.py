@@ -58,13 +58,15 @@ def render_assessment(a: dict) -> None:
         "probability of at least one target night: "
         + ", ".join(f"{k} d {v:.0%}" for k, v in a["p"].items())
     )
-    table = Table(title="expected launches (mean, 80% interval)")
+    # the median, not the mean: the registered launch models are scored on their 10/50/90%
+    # quantiles, and an adaptive model's mean is its base's (warning.launches)
+    table = Table(title="expected launches (median, 10-90% interval)")
     table.add_column("group")
     for k in a["p"]:
         table.add_column(f"{k} d", justify="right")
     for g, by_k in a["expected_launches"].items():
         table.add_row(
-            g, *[f"{v['mean']:.0f} ({v['p10']:.0f}-{v['p90']:.0f})" for v in by_k.values()]
+            g, *[f"{v['p50']:.0f} ({v['p10']:.0f}-{v['p90']:.0f})" for v in by_k.values()]
         )
     console.print(table)
     s = a["expected_next_strike"]
