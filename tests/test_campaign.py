@@ -340,3 +340,40 @@ def test_season_crew_days_within_crews(ctx, played):
     assert (played.crew_days <= ctx.crews).all()
     assert played.crew_days.sum() > 0  # repairs did happen
     assert played.crew_days.sum() <= ctx.crews * DAYS * len(played.crew_days)
+
+
+# --- pricing: distinct damaged sets of all chunks, once each, in any pieces -----------
+
+
+def _fresh_cache(ctx):
+    from dataclasses import replace
+
+    from barrage.grid.restoration import ShedCache
+
+    return replace(ctx, model=replace(ctx.model, cache=ShedCache(ctx.model.network)))
+
+
+def test_pricing_in_pieces_changes_no_number(ctx):
+    """Two chunks priced together in pieces of 7 sets give what each priced alone gives,
+    and every distinct (damaged set, demand) pair of both is solved exactly once."""
+    from barrage.campaign.engine import pair_keys, play_chunk, price_played, solve_piece
+
+    chunks = [(6, np.random.SeedSequence(21)), (6, np.random.SeedSequence(22))]
+    alone = [run_chunk(_fresh_cache(ctx), c) for c in chunks]
+    c2 = _fresh_cache(ctx)
+    parts = [play_chunk(c2, c) for c in chunks]
+    pieces_seen = []
+
+    def solve(pieces):
+        pieces_seen.extend(pieces)
+        return [solve_piece(c2, p) for p in pieces]
+
+    together = price_played(c2, parts, solve, piece_rows=7)
+    assert max(len(p[1]) for p in pieces_seen) <= 7 and len(pieces_seen) > 2
+    for f in ("shed_mw", "customers_off_share", "shed_by_class_mw", "launched"):
+        joined = np.concatenate([getattr(a, f) for a in alone])
+        assert np.array_equal(getattr(together, f), joined), f
+    intact, _ = pair_keys(np.zeros((1, DAYS, len(ctx.model.target_rows)), bool), ctx.demand_factor)
+    distinct = {bytes(k) for keys in (intact, *(p.keys for p in parts)) for k in keys}
+    assert c2.model.cache.solves == len(distinct)
+    assert len(distinct) < len(intact) + sum(len(p.keys) for p in parts)  # shared sets

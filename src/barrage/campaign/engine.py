@@ -22,13 +22,21 @@ Each day ``d`` of a run, in this order:
    ``repair_priority: capacity`` in the one-strike model); plants need no grid crew.
 7. Interceptor resupply arrives.
 
-Runs of one chunk share compiled salvo scenarios and the load-shed cache; a run's numbers
-depend on its chunk's seed and members, so chunks are fixed by the run count alone (never
-by the scheduler) and every scheduler gives the same numbers.
+Step 5 is done after the play, for all chunks at once (:func:`price_played`): each chunk
+returns its distinct (damaged set, demand level) pairs, the caller merges them and
+solves every distinct pair once (on workers, in pieces), so two workers never solve the
+same set twice. A pair's load shed does not depend on the other pairs solved with it
+(every LP starts from the intact network's basis), so the pieces change no number.
+
+Compiled salvo scenarios are kept per process (:data:`_COMPILED`), across nights and
+chunks. A run's numbers depend on its chunk's seed and members, so chunks are fixed by the
+run count alone (never by the scheduler) and every scheduler gives the same numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,7 +46,14 @@ from barrage.campaign.asof import attacker_as_of
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
-from barrage.grid.restoration import SPARE_POOL, assign_crews, default_repair, price_masks
+from barrage.grid.restoration import (
+    SPARE_POOL,
+    assign_crews,
+    default_repair,
+    scaled_network,
+    solve_shed,
+    unique_rows,
+)
 from barrage.grid.strike import (
     StrikeModel,
     build_strike_model,
@@ -238,19 +253,29 @@ def scaled_salvo(salvo: Scenario, scale: float, stock: np.ndarray, stocked: np.n
     )
 
 
+_COMPILED: dict[tuple, CompiledScenario] = {}
+"""Compiled salvo scenarios of this process by (salvo and tracked layers, scale step,
+stock levels): reused across nights, chunks and calls (a worker keeps its own)."""
+_COMPILED_MAX = 20_000
+
+
 class _Compiled:
-    """Compiled salvo scenarios by (scale step, layer stock levels), built on first use."""
+    """Compiled salvo scenarios by (scale step, layer stock levels), built on first use and
+    kept in :data:`_COMPILED` (compiling is deterministic, so sharing changes no number)."""
 
     def __init__(self, ctx: CampaignContext):
         self.ctx = ctx
-        self._store: dict[tuple, CompiledScenario] = {}
+        blob = ctx.salvo.model_dump_json().encode() + ctx.stocked.tobytes()
+        self._prefix = hashlib.sha256(blob).hexdigest()
 
     def get(self, step: int, levels: tuple[int, ...]) -> CompiledScenario:
-        key = (step, levels)
-        if key not in self._store:
+        key = (self._prefix, step, levels)
+        if key not in _COMPILED:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
             sc = scaled_salvo(self.ctx.salvo, step / SIZE_STEPS, np.array(levels), self.ctx.stocked)
-            self._store[key] = compile_scenario(sc)
-        return self._store[key]
+            _COMPILED[key] = compile_scenario(sc)
+        return _COMPILED[key]
 
 
 def _reaim(salvo: SalvoResult, damaged_site: np.ndarray, share: float, rng) -> SalvoResult:
@@ -386,18 +411,16 @@ def repair_day(out, work, wait, needs_crew, priority, crews: int):
     return out & ~done, np.where(done, 0.0, work), np.maximum(wait - 1.0, 0.0), assigned.sum(axis=1)
 
 
-def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
-    """Play ``chunk = (runs, seed sequence)`` runs of the season, night by night."""
+def play_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> PlayedChunk:
+    """Play ``chunk = (runs, seed sequence)`` runs of the season, night by night; the
+    load shed is priced later (:func:`price_played`)."""
     runs, seq = chunk
     rng = np.random.Generator(np.random.PCG64(seq))
     st, production = _initial_state(ctx, rng, runs)
     compiled = _Compiled(ctx)
     model = ctx.model
-    days, n_l, n_c = ctx.scenario.days, len(ctx.layer_names), len(PRIORITY_CLASSES)
+    days, n_l = ctx.scenario.days, len(ctx.layer_names)
     rec = {
-        "shed_mw": np.zeros((runs, days)),
-        "customers_off_share": np.zeros((runs, days)),
-        "shed_by_class_mw": np.zeros((runs, days, n_c)),
         "interceptors": np.zeros((runs, days, n_l)),
         "interceptors_used": np.zeros((runs, days, n_l)),
         "interceptors_available": np.zeros((runs, days, n_l)),
@@ -431,20 +454,113 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         rec["launched"][:, d] = night["launched"]
         rec["units_out"][:, d] = st.out.sum(axis=1)
         rec["crew_days"][:, d] = crew_days
-    _price(ctx, masks, rec)
-    return CampaignRuns(**rec)
+    keys, index = pair_keys(masks, ctx.demand_factor)
+    return PlayedChunk(rec=rec, keys=keys, index=index)
 
 
-def _price(ctx: CampaignContext, masks: np.ndarray, rec: dict) -> None:
-    """Each run-day's damaged set priced under the day's demand, minus the intact
-    network's shed that day; all at once, so each demand level is solved in one batch."""
+_SHED_FIELDS = ("shed_mw", "customers_off_share", "shed_by_class_mw")
+
+
+@dataclass(frozen=True)
+class PlayedChunk:
+    """A chunk played but not yet priced: every outcome of :class:`CampaignRuns` but the
+    load shed, and its run-days as rows of its distinct (damaged set, demand) pairs."""
+
+    rec: dict  # CampaignRuns fields other than _SHED_FIELDS, (R, D, ...) each
+    keys: np.ndarray  # (K, W) uint8: packed damaged set, then the demand factor's 8 bytes
+    index: np.ndarray  # (R, D) int32: row of ``keys`` of each run-day
+
+
+def pair_keys(masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, (R, D) row of each run-day) of ``masks`` (R, D, M) under the day's
+    demand ``factors`` (D,): a chunk sends each damaged set once, not each run-day."""
     runs, days, m = masks.shape
-    cache, rows = ctx.model.cache, ctx.model.target_rows
-    base = price_masks(cache, rows, np.zeros((days, m), dtype=bool), ctx.demand_factor)
-    shed, pop, by, _ = price_masks(
-        cache, rows, masks.reshape(-1, m), np.tile(ctx.demand_factor, runs)
+    fac = np.tile(np.asarray(factors, dtype=np.float64), runs)
+    key = np.concatenate(
+        [np.packbits(masks.reshape(-1, m), axis=1), fac.view(np.uint8).reshape(-1, 8)], axis=1
     )
-    rec["shed_mw"] = np.clip(shed.reshape(runs, days) - base[0][None, :], 0.0, None)
-    off = np.clip(pop.reshape(runs, days) - base[1][None, :], 0.0, None)
-    rec["customers_off_share"] = off / cache.people if cache.people > 0 else off * 0.0
-    rec["shed_by_class_mw"] = np.clip(by.reshape(runs, days, -1) - base[2][None], 0.0, None)
+    first, inverse = unique_rows(key)
+    return key[first], inverse.reshape(runs, days).astype(np.int32)
+
+
+def _split_key(ctx: CampaignContext, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(full-network masks (K, assets), demand factors (K,)) of packed keys."""
+    m = len(ctx.model.target_rows)
+    nb = keys.shape[1] - 8
+    target = np.unpackbits(keys[:, :nb], axis=1, count=m).astype(bool)
+    full = np.zeros((len(keys), ctx.model.cache.n_assets), dtype=bool)
+    full[:, ctx.model.target_rows] = target
+    factors = np.ascontiguousarray(keys[:, nb:]).view(np.float64).ravel()
+    return full, factors
+
+
+ShedPiece = tuple[float, np.ndarray]
+"""(demand factor, full-network masks (n, assets)): one LP batch for a worker."""
+
+
+def shed_pieces(ctx: CampaignContext, keys: np.ndarray, piece_rows: int) -> list[ShedPiece]:
+    """The pairs of ``keys`` not yet in the context's cache, by demand factor, cut into
+    pieces of at most ``piece_rows`` masks (each piece builds its LP once)."""
+    full, factors = _split_key(ctx, keys)
+    packed = np.packbits(full, axis=1)
+    cache = ctx.model.cache
+    todo = np.array(
+        [(float(f), packed[i].tobytes()) not in cache for i, f in enumerate(factors)], dtype=bool
+    )
+    pieces = []
+    for f in np.unique(factors[todo]):
+        rows = np.flatnonzero(todo & (factors == f))
+        for lo in range(0, len(rows), max(1, piece_rows)):
+            pieces.append((float(f), full[rows[lo : lo + piece_rows]]))
+    return pieces
+
+
+def solve_piece(ctx: CampaignContext, piece: ShedPiece) -> dict:
+    """Cache entries (:class:`barrage.grid.restoration.ShedCache`) of one piece: its
+    masks' load shed under its demand level (a task: it leaves the context unchanged)."""
+    factor, full = piece
+    values = solve_shed(scaled_network(ctx.model.cache.network, factor), full)
+    packed = np.packbits(full, axis=1)
+    return {(factor, packed[i].tobytes()): v for i, v in enumerate(values)}
+
+
+def price_played(
+    ctx: CampaignContext,
+    parts: list[PlayedChunk],
+    solve: Callable[[list[ShedPiece]], list[dict]],
+    piece_rows: int = 1_000_000,
+) -> CampaignRuns:
+    """The chunks' runs priced: their distinct (damaged set, demand) pairs merged, the
+    unsolved ones solved through ``solve`` (``[solve_piece(ctx, p) for p in pieces]``,
+    or the same on workers), each run-day's shed minus the intact network's that day."""
+    intact = np.zeros((1, len(ctx.demand_factor), len(ctx.model.target_rows)), dtype=bool)
+    intact_keys, intact_index = pair_keys(intact, ctx.demand_factor)
+    stacked = np.concatenate([intact_keys, *(p.keys for p in parts)])
+    first, inverse = unique_rows(stacked)
+    keys = stacked[first]
+    for entries in solve(shed_pieces(ctx, keys, piece_rows)):
+        ctx.model.cache.add(entries, solved=len(entries))
+    shed, pop, by, _ = ctx.model.cache.lookup(*_split_key(ctx, keys))
+    base = inverse[intact_index[0]]  # (D,) the intact network's row each day
+    people = ctx.model.cache.people
+    priced, lo = [], len(intact_keys)
+    for p in parts:
+        rows = inverse[lo : lo + len(p.keys)][p.index]  # (R, D)
+        lo += len(p.keys)
+        off = np.clip(pop[rows] - pop[base][None, :], 0.0, None)
+        priced.append(
+            CampaignRuns(
+                shed_mw=np.clip(shed[rows] - shed[base][None, :], 0.0, None),
+                customers_off_share=off / people if people > 0 else off * 0.0,
+                shed_by_class_mw=np.clip(by[rows] - by[base][None], 0.0, None),
+                **p.rec,
+            )
+        )
+    return CampaignRuns.concat(priced)
+
+
+def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
+    """One chunk played and priced in this process (tests, small jobs)."""
+    return price_played(
+        ctx, [play_chunk(ctx, chunk)], lambda pieces: [solve_piece(ctx, p) for p in pieces]
+    )
