@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -36,12 +37,15 @@ def main() -> None:
     rows = {}
     for sched in (["--scheduler", "sync"], ["--scheduler", "local", "--workers", "2"]):
         startup, _ = timed(base + ["--runs", "1"] + sched)
+        load0 = os.getloadavg()[0]
         total, out = timed(base + ["--runs", str(a.runs)] + sched)
+        load1 = os.getloadavg()[0]
         rows[sched[1]] = (total, startup, hashlib.sha256(out.encode()).hexdigest()[:12])
         print(
             f"{sched[1]:>5}: {a.runs} runs x {a.days} days in {total:7.1f} s "
             f"({a.runs / total:5.2f} runs/s); start-up (--runs 1) {startup:5.1f} s = "
-            f"{startup / total:.0%} of the run; json sha256 {rows[sched[1]][2]}"
+            f"{startup / total:.0%} of the run; json sha256 {rows[sched[1]][2]}; "
+            f"load average {load0:.1f} before, {load1:.1f} after (2 cores)"
         )
     ratio = rows["sync"][0] / rows["local"][0]
     same = rows["sync"][2] == rows["local"][2]

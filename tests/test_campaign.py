@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -266,18 +267,80 @@ def test_rate_for_gap_gives_the_mean_gap(gap, lull):
 
 
 def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_data):
-    """With a store, the rate and the stock come from before the start date; the runs
-    start from the stockpile model's draws (never negative)."""
+    """With a store, strike nights and sizes come from the registered launch model and
+    the stock from the stockpile model, both as of the start; stocks never negative."""
+    from barrage.warning.registration import REGISTRATION
+
     scn = with_overrides(load_campaign("winter_stylised"), start="2024-03-01", days=5)
     ctx = build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf", db=record_db)
     assert ctx.as_of["massive_nights_in_window"] == 16  # 2023-03-02 .. 2024-02-29
-    assert ctx.scenario.attacker.strike_rate_per_day == pytest.approx(1 / (365 / 16 - 5))
+    assert ctx.as_of["launch_model"] == REGISTRATION.launch_primaries["missiles"]
+    assert ctx.launches["mean"] > 0 and 0 < ctx.as_of["p_massive_night"] < 1
     draws = ctx.attacker_draws
     assert draws.shape[1] == 2 and (draws >= 0).all() and np.median(draws[:, 0]) > 0
     runs = run_chunk(ctx, (6, np.random.SeedSequence(0)))
     first = runs.attacker_stock[:, 0] + runs.launched[:, 0]
     lo, hi = draws[:, 0].min() + draws[:, 1].min(), draws[:, 0].max() + draws[:, 1].max()
     assert ((first >= np.floor(lo) - 1) & (first <= hi + 1)).all()
+
+
+def _as_of(db, start):
+    import duckdb
+
+    from barrage.campaign.asof import (
+        attacker_draws_as_of,
+        massive_nights_before,
+        nightly_launches_as_of,
+    )
+    from barrage.grid.strike import example_strike_scenarios, load_strike_scenario
+
+    salvo = load_strike_scenario(example_strike_scenarios()["ukraine_stylised"]).salvo
+    with duckdb.connect(str(db), read_only=True) as con:
+        return (
+            nightly_launches_as_of(con, start),
+            massive_nights_before(con, start),
+            attacker_draws_as_of(con, start, salvo, n_samples=200),
+        )
+
+
+def test_attacker_as_of_reads_no_row_on_or_after_the_start(record_db, record_csv, tmp_path):
+    """The launch model, the record's massive nights and the stockpile draws as of
+    2024-03-01 are the same from a store without any row of a night from the start on."""
+    import datetime as dt
+
+    from barrage.record import ingest_record
+
+    start = dt.date(2024, 3, 1)
+    df = pd.read_csv(record_csv, dtype=str, keep_default_na=False)
+    cut = df[df["time_start"] < "2024-03-01 12:00"]
+    assert 0 < len(cut) < len(df)
+    cut_csv = tmp_path / "cut.csv"
+    cut.to_csv(cut_csv, index=False)
+    cut_db = tmp_path / "cut.duckdb"
+    ingest_record(cut_csv, cut_db)
+    full, trimmed = _as_of(record_db, start), _as_of(cut_db, start)
+    assert full[0] == trimmed[0] and full[1] == trimmed[1]
+    assert np.array_equal(full[2], trimmed[2])
+    later = _as_of(record_db, dt.date(2024, 6, 1))  # the same code does see later rows
+    assert later[0]["mean"] != full[0]["mean"]
+
+
+def test_a_salvo_never_exceeds_the_stock(ctx):
+    """A launch model asking for far more than a small stock: every night's salvo is at
+    most the stock before it, and the cap binds."""
+    from dataclasses import replace
+
+    greedy = replace(
+        ctx,
+        launches={"mean": 400.0, "dispersion": 5.0},
+        base_missiles=127,
+        attacker_draws=np.array([[300.0, 2.0], [90.0, 0.0]]),
+    )
+    runs = run_chunk(greedy, (8, np.random.SeedSequence(4)))
+    before = runs.attacker_stock + runs.launched
+    assert (runs.launched <= before).all() and (runs.attacker_stock >= 0).all()
+    assert runs.launched.sum() > 0
+    assert runs.launched.max() < 400 * ctx.base_weapons / 127  # capped by the stock
 
 
 def test_html_fan_charts_one_per_series(tmp_path, shared_data):

@@ -61,10 +61,12 @@ from barrage.grid.strike import (
     example_strike_scenarios,
     load_strike_scenario,
 )
+from barrage.record.nights import MASSIVE_MISSILES
+from barrage.record.taxonomy import MISSILE_CLASSES
 from barrage.salvo.compile import CompiledScenario, compile_scenario
 from barrage.salvo.engine import simulate
 from barrage.salvo.result import SalvoResult
-from barrage.salvo.scenario import Scenario
+from barrage.salvo.scenario import Scenario, load_families
 
 SIZE_STEPS = 16  # salvo scale factors are multiples of 1/16 of the strike scenario's salvo
 MAX_SCALE = 3.0
@@ -109,6 +111,8 @@ class CampaignContext:
     class_load_mw: np.ndarray  # (C,) load of each priority class at demand factor 1
     attacker_draws: np.ndarray | None = None  # (n, 2) stock, production/day (stockpile)
     as_of: dict | None = None  # what was read from the record as of the start date
+    launches: dict | None = None  # nightly missiles: NB "mean", "dispersion" (launch model)
+    base_missiles: int = 0  # missiles in the strike scenario's salvo
 
 
 def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
@@ -127,6 +131,16 @@ def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
     doy = days.dayofyear.to_numpy() - 1.0
     knots = (np.arange(12) + 0.5) * 365.25 / 12
     return np.interp(doy, knots, normals, period=365.25)
+
+
+def missiles_in(salvo: Scenario) -> int:
+    """Weapons of a missile class (cruise, ballistic, ...) in the salvo."""
+    fams = load_families()
+    return sum(
+        wg.count
+        for wg in salvo.salvo.weapons
+        if wg.family in fams and fams[wg.family].weapon_class in MISSILE_CLASSES
+    )
 
 
 def _resolve_strike(scenario: CampaignScenario):
@@ -160,9 +174,9 @@ def build_context(
     the start date (:mod:`barrage.campaign.asof`) instead of the scenario's."""
     if model is None:
         model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
-    draws, as_of = None, None
+    draws, as_of, launches = None, None, None
     if db is not None:
-        scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
+        launches, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
     salvo = model.scenario.salvo
     names = [layer.name for layer in salvo.layers]
     _check_layers(scenario, names)
@@ -204,6 +218,8 @@ def build_context(
         class_load_mw=class_load,
         attacker_draws=draws,
         as_of=as_of,
+        launches=launches,
+        base_missiles=missiles_in(salvo),
     )
 
 
@@ -331,10 +347,23 @@ def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
 
 
 def _strike_scale(ctx: CampaignContext, st: _State, rng, runs: int) -> np.ndarray:
-    """(R,) salvo scale step (multiples of 1/SIZE_STEPS); 0 = no strike tonight."""
+    """(R,) salvo scale step (multiples of 1/SIZE_STEPS); 0 = no strike tonight.
+
+    With the launch model (``ctx.launches``): tonight's missiles are a draw of its nightly
+    negative binomial; a night of at least ``MASSIVE_MISSILES`` after the lull is a strike
+    of that many missiles, the rest of the mix in the salvo's proportions. Without: the
+    stated doctrine (a rate after the lull, a share of the stock). Never above the stock."""
     a = ctx.scenario.attacker
-    go = (st.lull >= a.min_lull_days) & (rng.random(runs) < a.strike_rate_per_day)
-    size = a.stock_share_per_strike * st.stock * np.exp(a.size_sigma * rng.standard_normal(runs))
+    if ctx.launches is not None and ctx.base_missiles > 0:
+        mean, r = ctx.launches["mean"], ctx.launches["dispersion"]
+        missiles = rng.negative_binomial(r, r / (r + mean), runs)
+        go = (st.lull >= a.min_lull_days) & (missiles >= MASSIVE_MISSILES)
+        size = missiles * (ctx.base_weapons / ctx.base_missiles)
+    else:
+        go = (st.lull >= a.min_lull_days) & (rng.random(runs) < a.strike_rate_per_day)
+        size = (
+            a.stock_share_per_strike * st.stock * np.exp(a.size_sigma * rng.standard_normal(runs))
+        )
     size = np.minimum(size, st.stock)
     step = np.floor(size / ctx.base_weapons * SIZE_STEPS).astype(np.int64)
     step = np.minimum(step, int(MAX_SCALE * SIZE_STEPS))
