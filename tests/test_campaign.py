@@ -104,7 +104,7 @@ def test_cli_bad_file_exit_2(tmp_path):
 
 
 def test_no_stock_goes_negative(played):
-    assert (played.attacker_stock >= 0).all()
+    assert (played.attacker_stock >= 0).all() and (played.spares_left >= 0).all()
     assert (np.nan_to_num(played.interceptors, nan=0.0) >= 0).all()
     assert played.launched.sum() > 0  # the attacker did strike
 
@@ -440,3 +440,64 @@ def test_pricing_in_pieces_changes_no_number(ctx):
     distinct = {bytes(k) for keys in (intact, *(p.keys for p in parts)) for k in keys}
     assert c2.model.cache.solves == len(distinct)
     assert len(distinct) < len(intact) + sum(len(p.keys) for p in parts)  # shared sets
+
+
+# --- cheap layers added by the campaign, spares delivered through the season ----------
+
+_DRONES = {
+    "name": "interceptor_drones",
+    "type": "interceptor_drone",
+    "engages": ["attack_drone"],
+    "channels": 20,
+    "engagement_time_min": 10,
+    "kill_probability": {"attack_drone": 0.6},
+}
+
+
+def _with(ctx_fixture_scn, shared_data, **fields):
+    data = {**ctx_fixture_scn.model_dump(), **fields}
+    scn = campaign_from_dict(data, source="t.yaml", base_dir=ctx_fixture_scn.base_dir)
+    return build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+def test_interceptor_drones_engage_first_and_stop_when_empty(ctx, shared_data):
+    """An extra cheap layer is the outermost; with stock it kills drones, with none it
+    kills nothing and fires nothing; its inventory never goes negative."""
+    stocked = _with(
+        ctx.scenario, shared_data, extra_layers=[_DRONES],
+        defender={**ctx.scenario.model_dump()["defender"],
+                  "interceptor_drones": {"stock": 400, "resupply_per_day": 10}},
+    )  # fmt: skip
+    empty = _with(
+        ctx.scenario, shared_data, extra_layers=[_DRONES],
+        defender={**ctx.scenario.model_dump()["defender"],
+                  "interceptor_drones": {"stock": 0, "resupply_per_day": 0}},
+    )  # fmt: skip
+    assert stocked.layer_names[0] == "interceptor_drones"
+    a = run_chunk(stocked, (8, np.random.SeedSequence(9)))
+    b = run_chunk(empty, (8, np.random.SeedSequence(9)))
+    assert a.kills[:, :, 0].sum() > 0 and (a.interceptors[:, :, 0] >= 0).all()
+    assert b.kills[:, :, 0].sum() == 0 and b.interceptors_used[:, :, 0].sum() == 0
+
+
+def test_extra_layer_with_a_known_name_is_refused(ctx, shared_data):
+    with pytest.raises(InputError, match=r"extra_layers\[0\].name: 'shorad' is already"):
+        _with(ctx.scenario, shared_data, extra_layers=[{**_DRONES, "name": "shorad"}])
+
+
+def test_unknown_spare_pool_is_named(ctx, shared_data):
+    with pytest.raises(InputError, match="spares_resupply_per_day.pylons: unknown spare pool"):
+        _with(ctx.scenario, shared_data, spares_resupply_per_day={"pylons": 1.0})
+
+
+def test_spares_delivered_serve_waiting_units(ctx):
+    """No spares at the start: units wait the lead time; with a spare a day delivered,
+    fewer unit-days are out (same seed), and no pool ever goes negative."""
+    from dataclasses import replace
+
+    none = replace(ctx, spares={k: 0 for k in ctx.spares})
+    fed = replace(none, spares_resupply_per_day={"autotransformer": 1.0, "transformer": 1.0})
+    a = run_chunk(none, (10, np.random.SeedSequence(13)))
+    b = run_chunk(fed, (10, np.random.SeedSequence(13)))
+    assert b.units_out.sum() < a.units_out.sum()
+    assert (a.spares_left == 0).all() and (b.spares_left >= 0).all()

@@ -108,6 +108,7 @@ class CampaignContext:
     dates: tuple[str, ...]
     crews: int
     spares: dict
+    spares_resupply_per_day: dict  # pool -> spares delivered per day (fractions accrue)
     class_load_mw: np.ndarray  # (C,) load of each priority class at demand factor 1
     attacker_draws: np.ndarray | None = None  # (n, 2) stock, production/day (stockpile)
     as_of: dict | None = None  # what was read from the record as of the start date
@@ -131,6 +132,22 @@ def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
     doy = days.dayofyear.to_numpy() - 1.0
     knots = (np.arange(12) + 0.5) * 365.25 / 12
     return np.interp(doy, knots, normals, period=365.25)
+
+
+def with_extra_layers(salvo: Scenario, scenario: CampaignScenario) -> Scenario:
+    """The strike scenario's salvo with the campaign's ``extra_layers`` engaging first
+    (outermost: interceptor drones meet the drones before the guns and missiles do)."""
+    if not scenario.extra_layers:
+        return salvo
+    known = {layer.name for layer in salvo.layers}
+    for i, layer in enumerate(scenario.extra_layers):
+        if layer.name in known:
+            raise InputError(
+                f"{scenario.source}: extra_layers[{i}].name: {layer.name!r} is already a layer "
+                "of the strike scenario; expected a new name"
+            )
+        known.add(layer.name)
+    return salvo.model_copy(update={"layers": [*scenario.extra_layers, *salvo.layers]})
 
 
 def missiles_in(salvo: Scenario) -> int:
@@ -177,7 +194,7 @@ def build_context(
     draws, as_of, launches = None, None, None
     if db is not None:
         launches, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
-    salvo = model.scenario.salvo
+    salvo = with_extra_layers(model.scenario.salvo, scenario)
     names = [layer.name for layer in salvo.layers]
     _check_layers(scenario, names)
     stocked = np.array([n in scenario.defender for n in names], dtype=bool)
@@ -194,6 +211,12 @@ def build_context(
     g = model.scenario.grid
     spares = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
     spares.update(g.spares)
+    for pool in scenario.spares_resupply_per_day:
+        if pool not in spares:
+            raise InputError(
+                f"{scenario.source}: spares_resupply_per_day.{pool}: unknown spare pool; "
+                "allowed: " + ", ".join(spares)
+            )
     loads = model.network.loads
     class_load = np.array(
         [loads.loc[loads["priority_class"] == c, "p_mw"].sum() for c in PRIORITY_CLASSES]
@@ -215,6 +238,7 @@ def build_context(
         dates=dates,
         crews=g.crews,
         spares=spares,
+        spares_resupply_per_day=dict(scenario.spares_resupply_per_day),
         class_load_mw=class_load,
         attacker_draws=draws,
         as_of=as_of,
@@ -238,6 +262,7 @@ class CampaignRuns:
     launched: np.ndarray  # (R, D) weapons launched
     units_out: np.ndarray  # (R, D) destroyed units still out at the end of the day
     crew_days: np.ndarray  # (R, D) crew-days of work done
+    spares_left: np.ndarray  # (R, D) spares in every pool at the end of the day
 
     @staticmethod
     def concat(parts: list[CampaignRuns]) -> CampaignRuns:
@@ -319,7 +344,8 @@ class _State:
     out: np.ndarray  # (R, M) bool
     work: np.ndarray  # (R, M) days of work left
     wait: np.ndarray  # (R, M) days until parts arrive
-    spares: dict  # pool -> (R,) spares left
+    spares: dict  # pool -> (R,) spares left (float: deliveries accrue by fractions)
+    awaiting: np.ndarray  # (R, M) bool: out, waiting for a spare its pool did not have
     stock: np.ndarray  # (R,) attacker weapons
     inventory: np.ndarray  # (R, L) interceptors
     lull: np.ndarray  # (R,) days since the last strike
@@ -338,7 +364,8 @@ def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
         out=np.zeros((runs, m), dtype=bool),
         work=np.zeros((runs, m)),
         wait=np.zeros((runs, m)),
-        spares={k: np.full(runs, int(v)) for k, v in ctx.spares.items()},
+        spares={k: np.full(runs, float(int(v))) for k, v in ctx.spares.items()},
+        awaiting=np.zeros((runs, m), dtype=bool),
         stock=np.floor(stock),
         inventory=np.tile(ctx.stock0, (runs, 1)).astype(float),
         lull=np.full(runs, 10**6),
@@ -419,14 +446,34 @@ def _start_repairs(ctx, st: _State, new: np.ndarray, rng) -> None:
     prio = np.broadcast_to(model.capacity_mw, fresh.shape)
     for pool in sorted(set(pool_of) - {""}):
         needs = fresh & (pool_of == pool)[None, :]
-        left = st.spares.get(pool, np.zeros(len(fresh), dtype=np.int64))
+        left = st.spares.get(pool, np.zeros(len(fresh)))
         order = np.argsort(-np.where(needs, prio, -np.inf), axis=1, kind="stable")
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(fresh.shape[1])[None, :].repeat(len(fresh), 0), 1)
-        got = needs & (rank < left[:, None])
+        got = needs & (rank < np.floor(left)[:, None])
         st.spares[pool] = left - got.sum(axis=1)
         st.wait = np.where(needs & ~got, lead_days, st.wait)
+        st.awaiting |= needs & ~got
     st.out |= fresh
+
+
+def deliver_spares(ctx: CampaignContext, st: _State) -> None:
+    """The day's spares arrive (``spares_resupply_per_day``, fractions accrue) and go to
+    the units waiting for one, largest capacity first; a unit served stops waiting for
+    the manufacturing lead time."""
+    kinds = ctx.model.target_kinds
+    pool_of = np.array([SPARE_POOL.get(k, "") for k in kinds])
+    for pool, rate in ctx.spares_resupply_per_day.items():
+        st.spares[pool] = st.spares[pool] + rate
+        waiting = st.awaiting & (pool_of == pool)[None, :]
+        if not waiting.any():
+            continue
+        prio = np.where(waiting, ctx.model.capacity_mw[None, :], -np.inf)
+        rank = np.argsort(np.argsort(-prio, axis=1, kind="stable"), axis=1, kind="stable")
+        got = waiting & (rank < np.floor(st.spares[pool])[:, None])
+        st.spares[pool] = st.spares[pool] - got.sum(axis=1)
+        st.wait = np.where(got, 0.0, st.wait)
+        st.awaiting &= ~got
 
 
 def repair_day(out, work, wait, needs_crew, priority, crews: int):
@@ -458,6 +505,7 @@ def play_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) 
         "launched": np.zeros((runs, days)),
         "units_out": np.zeros((runs, days)),
         "crew_days": np.zeros((runs, days)),
+        "spares_left": np.zeros((runs, days)),
     }
     masks = np.zeros((runs, days, len(model.target_ids)), dtype=bool)
     needs_crew = np.isin(model.target_kinds, _NEEDS_CREW)
@@ -474,7 +522,9 @@ def play_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) 
         st.out, st.work, st.wait, crew_days = repair_day(
             st.out, st.work, st.wait, needs_crew, priority, ctx.crews
         )
+        st.awaiting &= st.out & (st.wait > 0)
         st.inventory = st.inventory + ctx.resupply_per_day[None, :]
+        deliver_spares(ctx, st)
         rec["interceptors"][:, d] = np.where(ctx.stocked[None, :], st.inventory, np.nan)
         rec["interceptors_used"][:, d] = night["used"]
         rec["interceptors_available"][:, d] = night["avail"]
@@ -483,6 +533,7 @@ def play_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) 
         rec["launched"][:, d] = night["launched"]
         rec["units_out"][:, d] = st.out.sum(axis=1)
         rec["crew_days"][:, d] = crew_days
+        rec["spares_left"][:, d] = sum(st.spares.values(), np.zeros(runs))
     keys, index = pair_keys(masks, ctx.demand_factor)
     return PlayedChunk(rec=rec, keys=keys, index=index)
 
