@@ -344,7 +344,7 @@ def test_a_salvo_never_exceeds_the_stock(ctx):
 
 
 def test_html_fan_charts_one_per_series(tmp_path, shared_data):
-    from barrage.report.campaign import campaign_figures
+    from barrage.report.campaign import campaign_figures, campaign_section_html
 
     out = tmp_path / "c.html"
     args = ["simulate", "campaign", "winter_stylised", "--days", "6", "--runs", "3", "--json"]
@@ -356,6 +356,9 @@ def test_html_fan_charts_one_per_series(tmp_path, shared_data):
     figs = campaign_figures(s)
     assert len(figs) == 2 + len(s["interceptors"])
     assert list(figs[0].data[2].y) == s["hours_without_power_per_day"]["by_day"]["p50"]
+    assert list(figs[0].data[4].y) == s["hours_without_power_per_day"]["by_day"]["cvar95"]
+    section = campaign_section_html(s)
+    assert section.count("plotly-graph-div") == len(figs) and campaign_section_html(None) == ""
     text = out.read_text()
     assert "Interceptors: mrad" in text and "Attacker stock" in text
 
@@ -501,3 +504,12 @@ def test_spares_delivered_serve_waiting_units(ctx):
     b = run_chunk(fed, (10, np.random.SeedSequence(13)))
     assert b.units_out.sum() < a.units_out.sum()
     assert (a.spares_left == 0).all() and (b.spares_left >= 0).all()
+
+
+def test_fan_cvar95_is_the_mean_of_the_worst_5_percent_each_day():
+    from barrage.campaign.summary import fan
+
+    v = np.tile(np.arange(40.0)[:, None], (1, 3)) + np.array([0.0, 10.0, 20.0])
+    hi, lo = fan(v, worse="high"), fan(v, worse="low")
+    assert hi["cvar95"] == [38.5, 48.5, 58.5] and lo["cvar95"] == [0.5, 10.5, 20.5]
+    assert hi["cvar95_tail"] == "high" and lo["mean"] == [19.5, 29.5, 39.5]
