@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -21,10 +22,17 @@ from pathlib import Path
 BARRAGE = [str(Path(sys.executable).parent / "barrage")]
 
 
-def timed(args: list[str]) -> tuple[float, str]:
-    t0 = time.perf_counter()
+def _children_cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(args: list[str]) -> tuple[float, str, float]:
+    """(wall s, stdout, CPU s of the command and every process it waited for: its Dask
+    workers too). On a shared machine CPU seconds move less than wall time."""
+    c0, t0 = _children_cpu_s(), time.perf_counter()
     out = subprocess.run(BARRAGE + args, check=True, capture_output=True, text=True).stdout
-    return time.perf_counter() - t0, out
+    return time.perf_counter() - t0, out, _children_cpu_s() - c0
 
 
 def main() -> None:
@@ -32,21 +40,26 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--days", type=int, default=150)
     ap.add_argument("--scenario", default="winter_stylised")
+    ap.add_argument("--only", choices=("sync", "local"), help="time one scheduler only")
     a = ap.parse_args()
     base = ["simulate", "campaign", a.scenario, "--days", str(a.days), "--seed", "0", "--json"]
     rows = {}
     for sched in (["--scheduler", "sync"], ["--scheduler", "local", "--workers", "2"]):
-        startup, _ = timed(base + ["--runs", "1"] + sched)
+        if a.only and sched[1] != a.only:
+            continue
+        startup, _, _ = timed(base + ["--runs", "1"] + sched)
         load0 = os.getloadavg()[0]
-        total, out = timed(base + ["--runs", str(a.runs)] + sched)
+        total, out, cpu = timed(base + ["--runs", str(a.runs)] + sched)
         load1 = os.getloadavg()[0]
         rows[sched[1]] = (total, startup, hashlib.sha256(out.encode()).hexdigest()[:12])
         print(
             f"{sched[1]:>5}: {a.runs} runs x {a.days} days in {total:7.1f} s "
             f"({a.runs / total:5.2f} runs/s); start-up (--runs 1) {startup:5.1f} s = "
-            f"{startup / total:.0%} of the run; json sha256 {rows[sched[1]][2]}; "
+            f"{startup / total:.0%} of the run; CPU {cpu:7.1f} s; json sha256 {rows[sched[1]][2]}; "
             f"load average {load0:.1f} before, {load1:.1f} after (2 cores)"
         )
+    if len(rows) < 2:
+        return
     ratio = rows["sync"][0] / rows["local"][0]
     same = rows["sync"][2] == rows["local"][2]
     print(f"ratio sync / local-2-workers: {ratio:.2f}x (target >= 1.6x); same JSON: {same}")
