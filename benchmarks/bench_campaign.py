@@ -5,13 +5,18 @@ the CLI (a fresh process each, start-up included): the ratio sync / local-2-work
 the start-up share (import, scenario and network, cluster start) of each run, timed as
 the same command with ``--runs 1``. The machine may be shared; say so with the figures.
 
-Run: ``python benchmarks/bench_campaign.py [--runs 1000] [--days 150]``
+``--phases R``: instead, the library's phases of a sync run of R runs, wall and CPU,
+to read the serial share (what 2 workers cannot split: import, context, the client's
+merge, lookup and summary) against the parallel share (play, LP solves).
+
+Run: ``python benchmarks/bench_campaign.py [--runs 1000] [--days 150] [--phases 100]``
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import resource
 import subprocess
@@ -35,13 +40,60 @@ def timed(args: list[str]) -> tuple[float, str, float]:
     return time.perf_counter() - t0, out, _children_cpu_s() - c0
 
 
+def phases(runs: int, scenario: str) -> None:
+    """Wall and CPU of each phase of one sync campaign, in this process."""
+    clock = [time.perf_counter(), time.process_time()]
+    rows = []
+
+    def mark(name: str, parallel: bool) -> None:
+        now = [time.perf_counter(), time.process_time()]
+        rows.append((name, parallel, now[0] - clock[0], now[1] - clock[1]))
+        clock[:] = now
+
+    import numpy as np
+
+    from barrage.campaign import build_context, load_campaign, summarise_campaign
+    from barrage.campaign import engine as e
+    from barrage.compute.campaign import campaign_chunks
+
+    mark("import", False)
+    ctx = build_context(load_campaign(scenario))
+    mark("scenario, network, context", False)
+    parts = [e.play_chunk(ctx, c) for c in campaign_chunks(runs, 0)]
+    mark("play the chunks", True)
+    intact = np.zeros((1, len(ctx.demand_factor), len(ctx.model.target_rows)), dtype=bool)
+    stacked = np.concatenate([e.pair_keys(intact, ctx.demand_factor)[0], *(p.keys for p in parts)])
+    pieces = e.shed_pieces(ctx, stacked[e.unique_rows(stacked)[0]], 10**9)
+    mark("merge distinct sets (client)", False)
+    values = [e.solve_piece(ctx, p) for p in pieces]
+    mark("LP solves", True)
+    runs_ = e.price_played(ctx, parts, lambda ps: values if ps else [])
+    mark("lookup and assemble (client)", False)
+    json.dumps(summarise_campaign(ctx, runs_))
+    mark("summary and JSON (client)", False)
+    total = sum(r[2] for r in rows)
+    n_lp = sum(len(p[1]) for p in pieces)
+    print(f"{runs} runs: {n_lp} distinct (damaged set, demand) pairs solved")
+    for name, par, wall, cpu in rows:
+        kind = "parallel" if par else "serial"
+        print(f"{name:32s} {kind:8s} wall {wall:7.2f} s  CPU {cpu:7.2f} s  {wall / total:6.1%}")
+    serial = sum(r[2] for r in rows if not r[1]) / total
+    print(
+        f"serial share {serial:.1%}: Amdahl bound on 2 workers {1 / (serial + (1 - serial) / 2):.2f}x"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--days", type=int, default=150)
     ap.add_argument("--scenario", default="winter_stylised")
     ap.add_argument("--only", choices=("sync", "local"), help="time one scheduler only")
+    ap.add_argument("--phases", type=int, help="phases of a sync run of this many runs")
     a = ap.parse_args()
+    if a.phases:
+        phases(a.phases, a.scenario)
+        return
     base = ["simulate", "campaign", a.scenario, "--days", str(a.days), "--seed", "0", "--json"]
     rows = {}
     for sched in (["--scheduler", "sync"], ["--scheduler", "local", "--workers", "2"]):
