@@ -54,6 +54,11 @@ def _raw() -> dict:
         (lambda d: d.update(days=400), "days"),
         (lambda d: d.update(budget_usd=1000), "budget_usd"),
         (lambda d: d["packages"][0]["interceptors"].update(mrad=-3), "packages.0.interceptors.mrad"),
+        (lambda d: d.update(spares_resupply_per_day={"autotransformer": -0.1}),
+         "spares_resupply_per_day.autotransformer"),
+        (lambda d: d["extra_layers"][0].update(channels=-1), "extra_layers[0].channels"),
+        (lambda d: d["defender"]["interceptor_drones"].update(stock=-1),
+         "defender.interceptor_drones.stock"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(edit, field):
