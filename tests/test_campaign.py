@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -53,6 +54,11 @@ def _raw() -> dict:
         (lambda d: d.update(days=400), "days"),
         (lambda d: d.update(budget_usd=1000), "budget_usd"),
         (lambda d: d["packages"][0]["interceptors"].update(mrad=-3), "packages.0.interceptors.mrad"),
+        (lambda d: d.update(spares_resupply_per_day={"autotransformer": -0.1}),
+         "spares_resupply_per_day.autotransformer"),
+        (lambda d: d["extra_layers"][0].update(channels=-1), "extra_layers[0].channels"),
+        (lambda d: d["defender"]["interceptor_drones"].update(stock=-1),
+         "defender.interceptor_drones.stock"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(edit, field):
@@ -103,7 +109,7 @@ def test_cli_bad_file_exit_2(tmp_path):
 
 
 def test_no_stock_goes_negative(played):
-    assert (played.attacker_stock >= 0).all()
+    assert (played.attacker_stock >= 0).all() and (played.spares_left >= 0).all()
     assert (np.nan_to_num(played.interceptors, nan=0.0) >= 0).all()
     assert played.launched.sum() > 0  # the attacker did strike
 
@@ -176,13 +182,15 @@ def test_inventory_levels_never_exceed_the_inventory(values):
 
 
 def test_season_runs_in_the_defenders_favour_with_more_interceptors(ctx):
-    """A much bigger inventory (same seed) kills more and lets fewer units out."""
+    """Empty inventories (same seed) kill nothing in the tracked layers and let more
+    weapons through than the scenario's stocks; only untracked layers still kill."""
     from dataclasses import replace
 
-    big = replace(ctx, stock0=ctx.stock0 * 10)
+    dry = replace(ctx, stock0=ctx.stock0 * 0, resupply_per_day=ctx.resupply_per_day * 0)
     a = run_chunk(ctx, (12, np.random.SeedSequence(5)))
-    b = run_chunk(big, (12, np.random.SeedSequence(5)))
-    assert b.kills.sum() > a.kills.sum()
+    b = run_chunk(dry, (12, np.random.SeedSequence(5)))
+    assert a.kills[:, :, ctx.stocked].sum() > 0 == b.kills[:, :, ctx.stocked].sum()
+    assert a.kills.sum() > b.kills.sum()
 
 
 # --- one answer per seed, on every scheduler --------------------------------------
@@ -266,12 +274,15 @@ def test_rate_for_gap_gives_the_mean_gap(gap, lull):
 
 
 def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_data):
-    """With a store, the rate and the stock come from before the start date; the runs
-    start from the stockpile model's draws (never negative)."""
+    """With a store, strike nights and sizes come from the registered launch model and
+    the stock from the stockpile model, both as of the start; stocks never negative."""
+    from barrage.warning.registration import REGISTRATION
+
     scn = with_overrides(load_campaign("winter_stylised"), start="2024-03-01", days=5)
     ctx = build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf", db=record_db)
     assert ctx.as_of["massive_nights_in_window"] == 16  # 2023-03-02 .. 2024-02-29
-    assert ctx.scenario.attacker.strike_rate_per_day == pytest.approx(1 / (365 / 16 - 5))
+    assert ctx.as_of["launch_model"] == REGISTRATION.launch_primaries["missiles"]
+    assert ctx.launches["mean"] > 0 and 0 < ctx.as_of["p_massive_night"] < 1
     draws = ctx.attacker_draws
     assert draws.shape[1] == 2 and (draws >= 0).all() and np.median(draws[:, 0]) > 0
     runs = run_chunk(ctx, (6, np.random.SeedSequence(0)))
@@ -280,8 +291,67 @@ def test_attacker_as_of_reads_the_record_and_the_stockpile(record_db, shared_dat
     assert ((first >= np.floor(lo) - 1) & (first <= hi + 1)).all()
 
 
+def _as_of(db, start):
+    import duckdb
+
+    from barrage.campaign.asof import (
+        attacker_draws_as_of,
+        massive_nights_before,
+        nightly_launches_as_of,
+    )
+    from barrage.grid.strike import example_strike_scenarios, load_strike_scenario
+
+    salvo = load_strike_scenario(example_strike_scenarios()["ukraine_stylised"]).salvo
+    with duckdb.connect(str(db), read_only=True) as con:
+        return (
+            nightly_launches_as_of(con, start),
+            massive_nights_before(con, start),
+            attacker_draws_as_of(con, start, salvo, n_samples=200),
+        )
+
+
+def test_attacker_as_of_reads_no_row_on_or_after_the_start(record_db, record_csv, tmp_path):
+    """The launch model, the record's massive nights and the stockpile draws as of
+    2024-03-01 are the same from a store without any row of a night from the start on."""
+    import datetime as dt
+
+    from barrage.record import ingest_record
+
+    start = dt.date(2024, 3, 1)
+    df = pd.read_csv(record_csv, dtype=str, keep_default_na=False)
+    cut = df[df["time_start"] < "2024-03-01 12:00"]
+    assert 0 < len(cut) < len(df)
+    cut_csv = tmp_path / "cut.csv"
+    cut.to_csv(cut_csv, index=False)
+    cut_db = tmp_path / "cut.duckdb"
+    ingest_record(cut_csv, cut_db)
+    full, trimmed = _as_of(record_db, start), _as_of(cut_db, start)
+    assert full[0] == trimmed[0] and full[1] == trimmed[1]
+    assert np.array_equal(full[2], trimmed[2])
+    later = _as_of(record_db, dt.date(2024, 6, 1))  # the same code does see later rows
+    assert later[0]["mean"] != full[0]["mean"]
+
+
+def test_a_salvo_never_exceeds_the_stock(ctx):
+    """A launch model asking for far more than a small stock: every night's salvo is at
+    most the stock before it, and the cap binds."""
+    from dataclasses import replace
+
+    greedy = replace(
+        ctx,
+        launches={"mean": 400.0, "dispersion": 5.0},
+        base_missiles=127,
+        attacker_draws=np.array([[300.0, 2.0], [90.0, 0.0]]),
+    )
+    runs = run_chunk(greedy, (8, np.random.SeedSequence(4)))
+    before = runs.attacker_stock + runs.launched
+    assert (runs.launched <= before).all() and (runs.attacker_stock >= 0).all()
+    assert runs.launched.sum() > 0
+    assert runs.launched.max() < 400 * ctx.base_weapons / 127  # capped by the stock
+
+
 def test_html_fan_charts_one_per_series(tmp_path, shared_data):
-    from barrage.report.campaign import campaign_figures
+    from barrage.report.campaign import campaign_figures, campaign_section_html
 
     out = tmp_path / "c.html"
     args = ["simulate", "campaign", "winter_stylised", "--days", "6", "--runs", "3", "--json"]
@@ -293,6 +363,9 @@ def test_html_fan_charts_one_per_series(tmp_path, shared_data):
     figs = campaign_figures(s)
     assert len(figs) == 2 + len(s["interceptors"])
     assert list(figs[0].data[2].y) == s["hours_without_power_per_day"]["by_day"]["p50"]
+    assert list(figs[0].data[4].y) == s["hours_without_power_per_day"]["by_day"]["cvar95"]
+    section = campaign_section_html(s)
+    assert section.count("plotly-graph-div") == len(figs) and campaign_section_html(None) == ""
     text = out.read_text()
     assert "Interceptors: mrad" in text and "Attacker stock" in text
 
@@ -340,3 +413,110 @@ def test_season_crew_days_within_crews(ctx, played):
     assert (played.crew_days <= ctx.crews).all()
     assert played.crew_days.sum() > 0  # repairs did happen
     assert played.crew_days.sum() <= ctx.crews * DAYS * len(played.crew_days)
+
+
+# --- pricing: distinct damaged sets of all chunks, once each, in any pieces -----------
+
+
+def _fresh_cache(ctx):
+    from dataclasses import replace
+
+    from barrage.grid.restoration import ShedCache
+
+    return replace(ctx, model=replace(ctx.model, cache=ShedCache(ctx.model.network)))
+
+
+def test_pricing_in_pieces_changes_no_number(ctx):
+    """Two chunks priced together in pieces of 7 sets give what each priced alone gives,
+    and every distinct (damaged set, demand) pair of both is solved exactly once."""
+    from barrage.campaign.engine import pair_keys, play_chunk, price_played, solve_piece
+
+    chunks = [(6, np.random.SeedSequence(21)), (6, np.random.SeedSequence(22))]
+    alone = [run_chunk(_fresh_cache(ctx), c) for c in chunks]
+    c2 = _fresh_cache(ctx)
+    parts = [play_chunk(c2, c) for c in chunks]
+    pieces_seen = []
+
+    def solve(pieces):
+        pieces_seen.extend(pieces)
+        return [solve_piece(c2, p) for p in pieces]
+
+    together = price_played(c2, parts, solve, piece_rows=7)
+    assert max(len(p[1]) for p in pieces_seen) <= 7 and len(pieces_seen) > 2
+    for f in ("shed_mw", "customers_off_share", "shed_by_class_mw", "launched"):
+        joined = np.concatenate([getattr(a, f) for a in alone])
+        assert np.array_equal(getattr(together, f), joined), f
+    intact, _ = pair_keys(np.zeros((1, DAYS, len(ctx.model.target_rows)), bool), ctx.demand_factor)
+    distinct = {bytes(k) for keys in (intact, *(p.keys for p in parts)) for k in keys}
+    assert c2.model.cache.solves == len(distinct)
+    assert len(distinct) < len(intact) + sum(len(p.keys) for p in parts)  # shared sets
+
+
+# --- cheap layers added by the campaign, spares delivered through the season ----------
+
+_DRONES = {
+    "name": "interceptor_drones",
+    "type": "interceptor_drone",
+    "engages": ["attack_drone"],
+    "channels": 20,
+    "engagement_time_min": 10,
+    "kill_probability": {"attack_drone": 0.6},
+}
+
+
+def _with(ctx_fixture_scn, shared_data, **fields):
+    data = {**ctx_fixture_scn.model_dump(), **fields}
+    scn = campaign_from_dict(data, source="t.yaml", base_dir=ctx_fixture_scn.base_dir)
+    return build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+
+
+def test_interceptor_drones_engage_first_and_stop_when_empty(ctx, shared_data):
+    """An extra cheap layer is the outermost; with stock it kills drones, with none it
+    kills nothing and fires nothing; its inventory never goes negative."""
+    stocked = _with(
+        ctx.scenario, shared_data, extra_layers=[_DRONES],
+        defender={**ctx.scenario.model_dump()["defender"],
+                  "interceptor_drones": {"stock": 400, "resupply_per_day": 10}},
+    )  # fmt: skip
+    empty = _with(
+        ctx.scenario, shared_data, extra_layers=[_DRONES],
+        defender={**ctx.scenario.model_dump()["defender"],
+                  "interceptor_drones": {"stock": 0, "resupply_per_day": 0}},
+    )  # fmt: skip
+    assert stocked.layer_names[0] == "interceptor_drones"
+    a = run_chunk(stocked, (8, np.random.SeedSequence(9)))
+    b = run_chunk(empty, (8, np.random.SeedSequence(9)))
+    assert a.kills[:, :, 0].sum() > 0 and (a.interceptors[:, :, 0] >= 0).all()
+    assert b.kills[:, :, 0].sum() == 0 and b.interceptors_used[:, :, 0].sum() == 0
+
+
+def test_extra_layer_with_a_known_name_is_refused(ctx, shared_data):
+    with pytest.raises(InputError, match=r"extra_layers\[0\].name: 'shorad' is already"):
+        _with(ctx.scenario, shared_data, extra_layers=[{**_DRONES, "name": "shorad"}])
+
+
+def test_unknown_spare_pool_is_named(ctx, shared_data):
+    with pytest.raises(InputError, match="spares_resupply_per_day.pylons: unknown spare pool"):
+        _with(ctx.scenario, shared_data, spares_resupply_per_day={"pylons": 1.0})
+
+
+def test_spares_delivered_serve_waiting_units(ctx):
+    """No spares at the start: units wait the lead time; with a spare a day delivered,
+    fewer unit-days are out (same seed), and no pool ever goes negative."""
+    from dataclasses import replace
+
+    none = replace(ctx, spares={k: 0 for k in ctx.spares}, spares_resupply_per_day={})
+    fed = replace(none, spares_resupply_per_day={"autotransformer": 1.0, "transformer": 1.0})
+    a = run_chunk(none, (10, np.random.SeedSequence(13)))
+    b = run_chunk(fed, (10, np.random.SeedSequence(13)))
+    assert b.units_out.sum() < a.units_out.sum()
+    assert (a.spares_left == 0).all() and (b.spares_left >= 0).all()
+
+
+def test_fan_cvar95_is_the_mean_of_the_worst_5_percent_each_day():
+    from barrage.campaign.summary import fan
+
+    v = np.tile(np.arange(40.0)[:, None], (1, 3)) + np.array([0.0, 10.0, 20.0])
+    hi, lo = fan(v, worse="high"), fan(v, worse="low")
+    assert hi["cvar95"] == [38.5, 48.5, 58.5] and lo["cvar95"] == [0.5, 10.5, 20.5]
+    assert hi["cvar95_tail"] == "high" and lo["mean"] == [19.5, 29.5, 39.5]

@@ -6,7 +6,14 @@ damage on the stylised grid, restoration with crews and spares shared across the
 and demand that follows the daily temperature (docs/campaign.md).
 """
 
-from barrage.campaign.engine import CampaignContext, CampaignRuns, build_context, run_chunk
+from barrage.campaign.engine import (
+    CampaignContext,
+    CampaignRuns,
+    build_context,
+    play_chunk,
+    price_played,
+    run_chunk,
+)
 from barrage.campaign.scenario import CampaignScenario, example_campaigns, load_campaign
 from barrage.campaign.summary import summarise_campaign
 
@@ -17,6 +24,8 @@ __all__ = [
     "build_context",
     "example_campaigns",
     "load_campaign",
+    "play_chunk",
+    "price_played",
     "run_chunk",
     "summarise_campaign",
 ]

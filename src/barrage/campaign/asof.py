@@ -1,6 +1,14 @@
-"""The attacker's strike rate as of the start date, from the record (no look-ahead).
+"""The attacker as of the start date, from the record and barrage's models (no look-ahead).
 
-Massive nights (>= 30 missiles, :data:`barrage.record.nights.MASSIVE_MISSILES`) in the
+Strike nights and sizes: the warning's registered launch-count model for the missile
+group (:data:`barrage.warning.registration.REGISTRATION`, ``launch_primaries["missiles"]``)
+on the night panel as a store ingested at ``start`` would hold it (only nights before the
+start, rows known by then): its nightly predictive distribution (a negative binomial)
+is drawn each night of the season; a night of at least ``MASSIVE_MISSILES`` missiles is a
+massive strike (the record's own threshold). Stock and production: the stockpile model's
+draws (:func:`attacker_draws_as_of`).
+
+The record's massive-night count (kept for comparison): massive nights (>= 30 missiles, :data:`barrage.record.nights.MASSIVE_MISSILES`) in the
 ``window_days`` before ``start``, from the rows a store ingested at ``start`` would hold
 (:func:`barrage.record.nights.night_totals_as_of`). With a minimum lull ``L`` and a nightly
 probability ``p`` after it, the mean gap between strikes is ``L + 1/p``; ``p`` is set so
@@ -15,14 +23,18 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
+from barrage.indicators import KnownRecord
 from barrage.record import open_store
 from barrage.record.nights import MASSIVE_MISSILES, MISSILE_CLASSES, night_totals_as_of
 from barrage.record.nights import night_totals_as_of as _nt
 from barrage.stockpile.families import family_launches, stock_family_of
 from barrage.stockpile.model import DAYS_PER_MONTH, StockpileModel
 from barrage.stockpile.statements import load_statements
+from barrage.warning.launches import launch_window_values, make_launch_model
+from barrage.warning.registration import REGISTRATION
 
 WINDOW_D = 365
+LAUNCH_GROUP = "missiles"
 
 
 def massive_nights_before(con, start: dt.date, window_days: int = WINDOW_D) -> list[str]:
@@ -85,19 +97,48 @@ def attacker_draws_as_of(con, start: dt.date, salvo, *, n_samples: int = 500, se
     return np.column_stack([np.clip(np.min(stock, axis=0), 0, None), np.min(rate, axis=0)])
 
 
+def nightly_launches_as_of(con, start: dt.date, group: str = LAUNCH_GROUP) -> dict:
+    """The registered launch model's nightly predictive distribution of ``group`` at
+    origin ``start``: ``{"model", "mean", "dispersion"}`` of a negative binomial (variance
+    ``mean + mean**2 / dispersion``), from the nights before ``start`` only."""
+    panel = KnownRecord.from_store(con).panel(start)
+    name = REGISTRATION.launch_primaries[group]
+    origin = np.array([panel.n_nights])  # nights 0 .. n-1: every night before the start
+    x = pd.DataFrame(launch_window_values(panel, origin))
+    model = make_launch_model(name, group, horizon_days=1).fit(x)
+    mean, r = float(model.predict_mean(x)[0]), float(model.predict_dispersion(x)[0])
+    if not (np.isfinite(mean) and np.isfinite(r) and mean > 0 and r > 0):
+        raise InputError(
+            f"--db: the registered launch model {name!r} gives no nightly distribution of "
+            f"{group} at {start} (mean {mean}, dispersion {r})"
+        )
+    return {"model": name, "group": group, "mean": mean, "dispersion": r}
+
+
+def p_massive(launches: dict, threshold: int = MASSIVE_MISSILES) -> float:
+    """P(a night of at least ``threshold``) under the nightly negative binomial."""
+    from scipy import stats
+
+    r, mean = launches["dispersion"], launches["mean"]
+    return float(stats.nbinom.sf(threshold - 1, r, r / (r + mean)))
+
+
 def attacker_as_of(db, scenario, salvo):
-    """(scenario with the as-of strike rate, (n, 2) stock/production draws, what was read)."""
+    """(nightly launch distribution, (n, 2) stock/production draws, what was read)."""
     with open_store(db) as con:
-        rate, nights = strike_rate_as_of(con, scenario.start, scenario.attacker.min_lull_days)
+        launches = nightly_launches_as_of(con, scenario.start)
+        nights = massive_nights_before(con, scenario.start)
         draws = attacker_draws_as_of(con, scenario.start, salvo)
-    attacker = scenario.attacker.model_copy(update={"strike_rate_per_day": rate})
     q = np.quantile(draws, [0.05, 0.5, 0.95], axis=0)
     read = {
-        "strike_rate_per_day": rate,
+        "launch_model": launches["model"],
+        "missiles_per_night_mean": round(launches["mean"], 3),
+        "missiles_per_night_dispersion": round(launches["dispersion"], 4),
+        "p_massive_night": round(p_massive(launches), 4),
         "massive_nights_in_window": len(nights),
         "window_days": WINDOW_D,
         "stock_p05_p50_p95": q[:, 0].round(1).tolist(),
         "production_per_day_p05_p50_p95": q[:, 1].round(2).tolist(),
         "shares_of_mix": mix_shares(salvo),
     }
-    return scenario.model_copy(update={"attacker": attacker}), draws, read
+    return launches, draws, read

@@ -22,13 +22,21 @@ Each day ``d`` of a run, in this order:
    ``repair_priority: capacity`` in the one-strike model); plants need no grid crew.
 7. Interceptor resupply arrives.
 
-Runs of one chunk share compiled salvo scenarios and the load-shed cache; a run's numbers
-depend on its chunk's seed and members, so chunks are fixed by the run count alone (never
-by the scheduler) and every scheduler gives the same numbers.
+Step 5 is done after the play, for all chunks at once (:func:`price_played`): each chunk
+returns its distinct (damaged set, demand level) pairs, the caller merges them and
+solves every distinct pair once (on workers, in pieces), so two workers never solve the
+same set twice. A pair's load shed does not depend on the other pairs solved with it
+(every LP starts from the intact network's basis), so the pieces change no number.
+
+Compiled salvo scenarios are kept per process (:data:`_COMPILED`), across nights and
+chunks. A run's numbers depend on its chunk's seed and members, so chunks are fixed by the
+run count alone (never by the scheduler) and every scheduler gives the same numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -38,7 +46,14 @@ from barrage.campaign.asof import attacker_as_of
 from barrage.campaign.scenario import CampaignScenario
 from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
-from barrage.grid.restoration import SPARE_POOL, assign_crews, default_repair, price_masks
+from barrage.grid.restoration import (
+    SPARE_POOL,
+    assign_crews,
+    default_repair,
+    scaled_network,
+    solve_shed,
+    unique_rows,
+)
 from barrage.grid.strike import (
     StrikeModel,
     build_strike_model,
@@ -46,10 +61,12 @@ from barrage.grid.strike import (
     example_strike_scenarios,
     load_strike_scenario,
 )
+from barrage.record.nights import MASSIVE_MISSILES
+from barrage.record.taxonomy import MISSILE_CLASSES
 from barrage.salvo.compile import CompiledScenario, compile_scenario
 from barrage.salvo.engine import simulate
 from barrage.salvo.result import SalvoResult
-from barrage.salvo.scenario import Scenario
+from barrage.salvo.scenario import Scenario, load_families
 
 SIZE_STEPS = 16  # salvo scale factors are multiples of 1/16 of the strike scenario's salvo
 MAX_SCALE = 3.0
@@ -91,9 +108,12 @@ class CampaignContext:
     dates: tuple[str, ...]
     crews: int
     spares: dict
+    spares_resupply_per_day: dict  # pool -> spares delivered per day (fractions accrue)
     class_load_mw: np.ndarray  # (C,) load of each priority class at demand factor 1
     attacker_draws: np.ndarray | None = None  # (n, 2) stock, production/day (stockpile)
     as_of: dict | None = None  # what was read from the record as of the start date
+    launches: dict | None = None  # nightly missiles: NB "mean", "dispersion" (launch model)
+    base_missiles: int = 0  # missiles in the strike scenario's salvo
 
 
 def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
@@ -112,6 +132,32 @@ def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
     doy = days.dayofyear.to_numpy() - 1.0
     knots = (np.arange(12) + 0.5) * 365.25 / 12
     return np.interp(doy, knots, normals, period=365.25)
+
+
+def with_extra_layers(salvo: Scenario, scenario: CampaignScenario) -> Scenario:
+    """The strike scenario's salvo with the campaign's ``extra_layers`` engaging first
+    (outermost: interceptor drones meet the drones before the guns and missiles do)."""
+    if not scenario.extra_layers:
+        return salvo
+    known = {layer.name for layer in salvo.layers}
+    for i, layer in enumerate(scenario.extra_layers):
+        if layer.name in known:
+            raise InputError(
+                f"{scenario.source}: extra_layers[{i}].name: {layer.name!r} is already a layer "
+                "of the strike scenario; expected a new name"
+            )
+        known.add(layer.name)
+    return salvo.model_copy(update={"layers": [*scenario.extra_layers, *salvo.layers]})
+
+
+def missiles_in(salvo: Scenario) -> int:
+    """Weapons of a missile class (cruise, ballistic, ...) in the salvo."""
+    fams = load_families()
+    return sum(
+        wg.count
+        for wg in salvo.salvo.weapons
+        if wg.family in fams and fams[wg.family].weapon_class in MISSILE_CLASSES
+    )
 
 
 def _resolve_strike(scenario: CampaignScenario):
@@ -145,10 +191,10 @@ def build_context(
     the start date (:mod:`barrage.campaign.asof`) instead of the scenario's."""
     if model is None:
         model = build_strike_model(_resolve_strike(scenario), grid_dir=grid_dir)
-    draws, as_of = None, None
+    draws, as_of, launches = None, None, None
     if db is not None:
-        scenario, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
-    salvo = model.scenario.salvo
+        launches, draws, as_of = attacker_as_of(db, scenario, model.scenario.salvo)
+    salvo = with_extra_layers(model.scenario.salvo, scenario)
     names = [layer.name for layer in salvo.layers]
     _check_layers(scenario, names)
     stocked = np.array([n in scenario.defender for n in names], dtype=bool)
@@ -165,6 +211,12 @@ def build_context(
     g = model.scenario.grid
     spares = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
     spares.update(g.spares)
+    for pool in scenario.spares_resupply_per_day:
+        if pool not in spares:
+            raise InputError(
+                f"{scenario.source}: spares_resupply_per_day.{pool}: unknown spare pool; "
+                "allowed: " + ", ".join(spares)
+            )
     loads = model.network.loads
     class_load = np.array(
         [loads.loc[loads["priority_class"] == c, "p_mw"].sum() for c in PRIORITY_CLASSES]
@@ -186,9 +238,12 @@ def build_context(
         dates=dates,
         crews=g.crews,
         spares=spares,
+        spares_resupply_per_day=dict(scenario.spares_resupply_per_day),
         class_load_mw=class_load,
         attacker_draws=draws,
         as_of=as_of,
+        launches=launches,
+        base_missiles=missiles_in(salvo),
     )
 
 
@@ -207,6 +262,7 @@ class CampaignRuns:
     launched: np.ndarray  # (R, D) weapons launched
     units_out: np.ndarray  # (R, D) destroyed units still out at the end of the day
     crew_days: np.ndarray  # (R, D) crew-days of work done
+    spares_left: np.ndarray  # (R, D) spares in every pool at the end of the day
 
     @staticmethod
     def concat(parts: list[CampaignRuns]) -> CampaignRuns:
@@ -238,19 +294,29 @@ def scaled_salvo(salvo: Scenario, scale: float, stock: np.ndarray, stocked: np.n
     )
 
 
+_COMPILED: dict[tuple, CompiledScenario] = {}
+"""Compiled salvo scenarios of this process by (salvo and tracked layers, scale step,
+stock levels): reused across nights, chunks and calls (a worker keeps its own)."""
+_COMPILED_MAX = 20_000
+
+
 class _Compiled:
-    """Compiled salvo scenarios by (scale step, layer stock levels), built on first use."""
+    """Compiled salvo scenarios by (scale step, layer stock levels), built on first use and
+    kept in :data:`_COMPILED` (compiling is deterministic, so sharing changes no number)."""
 
     def __init__(self, ctx: CampaignContext):
         self.ctx = ctx
-        self._store: dict[tuple, CompiledScenario] = {}
+        blob = ctx.salvo.model_dump_json().encode() + ctx.stocked.tobytes()
+        self._prefix = hashlib.sha256(blob).hexdigest()
 
     def get(self, step: int, levels: tuple[int, ...]) -> CompiledScenario:
-        key = (step, levels)
-        if key not in self._store:
+        key = (self._prefix, step, levels)
+        if key not in _COMPILED:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
             sc = scaled_salvo(self.ctx.salvo, step / SIZE_STEPS, np.array(levels), self.ctx.stocked)
-            self._store[key] = compile_scenario(sc)
-        return self._store[key]
+            _COMPILED[key] = compile_scenario(sc)
+        return _COMPILED[key]
 
 
 def _reaim(salvo: SalvoResult, damaged_site: np.ndarray, share: float, rng) -> SalvoResult:
@@ -278,7 +344,8 @@ class _State:
     out: np.ndarray  # (R, M) bool
     work: np.ndarray  # (R, M) days of work left
     wait: np.ndarray  # (R, M) days until parts arrive
-    spares: dict  # pool -> (R,) spares left
+    spares: dict  # pool -> (R,) spares left (float: deliveries accrue by fractions)
+    awaiting: np.ndarray  # (R, M) bool: out, waiting for a spare its pool did not have
     stock: np.ndarray  # (R,) attacker weapons
     inventory: np.ndarray  # (R, L) interceptors
     lull: np.ndarray  # (R,) days since the last strike
@@ -297,7 +364,8 @@ def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
         out=np.zeros((runs, m), dtype=bool),
         work=np.zeros((runs, m)),
         wait=np.zeros((runs, m)),
-        spares={k: np.full(runs, int(v)) for k, v in ctx.spares.items()},
+        spares={k: np.full(runs, float(int(v))) for k, v in ctx.spares.items()},
+        awaiting=np.zeros((runs, m), dtype=bool),
         stock=np.floor(stock),
         inventory=np.tile(ctx.stock0, (runs, 1)).astype(float),
         lull=np.full(runs, 10**6),
@@ -306,10 +374,23 @@ def _initial_state(ctx: CampaignContext, rng: np.random.Generator, runs: int):
 
 
 def _strike_scale(ctx: CampaignContext, st: _State, rng, runs: int) -> np.ndarray:
-    """(R,) salvo scale step (multiples of 1/SIZE_STEPS); 0 = no strike tonight."""
+    """(R,) salvo scale step (multiples of 1/SIZE_STEPS); 0 = no strike tonight.
+
+    With the launch model (``ctx.launches``): tonight's missiles are a draw of its nightly
+    negative binomial; a night of at least ``MASSIVE_MISSILES`` after the lull is a strike
+    of that many missiles, the rest of the mix in the salvo's proportions. Without: the
+    stated doctrine (a rate after the lull, a share of the stock). Never above the stock."""
     a = ctx.scenario.attacker
-    go = (st.lull >= a.min_lull_days) & (rng.random(runs) < a.strike_rate_per_day)
-    size = a.stock_share_per_strike * st.stock * np.exp(a.size_sigma * rng.standard_normal(runs))
+    if ctx.launches is not None and ctx.base_missiles > 0:
+        mean, r = ctx.launches["mean"], ctx.launches["dispersion"]
+        missiles = rng.negative_binomial(r, r / (r + mean), runs)
+        go = (st.lull >= a.min_lull_days) & (missiles >= MASSIVE_MISSILES)
+        size = missiles * (ctx.base_weapons / ctx.base_missiles)
+    else:
+        go = (st.lull >= a.min_lull_days) & (rng.random(runs) < a.strike_rate_per_day)
+        size = (
+            a.stock_share_per_strike * st.stock * np.exp(a.size_sigma * rng.standard_normal(runs))
+        )
     size = np.minimum(size, st.stock)
     step = np.floor(size / ctx.base_weapons * SIZE_STEPS).astype(np.int64)
     step = np.minimum(step, int(MAX_SCALE * SIZE_STEPS))
@@ -365,14 +446,34 @@ def _start_repairs(ctx, st: _State, new: np.ndarray, rng) -> None:
     prio = np.broadcast_to(model.capacity_mw, fresh.shape)
     for pool in sorted(set(pool_of) - {""}):
         needs = fresh & (pool_of == pool)[None, :]
-        left = st.spares.get(pool, np.zeros(len(fresh), dtype=np.int64))
+        left = st.spares.get(pool, np.zeros(len(fresh)))
         order = np.argsort(-np.where(needs, prio, -np.inf), axis=1, kind="stable")
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(fresh.shape[1])[None, :].repeat(len(fresh), 0), 1)
-        got = needs & (rank < left[:, None])
+        got = needs & (rank < np.floor(left)[:, None])
         st.spares[pool] = left - got.sum(axis=1)
         st.wait = np.where(needs & ~got, lead_days, st.wait)
+        st.awaiting |= needs & ~got
     st.out |= fresh
+
+
+def deliver_spares(ctx: CampaignContext, st: _State) -> None:
+    """The day's spares arrive (``spares_resupply_per_day``, fractions accrue) and go to
+    the units waiting for one, largest capacity first; a unit served stops waiting for
+    the manufacturing lead time."""
+    kinds = ctx.model.target_kinds
+    pool_of = np.array([SPARE_POOL.get(k, "") for k in kinds])
+    for pool, rate in ctx.spares_resupply_per_day.items():
+        st.spares[pool] = st.spares[pool] + rate
+        waiting = st.awaiting & (pool_of == pool)[None, :]
+        if not waiting.any():
+            continue
+        prio = np.where(waiting, ctx.model.capacity_mw[None, :], -np.inf)
+        rank = np.argsort(np.argsort(-prio, axis=1, kind="stable"), axis=1, kind="stable")
+        got = waiting & (rank < np.floor(st.spares[pool])[:, None])
+        st.spares[pool] = st.spares[pool] - got.sum(axis=1)
+        st.wait = np.where(got, 0.0, st.wait)
+        st.awaiting &= ~got
 
 
 def repair_day(out, work, wait, needs_crew, priority, crews: int):
@@ -386,18 +487,16 @@ def repair_day(out, work, wait, needs_crew, priority, crews: int):
     return out & ~done, np.where(done, 0.0, work), np.maximum(wait - 1.0, 0.0), assigned.sum(axis=1)
 
 
-def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
-    """Play ``chunk = (runs, seed sequence)`` runs of the season, night by night."""
+def play_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> PlayedChunk:
+    """Play ``chunk = (runs, seed sequence)`` runs of the season, night by night; the
+    load shed is priced later (:func:`price_played`)."""
     runs, seq = chunk
     rng = np.random.Generator(np.random.PCG64(seq))
     st, production = _initial_state(ctx, rng, runs)
     compiled = _Compiled(ctx)
     model = ctx.model
-    days, n_l, n_c = ctx.scenario.days, len(ctx.layer_names), len(PRIORITY_CLASSES)
+    days, n_l = ctx.scenario.days, len(ctx.layer_names)
     rec = {
-        "shed_mw": np.zeros((runs, days)),
-        "customers_off_share": np.zeros((runs, days)),
-        "shed_by_class_mw": np.zeros((runs, days, n_c)),
         "interceptors": np.zeros((runs, days, n_l)),
         "interceptors_used": np.zeros((runs, days, n_l)),
         "interceptors_available": np.zeros((runs, days, n_l)),
@@ -406,6 +505,7 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         "launched": np.zeros((runs, days)),
         "units_out": np.zeros((runs, days)),
         "crew_days": np.zeros((runs, days)),
+        "spares_left": np.zeros((runs, days)),
     }
     masks = np.zeros((runs, days, len(model.target_ids)), dtype=bool)
     needs_crew = np.isin(model.target_kinds, _NEEDS_CREW)
@@ -422,7 +522,9 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         st.out, st.work, st.wait, crew_days = repair_day(
             st.out, st.work, st.wait, needs_crew, priority, ctx.crews
         )
+        st.awaiting &= st.out & (st.wait > 0)
         st.inventory = st.inventory + ctx.resupply_per_day[None, :]
+        deliver_spares(ctx, st)
         rec["interceptors"][:, d] = np.where(ctx.stocked[None, :], st.inventory, np.nan)
         rec["interceptors_used"][:, d] = night["used"]
         rec["interceptors_available"][:, d] = night["avail"]
@@ -431,20 +533,114 @@ def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -
         rec["launched"][:, d] = night["launched"]
         rec["units_out"][:, d] = st.out.sum(axis=1)
         rec["crew_days"][:, d] = crew_days
-    _price(ctx, masks, rec)
-    return CampaignRuns(**rec)
+        rec["spares_left"][:, d] = sum(st.spares.values(), np.zeros(runs))
+    keys, index = pair_keys(masks, ctx.demand_factor)
+    return PlayedChunk(rec=rec, keys=keys, index=index)
 
 
-def _price(ctx: CampaignContext, masks: np.ndarray, rec: dict) -> None:
-    """Each run-day's damaged set priced under the day's demand, minus the intact
-    network's shed that day; all at once, so each demand level is solved in one batch."""
+_SHED_FIELDS = ("shed_mw", "customers_off_share", "shed_by_class_mw")
+
+
+@dataclass(frozen=True)
+class PlayedChunk:
+    """A chunk played but not yet priced: every outcome of :class:`CampaignRuns` but the
+    load shed, and its run-days as rows of its distinct (damaged set, demand) pairs."""
+
+    rec: dict  # CampaignRuns fields other than _SHED_FIELDS, (R, D, ...) each
+    keys: np.ndarray  # (K, W) uint8: packed damaged set, then the demand factor's 8 bytes
+    index: np.ndarray  # (R, D) int32: row of ``keys`` of each run-day
+
+
+def pair_keys(masks: np.ndarray, factors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct keys, (R, D) row of each run-day) of ``masks`` (R, D, M) under the day's
+    demand ``factors`` (D,): a chunk sends each damaged set once, not each run-day."""
     runs, days, m = masks.shape
-    cache, rows = ctx.model.cache, ctx.model.target_rows
-    base = price_masks(cache, rows, np.zeros((days, m), dtype=bool), ctx.demand_factor)
-    shed, pop, by, _ = price_masks(
-        cache, rows, masks.reshape(-1, m), np.tile(ctx.demand_factor, runs)
+    fac = np.tile(np.asarray(factors, dtype=np.float64), runs)
+    key = np.concatenate(
+        [np.packbits(masks.reshape(-1, m), axis=1), fac.view(np.uint8).reshape(-1, 8)], axis=1
     )
-    rec["shed_mw"] = np.clip(shed.reshape(runs, days) - base[0][None, :], 0.0, None)
-    off = np.clip(pop.reshape(runs, days) - base[1][None, :], 0.0, None)
-    rec["customers_off_share"] = off / cache.people if cache.people > 0 else off * 0.0
-    rec["shed_by_class_mw"] = np.clip(by.reshape(runs, days, -1) - base[2][None], 0.0, None)
+    first, inverse = unique_rows(key)
+    return key[first], inverse.reshape(runs, days).astype(np.int32)
+
+
+def _split_key(ctx: CampaignContext, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(full-network masks (K, assets), demand factors (K,)) of packed keys."""
+    m = len(ctx.model.target_rows)
+    nb = keys.shape[1] - 8
+    target = np.unpackbits(keys[:, :nb], axis=1, count=m).astype(bool)
+    full = np.zeros((len(keys), ctx.model.cache.n_assets), dtype=bool)
+    full[:, ctx.model.target_rows] = target
+    factors = np.ascontiguousarray(keys[:, nb:]).view(np.float64).ravel()
+    return full, factors
+
+
+ShedPiece = tuple[float, np.ndarray]
+"""(demand factor, full-network masks (n, assets)): one LP batch for a worker."""
+
+
+def shed_pieces(ctx: CampaignContext, keys: np.ndarray, piece_rows: int) -> list[ShedPiece]:
+    """The pairs of ``keys`` not yet in the context's cache, by demand factor, cut into
+    pieces of at most ``piece_rows`` masks (each piece builds its LP once)."""
+    full, factors = _split_key(ctx, keys)
+    packed = np.packbits(full, axis=1)
+    cache = ctx.model.cache
+    todo = np.array(
+        [(float(f), packed[i].tobytes()) not in cache for i, f in enumerate(factors)], dtype=bool
+    )
+    pieces = []
+    for f in np.unique(factors[todo]):
+        rows = np.flatnonzero(todo & (factors == f))
+        for lo in range(0, len(rows), max(1, piece_rows)):
+            pieces.append((float(f), full[rows[lo : lo + piece_rows]]))
+    return pieces
+
+
+def solve_piece(ctx: CampaignContext, piece: ShedPiece) -> dict:
+    """Cache entries (:class:`barrage.grid.restoration.ShedCache`) of one piece: its
+    masks' load shed under its demand level (a task: it leaves the context unchanged)."""
+    factor, full = piece
+    values = solve_shed(scaled_network(ctx.model.cache.network, factor), full)
+    packed = np.packbits(full, axis=1)
+    return {(factor, packed[i].tobytes()): v for i, v in enumerate(values)}
+
+
+def price_played(
+    ctx: CampaignContext,
+    parts: list[PlayedChunk],
+    solve: Callable[[list[ShedPiece]], list[dict]],
+    piece_rows: int = 1_000_000,
+) -> CampaignRuns:
+    """The chunks' runs priced: their distinct (damaged set, demand) pairs merged, the
+    unsolved ones solved through ``solve`` (``[solve_piece(ctx, p) for p in pieces]``,
+    or the same on workers), each run-day's shed minus the intact network's that day."""
+    intact = np.zeros((1, len(ctx.demand_factor), len(ctx.model.target_rows)), dtype=bool)
+    intact_keys, intact_index = pair_keys(intact, ctx.demand_factor)
+    stacked = np.concatenate([intact_keys, *(p.keys for p in parts)])
+    first, inverse = unique_rows(stacked)
+    keys = stacked[first]
+    for entries in solve(shed_pieces(ctx, keys, piece_rows)):
+        ctx.model.cache.add(entries, solved=len(entries))
+    shed, pop, by, _ = ctx.model.cache.lookup(*_split_key(ctx, keys))
+    base = inverse[intact_index[0]]  # (D,) the intact network's row each day
+    people = ctx.model.cache.people
+    priced, lo = [], len(intact_keys)
+    for p in parts:
+        rows = inverse[lo : lo + len(p.keys)][p.index]  # (R, D)
+        lo += len(p.keys)
+        off = np.clip(pop[rows] - pop[base][None, :], 0.0, None)
+        priced.append(
+            CampaignRuns(
+                shed_mw=np.clip(shed[rows] - shed[base][None, :], 0.0, None),
+                customers_off_share=off / people if people > 0 else off * 0.0,
+                shed_by_class_mw=np.clip(by[rows] - by[base][None], 0.0, None),
+                **p.rec,
+            )
+        )
+    return CampaignRuns.concat(priced)
+
+
+def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
+    """One chunk played and priced in this process (tests, small jobs)."""
+    return price_played(
+        ctx, [play_chunk(ctx, chunk)], lambda pieces: [solve_piece(ctx, p) for p in pieces]
+    )

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from barrage.errors import InputError
-from barrage.salvo.scenario import format_validation_error, read_scenario_yaml
+from barrage.salvo.scenario import Layer, format_validation_error, read_scenario_yaml
 
 MAX_SEASON_DAYS = 366
 NonNegative = Annotated[float, Field(ge=0)]
@@ -94,6 +94,8 @@ class CampaignScenario(BaseModel):
     days: int = Field(ge=1, le=MAX_SEASON_DAYS)
     attacker: Attacker
     defender: dict[str, LayerStock] = Field(default_factory=dict)
+    extra_layers: list[Layer] = Field(default_factory=list)
+    spares_resupply_per_day: dict[str, NonNegative] = Field(default_factory=dict)
     climate: Climate = Field(default_factory=Climate)
     packages: list[Package] = Field(default_factory=list)
     budget_usd: float | None = Field(default=None, gt=0)

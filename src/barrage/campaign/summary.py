@@ -13,15 +13,27 @@ _H_PER_DAY = 24.0
 WEEK_D = 7
 
 
-def fan(values: np.ndarray) -> dict[str, list[float]]:
-    """(runs, days) -> per-day mean, p05, p50 and p95 across runs (a fan chart)."""
+CVAR_SHARE = 0.05
+
+
+def fan(values: np.ndarray, *, worse: str = "high") -> dict[str, list[float] | str]:
+    """(runs, days) -> per-day mean, p05, p50, p95 and CVaR95 across runs (a fan chart).
+
+    ``worse``: which tail is bad for the defender, so CVaR95 is the mean of the worst 5%
+    of runs that day: ``"high"`` (hours off, attacker stock) or ``"low"`` (interceptors).
+    """
     v = np.asarray(values, dtype=float)
     q = np.quantile(v, [0.05, 0.5, 0.95], axis=0)
+    k = max(1, int(np.ceil(CVAR_SHARE * len(v))))
+    ordered = np.sort(v, axis=0)
+    tail = ordered[-k:] if worse == "high" else ordered[:k]
     return {
         "mean": v.mean(axis=0).round(4).tolist(),
         "p05": q[0].round(4).tolist(),
         "p50": q[1].round(4).tolist(),
         "p95": q[2].round(4).tolist(),
+        "cvar95": tail.mean(axis=0).round(4).tolist(),
+        "cvar95_tail": worse,
     }
 
 
@@ -60,7 +72,7 @@ def summarise_campaign(ctx, runs) -> dict:
             continue
         ran_dry = dry[:, i] >= 0
         layers[name] = {
-            "stock": fan(runs.interceptors[:, :, i]),
+            "stock": fan(runs.interceptors[:, :, i], worse="low"),
             "used_season": summarise_tail(runs.interceptors_used[:, :, i].sum(axis=1)),
             "share_of_runs_ran_dry": float(ran_dry.mean()),
             "day_ran_dry_p50": (
@@ -91,7 +103,7 @@ def summarise_campaign(ctx, runs) -> dict:
             "start_p50": ctx.dates[int(np.median(ww_start))],
         },
         "interceptors": layers,
-        "attacker_stock": fan(runs.attacker_stock),
+        "attacker_stock": fan(runs.attacker_stock, worse="high"),
         "launched_season": summarise_tail(runs.launched.sum(axis=1)),
         "temperature_c": np.round(ctx.temperature_c, 2).tolist(),
         "dates": list(ctx.dates),

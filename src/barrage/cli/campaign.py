@@ -42,8 +42,9 @@ def campaign(
     db: Path | None = typer.Option(
         None,
         "--db",
-        help="Store: take the strike rate (record) and the attacker's stock and "
-        "production (stockpile model) as of --start, no look-ahead. Default: the file's.",
+        help="Store: draw strike nights and sizes from the registered launch-count model "
+        "and the attacker's stock and production from the stockpile model, both as of "
+        "--start (nights before it only). Default: the file's doctrine and stock.",
     ),
 ) -> None:
     """Strike after strike over a season: stocks, interceptors, damage, restoration, cold."""

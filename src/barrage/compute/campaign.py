@@ -3,19 +3,34 @@
 A chunk's runs share compiled salvos and draws, so chunks are cut by the run count alone
 (:data:`CHUNK_RUNS`), never by the number of workers: sync, a local cluster and a
 cluster that lost a worker give the same arrays.
+
+Two maps on one cluster: the chunks are played (each returns its distinct damaged sets,
+not a priced array), then the distinct (damaged set, demand) pairs of all chunks are
+priced once each, in pieces spread over the workers (:func:`_play_and_price`). Before
+this, each worker priced its own chunks with its own cache and solved the sets another
+worker had solved already: 2 workers were no faster than one (docs/campaign.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from barrage.campaign import CampaignRuns, CampaignScenario, build_context, run_chunk
-from barrage.campaign.engine import CampaignContext
-from barrage.compute.executor import chunk_seeds, plan_chunks, run_map
+from barrage.campaign import CampaignRuns, CampaignScenario, build_context
+from barrage.campaign.engine import CampaignContext, play_chunk, price_played, solve_piece
+from barrage.compute.executor import (
+    chunk_seeds,
+    dask_client,
+    map_on,
+    n_workers_of,
+    plan_chunks,
+)
 from barrage.errors import InputError
 
 CHUNK_RUNS = 25
 MAX_RUNS = 100_000
+PIECES_PER_WORKER = 4
+"""LP pieces per worker in the pricing map: enough to balance, few enough that building
+each piece's LP (about 0.3 s) stays a small share."""
 
 
 def campaign_chunks(runs: int, seed: int) -> list[tuple[int, Any]]:
@@ -41,19 +56,31 @@ def simulate_campaign(
     db=None,
 ) -> tuple[CampaignContext, CampaignRuns]:
     """Play ``runs`` seasons of ``scenario``; returns the context and the stacked runs.
-    ``db``: take the attacker as of the start date from this store."""
+    ``db``: take the attacker as of the start date from this store. A local cluster's
+    workers are forked first, before any thread of ours (:func:`worker_start_method`)."""
     chunks = campaign_chunks(runs, seed)
-    ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
-    parts = run_map(
-        run_chunk,
-        chunks,
-        scheduler=scheduler,
-        workers=workers,
-        on_progress=on_progress,
-        context=ctx,
+    with dask_client(scheduler, workers=workers) as client:
+        ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
+        return ctx, _play_and_price(client, ctx, chunks, on_progress)
+
+
+def _play_and_price(client, ctx: CampaignContext, chunks, on_progress=None) -> CampaignRuns:
+    """Play the chunks, then price their distinct damaged sets once each (on ``client``;
+    ``None``: this process)."""
+    parts = map_on(
+        client, play_chunk, chunks, on_progress=on_progress, context=ctx,
         weights=[n for n, _ in chunks],
-    )
-    return ctx, CampaignRuns.concat(parts)
+    )  # fmt: skip
+    if client is None:
+        return price_played(ctx, parts, lambda pieces: [solve_piece(ctx, p) for p in pieces])
+    workers = n_workers_of(client)
+
+    def solve(pieces):
+        return map_on(client, solve_piece, pieces, context=ctx)
+
+    total = sum(len(p.keys) for p in parts)
+    piece_rows = max(50, -(-total // (PIECES_PER_WORKER * workers)))
+    return price_played(ctx, parts, solve, piece_rows=piece_rows)
 
 
 def plan_campaign(
@@ -69,7 +96,6 @@ def plan_campaign(
     """:func:`barrage.campaign.planning.compare_packages` with each campaign on
     ``scheduler`` (one cluster for all packages), the same seed for every package."""
     from barrage.campaign.planning import compare_packages
-    from barrage.compute.executor import dask_client, map_on
 
     chunks = campaign_chunks(runs, seed)
     ctx = build_context(scenario, grid_dir=grid_dir)
@@ -79,6 +105,6 @@ def plan_campaign(
     with dask_client(scheduler, workers=workers) as client:
 
         def play(c: CampaignContext) -> CampaignRuns:
-            return CampaignRuns.concat(map_on(client, run_chunk, chunks, context=c))
+            return _play_and_price(client, c, chunks)
 
         return compare_packages(ctx, play, budget_usd=budget)

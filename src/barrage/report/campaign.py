@@ -24,6 +24,12 @@ def fan_figure(dates: list[str], fan: dict, *, title: str, y_title: str):
     )  # fmt: skip
     fig.add_scatter(x=dates, y=fan["p50"], name="median", line={"color": "rgb(31,119,180)"})
     fig.add_scatter(x=dates, y=fan["mean"], name="mean", line={"dash": "dot", "color": "black"})
+    if "cvar95" in fan:
+        worst = "highest" if fan.get("cvar95_tail", "high") == "high" else "lowest"
+        fig.add_scatter(
+            x=dates, y=fan["cvar95"], name=f"CVaR95 (mean of the {worst} 5%)",
+            line={"dash": "dash", "color": "rgb(214,39,40)"},
+        )  # fmt: skip
     fig.update_layout(title=title, height=360, yaxis_title=y_title)
     return fig
 
@@ -47,6 +53,23 @@ def campaign_figures(summary: dict) -> list:
         )
     )
     return figs
+
+
+def campaign_section_html(summary: dict | None) -> str:
+    """The report's campaign section: the fan charts of a saved ``simulate campaign
+    --json`` summary (plotly.js is already on the report's page); empty without one."""
+    if not summary:
+        return ""
+    head = html.escape(f"{summary['name']}: {summary['runs']} runs from {summary['start']}, "
+                       f"{summary['days']} days")  # fmt: skip
+    divs = "".join(
+        f.to_html(full_html=False, include_plotlyjs=False) for f in campaign_figures(summary)
+    )
+    return (
+        f"<h2>A campaign over the season (illustrative)</h2><p>{head}. Bands: 5th to 95th "
+        "percentile of runs, day by day; CVaR95: the worst 5% of runs that day "
+        "(docs/campaign.md).</p>" + divs
+    )
 
 
 def write_campaign_report(summary: dict, path: str | Path) -> Path:

@@ -15,6 +15,7 @@ import pandas as pd
 from barrage import ATTRIBUTION
 from barrage.indicators import event_flags, indicator_frame
 from barrage.indicators.features import INDICATORS
+from barrage.report.campaign import campaign_section_html
 from barrage.salvo import example_scenarios, load_scenario
 from barrage.salvo.saturation import curve_figure, leak_rate_curve, saturation_onset
 from barrage.stockpile import STOCK_ESTIMABLE, load_statements
@@ -441,12 +442,14 @@ def write_report(
     scorecard: dict | None = None,
     impact: dict | None = None,
     summary: dict | None = None,
+    campaign: dict | None = None,
 ) -> Path:
     """Write the report to ``out`` and return its path.
 
     ``summary``: the stored :func:`barrage.warning.evaluate.score_summary` of
     ``backtest`` (as ``barrage backtest --json``); its scores and verdict are used as
-    they are, so a report on an unchanged store does not bootstrap them again."""
+    they are, so a report on an unchanged store does not bootstrap them again.
+    ``campaign``: a saved ``simulate campaign --json`` summary, drawn as fan charts."""
     from plotly.offline import get_plotlyjs
 
     rec, target = inputs.record, inputs.target
@@ -512,7 +515,9 @@ def write_report(
                 _score_html(scores),
             )
             + _fold("Brier by period, each horizon", _period_html(scores))
-            + _fold("Launch forecasts: pinball loss and coverage", _launch_html(launch_scores(backtest))),
+            + _fold(
+                "Launch forecasts: pinball loss and coverage", _launch_html(launch_scores(backtest))
+            ),
         ),
         "<section id='stockpiles'>"
         + _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day))
@@ -520,6 +525,7 @@ def write_report(
         f"<section id='salvo'>{_salvo_html()}</section>",
         f"<section id='live'>{_scorecard_html(scorecard)}</section>",
         f"<section id='impact'>{_impact_html(impact)}</section>",
+        f"<section id='campaign'>{campaign_section_html(campaign)}</section>",
         f"<section id='data'><h2>Data</h2><p>{html.escape(ATTRIBUTION)}</p></section>"
         "</body></html>",
     ]
