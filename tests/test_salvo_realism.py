@@ -665,3 +665,117 @@ def test_drift_beta_matches_the_mixture_moments():
     assert flat["alpha"] == pytest.approx(mean * kappa) and flat["beta"] == pytest.approx(
         (1 - mean) * kappa
     )
+
+
+# --- the second configuration: joint kill and lost shares ------------------------------
+
+
+def correlated_totals(rho, start="2023-07-01", n_nights=480, seed=0):
+    """Drone nights whose (lost, kill) logits are bivariate normal with correlation rho."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    cov = np.array([[1.0, rho], [rho, 1.0]]) * 0.5**2
+    z = rng.multivariate_normal([-1.5, 2.0], cov, size=n_nights)
+    p = 1 / (1 + np.exp(-z))
+    rows = []
+    for night, (p_lost, p_kill) in zip(pd.date_range(start, periods=n_nights), p, strict=True):
+        launched = int(rng.integers(200, 400))
+        lost = rng.binomial(launched, p_lost)
+        rows.append(
+            (night, "attack_drone", "shahed", launched, rng.binomial(launched - lost, p_kill), lost)
+        )
+        for cls, fam in (("cruise_missile", "kh101"), ("ballistic_missile", "iskander_m_or_kn23")):
+            launched = int(rng.integers(1, 10))
+            lost = rng.binomial(launched, 0.05)
+            rows.append((night, cls, fam, launched, rng.binomial(launched - lost, 0.4), lost))
+    return pd.DataFrame(
+        rows, columns=["night", "weapon_class", "family", "launched", "destroyed", "not_reach_goal"]
+    ).astype({"launched": float, "destroyed": float, "not_reach_goal": float})
+
+
+def test_joint_fit_recovers_the_correlation_and_sees_no_night_after_the_cut():
+    import pandas as pd
+
+    from barrage.salvo.outofsample import class_nights, fit_joint
+
+    cut = pd.Timestamp("2024-07-01")
+    for rho in (-0.8, 0.0):
+        fit = fit_joint(class_nights(correlated_totals(rho)), cut)["attack_drone"]
+        sd = np.sqrt(np.diag(fit.spread))
+        assert fit.spread[0, 1] / sd.prod() == pytest.approx(rho, abs=0.15)
+        assert sd == pytest.approx([0.5, 0.5], abs=0.1)  # net of binomial sampling noise
+        assert fit.level == pytest.approx(
+            [-1.5, 2.0], abs=0.3
+        )  # pooled share of a logit-normal: near its centre at sd 0.5
+    base = correlated_totals(-0.8)
+    changed = base.copy()
+    changed.loc[changed["night"] >= cut, "destroyed"] = 0.0
+    a = fit_joint(class_nights(base), cut)["attack_drone"]
+    b = fit_joint(class_nights(changed), cut)["attack_drone"]
+    assert np.array_equal(a.spread, b.spread) and np.array_equal(a.drift, b.drift)
+    assert np.array_equal(a.level, b.level)
+
+
+def test_joint_drift_is_zero_when_the_level_holds_and_found_when_it_walks():
+    import pandas as pd
+
+    from barrage.salvo.outofsample import class_nights, fit_joint
+
+    still = fit_joint(
+        class_nights(correlated_totals(0.0, n_nights=1200)), pd.Timestamp("2026-07-01")
+    )
+    walk = correlated_totals(0.0, n_nights=1200)
+    block = (walk["night"] - walk["night"].min()).dt.days // 91
+    rng = np.random.default_rng(5)
+    steps = np.cumsum(rng.normal(0, 0.6, size=block.max() + 1))  # kill logit random walk
+    drones = walk["weapon_class"] == "attack_drone"
+    engaged = walk["launched"] - walk["not_reach_goal"]
+    p_kill = 1 / (1 + np.exp(-(2.0 + steps[block] + rng.normal(0, 0.5, len(walk)))))
+    walk.loc[drones, "destroyed"] = rng.binomial(engaged[drones].astype(int), p_kill[drones])
+    moving = fit_joint(class_nights(walk), pd.Timestamp("2026-07-01"))
+    assert np.sqrt(still["attack_drone"].drift[1, 1]) < 0.2  # the raw block noise is ~0.1
+    assert np.sqrt(moving["attack_drone"].drift[1, 1]) == pytest.approx(0.6, abs=0.3)
+
+
+def test_simulate_given_uses_the_given_shares():
+    from barrage.errors import InputError
+    from barrage.salvo import compile_scenario
+    from barrage.salvo.engine import simulate_given
+    from barrage.salvo.outofsample import PLACEHOLDER_BETA
+    from barrage.salvo.scenario import scenario_from_dict
+
+    def night(kill):
+        return compile_scenario(
+            scenario_from_dict(
+                {
+                    "name": "one layer",
+                    "salvo": {"weapons": [{"family": "shahed", "count": 200}]},
+                    "assets": [{"name": "a"}],
+                    "ew_loss": {"attack_drone": PLACEHOLDER_BETA},
+                    "layers": [
+                        {
+                            "name": "l",
+                            "type": "long_range",
+                            "engages": ["attack_drone"],
+                            "channels": 1000,
+                            "engagement_time_min": 1,
+                            "kill_probability": {"attack_drone": kill},
+                        }
+                    ],
+                },
+                source="test",
+            )
+        )
+
+    cs = night(PLACEHOLDER_BETA)
+    runs = 3000
+    ew_p = np.full((runs, len(cs.families)), 0.3)
+    kill_p = [np.full((runs, len(cs.families)), 0.8)]
+    r = simulate_given(cs, ew_p=ew_p, kill_p=kill_p, seed=1)
+    q = 0.7 * 0.2  # binomial leakers: 200 * (1 - 0.3) * (1 - 0.8)
+    se = np.sqrt(200 * q * (1 - q) / runs)
+    assert abs(r.leakers.mean() - 200 * q) < 4 * se
+    assert abs(r.ew_lost_by_class.mean() - 60) < 4 * np.sqrt(200 * 0.21 / runs)
+    with pytest.raises(InputError, match="kill_p"):
+        simulate_given(night(0.8), ew_p=ew_p, kill_p=kill_p, seed=1)

@@ -84,8 +84,20 @@ def draw_block(cs: CompiledScenario, rng: np.random.Generator, runs: int) -> Dra
     weapons still flying of each group in turn, then unused positions). Drawing only for
     the weapons still flying halves the random numbers on a night with heavy EW.
     """
-    draws = {"ew_p": cs.ew.draw(rng, runs)}
-    draws["kill_p"] = [layer.kill.draw(rng, runs) for layer in cs.layers]
+    ew_p = cs.ew.draw(rng, runs)
+    return draw_block_given(cs, rng, ew_p, [layer.kill.draw(rng, runs) for layer in cs.layers])
+
+
+def draw_block_given(
+    cs: CompiledScenario, rng: np.random.Generator, ew_p: np.ndarray, kill_p: list[np.ndarray]
+) -> Draws:
+    """A block's draws with the per-run probabilities given (``ew_p``: runs x F; ``kill_p``:
+    per layer, runs x F), the rest drawn as :func:`draw_block` draws it.
+
+    For a caller whose per-run probabilities come from a model the scenario's independent
+    Betas cannot state (the out-of-sample check's joint kill and lost shares)."""
+    runs = ew_p.shape[0]
+    draws = {"ew_p": ew_p, "kill_p": kill_p}
     size, family = cs.plan.group_size, cs.plan.group_family
     absent = _absent(cs, rng, runs)
     draws["absent"] = absent

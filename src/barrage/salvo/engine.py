@@ -53,6 +53,7 @@ from barrage.salvo.blocks import (
     block_generator,
     block_generators,
     draw_block,
+    draw_block_given,
     n_blocks,
     stack,
 )
@@ -406,6 +407,28 @@ def simulate(
         done += sum(size for _, size in group)
         if progress is not None:
             progress(done)
+    return assemble_result(cs, runs=runs, seed=seed, parts=parts)
+
+
+def simulate_given(
+    cs: CompiledScenario, *, ew_p: np.ndarray, kill_p: list[np.ndarray], seed: int
+) -> SalvoResult:
+    """Simulate one run per row of the given per-run probabilities (``ew_p``: runs x F;
+    ``kill_p``: per layer, runs x F); everything else is drawn as :func:`simulate` draws
+    it, block by block from ``seed``.
+
+    The layers' kill tables must be drawn (Beta) in ``cs``, not fixed, so the engine reads
+    ``kill_p`` rather than rules compiled from fixed values."""
+    runs = ew_p.shape[0]
+    if runs < 1:
+        raise InputError(f"ew_p: expected at least one run, got {runs}")
+    if any(not lp.drawn[lp.families].all() for lp in cs.plan.layers):
+        raise InputError("kill_p: every engaged family's kill probability must be drawn")
+    parts = []
+    for b, (g, size) in enumerate(block_generators(seed, runs)):
+        rows = slice(b * BLOCK_RUNS, b * BLOCK_RUNS + size)
+        draws = draw_block_given(cs, g, ew_p[rows], [p[rows] for p in kill_p])
+        parts.append(simulate_chunk(cs, draws))
     return assemble_result(cs, runs=runs, seed=seed, parts=parts)
 
 
