@@ -345,6 +345,28 @@ def test_waves_make_saturation_bind_where_an_even_spread_does_not():
             lambda d: d["layers"][1].update(reload_min=-5),
             "layers[1].reload_min: Input should be greater than or equal to 0 (got -5)",
         ),
+        (
+            lambda d: d["salvo"].update(decoy_share=-0.1),
+            "salvo.decoy_share: Input should be greater than or equal to 0 (got -0.1)",
+        ),
+        (
+            lambda d: d["layers"][1].update(stock=-1),
+            "layers[1].stock: Input should be greater than or equal to 0 (got -1)",
+        ),
+        (
+            lambda d: d["layers"][1].update(rounds_per_load=0),
+            "layers[1].rounds_per_load: Input should be greater than or equal to 1 (got 0)",
+        ),
+        (
+            lambda d: d["layers"][1].update(engagement_time_min=0),
+            "layers[1].engagement_time_min: Input should be greater than 0 (got 0)",
+        ),
+        (
+            lambda d: d["salvo"]["weapons"][0].update(
+                waves=[{"count": 200, "arrival_h": [0, 1]}, {"count": 5, "arrival_h": [1, 2]}]
+            ),
+            "salvo.weapons[0]: waves: wave counts sum to 205; expected the group's count 109",
+        ),
     ],
 )
 def test_bad_realism_fields_name_the_field_and_exit_2(tmp_path, mutate, expected):
