@@ -20,6 +20,12 @@ Models:
   82-88% from April), so a model fitted on past nights must say how far the level may
   move by the time it is used; the drift is learnt from the history, not from the
   evaluation window.
+  This is the first configuration (``config="independent"``). The default, the second
+  (``config="joint"``, registered in docs/salvo.md before it was run), draws the lost
+  share and the kill share of the weapons not lost as one logit-normal pair per run
+  (correlation from the nights before the cut), with the night-to-night spread taken
+  within 91-day blocks so the year's drift is not counted in it as well as in the
+  drift term; the engine gets the pairs through :func:`~barrage.salvo.engine.simulate_given`.
 * ``trailing_90``: the share of launched weapons that got through over the 90 nights
   before the cut; leakers ``Binomial(launched, share)``.
 * ``beta_binomial``: the one-layer model of the posterior predictive check (Betas for
