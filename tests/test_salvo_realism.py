@@ -172,11 +172,12 @@ def test_cut_after_the_last_night_is_refused():
         Cut(pd.Timestamp("2025-04-01"), pd.Timestamp("2025-03-01"))
 
 
-def test_out_of_sample_coverage_is_near_nominal_when_the_model_holds():
+@pytest.mark.parametrize("config", ["joint", "independent"])
+def test_out_of_sample_coverage_is_near_nominal_when_the_model_holds(config):
     from barrage.salvo.outofsample import out_of_sample_check
 
     per_night, table = out_of_sample_check(
-        synthetic_totals(), cuts=("2024-07-01",), runs=400, seed=0
+        synthetic_totals(), cuts=("2024-07-01",), runs=400, seed=0, config=config
     )
     t = table.set_index(["weapon_class", "model"])
     for cls in ("attack_drone", "cruise_missile"):
@@ -801,3 +802,11 @@ def test_simulate_given_uses_the_given_shares():
     assert abs(r.ew_lost_by_class.mean() - 60) < 4 * np.sqrt(200 * 0.21 / runs)
     with pytest.raises(InputError, match="kill_p"):
         simulate_given(night(0.8), ew_p=ew_p, kill_p=kill_p, seed=1)
+
+
+def test_an_unknown_configuration_is_refused():
+    from barrage.errors import InputError
+    from barrage.salvo.outofsample import out_of_sample_check
+
+    with pytest.raises(InputError, match="config: expected one of joint, independent"):
+        out_of_sample_check(synthetic_totals(), cuts=("2024-07-01",), runs=100, config="both")
