@@ -250,3 +250,58 @@ def test_rows_per_pass_do_not_change_the_numbers(combined_2025):
     for key, value in base.items():
         np.testing.assert_array_equal(value, other[key], err_msg=key)
     assert base["leakers_by_asset"].shape == (700, len(cs.assets))
+
+
+def test_stock_goes_to_the_first_arrivals_not_the_first_listed():
+    """Channels never bind, so the run's weapons are not sorted for the slots; when the
+    stock runs out they must still be engaged in arrival order. The Kh-101 burst is
+    listed first but arrives an hour after the Kinzhal burst: a stock of 10 sure kills
+    goes to the 10 Kinzhal, every Kh-101 leaks, in every run."""
+    scn = scenario_from_dict(
+        {
+            "night_h": 2,
+            "slot_min": 60,
+            "salvo": {
+                "weapons": [
+                    {"family": "kh101", "count": 10, "arrival_h": [1.5, 2.0]},
+                    {"family": "kinzhal", "count": 10, "arrival_h": [0.0, 0.5]},
+                ]
+            },
+            "assets": [{"name": "a"}],
+            "layers": [
+                {
+                    "name": "l",
+                    "type": "long_range",
+                    "engages": ["cruise_missile", "ballistic_missile"],
+                    "channels": 1_000_000,
+                    "engagement_time_min": 60,
+                    "stock": 10,
+                    "shots_per_target": 1,
+                    "kill_probability": {"cruise_missile": 1.0, "ballistic_missile": 1.0},
+                }
+            ],
+        }
+    )
+    r = simulate(scn, runs=2000, seed=3)
+    by_class = dict(zip(r.classes, r.leakers_by_class.T, strict=True))
+    assert (by_class["cruise_missile"] == 10).all()
+    assert (by_class["ballistic_missile"] == 0).all()
+
+
+@pytest.mark.parametrize("c", [0, 1, 3, 7])
+def test_crowded_rows_are_those_with_a_slot_over_capacity(c):
+    """The sorted-time test finds exactly the rows where more than ``c`` weapons still
+    flying share a slot (counted directly, slot by slot)."""
+    from barrage.salvo.compile import TIME_TICKS
+    from barrage.salvo.engine import _crowded_rows
+
+    rng = np.random.default_rng(c)
+    runs, wa, n_slots = 400, 64, 24
+    n_flying = rng.integers(0, wa + 1, runs)
+    tick = rng.integers(0, TIME_TICKS - 1, (runs, wa)).astype(np.uint32)
+    tick[np.arange(wa)[None, :] >= n_flying[:, None]] = TIME_TICKS - 1  # unused positions
+    slot = (tick.astype(np.int64) * n_slots) >> 16
+    counts = [np.bincount(s[:n], minlength=n_slots) for s, n in zip(slot, n_flying, strict=True)]
+    expected = np.flatnonzero([cnt.max(initial=0) > c for cnt in counts])
+    assert expected.size and expected.size < runs  # the draw exercises both kinds of row
+    np.testing.assert_array_equal(_crowded_rows(tick, n_flying, c, n_slots), expected)
