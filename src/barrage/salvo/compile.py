@@ -22,8 +22,10 @@ from barrage.salvo.scenario import VISUAL_LAYERS, BetaPrior, Scenario, load_fami
 TIME_TICKS = 65536
 """Quantisation of the night (16 bits)."""
 
-PROB_TICKS = 32768
-"""Quantisation of probabilities (15-bit uniforms, resolution 1/32768)."""
+PROB_BITS = 16
+PROB_TICKS = 1 << PROB_BITS
+"""Quantisation of probabilities: 16-bit uniforms, a probability held to 1/65536 (the
+threshold ``round(p * 65536)``; 65536 is a sure event)."""
 
 GROUP_BITS = 15
 GROUP_MASK = (1 << GROUP_BITS) - 1
@@ -365,8 +367,8 @@ def weapon_groups(cs: CompiledScenario) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def thresholds(p: np.ndarray) -> np.ndarray:
-    """Probabilities as integer thresholds for ``u < threshold`` with 15-bit ``u``."""
-    return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint16)
+    """Probabilities as integer thresholds for ``u < threshold`` with 16-bit ``u``."""
+    return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -376,7 +378,7 @@ class Rule:
     threshold share one comparison over the night; a family drawn per run has its own.
     The first class (most weapons) applies to every position outside the others."""
 
-    values: list  # per class: scalar uint16 or (runs, 1) column for the chunk's runs
+    values: list  # per class: scalar uint32 or (runs, 1) column for the chunk's runs
     families: list[list[int]]  # per class after the first: its families
 
 

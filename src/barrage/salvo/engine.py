@@ -29,8 +29,9 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 Because layers interact only through which weapons are still flying, processing one
 layer over the whole night and then the next is the same as processing slot by slot.
-Kill probabilities are compared against 15-bit uniforms (resolution 1/32768: the top 15
-bits of a 16-bit draw, compared as ``u < 2 t`` so the plane is never shifted). Speed
+Kill probabilities are compared against 16-bit uniforms (a probability is held to
+1/65536), drawn bit-sliced (:mod:`barrage.salvo.blocks`) so that ``u < t`` for 64
+positions at once is 16 word operations, with no per-position compare. Speed
 comes from drawing EW as one binomial per run and weapon group (weapons of a group are
 exchangeable), so random numbers are drawn only for the weapons still flying; from
 keeping every per-weapon flag as bits in 64-bit words (``np.packbits``; counts by
@@ -65,6 +66,8 @@ from barrage.salvo.blocks import (
 from barrage.salvo.compile import (
     GROUP_BITS,
     GROUP_MASK,
+    PROB_BITS,
+    PROB_TICKS,
     TIME_TICKS,
     CompiledScenario,
     Plan,
@@ -77,8 +80,9 @@ from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.result import OUTPUTS, SalvoResult
 from barrage.salvo.scenario import Scenario
 
-SUB_CHUNK_RUNS = 512
-"""Runs simulated together inside a chunk: small enough for the arrays to stay in cache."""
+SUB_CHUNK_RUNS = 1024
+"""Runs simulated together inside a chunk (a whole block: with bit-sliced draws, the word
+operations are many and small, so fewer, larger passes are faster; docs/benchmarks.md)."""
 
 
 def _pack(mask: np.ndarray) -> np.ndarray:
@@ -180,21 +184,53 @@ def _layer_rules(cs: CompiledScenario, d: Draws) -> list[list[Rule]]:
     return out
 
 
-def _below(u: np.ndarray, rule: Rule, rows: slice, words_of: Callable) -> np.ndarray:
-    """Bit words of ``u >> 1 < threshold`` at every position, each family with its own.
+def below(v: np.ndarray, t: int) -> np.ndarray:
+    """Bit words of ``u < t`` at every position, from bit-sliced 16-bit uniforms ``u``
+    (``v[b]``: bit ``b`` of every position, most significant first; ``t`` in [0, 65536]).
 
-    ``u`` holds 16-bit draws whose top 15 bits are the kill uniform; ``u >> 1 < t`` is
-    ``u <= 2 t - 1`` (never when ``t`` is 0), so the plane is never shifted."""
+    The stored bits are read as the complement of ``u``'s (an equally uniform reading).
+    From the least significant bit up, ``u`` is below ``t`` on bits ``b..15`` if it is on
+    bit ``b`` (``u_b = 0 < t_b = 1``) or ties there and is below on bits ``b+1..15``:
+    ``r = v_b | r`` where ``t_b = 1``, ``r = v_b & r`` where ``t_b = 0``; bits under the
+    lowest set bit of ``t`` leave ``r = 0``, so the fold starts there."""
+    if t <= 0:
+        return np.zeros(v.shape[1:], np.uint64)
+    if t >= PROB_TICKS:
+        return np.full(v.shape[1:], np.uint64(0xFFFFFFFFFFFFFFFF))
+    low = (t & -t).bit_length() - 1  # lowest set bit of t, counted from the least significant
+    r = v[PROB_BITS - 1 - low].copy()
+    for b in range(PROB_BITS - 2 - low, -1, -1):
+        if (t >> (PROB_BITS - 1 - b)) & 1:
+            r |= v[b]
+        else:
+            r &= v[b]
+    return r
+
+
+def below_rows(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """:func:`below` with a threshold per row (``t``: ``rows x 1``), for probabilities
+    drawn per run: ``r = (v_b & r) | (v_b | r) & T_b``, ``T_b`` all ones where the row's
+    threshold has bit ``b``."""
+    t = t[:, 0].astype(np.int64)
+    r = np.zeros(v.shape[1:], np.uint64)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for b in range(PROB_BITS - 1, -1, -1):
+        t_b = np.where((t >> (PROB_BITS - 1 - b)) & 1 == 1, ones, np.uint64(0))[:, None]
+        either = v[b] | r
+        either &= t_b
+        r &= v[b]
+        r |= either
+    r[t >= PROB_TICKS] = ones
+    return r
+
+
+def _below(v: np.ndarray, rule: Rule, rows: slice, words_of: Callable) -> np.ndarray:
+    """Bit words of ``u < threshold`` at every position, each family with its own."""
 
     def compare(value) -> np.ndarray:
         if value.ndim:  # (runs, 1) thresholds drawn per run
-            value = value[rows]
-            out = _pack(u <= (2 * value.astype(np.int32) - 1).clip(0).astype(np.uint16))
-            out[value[:, 0] == 0] = 0
-            return out
-        if value == 0:
-            return np.zeros((u.shape[0], u.shape[1] // 64), np.uint64)
-        return _pack(u <= np.uint16(2 * int(value) - 1))
+            return below_rows(v, value[rows])
+        return below(v, int(value))
 
     out = compare(rule.values[0])
     if rule.families:
@@ -241,8 +277,12 @@ def _simulate_rows(
     flying_by_group = plan.group_size - ew_lost_by_group - d.absent
     n_flying = flying_by_group.sum(axis=1)
     wa = -(-max(1, int(n_flying.max())) // 64) * 64
+    sliced = d.bits  # bit-sliced target and kill uniforms
     if wa > w:
         planes = np.concatenate([planes, np.zeros(planes.shape[:2] + (wa - w,), np.uint16)], 2)
+        pad = np.zeros(sliced.shape[:3] + ((wa - w) // 64,), np.uint64)
+        sliced = np.concatenate([sliced, pad], 3)
+    sliced = sliced[..., : wa // 64]
     counts = np.concatenate([flying_by_group, (wa - n_flying)[:, None]], axis=1).ravel()
 
     # 2. arrival times (16-bit ticks; unused positions 65535, after every real tick). A row
@@ -276,10 +316,8 @@ def _simulate_rows(
             family_words[f][ordered] = _pack(family == f)
     is_ordered = np.zeros(runs, dtype=bool)
     is_ordered[ordered] = True
-    t_plane = planes[1][:, :wa]
-    at_least = [alive.copy()] + [  # target >= asset a: thresholds on the 16-bit aim draw
-        _pack(t_plane >= t) if t < TIME_TICKS else np.zeros_like(alive) for t in cs.aim_cumulative
-    ]
+    # target >= asset a: thresholds on the 16-bit aim draw (bit-sliced: not below)
+    at_least = [alive.copy()] + [~below(sliced[0], int(t)) for t in cs.aim_cumulative]
     asset_words = [at_least[a] & ~at_least[a + 1] for a in range(n_a - 1)] + [at_least[-1]]
 
     unions: dict[tuple, np.ndarray] = {}
@@ -372,7 +410,7 @@ def _simulate_rows(
 
         k = layer.shots
         kill_rule, debris_rule, *next_shot = rules[li]
-        u = planes[2 + lp.kill_plane][:, :wa]
+        u = sliced[1 + lp.kill_plane]
         extra = [e & ~_below(u, r, sl, words_of) for r in next_shot]
         total = n_e + sum(_count(x) for x in extra) if extra else n_e * k
         if layer.stock is not None:
