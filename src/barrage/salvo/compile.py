@@ -398,7 +398,7 @@ class Plan:
 
     group_size: np.ndarray  # (G,) int64
     group_family: np.ndarray  # (G,) intp
-    group_lo: np.ndarray  # (G + 1,) uint32 window start in ticks; last (unused): 65535
+    group_lo: np.ndarray  # (G + 1,) uint16 window start in ticks; last (unused): 65535
     group_span: np.ndarray  # (G + 1,) uint32 arrival window in ticks; last: 0
     group_family_key: np.ndarray  # (G + 1,) uint32 family; last: 1 << 15 (key 1 << 31)
     group_class: np.ndarray  # (G, C) int64 one-hot
@@ -468,7 +468,7 @@ def build_plan(cs: CompiledScenario) -> Plan:
     return Plan(
         group_size=size.astype(np.int64),
         group_family=family,
-        group_lo=np.append(cs.window_lo[start], TIME_TICKS - 1).astype(np.uint32),
+        group_lo=np.append(cs.window_lo[start], TIME_TICKS - 1).astype(np.uint16),
         group_span=np.append(cs.window_span[start], 0).astype(np.uint32),
         group_family_key=np.append(family, 1 << GROUP_BITS).astype(np.uint32),
         group_class=np.eye(n_c, dtype=np.int64)[cs.family_class[family]],

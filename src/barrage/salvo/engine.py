@@ -119,12 +119,13 @@ def _crowded_rows(tick: np.ndarray, n_flying: np.ndarray, c: int, n_slots: int) 
 
     On each row's sorted 16-bit times (a row sorts as fast again as the 32-bit keys with
     the family): more than ``c`` share a slot iff ``slot[i + c] == slot[i]`` for some
-    ``i``, looked at only where the times are less than a slot length apart."""
+    ``i``, looked at only where the times are less than a slot length apart. ``tick``:
+    uint16, unused positions 65535."""
     rows = np.flatnonzero(n_flying > c)
     wa = tick.shape[1]
     if not rows.size or c >= wa:
         return rows[:0]
-    t = tick[rows].astype(np.uint16)  # unused positions: 65535, at the end once sorted
+    t = tick[rows] if rows.size < tick.shape[0] else tick.copy()  # unused: 65535, last
     t.sort(axis=1)
     real = np.arange(c, wa) < n_flying[rows, None]  # t[i + c] is a weapon's time
     slot_len = -(-TIME_TICKS // n_slots)
@@ -292,12 +293,13 @@ def _simulate_rows(
     per_position = counts.reshape(runs, -1)
     tick = planes[0][:, :wa] * _repeat(plan.group_span, per_position, wa)
     tick >>= 16
+    tick = tick.astype(np.uint16)
     tick += _repeat(plan.group_lo, per_position, wa)
 
     def sort_keys(rows: np.ndarray) -> np.ndarray:
         """Arrival keys (16-bit time | family; unused positions 1 << 31) of ``rows``,
         in position order; ties by family."""
-        key = tick[rows] << np.uint32(GROUP_BITS)
+        key = tick[rows].astype(np.uint32) << np.uint32(GROUP_BITS)
         key += _repeat(plan.group_family_key, per_position[rows], wa)
         return key
 
