@@ -22,12 +22,15 @@ from barrage.salvo.scenario import VISUAL_LAYERS, BetaPrior, Scenario, load_fami
 TIME_TICKS = 65536
 """Quantisation of the night (16 bits)."""
 
-PROB_TICKS = 32768
-"""Quantisation of probabilities (15-bit uniforms, resolution 1/32768)."""
+PROB_BITS = 16
+PROB_TICKS = 1 << PROB_BITS
+"""Quantisation of probabilities: 16-bit uniforms, a probability held to 1/65536 (the
+threshold ``round(p * 65536)``; 65536 is a sure event)."""
 
 GROUP_BITS = 15
 GROUP_MASK = (1 << GROUP_BITS) - 1
-"""Sort keys are ``arrival time (16 bits) | family (15 bits)``; unused positions ``1 << 31``."""
+"""Sort keys are ``arrival time (16 bits) | family (15 bits)``; unused positions ``1 << 31``
+(time 65535, after every real tick, and family bits ``1 << 15``)."""
 
 DEFAULT_DEBRIS_PROBABILITY = {
     "attack_drone": 0.3,
@@ -364,8 +367,8 @@ def weapon_groups(cs: CompiledScenario) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def thresholds(p: np.ndarray) -> np.ndarray:
-    """Probabilities as integer thresholds for ``u < threshold`` with 15-bit ``u``."""
-    return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint16)
+    """Probabilities as integer thresholds for ``u < threshold`` with 16-bit ``u``."""
+    return np.rint(np.asarray(p) * PROB_TICKS).astype(np.uint32)
 
 
 @dataclass(frozen=True)
@@ -375,7 +378,7 @@ class Rule:
     threshold share one comparison over the night; a family drawn per run has its own.
     The first class (most weapons) applies to every position outside the others."""
 
-    values: list  # per class: scalar uint16 or (runs, 1) column for the chunk's runs
+    values: list  # per class: scalar uint32 or (runs, 1) column for the chunk's runs
     families: list[list[int]]  # per class after the first: its families
 
 
@@ -395,8 +398,9 @@ class Plan:
 
     group_size: np.ndarray  # (G,) int64
     group_family: np.ndarray  # (G,) intp
-    group_key: np.ndarray  # (G + 1,) uint32 ``lo << 15 | family``; last: an unused position
+    group_lo: np.ndarray  # (G + 1,) uint16 window start in ticks; last (unused): 65535
     group_span: np.ndarray  # (G + 1,) uint32 arrival window in ticks; last: 0
+    group_family_key: np.ndarray  # (G + 1,) uint32 family; last: 1 << 15 (key 1 << 31)
     group_class: np.ndarray  # (G, C) int64 one-hot
     weapons_by_class: np.ndarray  # (C,) int64
     layers: list[LayerPlan]
@@ -433,7 +437,6 @@ def make_rule(table: np.ndarray, classes: list[list[int]]) -> Rule:
 def build_plan(cs: CompiledScenario) -> Plan:
     start, size, family = weapon_groups(cs)
     n_c, n_f, n_a = len(cs.classes), len(cs.families), len(cs.assets)
-    group_key = (cs.window_lo[start] << np.uint32(GROUP_BITS)) | family.astype(np.uint32)
     weight = np.bincount(cs.weapon_family, minlength=n_f)
     layers, plane_families = [], []
     for li, layer in enumerate(cs.layers):
@@ -465,8 +468,9 @@ def build_plan(cs: CompiledScenario) -> Plan:
     return Plan(
         group_size=size.astype(np.int64),
         group_family=family,
-        group_key=np.append(group_key, np.uint32(1 << 31)).astype(np.uint32),
+        group_lo=np.append(cs.window_lo[start], TIME_TICKS - 1).astype(np.uint16),
         group_span=np.append(cs.window_span[start], 0).astype(np.uint32),
+        group_family_key=np.append(family, 1 << GROUP_BITS).astype(np.uint32),
         group_class=np.eye(n_c, dtype=np.int64)[cs.family_class[family]],
         weapons_by_class=np.bincount(cs.family_class[cs.weapon_family], minlength=n_c).astype(
             np.int64

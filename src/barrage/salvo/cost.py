@@ -8,7 +8,9 @@ once (bytes; ``W64`` is ``W`` rounded up to whole 64-bit words):
   ``(2 + L) P W64 2`` (uint16) for the ``P`` runs of the pass, twice when the pass
   stacks more than one block;
 - the working arrays of 512 runs: ``512 W64 (PER_POSITION_B + (F + 5A + 2L + 16) / 8)``
-  (sort keys, ranks, and one bit per weapon and family, asset or rule);
+  (sort keys, ranks, and one bit per weapon and family, asset or rule). The engine now
+  simulates 1,024 runs a pass but sorts only the runs where capacity can bind; the
+  512-run figure still bounds the measured peak (tests/test_hardening_cost.py);
 - the per-run outputs of all runs: ``2 R (4A + 4C + 2L + 2) 8`` (int64, joined once),
   or, when each worker reduces its chunk of ``R_c`` runs to counts, ``2 workers R_c``
   runs' outputs and ``3 R 8`` for the per-run defender cost;

@@ -6,8 +6,10 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
    when the group has waves), and a target asset from the attacker's aim. A weapon
    arriving through a named corridor belongs to a group labelled ``family@corridor``;
    with a decoy share drawn per run, a Shahed burst of N is a Shahed group and a decoy
-   group of N each, of which each run keeps ``N - D`` and ``D``. Weapons are put in
-   arrival order (16-bit time, 0.7 s resolution over a 12 h night; ties by family).
+   group of N each, of which each run keeps ``N - D`` and ``D``. Arrival times are 16-bit
+   (0.7 s resolution over a 12 h night; ties by family). A run's weapons are put in
+   arrival order only where the order can matter: if more weapons than the smallest
+   capacity arrive in one slot, or when a layer's stock runs out.
 2. Electronic warfare removes each weapon with probability ``ew_loss`` (per class or
    family) before any layer sees it.
 3. Layers engage in scenario order (outermost first). Layer ``l`` can engage a weapon if
@@ -27,14 +29,18 @@ Model, per run (all runs at once as ``runs x weapons`` arrays):
 
 Because layers interact only through which weapons are still flying, processing one
 layer over the whole night and then the next is the same as processing slot by slot.
-Kill probabilities are compared against 15-bit uniforms (resolution 1/32768: the top 15
-bits of a 16-bit draw, compared as ``u < 2 t`` so the plane is never shifted). Speed
+Kill probabilities are compared against 16-bit uniforms (a probability is held to
+1/65536), drawn bit-sliced (:mod:`barrage.salvo.blocks`) so that ``u < t`` for 64
+positions at once is 16 word operations, with no per-position compare. Speed
 comes from drawing EW as one binomial per run and weapon group (weapons of a group are
 exchangeable), so random numbers are drawn only for the weapons still flying; from
 keeping every per-weapon flag as bits in 64-bit words (``np.packbits``; counts by
 ``np.bitwise_count``); from comparing each kill or debris threshold once over the night
-per value (families with the same value share it); and from computing slot ranks and
-stock cuts only for the runs where channels or stock can bind (see docs/benchmarks.md).
+per value (families with the same value share it); and from sorting and computing slot
+ranks and stock cuts only for the runs where channels or stock can bind (see
+docs/benchmarks.md). Elsewhere a run's weapons keep their group order: its per-position
+draws (target, kill) are independent of the arrival times, so which weapon reads which
+position's draws does not change any distribution.
 
 Randomness: every draw is made in :mod:`barrage.salvo.blocks` (fixed blocks of runs, each
 from its own seed), so a run's numbers do not depend on how blocks are grouped.
@@ -53,12 +59,15 @@ from barrage.salvo.blocks import (
     block_generator,
     block_generators,
     draw_block,
+    draw_block_given,
     n_blocks,
     stack,
 )
 from barrage.salvo.compile import (
     GROUP_BITS,
     GROUP_MASK,
+    PROB_BITS,
+    PROB_TICKS,
     TIME_TICKS,
     CompiledScenario,
     Plan,
@@ -71,8 +80,9 @@ from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.result import OUTPUTS, SalvoResult
 from barrage.salvo.scenario import Scenario
 
-SUB_CHUNK_RUNS = 512
-"""Runs simulated together inside a chunk: small enough for the arrays to stay in cache."""
+SUB_CHUNK_RUNS = 1024
+"""Runs simulated together inside a chunk (a whole block: with bit-sliced draws, the word
+operations are many and small, so fewer, larger passes are faster; docs/benchmarks.md)."""
 
 
 def _pack(mask: np.ndarray) -> np.ndarray:
@@ -97,6 +107,72 @@ def _count(words: np.ndarray) -> np.ndarray:
     return (per_word @ np.ones(words.shape[-1], np.float32)).astype(np.int64)
 
 
+def _repeat(table: np.ndarray, per_position: np.ndarray, wa: int) -> np.ndarray:
+    """``runs x wa``: each group's entry of ``table`` (G + 1 entries, the last for unused
+    positions) repeated over the row's positions of that group."""
+    runs = per_position.shape[0]
+    return np.repeat(np.tile(table, runs), per_position.ravel()).reshape(runs, wa)
+
+
+def _crowded_rows(tick: np.ndarray, n_flying: np.ndarray, c: int, n_slots: int) -> np.ndarray:
+    """Rows where more than ``c`` weapons still flying arrive in one slot.
+
+    On each row's sorted 16-bit times (a row sorts as fast again as the 32-bit keys with
+    the family): more than ``c`` share a slot iff ``slot[i + c] == slot[i]`` for some
+    ``i``, looked at only where the times are less than a slot length apart. ``tick``:
+    uint16, unused positions 65535."""
+    rows = np.flatnonzero(n_flying > c)
+    wa = tick.shape[1]
+    if not rows.size or c >= wa:
+        return rows[:0]
+    t = tick[rows] if rows.size < tick.shape[0] else tick.copy()  # unused: 65535, last
+    t.sort(axis=1)
+    real = np.arange(c, wa) < n_flying[rows, None]  # t[i + c] is a weapon's time
+    slot_len = -(-TIME_TICKS // n_slots)
+    near = (t[:, c:] - t[:, : wa - c]) <= np.uint16(min(slot_len - 1, TIME_TICKS - 1))
+    near &= real
+    some = np.flatnonzero(near.any(axis=1))
+    slot = (t[some].astype(np.uint32) * np.uint32(n_slots)) >> 16
+    hit = slot[:, c:] == slot[:, : wa - c]
+    hit &= real[some]
+    return rows[some[hit.any(axis=1)]]
+
+
+def _group_family_words(plan: Plan, per_position: np.ndarray, n_f: int, wa: int) -> list:
+    """Per family, bit words of its positions in group order (a group's weapons still
+    flying take consecutive positions), without a compare per position."""
+    end = np.cumsum(per_position[:, :-1], axis=1)
+    start = end - per_position[:, :-1]
+    base = 64 * np.arange(wa // 64)
+    words = [np.zeros((per_position.shape[0], wa // 64), np.uint64) for _ in range(n_f)]
+    for g, f in enumerate(plan.group_family):
+        hi = _LOW_BITS[np.clip(end[:, g, None] - base, 0, 64)]
+        hi &= ~_LOW_BITS[np.clip(start[:, g, None] - base, 0, 64)]
+        words[f] |= hi
+    return words
+
+
+def _within_stock(
+    shots: np.ndarray, stock: int, sort_keys: Callable, over: np.ndarray, is_ordered: np.ndarray
+) -> np.ndarray:
+    """``shots`` (rows ``over``, by position) fired in arrival order until ``stock`` is
+    spent: which positions are engaged. Rows in group order are put in arrival order
+    here (ties by family, then by position, so the order does not depend on the CPU)."""
+    within = np.cumsum(shots, axis=1, dtype=np.int32) <= stock
+    b = np.flatnonzero(~is_ordered[over])
+    if b.size:
+        wa = shots.shape[1]
+        key = sort_keys(over[b]).astype(np.uint64) << np.uint64(32)
+        key |= np.arange(wa, dtype=np.uint64)
+        key.sort(axis=1)
+        order = (key & np.uint64(0xFFFFFFFF)).astype(np.intp)
+        cum = np.cumsum(np.take_along_axis(shots[b], order, axis=1), axis=1, dtype=np.int32)
+        engaged = np.empty(cum.shape, dtype=bool)
+        np.put_along_axis(engaged, order, cum <= stock, axis=1)
+        within[b] = engaged
+    return within
+
+
 def _layer_rules(cs: CompiledScenario, d: Draws) -> list[list[Rule]]:
     """Per layer: kill, debris and next-shot rules for the chunk's runs."""
     out = []
@@ -109,21 +185,53 @@ def _layer_rules(cs: CompiledScenario, d: Draws) -> list[list[Rule]]:
     return out
 
 
-def _below(u: np.ndarray, rule: Rule, rows: slice, words_of: Callable) -> np.ndarray:
-    """Bit words of ``u >> 1 < threshold`` at every position, each family with its own.
+def below(v: np.ndarray, t: int) -> np.ndarray:
+    """Bit words of ``u < t`` at every position, from bit-sliced 16-bit uniforms ``u``
+    (``v[b]``: bit ``b`` of every position, most significant first; ``t`` in [0, 65536]).
 
-    ``u`` holds 16-bit draws whose top 15 bits are the kill uniform; ``u >> 1 < t`` is
-    ``u <= 2 t - 1`` (never when ``t`` is 0), so the plane is never shifted."""
+    The stored bits are read as the complement of ``u``'s (an equally uniform reading).
+    From the least significant bit up, ``u`` is below ``t`` on bits ``b..15`` if it is on
+    bit ``b`` (``u_b = 0 < t_b = 1``) or ties there and is below on bits ``b+1..15``:
+    ``r = v_b | r`` where ``t_b = 1``, ``r = v_b & r`` where ``t_b = 0``; bits under the
+    lowest set bit of ``t`` leave ``r = 0``, so the fold starts there."""
+    if t <= 0:
+        return np.zeros(v.shape[1:], np.uint64)
+    if t >= PROB_TICKS:
+        return np.full(v.shape[1:], np.uint64(0xFFFFFFFFFFFFFFFF))
+    low = (t & -t).bit_length() - 1  # lowest set bit of t, counted from the least significant
+    r = v[PROB_BITS - 1 - low].copy()
+    for b in range(PROB_BITS - 2 - low, -1, -1):
+        if (t >> (PROB_BITS - 1 - b)) & 1:
+            r |= v[b]
+        else:
+            r &= v[b]
+    return r
+
+
+def below_rows(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """:func:`below` with a threshold per row (``t``: ``rows x 1``), for probabilities
+    drawn per run: ``r = (v_b & r) | (v_b | r) & T_b``, ``T_b`` all ones where the row's
+    threshold has bit ``b``."""
+    t = t[:, 0].astype(np.int64)
+    r = np.zeros(v.shape[1:], np.uint64)
+    ones = np.uint64(0xFFFFFFFFFFFFFFFF)
+    for b in range(PROB_BITS - 1, -1, -1):
+        t_b = np.where((t >> (PROB_BITS - 1 - b)) & 1 == 1, ones, np.uint64(0))[:, None]
+        either = v[b] | r
+        either &= t_b
+        r &= v[b]
+        r |= either
+    r[t >= PROB_TICKS] = ones
+    return r
+
+
+def _below(v: np.ndarray, rule: Rule, rows: slice, words_of: Callable) -> np.ndarray:
+    """Bit words of ``u < threshold`` at every position, each family with its own."""
 
     def compare(value) -> np.ndarray:
         if value.ndim:  # (runs, 1) thresholds drawn per run
-            value = value[rows]
-            out = _pack(u <= (2 * value.astype(np.int32) - 1).clip(0).astype(np.uint16))
-            out[value[:, 0] == 0] = 0
-            return out
-        if value == 0:
-            return np.zeros((u.shape[0], u.shape[1] // 64), np.uint64)
-        return _pack(u <= np.uint16(2 * int(value) - 1))
+            return below_rows(v, value[rows])
+        return below(v, int(value))
 
     out = compare(rule.values[0])
     if rule.families:
@@ -170,29 +278,48 @@ def _simulate_rows(
     flying_by_group = plan.group_size - ew_lost_by_group - d.absent
     n_flying = flying_by_group.sum(axis=1)
     wa = -(-max(1, int(n_flying.max())) // 64) * 64
+    sliced = d.bits  # bit-sliced target and kill uniforms
     if wa > w:
         planes = np.concatenate([planes, np.zeros(planes.shape[:2] + (wa - w,), np.uint16)], 2)
+        pad = np.zeros(sliced.shape[:3] + ((wa - w) // 64,), np.uint64)
+        sliced = np.concatenate([sliced, pad], 3)
+    sliced = sliced[..., : wa // 64]
     counts = np.concatenate([flying_by_group, (wa - n_flying)[:, None]], axis=1).ravel()
 
-    # 2. arrival order: sort keys (16-bit time | family; unused positions 1 << 31) row by
-    # row; weapons in arrival order first (ties by family)
-    key = planes[0][:, :wa] * np.repeat(np.tile(plan.group_span, runs), counts).reshape(runs, wa)
-    key >>= 16
-    key <<= GROUP_BITS
-    key += np.repeat(np.tile(plan.group_key, runs), counts).reshape(runs, wa)
+    # 2. arrival times (16-bit ticks; unused positions 65535, after every real tick). A row
+    # is put in arrival order only if capacity can bind in it (``crowded``); elsewhere the
+    # positions stay in group order, where no count depends on the order (step 3 sorts a
+    # row whose stock runs out when it needs to)
+    per_position = counts.reshape(runs, -1)
+    tick = planes[0][:, :wa] * _repeat(plan.group_span, per_position, wa)
+    tick >>= 16
+    tick = tick.astype(np.uint16)
+    tick += _repeat(plan.group_lo, per_position, wa)
+
+    def sort_keys(rows: np.ndarray) -> np.ndarray:
+        """Arrival keys (16-bit time | family; unused positions 1 << 31) of ``rows``,
+        in position order; ties by family."""
+        key = tick[rows].astype(np.uint32) << np.uint32(GROUP_BITS)
+        key += _repeat(plan.group_family_key, per_position[rows], wa)
+        return key
+
+    ordered = _crowded_rows(tick, n_flying, plan.min_capacity, n_slots)  # arrival order
+    key = sort_keys(ordered)
     key.sort(axis=1)
 
     # every per-position flag below is a bit in ``runs x wa/64`` words; the weapons still
     # flying are the first ``n_flying`` positions of each row
     bits = np.clip(n_flying[:, None] - 64 * np.arange(wa // 64), 0, 64)
     alive = _LOW_BITS[bits]
-    # the family is the key's low bits (unused positions: 0, as they are never alive)
-    family = key.astype(np.uint8) if n_f < 256 else (key & np.uint32(GROUP_MASK)).astype(np.uint16)
-    family_words = [_pack(family == f) for f in range(n_f)]
-    t_plane = planes[1][:, :wa]
-    at_least = [alive.copy()] + [  # target >= asset a: thresholds on the 16-bit aim draw
-        _pack(t_plane >= t) if t < TIME_TICKS else np.zeros_like(alive) for t in cs.aim_cumulative
-    ]
+    family_words = _group_family_words(plan, per_position, n_f, wa)
+    if ordered.size:  # the family is the key's low bits (unused positions: never alive)
+        family = (key & np.uint32(GROUP_MASK)).astype(np.uint16)
+        for f in range(n_f):
+            family_words[f][ordered] = _pack(family == f)
+    is_ordered = np.zeros(runs, dtype=bool)
+    is_ordered[ordered] = True
+    # target >= asset a: thresholds on the 16-bit aim draw (bit-sliced: not below)
+    at_least = [alive.copy()] + [~below(sliced[0], int(t)) for t in cs.aim_cumulative]
     asset_words = [at_least[a] & ~at_least[a + 1] for a in range(n_a - 1)] + [at_least[-1]]
 
     unions: dict[tuple, np.ndarray] = {}
@@ -217,26 +344,18 @@ def _simulate_rows(
     decoy = any_of(family_words, cs.is_decoy)
 
     crowded_rows: dict[int, tuple] = {}  # capacity -> rows with a slot above it, their slots
-    slot_key = np.uint32(-(-TIME_TICKS // n_slots) << GROUP_BITS)
+    ordered_slot = ((key >> GROUP_BITS) * np.uint32(n_slots)) >> 16
 
     def crowded(c: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows where more than ``c`` weapons still flying share a slot (sorted rows: iff
-        ``slot[i + c] == slot[i]``), and their arrival slot by position, found among the
-        rows where ``c + 1`` weapons arrive within one slot length (a key difference: no
-        slot numbers for the other rows). The rows for ``c`` are among those for the
-        smallest capacity. Unused positions (at the end of each row) get slots >= n_slots."""
+        ``slot[i + c] == slot[i]``), and their arrival slot by position: among the rows
+        in arrival order, which are those for the smallest capacity. Unused positions (at
+        the end of each row) get slots >= n_slots."""
         if c not in crowded_rows:
-            c_min = plan.min_capacity
+            rows, slot = ordered, ordered_slot
             if c >= wa:
                 rows, slot = np.arange(0), np.zeros((0, wa), np.uint32)
-            elif c != c_min and c_min < wa:
-                rows, slot = crowded(c_min)
-            else:
-                near = (key[:, c:] - key[:, : wa - c]) < slot_key
-                near &= key[:, c:] < np.uint32(1 << 31)  # not unused positions
-                rows = np.flatnonzero(near.any(axis=1))
-                slot = ((key[rows] >> GROUP_BITS) * np.uint32(n_slots)) >> 16
-            if rows.size:
+            elif c != plan.min_capacity and rows.size:
                 hit = slot[:, c:] == slot[:, : wa - c]
                 hit &= slot[:, c:] < n_slots
                 keep = hit.any(axis=1)
@@ -293,7 +412,7 @@ def _simulate_rows(
 
         k = layer.shots
         kill_rule, debris_rule, *next_shot = rules[li]
-        u = planes[2 + lp.kill_plane][:, :wa]
+        u = sliced[1 + lp.kill_plane]
         extra = [e & ~_below(u, r, sl, words_of) for r in next_shot]
         total = n_e + sum(_count(x) for x in extra) if extra else n_e * k
         if layer.stock is not None:
@@ -306,7 +425,7 @@ def _simulate_rows(
                         shots += _unpack(x[over])
                 else:
                     shots *= k
-                within = np.cumsum(shots, axis=1, dtype=np.int32) <= layer.stock
+                within = _within_stock(shots, layer.stock, sort_keys, over, is_ordered)
                 es &= within
                 e[over] = _pack(es)
                 shots *= within
@@ -406,6 +525,28 @@ def simulate(
         done += sum(size for _, size in group)
         if progress is not None:
             progress(done)
+    return assemble_result(cs, runs=runs, seed=seed, parts=parts)
+
+
+def simulate_given(
+    cs: CompiledScenario, *, ew_p: np.ndarray, kill_p: list[np.ndarray], seed: int
+) -> SalvoResult:
+    """Simulate one run per row of the given per-run probabilities (``ew_p``: runs x F;
+    ``kill_p``: per layer, runs x F); everything else is drawn as :func:`simulate` draws
+    it, block by block from ``seed``.
+
+    The layers' kill tables must be drawn (Beta) in ``cs``, not fixed, so the engine reads
+    ``kill_p`` rather than rules compiled from fixed values."""
+    runs = ew_p.shape[0]
+    if runs < 1:
+        raise InputError(f"ew_p: expected at least one run, got {runs}")
+    if any(not lp.drawn[lp.families].all() for lp in cs.plan.layers):
+        raise InputError("kill_p: every engaged family's kill probability must be drawn")
+    parts = []
+    for b, (g, size) in enumerate(block_generators(seed, runs)):
+        rows = slice(b * BLOCK_RUNS, b * BLOCK_RUNS + size)
+        draws = draw_block_given(cs, g, ew_p[rows], [p[rows] for p in kill_p])
+        parts.append(simulate_chunk(cs, draws))
     return assemble_result(cs, runs=runs, seed=seed, parts=parts)
 
 

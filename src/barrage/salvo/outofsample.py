@@ -20,6 +20,12 @@ Models:
   82-88% from April), so a model fitted on past nights must say how far the level may
   move by the time it is used; the drift is learnt from the history, not from the
   evaluation window.
+  This is the first configuration (``config="independent"``). The default, the second
+  (``config="joint"``, registered in docs/salvo.md before it was run), draws the lost
+  share and the kill share of the weapons not lost as one logit-normal pair per run
+  (correlation from the nights before the cut), with the night-to-night spread taken
+  within 91-day blocks so the year's drift is not counted in it as well as in the
+  drift term; the engine gets the pairs through :func:`~barrage.salvo.engine.simulate_given`.
 * ``trailing_90``: the share of launched weapons that got through over the 90 nights
   before the cut; leakers ``Binomial(launched, share)``.
 * ``beta_binomial``: the one-layer model of the posterior predictive check (Betas for
@@ -36,7 +42,8 @@ import pandas as pd
 
 from barrage.errors import InputError
 from barrage.salvo.calibration import by_night_class, fit_beta_binomial
-from barrage.salvo.engine import simulate
+from barrage.salvo.compile import compile_scenario
+from barrage.salvo.engine import simulate, simulate_given
 from barrage.salvo.scenario import scenario_from_dict
 from barrage.salvo.validation import CLASS_FAMILY, night_scenario
 
@@ -48,6 +55,8 @@ TRAIN_DAYS = 365
 LEVEL_DAYS = 91
 TRAILING_NIGHTS = 90
 MODELS = ("layered", "trailing_90", "beta_binomial")
+CONFIGS = ("joint", "independent")
+"""The layered model's configurations: the second (registered) and the first."""
 
 
 @dataclass(frozen=True)
@@ -268,18 +277,38 @@ def _parse_cut(cut: str, last_night: pd.Timestamp) -> Cut:
     return Cut(when, last_night)
 
 
+def _layered_night(fitted, config: str, counts, horizon: int, runs: int, child) -> tuple:
+    """Leakers by class of the ``layered`` model on one night, in either configuration."""
+    if config == "joint":
+        pair_seed = child.spawn(1)[0]
+        return joint_night(
+            counts, fitted, horizon, runs=runs, seeds=(pair_seed, int(child.generate_state(1)[0]))
+        )
+    scn = {"layered": layered_scenario(counts, fitted, horizon)}
+    return _simulate_night(scn, "layered night", [child], runs)["layered"]
+
+
 def score_cut(
-    night_totals: pd.DataFrame, cut: str, *, runs: int = 1000, seed: int = 0
+    night_totals: pd.DataFrame,
+    cut: str,
+    *,
+    runs: int = 1000,
+    seed: int = 0,
+    config: str = "joint",
 ) -> pd.DataFrame:
     """Per (night, class, model): observed leakers, coverage hits and CRPS, for one cut.
 
-    Seeds: ``SeedSequence(seed)`` spawns two children per scored night (layered, then
-    beta-binomial), in night order."""
+    ``config``: the layered model's configuration, ``"joint"`` (the second, registered
+    in docs/salvo.md) or ``"independent"`` (the first). Seeds: ``SeedSequence(seed)``
+    spawns two children per scored night (layered, then beta-binomial), in night order."""
+    if config not in CONFIGS:
+        raise InputError(f"config: expected one of {', '.join(CONFIGS)}, got {config!r}")
     history = class_nights(night_totals)
     if history.empty:
         raise InputError("night totals: no attack drone or missile nights to check")
     split = _parse_cut(cut, history["night"].max())
-    layered = fit_layered(history, split.cut)
+    fit = fit_joint if config == "joint" else fit_layered
+    layered = fit(history, split.cut)
     priors = _baseline_priors(history, split.cut)
     share = trailing_share(history, split.cut)
     nights = list(history[history["night"] >= split.cut].groupby("night", sort=True))
@@ -287,11 +316,9 @@ def score_cut(
     rows = []
     for i, (night, counts) in enumerate(nights):
         horizon = int((night - split.cut).days // LEVEL_DAYS) + 1
-        scenarios = {
-            "layered": layered_scenario(counts, layered, horizon),
-            "beta_binomial": night_scenario(counts, priors),
-        }
-        sims = _simulate_night(scenarios, f"night {night:%Y-%m-%d}", seeds[2 * i : 2 * i + 2], runs)
+        bb = {"beta_binomial": night_scenario(counts, priors)}
+        sims = _simulate_night(bb, f"night {night:%Y-%m-%d}", seeds[2 * i + 1 : 2 * i + 2], runs)
+        sims["layered"] = _layered_night(layered, config, counts, horizon, runs, seeds[2 * i])
         for r in counts.itertuples():
             y, n, cls = float(r.leakers), int(r.launched), r.weapon_class
             scores = {"trailing_90": _score_binomial(n, share[cls], y)}
@@ -318,11 +345,14 @@ def out_of_sample_check(
     cuts: tuple[str, ...] = CUT_DATES,
     runs: int = 1000,
     seed: int = 0,
+    config: str = "joint",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-night scores and the table: coverage and mean CRPS by cut, class and model."""
     if runs < 100:
         raise InputError(f"runs: expected at least 100 runs per night, got {runs}")
-    per_night = pd.concat([score_cut(night_totals, c, runs=runs, seed=seed) for c in cuts])
+    per_night = pd.concat(
+        [score_cut(night_totals, c, runs=runs, seed=seed, config=config) for c in cuts]
+    )
     table = (
         per_night.groupby(["cut", "weapon_class", "model"], sort=False)
         .agg(
@@ -336,3 +366,142 @@ def out_of_sample_check(
         .reset_index()
     )
     return per_night.reset_index(drop=True), table
+
+
+# --- the second configuration (registered in docs/salvo.md before it was run) ---
+
+MIN_BLOCK_NIGHTS = 10
+RHO_LIMIT = 0.95
+SPREAD_FLOOR = 0.01
+"""Smallest night-to-night variance of a share's logit (logit squared)."""
+PLACEHOLDER_BETA = {"alpha": 1.0, "beta": 1.0}
+"""A drawn (not fixed) probability in the night scenario, so the engine reads the
+per-run shares it is given (:func:`barrage.salvo.engine.simulate_given`)."""
+
+
+@dataclass(frozen=True)
+class JointShares:
+    """One class's (lost share, kill share of those not lost) on the logit scale:
+    level, night-to-night spread, level uncertainty and drift per 91-day block (2 x 2
+    covariances), and which shares are fixed at 0 (never seen before the cut)."""
+
+    level: np.ndarray
+    spread: np.ndarray
+    level_cov: np.ndarray
+    drift: np.ndarray
+    fixed: np.ndarray
+
+    def draw(self, rng: np.random.Generator, runs: int, horizon: int) -> np.ndarray:
+        """(runs, 2) shares for a night ``horizon`` blocks after the cut."""
+        cov = self.spread + self.level_cov + horizon * self.drift
+        z = rng.multivariate_normal(self.level, cov, size=runs, method="eigh")
+        p = 1 / (1 + np.exp(-z))
+        p[:, self.fixed] = 0.0
+        return p
+
+
+def _night_logits(h: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per night: empirical logits of the lost and kill shares (0.5 added to each count)
+    and their binomial sampling variances, both (nights, 2)."""
+    k = h[["lost_to_ew", "destroyed"]].to_numpy(float) + 0.5
+    n = h[["launched", "engaged"]].to_numpy(float) + 1.0
+    return np.log(k / (n - k)), 1 / k + 1 / (n - k)
+
+
+def _pooled_logit(h: pd.DataFrame) -> np.ndarray:
+    """Logits of the pooled lost and kill shares (0.5 added to each sum): unbiased on
+    nights of a few weapons, where the mean of per-night logits is pulled toward 0."""
+    k = h[["lost_to_ew", "destroyed"]].to_numpy(float).sum(axis=0) + 0.5
+    n = h[["launched", "engaged"]].to_numpy(float).sum(axis=0) + 1.0
+    return np.log(k / (n - k))
+
+
+def _blocks(h: pd.DataFrame, cut: pd.Timestamp) -> list[pd.DataFrame]:
+    """91-day blocks ending at the cut with at least 10 nights, oldest first."""
+    b = ((cut - h["night"]).dt.days - 1) // LEVEL_DAYS
+    return [g for _, g in sorted(h.groupby(b), reverse=True) if len(g) >= MIN_BLOCK_NIGHTS]
+
+
+def _within(blocks: list[pd.DataFrame]) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled within-block covariance of the night logits and mean sampling variance."""
+    z = [_night_logits(b)[0] for b in blocks]
+    dev = np.concatenate([x - x.mean(axis=0) for x in z])
+    cov = dev.T @ dev / max(len(dev) - len(z), 1)
+    return cov, np.concatenate([_night_logits(b)[1] for b in blocks]).mean(axis=0)
+
+
+def _correlated(var: np.ndarray, rho: float) -> np.ndarray:
+    off = rho * np.sqrt(var[0] * var[1])
+    return np.array([[var[0], off], [off, var[1]]])
+
+
+def joint_drift_var(blocks: list[pd.DataFrame]) -> np.ndarray:
+    """Per share: variance of the block-to-block change of the mean logit, net of each
+    block mean's own noise (its within-block variance over its nights). Fewer than three
+    blocks: 0, no evidence of drift."""
+    if len(blocks) < 3:
+        return np.zeros(2)
+    z = [_night_logits(b)[0] for b in blocks]
+    means = np.array([x.mean(axis=0) for x in z])
+    noise = np.array([x.var(axis=0, ddof=1) / len(x) for x in z])
+    raw = np.var(np.diff(means, axis=0), axis=0, ddof=1)
+    return np.maximum(raw - (noise[1:] + noise[:-1]).mean(axis=0), 0.0)
+
+
+def fit_joint(history: pd.DataFrame, cut: pd.Timestamp) -> dict[str, JointShares]:
+    """Per class: the joint shares model from the nights before ``cut`` with engagements."""
+    before = history[(history["night"] < cut) & (history["engaged"] > 0)]
+    out = {}
+    for cls in CLASSES:
+        h = before[before["weapon_class"] == cls]
+        train = _blocks(h[h["night"] >= cut - pd.Timedelta(days=TRAIN_DAYS)], cut)
+        if not train:
+            raise InputError(
+                f"night totals: no {cls} nights before the cut {cut:%Y-%m-%d} in a 91-day"
+                f" block of at least {MIN_BLOCK_NIGHTS} nights"
+            )
+        within, sampling = _within(train)
+        spread_var = np.maximum(np.diag(within) - sampling, SPREAD_FLOOR)
+        rho = 0.0  # not identified where a share shows no spread beyond sampling noise
+        if (np.diag(within) - sampling > SPREAD_FLOOR).all():
+            rho = float(np.clip(within[0, 1] / np.sqrt(spread_var.prod()), -RHO_LIMIT, RHO_LIMIT))
+        year = pd.concat(train)
+        level = year[year["night"] >= cut - pd.Timedelta(days=LEVEL_DAYS)]
+        level = level if len(level) >= 5 else year
+        out[cls] = JointShares(
+            level=_pooled_logit(level),
+            spread=_correlated(spread_var, rho),
+            level_cov=within / len(level),
+            drift=_correlated(joint_drift_var(_blocks(h, cut)), rho),
+            fixed=np.array([year["lost_to_ew"].sum() == 0, year["destroyed"].sum() == 0]),
+        )
+    return out
+
+
+def joint_night(
+    counts: pd.DataFrame, shares: dict[str, JointShares], horizon: int, *, runs: int, seeds
+) -> tuple[np.ndarray, list[str]]:
+    """Leakers by class (runs x classes) of one night: each run draws its (lost, kill)
+    pair per class from the joint model, and the engine draws the rest."""
+    placeholder = {"fixed": PLACEHOLDER_BETA}
+    cs = compile_scenario(
+        scenario_from_dict(layered_scenario(counts, _all(placeholder), horizon), source="joint")
+    )
+    pair_seed, engine_seed = seeds
+    rng = np.random.default_rng(pair_seed)
+    n_f = len(cs.families)
+    ew_p = np.zeros((runs, n_f))
+    kill_p = [np.zeros((runs, n_f)) for _ in cs.layers]
+    for cls in sorted({cs.classes[c] for c in cs.family_class}):
+        p = shares[cls].draw(rng, runs, horizon)
+        fams = np.flatnonzero(np.array(cs.classes)[cs.family_class] == cls)
+        ew_p[:, fams] = p[:, :1]
+        li = [layer.name for layer in cs.layers].index(f"{cls}_defence")
+        kill_p[li][:, fams] = p[:, 1:]
+    r = simulate_given(cs, ew_p=ew_p, kill_p=kill_p, seed=engine_seed)
+    return r.leakers_by_class, r.classes
+
+
+def _all(spec: dict) -> dict[str, dict]:
+    """The same parameters for every class and share (the night scenario's shape only)."""
+    return {cls: {"pk": spec, "lost": spec} for cls in CLASSES}
