@@ -80,6 +80,14 @@ def check_workers(workers: int | None) -> int | None:
     return workers
 
 
+def check_run(scheduler: Any, workers: int | None) -> Any:
+    """Validate where a job runs (:func:`check_scheduler`, :func:`check_workers`) before
+    any of its inputs are read, so a bad flag fails first; returns ``scheduler``."""
+    check_scheduler(scheduler)
+    check_workers(workers)
+    return scheduler
+
+
 def plan_chunks(total: int, chunk_size: int) -> list[range]:
     """Cut ``0 .. total-1`` into consecutive ranges of ``chunk_size`` (the last shorter)."""
     if not isinstance(total, int | np.integer) or total < 0:
