@@ -168,3 +168,18 @@ def test_the_checker_counts_a_commands_library_calls(tmp_path):
     assert graph.many_calls(calls) == [
         "barrage.cli.x.go: 2 library calls (barrage.record.a, barrage.record.b)"
     ]
+
+
+def test_no_function_over_the_limit_outside_the_numeric_kernels():
+    """Functions over MAX_FUNCTION_LINES are split where the split has a name; only the
+    numeric kernels in KERNELS (each saying why in its docstring) stay whole."""
+    long = [f"{name} ({n} lines)" for n, name in graph.long_functions(SRC)]
+    assert [s for s in long if s.split(" ")[0] not in graph.KERNELS] == []
+
+
+def test_the_checker_finds_a_long_function(tmp_path):
+    root = tmp_path / "barrage"
+    root.mkdir()
+    body = "\n".join(f"    x{i} = {i}" for i in range(graph.MAX_FUNCTION_LINES))
+    (root / "m.py").write_text(f"def short():\n    pass\n\n\ndef long():\n{body}\n")
+    assert graph.long_functions(root) == [(graph.MAX_FUNCTION_LINES + 1, "m.py:long")]

@@ -207,6 +207,56 @@ class _Phases:
         return hook
 
 
+def _draw(client, light: StrikeModel, cs, seed: int, runs: int, cache, chunk_runs, phases):
+    """Phase 1: the salvo and hit draws of every block, in block order (each chunk a
+    range of whole blocks; the solved table travels as a frozen set of keys)."""
+    total_blocks = n_blocks(runs)
+    if chunk_runs is None:
+        size = auto_chunk_size(
+            total_blocks, n_workers_of(client), max_size=MAX_CHUNK_RUNS // BLOCK_RUNS
+        )
+    else:
+        size = max(1, chunk_runs // BLOCK_RUNS)
+    block_ranges = plan_chunks(total_blocks, size)
+    return map_on(
+        client,
+        _draw_task,
+        [(r.start, r.stop) for r in block_ranges],
+        context=(light, cs, seed, runs, cache.n_assets, frozenset(cache.entries())),
+        weights=[min(r.stop * BLOCK_RUNS, runs) - r.start * BLOCK_RUNS for r in block_ranges],
+        on_progress=phases.step(),
+    )
+
+
+def _restore(client, model: StrikeModel, light, settings, damaged, work_z, chunk_runs, phases):
+    """Phases 2 and 3: each run's repair plan (solving the damaged sets it meets), then
+    the outcomes of the plans, over chunks of runs."""
+    cache, workers = model.cache, n_workers_of(client)
+    runs = len(damaged)
+    row_size = chunk_runs or auto_chunk_size(runs, workers, max_size=MAX_CHUNK_RUNS)
+    row_ranges = plan_chunks(runs, max(1, row_size))
+    table = dict(cache.entries())
+    planned = map_on(
+        client,
+        _plan_task,
+        [(damaged[r.start : r.stop], work_z[r.start : r.stop]) for r in row_ranges],
+        context=(light, settings, table),
+        weights=[len(r) for r in row_ranges],
+        on_progress=phases.step(),
+    )
+    last = np.concatenate([p[0] for p in planned])
+    _solve_missing(client, model, set().union(*(p[1] for p in planned)), workers, phases)
+    parts = map_on(
+        client,
+        _outcomes_task,
+        [(damaged[r.start : r.stop], last[r.start : r.stop]) for r in row_ranges],
+        context=(light, settings, dict(cache.entries())),
+        weights=[len(r) for r in row_ranges],
+        on_progress=phases.step(),
+    )
+    return _concat_restoration(parts)
+
+
 def run_strike_on(
     client: Any,
     model: StrikeModel,
@@ -239,49 +289,13 @@ def run_strike_on(
     # the salvo part's cost, before compiling (as simulate_salvo and the API check it)
     salvo_cost(salvo, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
     cs = compile_scenario(salvo)
-    workers = n_workers_of(client)
-    total_blocks = n_blocks(runs)
-    if chunk_runs is None:
-        size = auto_chunk_size(total_blocks, workers, max_size=MAX_CHUNK_RUNS // BLOCK_RUNS)
-    else:
-        size = max(1, chunk_runs // BLOCK_RUNS)
-    block_ranges = plan_chunks(total_blocks, size)
     phases = _Phases(on_progress, runs)
-
-    drawn = map_on(
-        client,
-        _draw_task,
-        [(r.start, r.stop) for r in block_ranges],
-        context=(light, cs, seed, runs, cache.n_assets, frozenset(cache.entries())),
-        weights=[min(r.stop * BLOCK_RUNS, runs) - r.start * BLOCK_RUNS for r in block_ranges],
-        on_progress=phases.step(),
-    )
+    drawn = _draw(client, light, cs, seed, runs, cache, chunk_runs, phases)
     damaged = np.concatenate([d["damaged"] for d in drawn])
     work_z = np.concatenate([d["work_z"] for d in drawn])
-    _solve_missing(client, model, set().union(*(d["keys"] for d in drawn)), workers, phases)
-
-    row_size = chunk_runs or auto_chunk_size(runs, workers, max_size=MAX_CHUNK_RUNS)
-    row_ranges = plan_chunks(runs, max(1, row_size))
-    table = dict(cache.entries())
-    planned = map_on(
-        client,
-        _plan_task,
-        [(damaged[r.start : r.stop], work_z[r.start : r.stop]) for r in row_ranges],
-        context=(light, settings, table),
-        weights=[len(r) for r in row_ranges],
-        on_progress=phases.step(),
-    )
-    last = np.concatenate([p[0] for p in planned])
-    _solve_missing(client, model, set().union(*(p[1] for p in planned)), workers, phases)
-
-    parts = map_on(
-        client,
-        _outcomes_task,
-        [(damaged[r.start : r.stop], last[r.start : r.stop]) for r in row_ranges],
-        context=(light, settings, dict(cache.entries())),
-        weights=[len(r) for r in row_ranges],
-        on_progress=phases.step(),
-    )
+    keys = set().union(*(d["keys"] for d in drawn))
+    _solve_missing(client, model, keys, n_workers_of(client), phases)
+    restoration = _restore(client, model, light, settings, damaged, work_z, chunk_runs, phases)
     salvo = assemble_result(cs, runs=runs, seed=seed, parts=[d["salvo"] for d in drawn])
     return StrikeResult(
         runs=runs,
@@ -290,7 +304,7 @@ def run_strike_on(
         target_ids=model.target_ids,
         salvo=salvo,
         damaged=damaged,
-        restoration=_concat_restoration(parts),
+        restoration=restoration,
         context=strike_context(model),
     )
 

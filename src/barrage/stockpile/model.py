@@ -524,20 +524,9 @@ class StockpileModel:
         months_seen = max(t_obs / DAYS_PER_MONTH, 1.0)
         mean_rate = max(cum_l[t_obs - 1] / months_seen, 1.0)
         n_k = len(knots)
-        # prior on knots: random walk; closed-form Gaussian posterior with rate statements
-        diff = np.eye(n_k) - np.eye(n_k, k=-1)
-        prec_d = np.full(n_k, self.step_sd**-2)
-        prec_d[0] = self.level_sd**-2
-        b_d = np.zeros(n_k)
-        b_d[0] = math.log(mean_rate)
-        q_prior = diff.T @ (prec_d[:, None] * diff)
-        h_prior = diff.T @ (prec_d * b_d)
+        diff, prec_d, b_d, mean_theta, cov_theta = self._knot_posterior(obs, n_k, mean_rate)
         a_g = np.array(obs.g_rows).reshape(-1, n_k)
         y_g, sd_g = np.array(obs.g_y), np.array(obs.g_sd)
-        q_post = q_prior + a_g.T @ (a_g / sd_g[:, None] ** 2)
-        h_post = h_prior + a_g.T @ (y_g / sd_g**2)
-        cov_theta = np.linalg.inv(q_post)
-        mean_theta = cov_theta @ h_post
         first = min(t_obs, 91)
         early_rate = cum_l[first - 1] / (first / DAYS_PER_MONTH)
         s0_mu = math.log(max(3.0 * early_rate, 5.0))
@@ -559,15 +548,8 @@ class StockpileModel:
         p_sd, p_sign = np.array(obs.p_sd), np.array(obs.p_sign)
         n_ext = max([t_obs, *p_to.tolist()])
 
-        # normalising constants of the Gaussian terms: they depend on step_sd and
-        # source_sd, so the evidence keeps them (one-sided terms are probabilities)
         two_sided_sd = np.concatenate([sd_g, s_sd[s_sign == 0], p_sd[p_sign == 0]])
-        log_norm = (
-            0.5 * np.log(prec_d).sum()
-            - math.log(self.stock_sd)
-            - np.log(two_sided_sd).sum()
-            - 0.5 * (n_k + 1 + len(two_sided_sd)) * math.log(2 * math.pi)
-        )
+        log_norm = self._log_norm(prec_d, two_sided_sd)
         return _Target(
             n_k=n_k,
             diff=diff,
@@ -599,6 +581,35 @@ class StockpileModel:
             p_sign=p_sign,
             mean0=mean0,
             cov0=cov0,
+        )
+
+    def _knot_posterior(self, obs: _Obs, n_k: int, mean_rate: float) -> tuple[np.ndarray, ...]:
+        """The random-walk prior on the log-rate knots (its difference matrix, step
+        precisions and mean steps) and the closed-form Gaussian posterior (mean,
+        covariance) with the rate statements."""
+        diff = np.eye(n_k) - np.eye(n_k, k=-1)
+        prec_d = np.full(n_k, self.step_sd**-2)
+        prec_d[0] = self.level_sd**-2
+        b_d = np.zeros(n_k)
+        b_d[0] = math.log(mean_rate)
+        q_prior = diff.T @ (prec_d[:, None] * diff)
+        h_prior = diff.T @ (prec_d * b_d)
+        a_g = np.array(obs.g_rows).reshape(-1, n_k)
+        y_g, sd_g = np.array(obs.g_y), np.array(obs.g_sd)
+        q_post = q_prior + a_g.T @ (a_g / sd_g[:, None] ** 2)
+        h_post = h_prior + a_g.T @ (y_g / sd_g**2)
+        cov_theta = np.linalg.inv(q_post)
+        return diff, prec_d, b_d, cov_theta @ h_post, cov_theta
+
+    def _log_norm(self, prec_d: np.ndarray, two_sided_sd: np.ndarray) -> float:
+        """Normalising constants of the Gaussian terms: they depend on step_sd and
+        source_sd, so the evidence keeps them (one-sided terms are probabilities)."""
+        n_k = len(prec_d)
+        return (
+            0.5 * np.log(prec_d).sum()
+            - math.log(self.stock_sd)
+            - np.log(two_sided_sd).sum()
+            - 0.5 * (n_k + 1 + len(two_sided_sd)) * math.log(2 * math.pi)
         )
 
     def _sample(
