@@ -41,6 +41,7 @@ from barrage.grid.restoration import (
     Mobile,
     RepairSpec,
     Restoration,
+    RestorationSettings,
     ShedCache,
     Winter,
     default_repair,
@@ -758,29 +759,29 @@ def restoration_settings(
     extra_crews: int = 0,
     extra_mobile_substations: int = 0,
     extra_mobile_mw: float = 0.0,
-):
-    """The keyword arguments of the restoration that come from the scenario."""
+) -> RestorationSettings:
+    """The restoration's settings from the scenario (with a plan's extra units)."""
     g = model.scenario.grid
     pools = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
     pools.update(g.spares)
     extra = extra_spares if isinstance(extra_spares, dict) else dict.fromkeys(pools, extra_spares)
-    return {
-        "target_rows": model.target_rows,
-        "target_kinds": model.target_kinds,
-        "capacity_mw": model.capacity_mw,
-        "repair": {**default_repair(), **g.repair},
-        "lead_time": g.transformer_lead_time,
-        "crews": g.crews + extra_crews,
-        "spares": {k: v + extra.get(k, 0) for k, v in pools.items()},
-        "horizon_days": g.horizon_days,
-        "winter": g.winter,
-        "mobile": Mobile(
+    return RestorationSettings(
+        target_rows=model.target_rows,
+        target_kinds=model.target_kinds,
+        capacity_mw=model.capacity_mw,
+        repair={**default_repair(), **g.repair},
+        lead_time=g.transformer_lead_time,
+        crews=g.crews + extra_crews,
+        spares={k: v + extra.get(k, 0) for k, v in pools.items()},
+        horizon_days=g.horizon_days,
+        winter=g.winter,
+        mobile=Mobile(
             substations=g.mobile_substations + extra_mobile_substations,
             generation_mw=g.mobile_generation_mw + extra_mobile_mw,
             deploy_days=g.mobile_deploy_days,
         ),
-        "priority_rule": g.repair_priority,
-    }
+        priority_rule=g.repair_priority,
+    )
 
 
 def run_strike(
@@ -805,7 +806,7 @@ def run_strike(
         damaged=damaged,
         z_work=work_z[:, 0],
         z_lead=work_z[:, 1],
-        **restoration_settings(
+        settings=restoration_settings(
             model,
             extra_spares=extra_spares,
             extra_crews=extra_crews,
