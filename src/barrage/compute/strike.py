@@ -127,18 +127,10 @@ def _plan_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndar
     damaged, work_z = rows
     cache = _table_cache(model, table)
     last = plan_repairs(
-        cache, damaged=damaged, z_work=work_z[:, 0], z_lead=work_z[:, 1], **settings
+        cache, damaged=damaged, z_work=work_z[:, 0], z_lead=work_z[:, 1], settings=settings
     )
     collector = _KeyCollector(cache.n_assets, table)
-    restoration_outcomes(
-        collector,
-        damaged=damaged,
-        last=last,
-        target_rows=settings["target_rows"],
-        horizon_days=settings["horizon_days"],
-        winter=settings["winter"],
-        mobile=settings["mobile"],
-    )
+    restoration_outcomes(collector, damaged=damaged, last=last, settings=settings)
     return last, collector.keys
 
 
@@ -146,13 +138,7 @@ def _outcomes_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> Restorati
     model, settings, table = ctx
     damaged, last = rows
     return restoration_outcomes(
-        _table_cache(model, table),
-        damaged=damaged,
-        last=last,
-        target_rows=settings["target_rows"],
-        horizon_days=settings["horizon_days"],
-        winter=settings["winter"],
-        mobile=settings["mobile"],
+        _table_cache(model, table), damaged=damaged, last=last, settings=settings
     )
 
 
@@ -351,7 +337,7 @@ def simulate_strike_chunked(
     """
     scenario = checked_strike_request(scenario, runs, seed)
     if chunk_runs is not None and chunk_runs < 1:
-        raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
+        raise InputError(f"chunk_runs: expected a positive number of runs, got {chunk_runs}")
     scheduler = check_scheduler(resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS))
     model = build_strike_model(scenario, grid_dir=grid_dir, network=network)
     with dask_client(scheduler, workers=workers) as client:

@@ -284,7 +284,7 @@ def plan_defence(
     if budget is None:
         budget = scenario.planning.budget
     if budget < 0 or not np.isfinite(budget):
-        raise InputError(f"--budget: expected a non-negative number, got {budget}")
+        raise InputError(f"budget: expected a non-negative number, got {budget}")
     base = ev.empty()
     greedy, steps = greedy_plan(ev, budget)
     greedy_evals = ev.evaluations

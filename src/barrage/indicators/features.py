@@ -176,7 +176,7 @@ INDICATORS: dict[str, Indicator] = {
         "stockpile refit in force (shown only: in no model's design)",
     ),
 }
-#: Indicators that need a stockpile estimate (the ``stockpile=`` hook); NaN without one.
+#: Indicators that need a stockpile estimate (``Hooks.stockpile``); NaN without one.
 #: The models' stockpile columns (``stock_*``; see :mod:`barrage.warning.models`).
 STOCKPILE_INDICATORS: tuple[str, ...] = tuple(c for c in INDICATORS if c.startswith("stock_"))
 #: Stockpile indicators shown beside the others but read by no model (the registered
@@ -202,6 +202,21 @@ ProductionHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
 #: only reads rates estimated before t); optional ``p_stock_growth_<g>_90d`` (per origin:
 #: the probability that the stock grew over the 90 days before r).
 StockpileHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True, eq=False)
+class Hooks:
+    """What the indicators read beside the record, declared once and passed whole from
+    the inputs bundle down to :func:`indicator_values`: the weather by date (None: the
+    weather indicators are NaN), the production hook (None: a launch-rate proxy) and the
+    stockpile hook (None: the stockpile indicators are NaN)."""
+
+    weather: pd.DataFrame | None = None
+    production: ProductionHook | None = None
+    stockpile: StockpileHook | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 def _cumsum0(x: np.ndarray) -> np.ndarray:
@@ -231,24 +246,20 @@ def indicator_frame(
     panel: NightPanel,
     target: Target,
     *,
-    weather: pd.DataFrame | None = None,
-    production: ProductionHook | None = None,
-    stockpile: StockpileHook | None = None,
+    hooks: Hooks = NO_HOOKS,
     origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators for every origin 1..n (n = nights in the panel, i.e. up to ``as_of``).
 
     Row ``t`` is the forecast issued at 12:00 on ``first_night + t`` and uses nights
     ``< t`` only. Index: the origin dates. The stockpile indicators are NaN without a
-    ``stockpile`` hook. ``origins``: only these origins t (1..n; the rows are the same
+    stockpile hook in ``hooks``. ``origins``: only these origins t (1..n; the rows are the same
     numbers as in the full frame, computed for those rows only, as the real-time design
     needs one row per panel).
     """
     n = panel.n_nights
     t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
-    out = indicator_values(
-        panel, target, weather=weather, production=production, stockpile=stockpile, origins=t
-    )
+    out = indicator_values(panel, target, hooks=hooks, origins=t)
     index = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
     frame = pd.DataFrame(out, index=index if origins is None else index[t - 1])
     frame.index.name = "as_of"
@@ -259,9 +270,7 @@ def indicator_values(
     panel: NightPanel,
     target: Target,
     *,
-    weather: pd.DataFrame | None = None,
-    production: ProductionHook | None = None,
-    stockpile: StockpileHook | None = None,
+    hooks: Hooks = NO_HOOKS,
     origins: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The columns of :func:`indicator_frame` as arrays (in :data:`INDICATORS` order),
@@ -283,15 +292,17 @@ def indicator_values(
     has_event = last_before >= 0
     out.update(_event_timing(ev, ev_idx, t, last_before, has_event))
     start = np.where(has_event, last_before + 1, 0)
-    out.update(_accumulation(panel, groups, t, start, production))
+    out.update(_accumulation(panel, groups, t, start, hooks.production))
     out.update(_intercept_rates(panel, groups, t))
     # Probing: recon over energy regions; small strikes (nights below the target) there.
     out["probing_recon_energy_7d"] = _window(_cumsum0(panel.recon_energy), t, 7)
     small = np.where(ev, 0.0, panel.missiles_energy)
     out["probing_small_strikes_energy_7d"] = _window(_cumsum0(small), t, 7)
-    out.update(_season_and_weather(panel, weather, t))
+    out.update(_season_and_weather(panel, hooks.weather, t))
     out.update(_salvo_size(groups, ev_idx, t))
-    out.update(_stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out))
+    out.update(
+        _stockpile_indicators(hooks.stockpile, panel, t, start, has_event, ev_idx, groups, out)
+    )
     return {c: out[c] for c in INDICATORS}
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from barrage import ATTRIBUTION
-from barrage.indicators import event_flags, indicator_frame
+from barrage.indicators import Hooks, event_flags, indicator_frame
 from barrage.indicators.features import INDICATORS
 from barrage.salvo import example_scenarios, load_scenario
 from barrage.salvo.saturation import curve_figure, leak_rate_curve, saturation_onset
@@ -511,7 +511,9 @@ def write_report(
     panel = rec.panel(rec.last_known_day)
     frame = panel.frame()
     ev = event_flags(panel, target)
-    ind = indicator_frame(panel, target, weather=inputs.weather, production=inputs.production)
+    ind = indicator_frame(
+        panel, target, hooks=Hooks(weather=inputs.weather, production=inputs.production)
+    )
     a = assessment if assessment is not None else assess(inputs)
     fc = backtest.forecasts
     scores, the_verdict = _scores_and_verdict(backtest, summary, n_boot)

@@ -186,19 +186,21 @@ def _checked_day(rec, as_of: object | None) -> np.datetime64:
     record, too far past it, or with too little history to fit."""
     day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
     if day <= rec.first_night:
-        raise InputError(f"--as-of {day}: before the record starts (first night {rec.first_night})")
+        raise InputError(
+            f"as_of: {day} is before the record starts (first night {rec.first_night})"
+        )
     latest = rec.last_night + np.timedelta64(MAX_AHEAD_D, "D")
     if day > latest:
         # the panel runs to the as-of day: 9999-12-31 took past 4 GB
         raise InputError(
-            f"--as-of {day}: more than {MAX_AHEAD_D} days after the record's last night "
+            f"as_of: {day} is more than {MAX_AHEAD_D} days after the record's last night "
             f"({rec.last_night}); a forecast so far past the data would rest on none "
             f"(latest allowed: {latest})"
         )
     first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
     if day < first_ok:
         raise InputError(
-            f"--as-of {day}: too little history to fit a forecast; the first usable date is "
+            f"as_of: {day} leaves too little history to fit a forecast; the first usable date is "
             f"{first_ok}"
         )
     return day
@@ -317,7 +319,7 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     rec, target = inputs.record, inputs.target
     day = _checked_day(rec, as_of)
     stale, warnings = _staleness(rec, day)
-    X = realtime_design(rec, target, day, **input_hooks(inputs))
+    X = realtime_design(rec, target, day, hooks=input_hooks(inputs))
     panel = rec.panel(day)
     X_now = X.iloc[[-1]]
     primary = REGISTRATION.primary(target.name)
