@@ -115,7 +115,7 @@ def assess(
     """Assess the risk of a massive strike: probabilities, level, expected size, drivers."""
     from barrage.pipeline import assess_and_log
 
-    result = assess_and_log(db, as_of=as_of, target=target, weather=weather, log=log)
+    result = assess_and_log(db, as_of=as_of, target=target, weather=weather, log=log).as_json()
     if log:
         state = "logged" if result["log"]["logged"] else "already logged"
         stderr_console().print(f"{state} as forecast #{result['log']['seq']}")
