@@ -58,7 +58,7 @@ def strike(
         workers=workers,
         progress=stderr_progress,
     )
-    summary = result.summary()
+    summary = result.as_json()
     if as_json:
         emit_json(summary)
         return

@@ -752,6 +752,49 @@ def grid_draws(
     return damaged, work_z
 
 
+Stats = dict[str, Any]
+"""A distribution over runs: mean, p05, p50, p95 and cvar95 (the mean of the worst 5%)."""
+Number = float | int | None
+
+
+class StrikeSummary(BaseModel):
+    """A strike Monte Carlo's summary (:meth:`StrikeResult.summary`), declared once:
+    ``barrage simulate strike --json`` prints its dump and a strike job's result is one.
+    Fields in the order the summary writes them, so the dump is the same JSON byte for
+    byte; ``in_context`` (national figures on a stylised system) only where the scenario
+    gives them, and absent from the dump otherwise."""
+
+    model_config = ConfigDict(extra="allow")
+    runs: int
+    seed: int
+    network: str
+    unserved_energy_mwh: Stats
+    unserved_energy_mwh_standard_error: Number = Field(
+        description="Monte Carlo standard error of the mean unserved energy (MWh)."
+    )
+    unserved_energy_by_class_mwh: dict[str, Stats]
+    customer_hours: Stats
+    cold_customer_hours: Stats = Field(description="Customer-hours on days below 0 C.")
+    harm_weighted_customer_hours: Stats
+    peak_shed_mw: Stats
+    shed_hours: Stats
+    restoration_days: Stats
+    restored_within_horizon: Number = Field(description="Share of runs fully restored.")
+    assets_destroyed: Stats
+    destroyed_probability_by_asset: dict[str, Number]
+    mean_shed_mw_by_day: list[Number]
+    leakers: Stats
+    leakers_by_class: dict[str, Stats]
+    leakers_by_asset: dict[str, Stats]
+    in_context: dict[str, Any] | None = Field(
+        None, description="In national units, where the scenario is a stylised system."
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``barrage simulate strike --json`` prints it (the summary, key for key)."""
+        return self.model_dump(exclude_unset=True)
+
+
 def restoration_settings(
     model: StrikeModel,
     *,

@@ -24,7 +24,7 @@ from barrage.compute.salvo import command_scheduler, summarise_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
 from barrage.errors import InputError
 from barrage.grid.replay import replay_from_store
-from barrage.grid.strike import StrikeResult, example_strike_scenarios
+from barrage.grid.strike import StrikeSummary, example_strike_scenarios
 from barrage.indicators import to_day
 from barrage.record.locate import scenario_file
 from barrage.record.nights import load_night_totals
@@ -133,12 +133,13 @@ def strike_job(
     scheduler: Any = "auto",
     workers: int | None = None,
     progress: Activity = quietly,
-) -> StrikeResult:
-    """``barrage simulate strike``: the strike Monte Carlo of a file or shipped example."""
+) -> StrikeSummary:
+    """``barrage simulate strike``: the strike Monte Carlo of a file or shipped example,
+    summarised."""
     check_run(scheduler, workers)
     path = scenario_file(scenario, example_strike_scenarios())
     with progress(f"simulating {runs} strikes") as on_progress:
-        return simulate_strike_chunked(
+        result = simulate_strike_chunked(
             path,
             runs=runs,
             seed=seed,
@@ -147,6 +148,7 @@ def strike_job(
             workers=workers,
             on_progress=on_progress,
         )
+    return StrikeSummary.model_validate(result.summary())
 
 
 def plan_defence_job(

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # declared once, in the library; the API answers with it
+from barrage.grid.strike import StrikeSummary
 from barrage.warning.assessment import Assessment, Driver, Skill  # noqa: F401
 
 
@@ -194,8 +195,10 @@ class JobStatus(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     request: dict[str, Any]
-    result: dict[str, Any] | None = Field(
-        default=None, description="The simulation's summary (as `--json`) once done."
+    result: StrikeSummary | dict[str, Any] | None = Field(
+        default=None,
+        description="The simulation's summary (as `--json`) once done: a strike job's is a "
+        "StrikeSummary, a salvo job's the salvo summary.",
     )
     error: str | None = None
     unserved_energy_note: str | None = None
