@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from barrage.errors import InputError
+from barrage.grid.strike import StrikeSummary
 from barrage.pipeline.simulate import parse_sizes, salvo_job, strike_job
 from barrage.record import ingest_record
 from barrage.record.locate import RECORD_FILENAME, scenario_file
@@ -93,3 +94,20 @@ def test_the_assessment_dumps_as_the_library_wrote_it():
         "log": {"seq": 3, "logged": True},
     }
     assert json.dumps(Assessment.model_validate(raw).as_json()) == json.dumps(raw)
+
+
+def test_the_strike_summary_dumps_as_the_library_wrote_it():
+    """``simulate strike --json`` prints the model's dump: keys in order, ``in_context``
+    only where the summary has it (not a null added)."""
+    stats = {"mean": 1.5, "p05": 0, "p50": 1, "p95": 4, "cvar95": 4.0}
+    raw = {"runs": 10, "seed": 3, "network": "case24", "unserved_energy_mwh": stats}
+    raw |= {"unserved_energy_mwh_standard_error": 0.2, "unserved_energy_by_class_mwh": {}}
+    for k in ("customer_hours", "cold_customer_hours", "harm_weighted_customer_hours",
+              "peak_shed_mw", "shed_hours", "restoration_days"):  # fmt: skip
+        raw[k] = stats
+    raw |= {"restored_within_horizon": 1, "assets_destroyed": stats}
+    raw |= {"destroyed_probability_by_asset": {"sub:1": 0.5}, "mean_shed_mw_by_day": [3.0, 0]}
+    raw |= {"leakers": stats, "leakers_by_class": {}, "leakers_by_asset": {}}
+    assert json.dumps(StrikeSummary.model_validate(raw).as_json()) == json.dumps(raw)
+    with_context = {**raw, "in_context": {"demand_mw": 18000.0}}
+    assert StrikeSummary.model_validate(with_context).as_json() == with_context
