@@ -52,6 +52,8 @@ from barrage.grid.restoration import (
     solve_shed,
 )
 from barrage.grid.strike import (
+    NO_EXTRAS,
+    PlanExtras,
     StrikeModel,
     StrikeResult,
     StrikeScenario,
@@ -59,7 +61,6 @@ from barrage.grid.strike import (
     checked_strike_request,
     grid_draws,
     restoration_settings,
-    strike_context,
 )
 from barrage.salvo.blocks import BLOCK_RUNS, n_blocks
 from barrage.salvo.compile import compile_scenario
@@ -250,10 +251,7 @@ def run_strike_on(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int | dict[str, int] = 0,
-    extra_crews: int = 0,
-    extra_mobile_substations: int = 0,
-    extra_mobile_mw: float = 0.0,
+    extras: PlanExtras = NO_EXTRAS,
     chunk_runs: int | None = None,
     on_progress: Progress | None = None,
 ) -> StrikeResult:
@@ -264,13 +262,7 @@ def run_strike_on(
     """
     cache = model.cache
     light = dataclasses.replace(model, cache=None)  # the solved table travels apart
-    settings = restoration_settings(
-        model,
-        extra_spares=extra_spares,
-        extra_crews=extra_crews,
-        extra_mobile_substations=extra_mobile_substations,
-        extra_mobile_mw=extra_mobile_mw,
-    )
+    settings = restoration_settings(model, extras)
     salvo = salvo_scenario or model.scenario.salvo
     # the salvo part's cost, before compiling (as simulate_salvo and the API check it)
     salvo_cost(salvo, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
@@ -283,16 +275,7 @@ def run_strike_on(
     _solve_missing(client, model, keys, n_workers_of(client), phases)
     restoration = _restore(client, model, light, settings, damaged, work_z, chunk_runs, phases)
     salvo = assemble_result(cs, runs=runs, seed=seed, parts=[d["salvo"] for d in drawn])
-    return StrikeResult(
-        runs=runs,
-        seed=seed,
-        network=model.network.name,
-        target_ids=model.target_ids,
-        salvo=salvo,
-        damaged=damaged,
-        restoration=restoration,
-        context=strike_context(model),
-    )
+    return StrikeResult.of(model, runs, seed, salvo, damaged, restoration)
 
 
 def _solve_missing(client, model: StrikeModel, keys: set, workers: int, phases) -> None:
