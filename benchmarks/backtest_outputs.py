@@ -21,7 +21,13 @@ import json
 import sys
 from pathlib import Path
 
-from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
+from barrage.indicators import (
+    Hooks,
+    KnownRecord,
+    default_weather_path,
+    load_weather,
+    resolve_target,
+)
 from barrage.record import open_store
 from barrage.warning import StockpileFeatures
 from barrage.warning.backtest import run_registered_backtests
@@ -39,8 +45,7 @@ def write_outputs(db: Path, out: Path) -> None:
         record,
         default_plan(record),
         targets,
-        weather=load_weather(default_weather_path()),
-        stockpile=StockpileFeatures(record),
+        Hooks(weather=load_weather(default_weather_path()), stockpile=StockpileFeatures(record)),
     )
     out.mkdir(parents=True, exist_ok=True)
     for name, r in results.items():

@@ -16,7 +16,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from barrage.indicators import KnownRecord, default_weather_path, load_weather, resolve_target
+from barrage.indicators import (
+    Hooks,
+    KnownRecord,
+    default_weather_path,
+    load_weather,
+    resolve_target,
+)
 from barrage.record import ingest_record, open_store
 from barrage.warning import StockpileFeatures, run_backtest
 from barrage.warning.backtest import run_registered_backtests
@@ -46,14 +52,16 @@ def main() -> None:
     headline = resolve_target(REGISTRATION.headline_target)
 
     t0 = time.perf_counter()
-    run_backtest(record, replace(plan, models=("climatology",)), headline, weather=weather)
+    run_backtest(
+        record, replace(plan, models=("climatology",)), headline, hooks=Hooks(weather=weather)
+    )
     ref_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     stockpile = StockpileFeatures(record)  # fresh: its monthly refits are timed here
     targets = tuple(resolve_target(name) for name in REGISTRATION.targets)
     results = run_registered_backtests(
-        record, plan, targets, weather=weather, stockpile=stockpile
+        record, plan, targets, Hooks(weather=weather, stockpile=stockpile)
     )  # the launch forecasts (target-independent) once
     n = sum(len(r.forecasts) for r in results.values())
     full_s = time.perf_counter() - t0

@@ -217,6 +217,7 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     here, an explicit ``local`` still runs but says so, on one line."""
     from barrage import compute
     from barrage.compute.salvo import CLI_LOCAL_MIN_ENGAGEMENTS, engagements
+    from barrage.pipeline import simulate as pipeline_simulate
     from barrage.salvo import example_scenarios, load_scenario
 
     scn = load_scenario(example_scenarios()["2025-07-09_combined"])
@@ -229,7 +230,7 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
         seen.append(kwargs["scheduler"])
         return real(*args, **{**kwargs, "scheduler": "sync"})
 
-    monkeypatch.setattr(compute, "summarise_salvo", spy)
+    monkeypatch.setattr(pipeline_simulate, "summarise_salvo", spy)
     base = ["simulate", "salvo", "2025-07-09_combined", "--runs", "1024", "--json"]
     auto = runner.invoke(app, [*base, "--scheduler", "auto"])
     assert auto.exit_code == 0, auto.output

@@ -122,7 +122,7 @@ def test_block_generator_is_the_engine_block_stream():
 
 def test_scheduler_spec_is_checked():
     assert check_scheduler("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
-    with pytest.raises(InputError, match="--scheduler"):
+    with pytest.raises(InputError, match="^scheduler: "):
         check_scheduler("threads")
 
 
@@ -278,7 +278,7 @@ def test_short_backtest_on_the_cluster_equals_the_single_run(cluster, record_db)
     expected = single.forecasts[single.forecasts["horizon_days"] == 3].reset_index(drop=True)
     pd.testing.assert_frame_equal(expected, auto.forecasts, check_exact=True)
     assert seen and seen[-1] == len(one.windows(3))
-    with pytest.raises(InputError, match="--scheduler"):
+    with pytest.raises(InputError, match="^scheduler: "):
         run_backtest_on(inputs, one, scheduler="nowhere")
 
 

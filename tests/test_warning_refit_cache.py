@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from barrage.indicators import KnownRecord, indicator_frame, resolve_target
+from barrage.indicators import Hooks, KnownRecord, indicator_frame, resolve_target
 from barrage.record import open_store
 from barrage.warning import stock
 from barrage.warning.models import design_matrix, design_rows
@@ -100,11 +100,11 @@ def test_design_rows_equal_the_last_row_of_the_full_design(record):
     hook = StockpileFeatures(record)
     for t in (5, 40, 400, 700):
         panel = record.panel(record.first_night + np.timedelta64(t, "D"))
-        full = design_matrix(panel, target, stockpile=hook)
-        row = design_rows(panel, target, np.array([t]), stockpile=hook)
+        full = design_matrix(panel, target, hooks=Hooks(stockpile=hook))
+        row = design_rows(panel, target, np.array([t]), hooks=Hooks(stockpile=hook))
         np.testing.assert_array_equal(row[0], full.to_numpy(float)[-1])
         some = np.array([1, t // 2, t])
-        part = indicator_frame(panel, target, stockpile=hook, origins=some)
+        part = indicator_frame(panel, target, hooks=Hooks(stockpile=hook), origins=some)
         np.testing.assert_array_equal(
             part.to_numpy(float), full[part.columns].to_numpy(float)[some - 1]
         )

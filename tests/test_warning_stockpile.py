@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from barrage.errors import InputError
-from barrage.indicators import STOCKPILE_INDICATORS, KnownRecord, indicator_frame, resolve_target
+from barrage.indicators import (
+    STOCKPILE_INDICATORS,
+    Hooks,
+    KnownRecord,
+    indicator_frame,
+    resolve_target,
+)
 from barrage.record import open_store
 from barrage.record.nights import known_rows
 from barrage.stockpile import Statement, load_statements
@@ -39,7 +45,9 @@ def _cut(rows: pd.DataFrame, as_of: str) -> KnownRecord:
 
 @pytest.fixture(scope="module")
 def design_full(record):
-    return realtime_design(record, resolve_target(None), AS_OF, stockpile=StockpileFeatures(record))
+    return realtime_design(
+        record, resolve_target(None), AS_OF, hooks=Hooks(stockpile=StockpileFeatures(record))
+    )
 
 
 def test_stockpile_indicators_are_filled(design_full):
@@ -55,7 +63,9 @@ def test_stockpile_indicators_are_filled(design_full):
 def test_launches_after_d_do_not_change_the_as_of_d_features(rows, design_full):
     cut = _cut(rows, AS_OF)
     assert len(cut.launched) < len(rows)
-    got = realtime_design(cut, resolve_target(None), AS_OF, stockpile=StockpileFeatures(cut))
+    got = realtime_design(
+        cut, resolve_target(None), AS_OF, hooks=Hooks(stockpile=StockpileFeatures(cut))
+    )
     pd.testing.assert_frame_equal(got, design_full)
 
 
@@ -74,14 +84,20 @@ def test_a_statement_dated_after_d_does_not_change_the_as_of_d_features(record, 
     )
     target = resolve_target(None)
     with_late = realtime_design(
-        record, target, AS_OF, stockpile=StockpileFeatures(record, statements=[*base, late])
+        record,
+        target,
+        AS_OF,
+        hooks=Hooks(stockpile=StockpileFeatures(record, statements=[*base, late])),
     )
     pd.testing.assert_frame_equal(with_late, design_full)
     # The same statement dated before D does move the missile accumulation (the test can
     # fail).
     early = late.model_copy(update={"stated_on": pd.Timestamp("2023-03-15").date()})
     with_early = realtime_design(
-        record, target, AS_OF, stockpile=StockpileFeatures(record, statements=[*base, early])
+        record,
+        target,
+        AS_OF,
+        hooks=Hooks(stockpile=StockpileFeatures(record, statements=[*base, early])),
     )
     col = "stock_accumulation_ratio_missiles"
     assert not np.allclose(with_early[col].iloc[-5:], design_full[col].iloc[-5:])
@@ -113,7 +129,7 @@ def test_accumulation_ratio_and_capacity_arithmetic(record):
             "stock_attack_drones_at_refit": np.full(n, 500.0),
         }
 
-    f = indicator_frame(panel, target, stockpile=hook)
+    f = indicator_frame(panel, target, hooks=Hooks(stockpile=hook))
     plain = indicator_frame(panel, target)
     assert plain[list(STOCKPILE_INDICATORS)].isna().all().all()
     frame = panel.frame()
@@ -155,7 +171,7 @@ def test_stock_trend_is_shown_from_the_refit_in_force_and_read_by_no_model(recor
             out["p_stock_growth_attack_drones_90d"] = np.where(t >= 40, 0.75, np.nan)
         return out
 
-    f = indicator_frame(panel, target, stockpile=hook)
+    f = indicator_frame(panel, target, hooks=Hooks(stockpile=hook))
     assert set(STOCK_TREND_INDICATORS) == {
         "p_stock_growth_missiles_90d",
         "p_stock_growth_attack_drones_90d",
@@ -164,7 +180,7 @@ def test_stock_trend_is_shown_from_the_refit_in_force_and_read_by_no_model(recor
     assert (f["p_stock_growth_missiles_90d"].iloc[39:] == 0.25).all()
     assert (f["p_stock_growth_attack_drones_90d"].iloc[39:] == 0.75).all()
     assert all(INDICATORS[c].unit == "probability" for c in STOCK_TREND_INDICATORS)
-    old_hook = indicator_frame(panel, target, stockpile=lambda a, n: hook(a, n, False))
+    old_hook = indicator_frame(panel, target, hooks=Hooks(stockpile=lambda a, n: hook(a, n, False)))
     assert old_hook[list(STOCK_TREND_INDICATORS)].isna().all().all()
     assert indicator_frame(panel, target)[list(STOCK_TREND_INDICATORS)].isna().all().all()
     read = set(STOCK_FEATURE_COLUMNS) | set(GBM_COLUMNS) | set(FORGETTING_COLUMNS)

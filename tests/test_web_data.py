@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from barrage.cli import app as cli
-from barrage.indicators import resolve_target
+from barrage.indicators import Hooks, resolve_target
 from barrage.record import massive_nights, open_store
 from barrage.warning.backtest import BacktestResult
 from barrage.warning.backtest_store import (
@@ -123,7 +123,10 @@ def test_only_the_newest_runs_are_kept(saved, tmp_path):
         inputs = inputs_from_store(con, None, None)
     plan = BacktestPlan(dt.date(2025, 7, 1), dt.date(2025, 7, 7), (1,), models=("climatology",))
     result = run_backtest(
-        inputs.record, plan, inputs.target, weather=inputs.weather, production=inputs.production
+        inputs.record,
+        plan,
+        inputs.target,
+        hooks=Hooks(weather=inputs.weather, production=inputs.production),
     )
     summary = score_summary(result, n_boot=10)
     with open_store(db, read_only=False) as con:

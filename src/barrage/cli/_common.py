@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from barrage.errors import BarrageError, InputError
+from barrage.errors import BarrageError
 
 # The click that typer runs on (its own vendored copy in newer releases, click before):
 # its exceptions, and the current command's context.
@@ -139,17 +139,11 @@ def print_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def scenario_file(scenario: Path, examples: dict[str, Path]) -> Path:
-    """The file, or a shipped example named by its stem (every ``simulate`` command takes
-    both)."""
-    if scenario.exists():
-        return scenario
-    if str(scenario) in examples:
-        return examples[str(scenario)]
-    raise InputError(
-        f"{scenario}: cannot read scenario file (no such file, and not a shipped example: "
-        f"{', '.join(sorted(examples))})"
-    )
+def stderr_progress(description: str):
+    """A progress bar on stderr for a library call's ``progress`` activity."""
+    from barrage.compute import progress_bar
+
+    return progress_bar(description, console=stderr_console())
 
 
 ToOption = Annotated[

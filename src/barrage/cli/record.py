@@ -131,11 +131,9 @@ def ingest(
     ] = 30.0,
 ) -> None:
     """Ingest a record CSV into the store (idempotent, incremental, atomic)."""
-    from barrage.record import ingest_record, locate_record
+    from barrage.record import ingest_record
 
-    if path.is_dir():  # the folder holding the CSV, as `run --record` takes it
-        path = locate_record(path, given_as="PATH")
-    report = ingest_record(path, db, lock_timeout_s=wait).as_dict()
+    report = ingest_record(path, db, lock_timeout_s=wait, given_as="PATH").as_dict()
     if json_out:
         emit_json(
             {

@@ -10,8 +10,8 @@ from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,
-    scenario_file,
     stderr_console,
+    stderr_progress,
     stdout_console,
 )
 
@@ -47,28 +47,29 @@ def salvo(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Simulate a mixed salvo against the scenario's layers; leakers, debris, costs."""
-    from barrage.compute import check_scheduler, check_workers, progress_bar, summarise_salvo
-    from barrage.compute.salvo import command_scheduler
-    from barrage.salvo import example_scenarios, load_scenario
+    from barrage.pipeline.simulate import salvo_job
 
-    check_scheduler(scheduler)
-    check_workers(workers)
-    scn = load_scenario(scenario_file(scenario, example_scenarios()))
-    scheduler, slower = command_scheduler(scn, runs, scheduler)
-    if slower:
-        stderr_console().print(
-            f"[yellow]warning:[/] --scheduler local: {slower}; --scheduler sync is likely "
-            "faster (docs/benchmarks.md)",
-            soft_wrap=True,
-        )
-    with progress_bar(f"simulating {scn.name}", console=stderr_console()) as on_progress:
-        summary = summarise_salvo(
-            scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
-        )
+    run = salvo_job(
+        scenario,
+        runs=runs,
+        seed=seed,
+        scheduler=scheduler,
+        workers=workers,
+        progress=stderr_progress,
+        warn=_warn_slower,
+    )
     if as_json:
-        emit_json(summary)
+        emit_json(run.summary)
         return
-    _render(summary, scn.name)
+    _render(run.summary, run.name)
+
+
+def _warn_slower(reason: str) -> None:
+    stderr_console().print(
+        f"[yellow]warning:[/] --scheduler local: {reason}; --scheduler sync is likely "
+        "faster (docs/benchmarks.md)",
+        soft_wrap=True,
+    )
 
 
 @simulate_app.command("salvo-check")
@@ -85,13 +86,9 @@ def salvo_check(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Out-of-sample check: the layered model against two baselines, by class and cut."""
-    from barrage.indicators import to_day
-    from barrage.record.nights import load_night_totals
-    from barrage.salvo.outofsample import out_of_sample_check
+    from barrage.pipeline.simulate import salvo_check_job
 
-    cut = [str(to_day(c, "--cut")) for c in cut]  # ISO only
-    with stderr_console().status("calibrating before each cut, predicting the nights after"):
-        _, table = out_of_sample_check(load_night_totals(db), cuts=tuple(cut), runs=runs, seed=seed)
+    cut, table = salvo_check_job(db, cut=cut, runs=runs, seed=seed, status=stderr_console().status)
     rows = table.to_dict(orient="records")
     if as_json:
         emit_json({"runs": runs, "seed": seed, "cuts": list(cut), "scores": rows})
@@ -131,18 +128,12 @@ def salvo_curve(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Leak rate by salvo size, with the scenario's waves and with them spread out."""
-    from barrage.errors import InputError
-    from barrage.salvo import load_scenario
-    from barrage.salvo.saturation import leak_rate_curve, saturation_onset
+    from barrage.pipeline.simulate import saturation_job
 
-    try:
-        size_list = [int(x) for x in sizes.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"--sizes: expected comma-separated integers, got {sizes!r}") from None
-    scn = load_scenario(scenario)
-    with stderr_console().status(f"simulating {scn.name} at {len(size_list)} sizes"):
-        curve = leak_rate_curve(scn, size_list, family=family, runs=runs, seed=seed)
-    onset = saturation_onset(curve)
+    result = saturation_job(
+        scenario, sizes, family=family, runs=runs, seed=seed, status=stderr_console().status
+    )
+    curve, onset = result.curve, result.onset_size
     if as_json:
         emit_json(
             {
@@ -156,7 +147,7 @@ def salvo_curve(
     from rich.table import Table
 
     wide = curve.pivot(index="size", columns="profile", values="leak_rate")
-    table = Table(title=f"{scn.name}: share of real {family} launched that get through")
+    table = Table(title=f"{result.name}: share of real {family} launched that get through")
     for col in ("size", "waves", "spread"):
         table.add_column(col, justify="right", no_wrap=True)
     for size, row in wide.iterrows():

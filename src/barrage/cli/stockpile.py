@@ -92,39 +92,17 @@ def stockpile(
     ] = False,
 ) -> None:
     """Estimate each family's stock, production rate and stock built since the last massive strike."""
-    import datetime as dt
+    from barrage.stockpile import stockpile_report
 
-    from barrage.errors import InputError
-    from barrage.record import night_totals, open_store
-    from barrage.stockpile import (
-        STOCK_FAMILIES,
-        indicators_to_json,
-        load_statements,
-        stockpile_indicators,
+    payload = stockpile_report(
+        db,
+        as_of,
+        statements=statements,
+        family=family,
+        n_samples=samples,
+        seed=seed,
+        status=stderr_console().status,
     )
-
-    if as_of is not None:
-        try:
-            as_of_date = dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise InputError(f"--as-of: expected a date YYYY-MM-DD, got {as_of!r}") from None
-    else:
-        as_of_date = None
-    for f in family or []:
-        if f not in STOCK_FAMILIES:
-            raise InputError(f"--family: expected one of {', '.join(STOCK_FAMILIES)}, got {f!r}")
-    with open_store(db) as con:
-        nt = night_totals(con)
-    with stderr_console().status("fitting stockpiles"):
-        frame = stockpile_indicators(
-            nt,
-            as_of_date,
-            statements=load_statements(statements),
-            families=family or None,
-            n_samples=samples,
-            seed=seed,
-        )
-    payload = indicators_to_json(frame)
     if json_out:
         emit_json(payload)
     else:

@@ -1,7 +1,6 @@
 """``barrage simulate strike`` and ``barrage plan-defence``: salvo -> grid -> restoration.
 
-Thin: parse, one library call (:func:`barrage.grid.simulate_strike` or
-:func:`barrage.grid.planning.plan_defence`), render. Heavy imports stay inside.
+Thin: parse, one library call (:mod:`barrage.pipeline.simulate`), render. Heavy imports stay inside.
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,
-    scenario_file,
     stderr_console,
+    stderr_progress,
     stdout_console,
 )
 from barrage.cli.simulate import simulate_app
@@ -36,13 +35,6 @@ _SCENARIO_HELP = (
 )
 
 
-def _scenario_path(scenario: Path) -> Path:
-    """The file, or a shipped example named by its stem."""
-    from barrage.grid.strike import example_strike_scenarios
-
-    return scenario_file(scenario, example_strike_scenarios())
-
-
 @simulate_app.command("strike")
 @clean_errors
 def strike(
@@ -55,23 +47,18 @@ def strike(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Salvo, hits on grid assets, load shed and restoration as one Monte Carlo."""
-    from barrage.compute import check_scheduler, check_workers, progress_bar
-    from barrage.compute.strike import simulate_strike_chunked
+    from barrage.pipeline.simulate import strike_job
 
-    check_scheduler(scheduler)
-    check_workers(workers)
-    path = _scenario_path(scenario)
-    with progress_bar(f"simulating {runs} strikes", console=stderr_console()) as on_progress:
-        result = simulate_strike_chunked(
-            path,
-            runs=runs,
-            seed=seed,
-            grid_dir=grid_dir,
-            scheduler=scheduler,
-            workers=workers,
-            on_progress=on_progress,
-        )
-    summary = result.summary()
+    result = strike_job(
+        scenario,
+        runs=runs,
+        seed=seed,
+        grid_dir=grid_dir,
+        scheduler=scheduler,
+        workers=workers,
+        progress=stderr_progress,
+    )
+    summary = result.as_json()
     if as_json:
         emit_json(summary)
         return
@@ -191,28 +178,24 @@ def plan_defence_cmd(
     """Choose air-defence placements, spare transformers and crews that minimise expected
     unserved energy (lazy greedy, checked by enumeration); marginal value of each unit.
     With --campaign: defence packages over a season, customer-hours avoided per USD."""
-    from barrage.compute import check_scheduler, check_workers
-    from barrage.compute.strike import plan_defence_chunked
-
-    check_scheduler(scheduler)
-    check_workers(workers)
     if campaign:
         from barrage.cli.campaign import plan_campaign_cmd
 
         plan_campaign_cmd(str(scenario), budget, runs, seed, grid_dir, scheduler, workers, as_json)
         return
-    path = _scenario_path(scenario)
-    with stderr_console().status("scoring protection plans"):
-        result = plan_defence_chunked(
-            path,
-            budget=budget,
-            runs=runs,
-            seed=seed,
-            grid_dir=grid_dir,
-            exact=exact,
-            scheduler=scheduler,
-            workers=workers,
-        )
+    from barrage.pipeline.simulate import plan_defence_job
+
+    result = plan_defence_job(
+        scenario,
+        budget=budget,
+        runs=runs,
+        seed=seed,
+        grid_dir=grid_dir,
+        exact=exact,
+        scheduler=scheduler,
+        workers=workers,
+        status=stderr_console().status,
+    )
     if as_json:
         emit_json(result)
         return
@@ -314,11 +297,11 @@ def replay_cmd(
 ) -> None:
     """Replay the 2024 strikes on energy (fit) and winter 2022-23 (check) from the record
     on the stylised system; model against public figures, within a factor of 2 or not."""
-    from barrage.grid.replay import replay_from_store
+    from barrage.pipeline.simulate import replay_job
 
-    path = _scenario_path(scenario)
-    with stderr_console().status("replaying 2024 and winter 2022-23"):
-        result = replay_from_store(path, db, runs=runs, seed=seed, grid_dir=grid_dir)
+    result = replay_job(
+        scenario, db, runs=runs, seed=seed, grid_dir=grid_dir, status=stderr_console().status
+    )
     if as_json:
         emit_json(result)
         return

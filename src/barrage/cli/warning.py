@@ -32,13 +32,6 @@ WeatherOption = Annotated[
 ]
 
 
-def load_inputs(db: Path, target: str | None, weather: Path | None):
-    """Store, target and weather for the warning commands (one library call)."""
-    from barrage.warning.assess import inputs_from_store
-
-    return inputs_from_store(db, target, weather)
-
-
 def render_assessment(a: dict) -> None:
     """The assessment as text (shared by ``assess`` and ``run``)."""
     from rich.table import Table
@@ -124,7 +117,7 @@ def assess(
     """Assess the risk of a massive strike: probabilities, level, expected size, drivers."""
     from barrage.pipeline import assess_and_log
 
-    result = assess_and_log(db, as_of=as_of, target=target, weather=weather, log=log)
+    result = assess_and_log(db, as_of=as_of, target=target, weather=weather, log=log).as_json()
     if log:
         state = "logged" if result["log"]["logged"] else "already logged"
         stderr_console().print(f"{state} as forecast #{result['log']['seq']}")
@@ -147,23 +140,6 @@ def _progress_bar(label: str):
         console=stderr_console(),
         transient=False,
     )
-
-
-def run_backtest_with_progress(inputs, start, end, horizons, scheduler="sync", workers=None):
-    """Backtest with a rich progress bar on stderr (shared by backtest and report);
-    the scheduler is chosen in barrage.compute.run_backtest_on."""
-    from barrage.warning.evaluate import default_plan
-
-    plan = default_plan(inputs.record, start=start, end=end, horizons=horizons)
-    with _progress_bar("backtest") as bar:
-        task = bar.add_task("backtest refits", total=None)
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        from barrage.compute import run_backtest_on
-
-        return run_backtest_on(inputs, plan, scheduler=scheduler, workers=workers, on_progress=tick)
 
 
 class backtest_progress:  # noqa: N801 - used as a context manager, like a function
@@ -196,17 +172,6 @@ def say_stored(db: Path, stored) -> None:
     else:
         how = "reused (record and code unchanged)" if stored.reused else "stored"
         stderr_console().print(f"backtest run {stored.run_id} in {db}: {how}")
-
-
-def save_backtest_result(db: Path, inputs, result, summary: dict) -> int:
-    """Write a backtest into the store with the fingerprint of its inputs (so ``report``
-    and ``run`` reuse it while the record and code are unchanged)."""
-    from barrage.record import open_store
-    from barrage.warning.backtest_store import backtest_fingerprint, save_backtest
-
-    fingerprint = backtest_fingerprint(inputs, result.plan)
-    with open_store(db, read_only=False) as con:
-        return save_backtest(con, result, summary, fingerprint=fingerprint)
 
 
 @app.command()
@@ -244,21 +209,23 @@ def backtest(
     json_out: JsonOption = False,
 ) -> None:
     """Rolling-origin backtest of every model; scores per model and horizon."""
-    from barrage.compute import check_scheduler, check_workers
-    from barrage.warning.evaluate import forecasts_csv, score_summary
+    from barrage.pipeline.backtest import backtest_main
 
-    check_scheduler(scheduler)
-    check_workers(workers)
-    inputs = load_inputs(db, target, weather)
-    result = run_backtest_with_progress(
-        inputs, start, end, tuple(horizon) if horizon else None, scheduler, workers
-    )
-    summary = score_summary(result)
-    if out is not None:
-        forecasts_csv(result, out)
-        summary["csv"] = str(out)
+    with backtest_progress() as bar:
+        summary = backtest_main(
+            db,
+            start=start,
+            end=end,
+            horizons=tuple(horizon) if horizon else None,
+            target=target,
+            weather=weather,
+            scheduler=scheduler,
+            workers=workers,
+            out=out,
+            save=save,
+            on_progress=bar.tick,
+        )
     if save:
-        summary["run_id"] = save_backtest_result(db, inputs, result, summary)
         stderr_console().print(f"stored as backtest run {summary['run_id']} in {db}")
     if json_out:
         emit_json(summary)

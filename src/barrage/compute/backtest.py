@@ -22,20 +22,18 @@ import pandas as pd
 
 from barrage.compute.executor import Progress, check_scheduler, check_workers, run_map
 from barrage.errors import BarrageError
-from barrage.indicators import KnownRecord, Target
+from barrage.indicators import NO_HOOKS, Hooks, KnownRecord, Target
 from barrage.warning.backtest import BacktestPlan, BacktestResult, input_hooks, run_backtest
 
 log = logging.getLogger(__name__)
 
 
 def _horizon_task(payload: tuple, horizon_days: int) -> BacktestResult:
-    record, plan, target_name, target_expression, weather, production, stockpile = payload
+    record, plan, target_name, target_expression, hooks = payload
     # the Target holds a compiled closure: rebuild it here instead of pickling it
     target = Target(target_name, target_expression)
     one = dataclasses.replace(plan, horizons=(horizon_days,))
-    return run_backtest(
-        record, one, target, weather=weather, production=production, stockpile=stockpile
-    )
+    return run_backtest(record, one, target, hooks=hooks)
 
 
 def run_backtest_in_chunks(
@@ -43,9 +41,7 @@ def run_backtest_in_chunks(
     plan: BacktestPlan,
     target: Target,
     *,
-    weather=None,
-    production=None,
-    stockpile=None,
+    hooks: Hooks = NO_HOOKS,
     scheduler: Any = "local",
     workers: int | None = None,
     on_progress: Progress | None = None,
@@ -62,7 +58,7 @@ def run_backtest_in_chunks(
         scheduler=scheduler,
         workers=workers,
         on_progress=on_progress,
-        context=(record, plan, target.name, target.expression, weather, production, stockpile),
+        context=(record, plan, target.name, target.expression, hooks),
         weights=[len(plan.windows(k)) for k in horizons],
     )
     return BacktestResult(
@@ -103,7 +99,7 @@ def run_backtest_on(
         inputs.record,
         plan,
         inputs.target,
-        **input_hooks(inputs),
+        hooks=input_hooks(inputs),
         scheduler=scheduler,
         workers=workers,
         on_progress=on_progress,

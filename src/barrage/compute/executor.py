@@ -57,11 +57,11 @@ def check_scheduler(scheduler: Any) -> Any:
     if not isinstance(scheduler, str):
         if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
             return scheduler  # a distributed.Client
-        raise InputError(f"--scheduler: expected a string or a Dask Client, got {scheduler!r}")
+        raise InputError(f"scheduler: expected a string or a Dask Client, got {scheduler!r}")
     if scheduler in ("sync", "local", "auto") or scheduler.startswith(_REMOTE_PREFIXES):
         return scheduler
     raise InputError(
-        f"--scheduler: expected 'local', 'sync', 'auto' or a scheduler address like "
+        f"scheduler: expected 'local', 'sync', 'auto' or a scheduler address like "
         f"'tcp://HOST:8786', got {scheduler!r}"
     )
 
@@ -74,10 +74,18 @@ def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
 
 
 def check_workers(workers: int | None) -> int | None:
-    """Validate ``--workers`` (``None``: one per core)."""
+    """Validate ``workers`` (``None``: one per core)."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise InputError(f"--workers: expected a positive number of workers, got {workers!r}")
+        raise InputError(f"workers: expected a positive number of workers, got {workers!r}")
     return workers
+
+
+def check_run(scheduler: Any, workers: int | None) -> Any:
+    """Validate where a job runs (:func:`check_scheduler`, :func:`check_workers`) before
+    any of its inputs are read, so a bad flag fails first; returns ``scheduler``."""
+    check_scheduler(scheduler)
+    check_workers(workers)
+    return scheduler
 
 
 def plan_chunks(total: int, chunk_size: int) -> list[range]:
@@ -214,8 +222,8 @@ def dask_client(scheduler: Any = "local", *, workers: int | None = None) -> Iter
         client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise InputError(
-            f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({exc}); start one "
-            "with `dask-scheduler` or use --scheduler local"
+            f"scheduler: cannot reach a Dask scheduler at {scheduler} ({exc}); start one "
+            "with `dask-scheduler` or use 'local'"
         ) from None
     try:
         yield client

@@ -223,7 +223,7 @@ def _check(
     if seed < 0:
         raise InputError(f"seed: expected a non-negative integer, got {seed}")
     if chunk_runs is not None and chunk_runs < 1:
-        raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
+        raise InputError(f"chunk_runs: expected a positive number of runs, got {chunk_runs}")
     if isinstance(scenario, Scenario):
         n_workers = 1 if scheduler in ("sync", "auto") else (workers or os.cpu_count() or 1)
         chunk = max(BLOCK_RUNS, chunk_runs or MAX_CHUNK_BLOCKS * BLOCK_RUNS)

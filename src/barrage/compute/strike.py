@@ -52,6 +52,8 @@ from barrage.grid.restoration import (
     solve_shed,
 )
 from barrage.grid.strike import (
+    NO_EXTRAS,
+    PlanExtras,
     StrikeModel,
     StrikeResult,
     StrikeScenario,
@@ -59,7 +61,6 @@ from barrage.grid.strike import (
     checked_strike_request,
     grid_draws,
     restoration_settings,
-    strike_context,
 )
 from barrage.salvo.blocks import BLOCK_RUNS, n_blocks
 from barrage.salvo.compile import compile_scenario
@@ -127,18 +128,10 @@ def _plan_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndar
     damaged, work_z = rows
     cache = _table_cache(model, table)
     last = plan_repairs(
-        cache, damaged=damaged, z_work=work_z[:, 0], z_lead=work_z[:, 1], **settings
+        cache, damaged=damaged, z_work=work_z[:, 0], z_lead=work_z[:, 1], settings=settings
     )
     collector = _KeyCollector(cache.n_assets, table)
-    restoration_outcomes(
-        collector,
-        damaged=damaged,
-        last=last,
-        target_rows=settings["target_rows"],
-        horizon_days=settings["horizon_days"],
-        winter=settings["winter"],
-        mobile=settings["mobile"],
-    )
+    restoration_outcomes(collector, damaged=damaged, last=last, settings=settings)
     return last, collector.keys
 
 
@@ -146,13 +139,7 @@ def _outcomes_task(ctx: tuple, rows: tuple[np.ndarray, np.ndarray]) -> Restorati
     model, settings, table = ctx
     damaged, last = rows
     return restoration_outcomes(
-        _table_cache(model, table),
-        damaged=damaged,
-        last=last,
-        target_rows=settings["target_rows"],
-        horizon_days=settings["horizon_days"],
-        winter=settings["winter"],
-        mobile=settings["mobile"],
+        _table_cache(model, table), damaged=damaged, last=last, settings=settings
     )
 
 
@@ -207,48 +194,18 @@ class _Phases:
         return hook
 
 
-def run_strike_on(
-    client: Any,
-    model: StrikeModel,
-    *,
-    runs: int,
-    seed: int,
-    salvo_scenario: Scenario | None = None,
-    extra_spares: int | dict[str, int] = 0,
-    extra_crews: int = 0,
-    extra_mobile_substations: int = 0,
-    extra_mobile_mw: float = 0.0,
-    chunk_runs: int | None = None,
-    on_progress: Progress | None = None,
-) -> StrikeResult:
-    """:func:`barrage.grid.strike.run_strike` on an open client (``None``: this process).
-
-    Same arguments and result; the solved sets go into ``model.cache`` (planning reuses
-    them across plans, as the single-process run does).
-    """
-    cache = model.cache
-    light = dataclasses.replace(model, cache=None)  # the solved table travels apart
-    settings = restoration_settings(
-        model,
-        extra_spares=extra_spares,
-        extra_crews=extra_crews,
-        extra_mobile_substations=extra_mobile_substations,
-        extra_mobile_mw=extra_mobile_mw,
-    )
-    salvo = salvo_scenario or model.scenario.salvo
-    # the salvo part's cost, before compiling (as simulate_salvo and the API check it)
-    salvo_cost(salvo, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
-    cs = compile_scenario(salvo)
-    workers = n_workers_of(client)
+def _draw(client, light: StrikeModel, cs, seed: int, runs: int, cache, chunk_runs, phases):
+    """Phase 1: the salvo and hit draws of every block, in block order (each chunk a
+    range of whole blocks; the solved table travels as a frozen set of keys)."""
     total_blocks = n_blocks(runs)
     if chunk_runs is None:
-        size = auto_chunk_size(total_blocks, workers, max_size=MAX_CHUNK_RUNS // BLOCK_RUNS)
+        size = auto_chunk_size(
+            total_blocks, n_workers_of(client), max_size=MAX_CHUNK_RUNS // BLOCK_RUNS
+        )
     else:
         size = max(1, chunk_runs // BLOCK_RUNS)
     block_ranges = plan_chunks(total_blocks, size)
-    phases = _Phases(on_progress, runs)
-
-    drawn = map_on(
+    return map_on(
         client,
         _draw_task,
         [(r.start, r.stop) for r in block_ranges],
@@ -256,10 +213,13 @@ def run_strike_on(
         weights=[min(r.stop * BLOCK_RUNS, runs) - r.start * BLOCK_RUNS for r in block_ranges],
         on_progress=phases.step(),
     )
-    damaged = np.concatenate([d["damaged"] for d in drawn])
-    work_z = np.concatenate([d["work_z"] for d in drawn])
-    _solve_missing(client, model, set().union(*(d["keys"] for d in drawn)), workers, phases)
 
+
+def _restore(client, model: StrikeModel, light, settings, damaged, work_z, chunk_runs, phases):
+    """Phases 2 and 3: each run's repair plan (solving the damaged sets it meets), then
+    the outcomes of the plans, over chunks of runs."""
+    cache, workers = model.cache, n_workers_of(client)
+    runs = len(damaged)
     row_size = chunk_runs or auto_chunk_size(runs, workers, max_size=MAX_CHUNK_RUNS)
     row_ranges = plan_chunks(runs, max(1, row_size))
     table = dict(cache.entries())
@@ -273,7 +233,6 @@ def run_strike_on(
     )
     last = np.concatenate([p[0] for p in planned])
     _solve_missing(client, model, set().union(*(p[1] for p in planned)), workers, phases)
-
     parts = map_on(
         client,
         _outcomes_task,
@@ -282,17 +241,41 @@ def run_strike_on(
         weights=[len(r) for r in row_ranges],
         on_progress=phases.step(),
     )
+    return _concat_restoration(parts)
+
+
+def run_strike_on(
+    client: Any,
+    model: StrikeModel,
+    *,
+    runs: int,
+    seed: int,
+    salvo_scenario: Scenario | None = None,
+    extras: PlanExtras = NO_EXTRAS,
+    chunk_runs: int | None = None,
+    on_progress: Progress | None = None,
+) -> StrikeResult:
+    """:func:`barrage.grid.strike.run_strike` on an open client (``None``: this process).
+
+    Same arguments and result; the solved sets go into ``model.cache`` (planning reuses
+    them across plans, as the single-process run does).
+    """
+    cache = model.cache
+    light = dataclasses.replace(model, cache=None)  # the solved table travels apart
+    settings = restoration_settings(model, extras)
+    salvo = salvo_scenario or model.scenario.salvo
+    # the salvo part's cost, before compiling (as simulate_salvo and the API check it)
+    salvo_cost(salvo, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
+    cs = compile_scenario(salvo)
+    phases = _Phases(on_progress, runs)
+    drawn = _draw(client, light, cs, seed, runs, cache, chunk_runs, phases)
+    damaged = np.concatenate([d["damaged"] for d in drawn])
+    work_z = np.concatenate([d["work_z"] for d in drawn])
+    keys = set().union(*(d["keys"] for d in drawn))
+    _solve_missing(client, model, keys, n_workers_of(client), phases)
+    restoration = _restore(client, model, light, settings, damaged, work_z, chunk_runs, phases)
     salvo = assemble_result(cs, runs=runs, seed=seed, parts=[d["salvo"] for d in drawn])
-    return StrikeResult(
-        runs=runs,
-        seed=seed,
-        network=model.network.name,
-        target_ids=model.target_ids,
-        salvo=salvo,
-        damaged=damaged,
-        restoration=_concat_restoration(parts),
-        context=strike_context(model),
-    )
+    return StrikeResult.of(model, runs, seed, salvo, damaged, restoration)
 
 
 def _solve_missing(client, model: StrikeModel, keys: set, workers: int, phases) -> None:
@@ -337,7 +320,7 @@ def simulate_strike_chunked(
     """
     scenario = checked_strike_request(scenario, runs, seed)
     if chunk_runs is not None and chunk_runs < 1:
-        raise InputError(f"--chunk-runs: expected a positive number of runs, got {chunk_runs}")
+        raise InputError(f"chunk_runs: expected a positive number of runs, got {chunk_runs}")
     scheduler = check_scheduler(resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS))
     model = build_strike_model(scenario, grid_dir=grid_dir, network=network)
     with dask_client(scheduler, workers=workers) as client:

@@ -196,6 +196,38 @@ def from_arrays(
     gen = np.asarray(gen, float)
     branch = np.asarray(branch, float)
     bus_ids = bus[:, 0].astype(np.int64)
+    _check_topology(source, bus_ids, gen, branch)
+    buses = pd.DataFrame(
+        {
+            "bus_id": bus_ids,
+            "type": bus[:, 1].astype(np.int64),
+            "pd_mw": bus[:, 2],
+            "qd_mw": bus[:, 3],
+            "gs_mw": bus[:, 4],
+            "base_kv": bus[:, 9],
+        }
+    )
+    has_load = buses["pd_mw"].to_numpy() != 0
+    loads = pd.DataFrame(
+        {
+            "load_id": [f"load:{b}" for b in bus_ids[has_load]],
+            "bus": bus_ids[has_load],
+            "p_mw": buses["pd_mw"].to_numpy()[has_load],
+        }
+    )
+    return Network(
+        name=name,
+        base_mva=float(base_mva),
+        buses=buses,
+        branches=_branches_table(branch, bus_ids, buses["base_kv"].to_numpy()),
+        generators=_generators_table(gen, _poly_costs(gencost, len(gen), source), source),
+        loads=_default_load_tags(loads),
+    )
+
+
+def _check_topology(source: str, bus_ids: np.ndarray, gen: np.ndarray, branch: np.ndarray) -> None:
+    """Unique bus numbers, every branch end and generator on a known bus, every branch
+    with a finite nonzero reactance."""
     if len(np.unique(bus_ids)) != len(bus_ids):
         raise InputError(f"{source}: bus numbers in mpc.bus are not unique")
     known = set(bus_ids.tolist())
@@ -211,28 +243,23 @@ def from_arrays(
     if np.any(x == 0) or not np.all(np.isfinite(x)):
         k = int(np.flatnonzero((x == 0) | ~np.isfinite(x))[0])
         raise InputError(f"{source}: branch {k + 1} has reactance x = {x[k]} (must be nonzero)")
-    buses = pd.DataFrame(
-        {
-            "bus_id": bus_ids,
-            "type": bus[:, 1].astype(np.int64),
-            "pd_mw": bus[:, 2],
-            "qd_mw": bus[:, 3],
-            "gs_mw": bus[:, 4],
-            "base_kv": bus[:, 9],
-        }
-    )
+
+
+def _branches_table(branch: np.ndarray, bus_ids: np.ndarray, base_kv: np.ndarray) -> pd.DataFrame:
+    """The branch table: ids, ends, impedance, rating (none: infinite), taps; a branch
+    is a transformer when it has a tap, a phase shift or ends at two voltages."""
     tap_raw = branch[:, 8]
     shift = branch[:, 9]
     rate = branch[:, 5]
-    from_kv = buses["base_kv"].to_numpy()[_pos(bus_ids, branch[:, 0])]
-    to_kv = buses["base_kv"].to_numpy()[_pos(bus_ids, branch[:, 1])]
-    branches = pd.DataFrame(
+    from_kv = base_kv[_pos(bus_ids, branch[:, 0])]
+    to_kv = base_kv[_pos(bus_ids, branch[:, 1])]
+    return pd.DataFrame(
         {
             "branch_id": [f"branch:{k + 1}" for k in range(len(branch))],
             "from_bus": branch[:, 0].astype(np.int64),
             "to_bus": branch[:, 1].astype(np.int64),
             "r_pu": branch[:, 2],
-            "x_pu": x,
+            "x_pu": branch[:, 3],
             "rate_a_mw": np.where(rate > 0, rate, np.inf),
             "tap": np.where(tap_raw == 0, 1.0, tap_raw),
             "shift_deg": shift,
@@ -240,7 +267,13 @@ def from_arrays(
             "is_transformer": (tap_raw != 0) | (shift != 0) | (from_kv != to_kv),
         }
     )
-    ng = len(gen)
+
+
+def _poly_costs(
+    gencost: np.ndarray | None, ng: int, source: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quadratic cost coefficients (c2, c1, c0) per generator from ``mpc.gencost``
+    (polynomial model 2 up to quadratic only; zero without a table)."""
     c2 = np.zeros(ng)
     c1 = np.zeros(ng)
     c0 = np.zeros(ng)
@@ -268,9 +301,17 @@ def from_arrays(
                 c2[k] = coeffs[2]
     if np.any(c2 < 0):
         raise InputError(f"{source}: a generator has a concave cost (c2 < 0)")
+    return c2, c1, c0
+
+
+def _generators_table(
+    gen: np.ndarray, costs: tuple[np.ndarray, np.ndarray, np.ndarray], source: str
+) -> pd.DataFrame:
+    """The generator table with its costs; refuses a generator with Pmin > Pmax."""
+    c2, c1, c0 = costs
     generators = pd.DataFrame(
         {
-            "gen_id": [f"plant:{k + 1}" for k in range(ng)],
+            "gen_id": [f"plant:{k + 1}" for k in range(len(gen))],
             "bus": gen[:, 0].astype(np.int64),
             "pg_mw": gen[:, 1],
             "pmin_mw": gen[:, 9],
@@ -285,23 +326,7 @@ def from_arrays(
     if bad.any():
         k = int(np.flatnonzero(bad.to_numpy())[0])
         raise InputError(f"{source}: generator {k + 1} has Pmin > Pmax")
-    has_load = buses["pd_mw"].to_numpy() != 0
-    loads = pd.DataFrame(
-        {
-            "load_id": [f"load:{b}" for b in bus_ids[has_load]],
-            "bus": bus_ids[has_load],
-            "p_mw": buses["pd_mw"].to_numpy()[has_load],
-        }
-    )
-    loads = _default_load_tags(loads)
-    return Network(
-        name=name,
-        base_mva=float(base_mva),
-        buses=buses,
-        branches=branches,
-        generators=generators,
-        loads=loads,
-    )
+    return generators
 
 
 def _pos(bus_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:

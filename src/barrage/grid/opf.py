@@ -203,25 +203,26 @@ def define_piecewise_cost(network: Network, segments: int):
     return seg_upper.ravel(), seg_cost.ravel(), c0 + c1 * pmin + c2 * pmin**2
 
 
-def build_opf(network: Network, *, cost_model: str = "quadratic", segments: int = 8) -> OpfModel:
-    """Assemble the DC OPF with load shedding for the intact network (damage via bounds)."""
-    if cost_model not in ("quadratic", "piecewise"):
-        raise InputError(f"cost_model must be 'quadratic' or 'piecewise', got {cost_model!r}")
-    if segments < 1:
-        raise InputError(f"segments must be >= 1, got {segments}")
-    nb, nbr = len(network.buses), len(network.branches)
-    ng, nl = len(network.generators), len(network.loads)
-    nseg = ng * segments if cost_model == "piecewise" else 0
+def define_columns(network: Network, nseg: int) -> tuple[dict[str, slice], list[int]]:
+    """The column blocks, in order: bus angles, branch flows, generation, cost segments
+    (``nseg``, piecewise only), shed load per load, spill per spill bus."""
     sizes: list[int] = []
     blocks: dict[str, slice] = {}
-    th = _add_block(sizes, blocks, "theta", nb)
-    fl = _add_block(sizes, blocks, "flow", nbr)
-    pg = _add_block(sizes, blocks, "gen", ng)
-    sg = _add_block(sizes, blocks, "segment", nseg)
-    sh = _add_block(sizes, blocks, "shed", nl)
-    n_spill = len(spill_buses(network))
-    sp_ = _add_block(sizes, blocks, "spill", n_spill)
-    ncol = sum(sizes)
+    _add_block(sizes, blocks, "theta", len(network.buses))
+    _add_block(sizes, blocks, "flow", len(network.branches))
+    _add_block(sizes, blocks, "gen", len(network.generators))
+    _add_block(sizes, blocks, "segment", nseg)
+    _add_block(sizes, blocks, "shed", len(network.loads))
+    _add_block(sizes, blocks, "spill", len(spill_buses(network)))
+    return blocks, sizes
+
+
+def define_column_bounds(
+    network: Network, blocks: dict[str, slice], ncol: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper bounds and linear cost of every column but the cost segments:
+    shed load between 0 and the load at VoLL, spill unbounded at the spill penalty."""
+    th, fl, pg, sh, sp_ = (blocks[k] for k in ("theta", "flow", "gen", "shed", "spill"))
     lo, up, cost = np.zeros(ncol), np.zeros(ncol), np.zeros(ncol)
     lo[th], up[th] = define_angles(network)
     lo[fl], up[fl] = define_flow_limits(network)
@@ -230,7 +231,43 @@ def build_opf(network: Network, *, cost_model: str = "quadratic", segments: int 
     lo[sp_], up[sp_] = 0.0, np.inf
     cost[sh] = network.loads["voll_usd_per_mwh"].to_numpy()
     cost[sp_] = SPILL_PENALTY_USD_PER_MWH
+    return lo, up, cost
 
+
+def define_piecewise_link(network: Network, segments: int) -> tuple[list, np.ndarray]:
+    """The rows tying each generator's output to its cost segments,
+    ``p_g - sum_s seg_{g,s} = Pmin_g``: the block row (None where sized later) and its
+    right-hand side."""
+    ng, nb, nbr, nl = (
+        len(network.generators), len(network.buses), len(network.branches), len(network.loads)
+    )  # fmt: skip
+    z = sp.coo_matrix
+    link_gen = sp.identity(ng, format="coo")
+    link_seg = -sp.kron(sp.identity(ng), np.ones((1, segments)), format="coo")
+    row = [z((ng, nb)), z((ng, nbr)), link_gen, link_seg, z((ng, nl)), None]
+    return row, network.generators["pmin_mw"].to_numpy()
+
+
+def _fill_empty_blocks(blocks_rows: list[list], widths: list[int]) -> None:
+    """Size each None block of a block row to the row's height and its column's width."""
+    for r in blocks_rows:
+        nrow = next(b.shape[0] for b in r if b is not None)
+        for j, sz in enumerate(widths):
+            if r[j] is None:
+                r[j] = sp.coo_matrix((nrow, sz))
+
+
+def build_opf(network: Network, *, cost_model: str = "quadratic", segments: int = 8) -> OpfModel:
+    """Assemble the DC OPF with load shedding for the intact network (damage via bounds)."""
+    if cost_model not in ("quadratic", "piecewise"):
+        raise InputError(f"cost_model must be 'quadratic' or 'piecewise', got {cost_model!r}")
+    if segments < 1:
+        raise InputError(f"segments must be >= 1, got {segments}")
+    nb, nbr = len(network.buses), len(network.branches)
+    ng = len(network.generators)
+    nseg = ng * segments if cost_model == "piecewise" else 0
+    blocks, sizes = define_columns(network, nseg)
+    lo, up, cost = define_column_bounds(network, blocks, sum(sizes))
     g = network.generators
     theta_blk, flow_blk, flow_rhs = define_flow_equations(network)
     bal_flow, bal_gen, bal_shed, bal_spill, bal_rhs = define_nodal_balance(network)
@@ -244,27 +281,21 @@ def build_opf(network: Network, *, cost_model: str = "quadratic", segments: int 
     rows = {"flow": slice(0, nbr), "balance": slice(nbr, nbr + nb)}
     hessian = None
     if cost_model == "piecewise":
+        sg = blocks["segment"]
         seg_up, seg_cost, const = define_piecewise_cost(network, segments)
         lo[sg], up[sg], cost[sg] = 0.0, seg_up, seg_cost
-        link_gen = sp.identity(ng, format="coo")
-        link_seg = -sp.kron(sp.identity(ng), np.ones((1, segments)), format="coo")
-        blocks_rows.append([z((ng, nb)), z((ng, nbr)), link_gen, link_seg, z((ng, nl)), None])
-        pmin = g["pmin_mw"].to_numpy()
+        link_row, pmin = define_piecewise_link(network, segments)
+        blocks_rows.append(link_row)
         row_lo.append(pmin)
         row_up.append(pmin)
         rows["link"] = slice(nbr + nb, nbr + nb + ng)
         offset = float(np.where(g["in_service"], const, 0.0).sum())
     else:
-        cost[pg] = g["cost_c1_usd_per_mwh"].to_numpy()
+        cost[blocks["gen"]] = g["cost_c1_usd_per_mwh"].to_numpy()
         hessian = 2.0 * g["cost_c2_usd_per_mw2h"].to_numpy()
         offset = float(np.where(g["in_service"], g["cost_c0_usd_per_h"], 0.0).sum())
     # columns of the last block row that are None must be sized: fill explicitly
-    for r in blocks_rows:
-        nrow = next(b.shape[0] for b in r if b is not None)
-        for j, sz in enumerate([nb, nbr, ng, nseg, nl, n_spill]):
-            if r[j] is None:
-                r[j] = z((nrow, sz))
-    matrix = sp.bmat(blocks_rows, format="csc")
+    _fill_empty_blocks(blocks_rows, sizes)
     model = OpfModel(
         network=network,
         cost_model=cost_model,
@@ -274,7 +305,7 @@ def build_opf(network: Network, *, cost_model: str = "quadratic", segments: int 
         col_upper=up,
         row_lower=np.concatenate(row_lo),
         row_upper=np.concatenate(row_up),
-        matrix=matrix,
+        matrix=sp.bmat(blocks_rows, format="csc"),
         offset=offset,
         hessian_diag=hessian,
         blocks=blocks,

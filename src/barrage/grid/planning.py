@@ -33,6 +33,7 @@ import numpy as np
 from barrage.errors import InputError
 from barrage.grid.network import assets
 from barrage.grid.strike import (
+    PlanExtras,
     StrikeModel,
     StrikeResult,
     StrikeScenario,
@@ -102,7 +103,7 @@ class PlanEvaluator:
         sc = self.model.scenario
         layers = list(sc.salvo.layers)
         spares: dict[str, int] = {}
-        extras = {"extra_crews": 0, "extra_mobile_substations": 0, "extra_mobile_mw": 0.0}
+        crews, mobile_substations, mobile_mw = 0, 0, 0.0
         for n, cand in zip(plan, self.candidates, strict=True):
             if cand.kind == "air_defence":
                 layers.append(cand.layer if n else cand.layer.model_copy(update={"stock": 0}))
@@ -110,13 +111,14 @@ class PlanEvaluator:
                 for pool in [cand.unit_type] if cand.unit_type else list(SPARE_POOLS):
                     spares[pool] = spares.get(pool, 0) + n * cand.units
             elif cand.kind == "crews":
-                extras["extra_crews"] += n * cand.units
+                crews += n * cand.units
             elif cand.kind == "mobile_substations":
-                extras["extra_mobile_substations"] += n * cand.units
+                mobile_substations += n * cand.units
             elif cand.kind == "mobile_generation":
-                extras["extra_mobile_mw"] += n * cand.units * cand.mw
+                mobile_mw += n * cand.units * cand.mw
         salvo = sc.salvo.model_copy(update={"layers": layers})
-        return {"salvo_scenario": salvo, "extra_spares": spares, **extras}
+        extras = PlanExtras(spares, crews, mobile_substations, mobile_mw)
+        return {"salvo_scenario": salvo, "extras": extras}
 
     def describe(self, plan: tuple[int, ...], reference: tuple[int, ...] | None = None) -> dict:
         ue = self.unserved(plan)
@@ -284,7 +286,7 @@ def plan_defence(
     if budget is None:
         budget = scenario.planning.budget
     if budget < 0 or not np.isfinite(budget):
-        raise InputError(f"--budget: expected a non-negative number, got {budget}")
+        raise InputError(f"budget: expected a non-negative number, got {budget}")
     base = ev.empty()
     greedy, steps = greedy_plan(ev, budget)
     greedy_evals = ev.evaluations

@@ -389,23 +389,34 @@ def priority_masks(damaged: np.ndarray) -> np.ndarray:
     return rows.reshape(-1, m)
 
 
+@dataclass(frozen=True, eq=False)
+class RestorationSettings:
+    """What a restoration runs under, declared once (:func:`barrage.grid.strike.restoration_settings`
+    builds it from a scenario): the damaged assets' rows, kinds and capacities, the repair
+    times by kind and the transformer lead time, crews, spare pools, the horizon, the
+    winter, mobile substations and generation, and the repair priority rule (``"shed"``
+    or ``"capacity"``, see :func:`plan_repairs`)."""
+
+    target_rows: np.ndarray
+    target_kinds: np.ndarray
+    capacity_mw: np.ndarray
+    repair: dict[str, RepairSpec]
+    lead_time: RepairSpec
+    crews: int
+    spares: int | dict[str, int]
+    horizon_days: int
+    winter: Winter
+    mobile: Mobile | None = None
+    priority_rule: str = "shed"
+
+
 def plan_repairs(
     cache: ShedCache,
     *,
     damaged: np.ndarray,
-    target_rows: np.ndarray,
-    target_kinds: np.ndarray,
-    capacity_mw: np.ndarray,
-    repair: dict[str, RepairSpec],
-    lead_time: RepairSpec,
     z_work: np.ndarray,
     z_lead: np.ndarray,
-    crews: int,
-    spares: int | dict[str, int],
-    horizon_days: int,
-    winter: Winter,
-    mobile: Mobile | None = None,
-    priority_rule: str = "shed",
+    settings: RestorationSettings,
 ) -> np.ndarray:
     """The first half of :func:`simulate_restoration`: each run's repair schedule
     (:func:`repair_schedule`), its priorities and the units a mobile substation bridges
@@ -415,6 +426,10 @@ def plan_repairs(
     priced on the strike day (one load-shed solve per destroyed asset and run);
     ``"capacity"`` by the capacity (MW) each brings back, per day of work (no solves:
     with many units per site, most single repairs restore no load on their own)."""
+    s = settings
+    target_rows, target_kinds, capacity_mw = s.target_rows, s.target_kinds, s.capacity_mw
+    repair, lead_time, crews, spares = s.repair, s.lead_time, s.crews, s.spares
+    horizon_days, winter, mobile = s.horizon_days, s.winter, s.mobile
     runs, m = damaged.shape
     _, factor = winter.profile(horizon_days)
     median = np.array([repair[k].median_days for k in target_kinds])
@@ -422,7 +437,7 @@ def plan_repairs(
     work = median[None, :] * np.exp(sigma[None, :] * z_work)
     lead = lead_time.median_days * np.exp(lead_time.sigma * z_lead)
 
-    if priority_rule == "shed":
+    if s.priority_rule == "shed":
         # MW of load restored by repairing one asset alone, from the initial damage
         shed0, _, _, _ = price_masks(
             cache, target_rows, priority_masks(damaged), np.full(runs * (m + 1), factor[0])
@@ -471,16 +486,14 @@ def restoration_outcomes(
     *,
     damaged: np.ndarray,
     last: np.ndarray,
-    target_rows: np.ndarray,
-    horizon_days: int,
-    winter: Winter,
-    mobile: Mobile | None = None,
+    settings: RestorationSettings,
 ) -> Restoration:
     """The second half of :func:`simulate_restoration`: each day's damaged set priced
     under the day's demand, and the per-run outcomes. Row by row: a slice of runs gives
     the same slice of the outcomes."""
+    target_rows, horizon_days, winter = settings.target_rows, settings.horizon_days, settings.winter
     runs, m = damaged.shape
-    mobile = mobile or Mobile()
+    mobile = settings.mobile or Mobile()
     temp, factor = winter.profile(horizon_days)
     base_shed, base_pop, base_by, base_nuc = price_masks(
         cache, target_rows, np.zeros((horizon_days, m), dtype=bool), factor
@@ -551,44 +564,10 @@ def simulate_restoration(
     cache: ShedCache,
     *,
     damaged: np.ndarray,
-    target_rows: np.ndarray,
-    target_kinds: np.ndarray,
-    capacity_mw: np.ndarray,
-    repair: dict[str, RepairSpec],
-    lead_time: RepairSpec,
     z_work: np.ndarray,
     z_lead: np.ndarray,
-    crews: int,
-    spares: int | dict[str, int],
-    horizon_days: int,
-    winter: Winter,
-    mobile: Mobile | None = None,
-    priority_rule: str = "shed",
+    settings: RestorationSettings,
 ) -> Restoration:
     """Recovery of each run's damage; see the module notes for the model."""
-    last = plan_repairs(
-        cache,
-        damaged=damaged,
-        target_rows=target_rows,
-        target_kinds=target_kinds,
-        capacity_mw=capacity_mw,
-        repair=repair,
-        lead_time=lead_time,
-        z_work=z_work,
-        z_lead=z_lead,
-        crews=crews,
-        spares=spares,
-        horizon_days=horizon_days,
-        winter=winter,
-        mobile=mobile,
-        priority_rule=priority_rule,
-    )
-    return restoration_outcomes(
-        cache,
-        damaged=damaged,
-        last=last,
-        target_rows=target_rows,
-        horizon_days=horizon_days,
-        winter=winter,
-        mobile=mobile,
-    )
+    last = plan_repairs(cache, damaged=damaged, z_work=z_work, z_lead=z_lead, settings=settings)
+    return restoration_outcomes(cache, damaged=damaged, last=last, settings=settings)

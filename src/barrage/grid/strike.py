@@ -41,6 +41,7 @@ from barrage.grid.restoration import (
     Mobile,
     RepairSpec,
     Restoration,
+    RestorationSettings,
     ShedCache,
     Winter,
     default_repair,
@@ -698,6 +699,29 @@ class StrikeResult:
     restoration: Restoration = field(repr=False)
     context: StrikeContext | None = field(default=None, repr=False)
 
+    @classmethod
+    def of(
+        cls,
+        model: StrikeModel,
+        runs: int,
+        seed: int,
+        salvo: SalvoResult,
+        damaged: np.ndarray,
+        restoration: Restoration,
+    ) -> StrikeResult:
+        """The result of ``runs`` on ``model``: its network, targets and context (the one
+        way :func:`run_strike` and the chunked run put their parts together)."""
+        return cls(
+            runs=runs,
+            seed=seed,
+            network=model.network.name,
+            target_ids=model.target_ids,
+            salvo=salvo,
+            damaged=damaged,
+            restoration=restoration,
+            context=strike_context(model),
+        )
+
     @property
     def unserved_energy_mwh(self) -> np.ndarray:
         return self.restoration.unserved_energy_mwh
@@ -751,36 +775,87 @@ def grid_draws(
     return damaged, work_z
 
 
-def restoration_settings(
-    model: StrikeModel,
-    *,
-    extra_spares: int | dict[str, int] = 0,
-    extra_crews: int = 0,
-    extra_mobile_substations: int = 0,
-    extra_mobile_mw: float = 0.0,
-):
-    """The keyword arguments of the restoration that come from the scenario."""
+Stats = dict[str, Any]
+"""A distribution over runs: mean, p05, p50, p95 and cvar95 (the mean of the worst 5%)."""
+Number = float | int | None
+
+
+class StrikeSummary(BaseModel):
+    """A strike Monte Carlo's summary (:meth:`StrikeResult.summary`), declared once:
+    ``barrage simulate strike --json`` prints its dump and a strike job's result is one.
+    Fields in the order the summary writes them, so the dump is the same JSON byte for
+    byte; ``in_context`` (national figures on a stylised system) only where the scenario
+    gives them, and absent from the dump otherwise."""
+
+    model_config = ConfigDict(extra="allow")
+    runs: int
+    seed: int
+    network: str
+    unserved_energy_mwh: Stats
+    unserved_energy_mwh_standard_error: Number = Field(
+        description="Monte Carlo standard error of the mean unserved energy (MWh)."
+    )
+    unserved_energy_by_class_mwh: dict[str, Stats]
+    customer_hours: Stats
+    cold_customer_hours: Stats = Field(description="Customer-hours on days below 0 C.")
+    harm_weighted_customer_hours: Stats
+    peak_shed_mw: Stats
+    shed_hours: Stats
+    restoration_days: Stats
+    restored_within_horizon: Number = Field(description="Share of runs fully restored.")
+    assets_destroyed: Stats
+    destroyed_probability_by_asset: dict[str, Number]
+    mean_shed_mw_by_day: list[Number]
+    leakers: Stats
+    leakers_by_class: dict[str, Stats]
+    leakers_by_asset: dict[str, Stats]
+    in_context: dict[str, Any] | None = Field(
+        None, description="In national units, where the scenario is a stylised system."
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``barrage simulate strike --json`` prints it (the summary, key for key)."""
+        return self.model_dump(exclude_unset=True)
+
+
+@dataclass(frozen=True)
+class PlanExtras:
+    """What a protection plan adds to the scenario's restoration: spare units (per pool,
+    or one number for every pool), crews, mobile substations and mobile generation (MW)."""
+
+    spares: int | dict[str, int] = 0
+    crews: int = 0
+    mobile_substations: int = 0
+    mobile_mw: float = 0.0
+
+
+NO_EXTRAS = PlanExtras()
+
+
+def restoration_settings(model: StrikeModel, extras: PlanExtras = NO_EXTRAS) -> RestorationSettings:
+    """The restoration's settings from the scenario, with a plan's ``extras``."""
     g = model.scenario.grid
     pools = {"transformer": g.spare_transformers, "autotransformer": g.spare_transformers}
     pools.update(g.spares)
-    extra = extra_spares if isinstance(extra_spares, dict) else dict.fromkeys(pools, extra_spares)
-    return {
-        "target_rows": model.target_rows,
-        "target_kinds": model.target_kinds,
-        "capacity_mw": model.capacity_mw,
-        "repair": {**default_repair(), **g.repair},
-        "lead_time": g.transformer_lead_time,
-        "crews": g.crews + extra_crews,
-        "spares": {k: v + extra.get(k, 0) for k, v in pools.items()},
-        "horizon_days": g.horizon_days,
-        "winter": g.winter,
-        "mobile": Mobile(
-            substations=g.mobile_substations + extra_mobile_substations,
-            generation_mw=g.mobile_generation_mw + extra_mobile_mw,
+    spares = extras.spares
+    extra = spares if isinstance(spares, dict) else dict.fromkeys(pools, spares)
+    return RestorationSettings(
+        target_rows=model.target_rows,
+        target_kinds=model.target_kinds,
+        capacity_mw=model.capacity_mw,
+        repair={**default_repair(), **g.repair},
+        lead_time=g.transformer_lead_time,
+        crews=g.crews + extras.crews,
+        spares={k: v + extra.get(k, 0) for k, v in pools.items()},
+        horizon_days=g.horizon_days,
+        winter=g.winter,
+        mobile=Mobile(
+            substations=g.mobile_substations + extras.mobile_substations,
+            generation_mw=g.mobile_generation_mw + extras.mobile_mw,
             deploy_days=g.mobile_deploy_days,
         ),
-        "priority_rule": g.repair_priority,
-    }
+        priority_rule=g.repair_priority,
+    )
 
 
 def run_strike(
@@ -789,13 +864,10 @@ def run_strike(
     runs: int,
     seed: int,
     salvo_scenario: Scenario | None = None,
-    extra_spares: int | dict[str, int] = 0,
-    extra_crews: int = 0,
-    extra_mobile_substations: int = 0,
-    extra_mobile_mw: float = 0.0,
+    extras: PlanExtras = NO_EXTRAS,
 ) -> StrikeResult:
     """The Monte Carlo for a bound model; planning varies the salvo's layers, spares and
-    crews while keeping the seed (common random numbers)."""
+    crews (``extras``) while keeping the seed (common random numbers)."""
     sc = model.scenario
     salvo = simulate(salvo_scenario or sc.salvo, runs=runs, seed=seed)
     damaged, work_z = grid_draws(model, salvo, seed)
@@ -805,24 +877,9 @@ def run_strike(
         damaged=damaged,
         z_work=work_z[:, 0],
         z_lead=work_z[:, 1],
-        **restoration_settings(
-            model,
-            extra_spares=extra_spares,
-            extra_crews=extra_crews,
-            extra_mobile_substations=extra_mobile_substations,
-            extra_mobile_mw=extra_mobile_mw,
-        ),
+        settings=restoration_settings(model, extras),
     )
-    return StrikeResult(
-        runs=runs,
-        seed=seed,
-        network=model.network.name,
-        target_ids=model.target_ids,
-        salvo=salvo,
-        damaged=damaged,
-        restoration=restoration,
-        context=strike_context(model),
-    )
+    return StrikeResult.of(model, runs, seed, salvo, damaged, restoration)
 
 
 def checked_strike_request(scenario, runs: int, seed: int) -> StrikeScenario:

@@ -176,7 +176,7 @@ INDICATORS: dict[str, Indicator] = {
         "stockpile refit in force (shown only: in no model's design)",
     ),
 }
-#: Indicators that need a stockpile estimate (the ``stockpile=`` hook); NaN without one.
+#: Indicators that need a stockpile estimate (``Hooks.stockpile``); NaN without one.
 #: The models' stockpile columns (``stock_*``; see :mod:`barrage.warning.models`).
 STOCKPILE_INDICATORS: tuple[str, ...] = tuple(c for c in INDICATORS if c.startswith("stock_"))
 #: Stockpile indicators shown beside the others but read by no model (the registered
@@ -202,6 +202,21 @@ ProductionHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
 #: only reads rates estimated before t); optional ``p_stock_growth_<g>_90d`` (per origin:
 #: the probability that the stock grew over the 90 days before r).
 StockpileHook = Callable[[np.datetime64, int], dict[str, np.ndarray]]
+
+
+@dataclass(frozen=True, eq=False)
+class Hooks:
+    """What the indicators read beside the record, declared once and passed whole from
+    the inputs bundle down to :func:`indicator_values`: the weather by date (None: the
+    weather indicators are NaN), the production hook (None: a launch-rate proxy) and the
+    stockpile hook (None: the stockpile indicators are NaN)."""
+
+    weather: pd.DataFrame | None = None
+    production: ProductionHook | None = None
+    stockpile: StockpileHook | None = None
+
+
+NO_HOOKS = Hooks()
 
 
 def _cumsum0(x: np.ndarray) -> np.ndarray:
@@ -231,24 +246,20 @@ def indicator_frame(
     panel: NightPanel,
     target: Target,
     *,
-    weather: pd.DataFrame | None = None,
-    production: ProductionHook | None = None,
-    stockpile: StockpileHook | None = None,
+    hooks: Hooks = NO_HOOKS,
     origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators for every origin 1..n (n = nights in the panel, i.e. up to ``as_of``).
 
     Row ``t`` is the forecast issued at 12:00 on ``first_night + t`` and uses nights
     ``< t`` only. Index: the origin dates. The stockpile indicators are NaN without a
-    ``stockpile`` hook. ``origins``: only these origins t (1..n; the rows are the same
+    stockpile hook in ``hooks``. ``origins``: only these origins t (1..n; the rows are the same
     numbers as in the full frame, computed for those rows only, as the real-time design
     needs one row per panel).
     """
     n = panel.n_nights
     t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
-    out = indicator_values(
-        panel, target, weather=weather, production=production, stockpile=stockpile, origins=t
-    )
+    out = indicator_values(panel, target, hooks=hooks, origins=t)
     index = pd.date_range(pd.Timestamp(panel.first_night) + pd.Timedelta(days=1), periods=n)
     frame = pd.DataFrame(out, index=index if origins is None else index[t - 1])
     frame.index.name = "as_of"
@@ -259,9 +270,7 @@ def indicator_values(
     panel: NightPanel,
     target: Target,
     *,
-    weather: pd.DataFrame | None = None,
-    production: ProductionHook | None = None,
-    stockpile: StockpileHook | None = None,
+    hooks: Hooks = NO_HOOKS,
     origins: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The columns of :func:`indicator_frame` as arrays (in :data:`INDICATORS` order),
@@ -270,27 +279,51 @@ def indicator_values(
     t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
     if t.size and (t.min() < 1 or t.max() > n):
         raise ValueError(f"origins: expected values in 1..{n}")
-    launched = panel.launched
-    cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
-    miss_idx = [cls[c] for c in MISSILE_CLASSES]
-    groups = {
-        "attack_drone": launched[:, cls["attack_drone"]],
-        "missiles": launched[:, miss_idx].sum(axis=1),
-        "cruise_missile": launched[:, cls["cruise_missile"]],
-        "ballistic_missile": launched[:, cls["ballistic_missile"]],
-    }
+    groups = _launch_groups(panel.launched)
     out: dict[str, np.ndarray] = {}
     for g, series in groups.items():
         cs = _cumsum0(series)
         for w in TEMPO_WINDOWS_D:
             out[f"tempo_{g}_{w}d"] = _window(cs, t, w) / np.minimum(t, w)
-
-    # Events, days since, gaps.
     ev = event_flags(panel, target)
     ev_idx = np.flatnonzero(ev)
     last = np.maximum.accumulate(np.where(ev, np.arange(n), -1))  # last event <= night i
     last_before = last[t - 1]  # last event night < t
     has_event = last_before >= 0
+    out.update(_event_timing(ev, ev_idx, t, last_before, has_event))
+    start = np.where(has_event, last_before + 1, 0)
+    out.update(_accumulation(panel, groups, t, start, hooks.production))
+    out.update(_intercept_rates(panel, groups, t))
+    # Probing: recon over energy regions; small strikes (nights below the target) there.
+    out["probing_recon_energy_7d"] = _window(_cumsum0(panel.recon_energy), t, 7)
+    small = np.where(ev, 0.0, panel.missiles_energy)
+    out["probing_small_strikes_energy_7d"] = _window(_cumsum0(small), t, 7)
+    out.update(_season_and_weather(panel, hooks.weather, t))
+    out.update(_salvo_size(groups, ev_idx, t))
+    out.update(
+        _stockpile_indicators(hooks.stockpile, panel, t, start, has_event, ev_idx, groups, out)
+    )
+    return {c: out[c] for c in INDICATORS}
+
+
+def _launch_groups(launched: np.ndarray) -> dict[str, np.ndarray]:
+    """Launches per night of the groups the indicators follow (columns of ``launched``
+    in :data:`WEAPON_CLASSES` order)."""
+    cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
+    return {
+        "attack_drone": launched[:, cls["attack_drone"]],
+        "missiles": launched[:, [cls[c] for c in MISSILE_CLASSES]].sum(axis=1),
+        "cruise_missile": launched[:, cls["cruise_missile"]],
+        "ballistic_missile": launched[:, cls["ballistic_missile"]],
+    }
+
+
+def _event_timing(
+    ev: np.ndarray, ev_idx: np.ndarray, t: np.ndarray, last_before: np.ndarray, has_event
+) -> dict[str, np.ndarray]:
+    """Days since the last target night, where that gap stands among the closed gaps
+    before, and target nights in the last 90 and 365 nights."""
+    out: dict[str, np.ndarray] = {}
     days_since = np.where(has_event, t - last_before, t).astype(float)
     out["days_since_event_d"] = days_since
     if ev_idx.size >= 2:
@@ -305,10 +338,21 @@ def indicator_values(
     ev_cs = _cumsum0(ev.astype(float))
     out["events_90d"] = _window(ev_cs, t, 90)
     out["events_365d"] = _window(ev_cs, t, 365)
+    return out
 
-    # Accumulation since the last event: estimated production minus launches.
+
+def _accumulation(
+    panel: NightPanel,
+    groups: dict[str, np.ndarray],
+    t: np.ndarray,
+    start: np.ndarray,
+    production: ProductionHook | None,
+) -> dict[str, np.ndarray]:
+    """Accumulation since the last event: estimated production (the hook's, else a
+    launch-rate proxy) minus launches, from night ``start`` to the origin."""
+    n = panel.n_nights
+    out: dict[str, np.ndarray] = {}
     prod = production(panel.first_night, n) if production is not None else None
-    start = np.where(has_event, last_before + 1, 0)
     for key, g in (("missiles", "missiles"), ("attack_drones", "attack_drone")):
         cs = _cumsum0(groups[g])
         launched_since = cs[t] - cs[start]
@@ -318,9 +362,18 @@ def indicator_values(
         else:
             produced = launch_rate_proxy(panel, t, groups[g]) * (t - start)
         out[f"accumulation_{key}"] = produced - launched_since
+    return out
 
-    # Intercept rates and their trend.
+
+def _intercept_rates(
+    panel: NightPanel, groups: dict[str, np.ndarray], t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Share destroyed over the last 30 nights per group, and its change against the 90
+    nights before."""
     destroyed = panel.destroyed
+    cls = {c: i for i, c in enumerate(WEAPON_CLASSES)}
+    miss_idx = [cls[c] for c in MISSILE_CLASSES]
+    out: dict[str, np.ndarray] = {}
     for key, lv, dv in (
         ("attack_drone", groups["attack_drone"], destroyed[:, cls["attack_drone"]]),
         ("missiles", groups["missiles"], destroyed[:, miss_idx].sum(axis=1)),
@@ -339,34 +392,40 @@ def indicator_values(
         rprev = np.divide(dp, lp, out=np.full(t.size, np.nan), where=lp > 0)
         out[f"intercept_rate_{key}_30d"] = np.clip(r30, 0, 1)
         out[f"intercept_trend_{key}"] = np.clip(r30, 0, 1) - np.clip(rprev, 0, 1)
+    return out
 
-    # Probing: recon over energy regions; small strikes (nights below the target) there.
-    out["probing_recon_energy_7d"] = _window(_cumsum0(panel.recon_energy), t, 7)
-    small = np.where(ev, 0.0, panel.missiles_energy)
-    out["probing_small_strikes_energy_7d"] = _window(_cumsum0(small), t, 7)
 
-    # Season and weather.
+def _season_and_weather(
+    panel: NightPanel, weather: pd.DataFrame | None, t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Heating season, the season's cosine, and the weather of the origin's night."""
     dates = panel.first_night + t.astype("timedelta64[D]")
     doy = (dates - dates.astype("datetime64[Y]")).astype(np.int64) + 1
-    out["heating_season"] = ((doy >= HEATING_START_DOY) | (doy <= HEATING_END_DOY)).astype(float)
-    out["season_cos"] = np.cos(2 * np.pi * (doy - 15) / 365.25)
-    wx = recent_weather(weather, panel.first_night, n + 1)
-    out["cloud_night_pct"] = wx["cloud_night_pct"][t]
-    out["wind_max_kmh"] = wx["wind_max_kmh"][t]
+    wx = recent_weather(weather, panel.first_night, panel.n_nights + 1)
+    return {
+        "heating_season": ((doy >= HEATING_START_DOY) | (doy <= HEATING_END_DOY)).astype(float),
+        "season_cos": np.cos(2 * np.pi * (doy - 15) / 365.25),
+        "cloud_night_pct": wx["cloud_night_pct"][t],
+        "wind_max_kmh": wx["wind_max_kmh"][t],
+    }
 
-    # Salvo size of target nights and its trend.
+
+def _salvo_size(
+    groups: dict[str, np.ndarray], ev_idx: np.ndarray, t: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Salvo size of the last target night, and the last three against the three before."""
     size = groups["missiles"] + groups["attack_drone"]
     ev_size = size[ev_idx]
     k = np.searchsorted(ev_idx, t, side="left")  # events before origin t
     csz = np.concatenate([[0.0], np.cumsum(ev_size)])
-    out["salvo_size_last"] = np.where(k >= 1, csz[k] - csz[np.maximum(k - 1, 0)], np.nan)
     last3 = (csz[k] - csz[np.maximum(k - 3, 0)]) / 3
     prev3 = (csz[np.maximum(k - 3, 0)] - csz[np.maximum(k - 6, 0)]) / 3
-    out["salvo_size_trend"] = np.where(
-        (k >= 6) & (prev3 > 0), last3 / np.where(prev3 > 0, prev3, 1) - 1, np.nan
-    )
-    out.update(_stockpile_indicators(stockpile, panel, t, start, has_event, ev_idx, groups, out))
-    return {c: out[c] for c in INDICATORS}
+    return {
+        "salvo_size_last": np.where(k >= 1, csz[k] - csz[np.maximum(k - 1, 0)], np.nan),
+        "salvo_size_trend": np.where(
+            (k >= 6) & (prev3 > 0), last3 / np.where(prev3 > 0, prev3, 1) - 1, np.nan
+        ),
+    }
 
 
 def _typical_salvo(series: np.ndarray, ev_idx: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Any
 from barrage.record import open_store
 from barrage.record.lock import exclusive_lock, store_lock_path
 from barrage.warning.assess import assess, inputs_from_store
+from barrage.warning.assessment import Assessment
 from barrage.warning.forecast_log import log_assessment, verify_log
 
 #: How long ``assess --log`` waits for another writer of the store.
@@ -25,7 +26,7 @@ def assess_and_log(
     target: str | None = None,
     weather: Any = None,
     log: bool = False,
-) -> dict:
+) -> Assessment:
     """The assessment of the store ``db`` as of ``as_of``; with ``log``, appended to the
     store's forecast log once (its place under the key ``log``: seq, and whether it was
     new)."""
@@ -35,10 +36,12 @@ def assess_and_log(
             verify_log(con)  # a tampered log refuses before any work
     result = assess(inputs, as_of)
     if not log:
-        return result
+        return Assessment.model_validate(result)
     with (
         exclusive_lock(store_lock_path(db), wait_s=LOG_WAIT_S, what="update"),
         open_store(db, read_only=False) as con,
     ):
         logged = log_assessment(con, result, inputs.target, record_sha256=inputs.record_sha256)
-    return {**result, "log": {"seq": logged.seq, "logged": logged.logged}}
+    return Assessment.model_validate(
+        {**result, "log": {"seq": logged.seq, "logged": logged.logged}}
+    )

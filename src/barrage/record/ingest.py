@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from barrage.errors import InputError
+from barrage.record.locate import locate_record
 from barrage.record.lock import writer_lock
 from barrage.record.schema import RECORD_COLUMNS, REQUIRED_CSV_COLUMNS, WEAPON_COUNT_COLUMNS
 from barrage.record.scratch import scratch_file, scratch_folder, sweep
@@ -155,20 +156,18 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _parsed_select(header: list[str], tolerance: float, source: str, latest: datetime) -> str:
-    """SQL that parses and checks every row of ``source`` (text columns, a read_csv).
+def _s(name: str) -> str:
+    """The trimmed text of a store column in the parse's first stage."""
+    return _q("s__" + name)
 
-    Three stages so that each field is trimmed, parsed and cast once: ``t`` trims,
-    ``v`` parses, the outer select checks and names the reasons.
+
+def _trimmed_fields(present: set[str]) -> list[str]:
+    """Stage ``t``: each store column's text, trimmed only where whitespace matters.
+
+    Trimming costs as much as parsing: trim only the fields whose whitespace matters
+    (times, model, source); DuckDB's casts already ignore surrounding blanks.
     """
-    present = set(header)
-    fmt = "[" + ", ".join(_lit(f) for f in TIME_FORMATS) + "]"
 
-    def s(name: str) -> str:  # trimmed text of a store column
-        return _q("s__" + name)
-
-    # Trimming costs as much as parsing: trim only the fields whose whitespace matters
-    # (times, model, source); DuckDB's casts already ignore surrounding blanks.
     def text(c) -> str:
         if c.csv_name not in present:
             return "NULL::VARCHAR"
@@ -177,21 +176,30 @@ def _parsed_select(header: list[str], tolerance: float, source: str, latest: dat
         return _q(c.csv_name)
 
     trimmed = ["__barrage_rn AS record_number"]
-    trimmed += [f"{text(c)} AS {s(c.store_name)}" for c in RECORD_COLUMNS]
+    return trimmed + [f"{text(c)} AS {_s(c.store_name)}" for c in RECORD_COLUMNS]
+
+
+def _parsed_values() -> list[str]:
+    """Stage ``v``: the times parsed and the counts cast, once each."""
+    fmt = "[" + ", ".join(_lit(f) for f in TIME_FORMATS) + "]"
     values = ["t.*"]
     for which in ("time_start", "time_end"):
         # A failed format is costly in DuckDB: try the date-only form only on short values.
         values.append(
-            f"CASE WHEN length({s(which)}) <= 10 THEN try_strptime({s(which)}, '{DATE_FORMAT}') "
-            f"ELSE try_strptime({s(which)}, {fmt}) END AS {which}_ts"
+            f"CASE WHEN length({_s(which)}) <= 10 THEN try_strptime({_s(which)}, '{DATE_FORMAT}') "
+            f"ELSE try_strptime({_s(which)}, {fmt}) END AS {which}_ts"
         )
     counts = [c.store_name for c in RECORD_COLUMNS if c.store_type == "DOUBLE"]
-    values += [f"try_cast({s(n)} AS DOUBLE) AS {_q('v__' + n)}" for n in counts]
+    return values + [f"try_cast({_s(n)} AS DOUBLE) AS {_q('v__' + n)}" for n in counts]
 
-    select: list[str] = ["record_number"]
+
+def _time_checks(latest: datetime) -> tuple[list[str], list[str]]:
+    """The time columns' selected fields and their reasons (empty, unreadable, before
+    :data:`FIRST_PLAUSIBLE_YEAR`, after ``latest``)."""
+    select: list[str] = []
     reasons: list[str] = []
     for which in ("time_start", "time_end"):
-        r, ts = s(which), f"{which}_ts"
+        r, ts = _s(which), f"{which}_ts"
         select += [f"{r} AS {which}_raw", ts, f"(length({r}) <= 10) AS {which}_date_only"]
         reasons.append(
             f"CASE WHEN {r} IS NULL THEN '{which}: empty (expected {EXPECTED_TIME})' "
@@ -203,51 +211,71 @@ def _parsed_select(header: list[str], tolerance: float, source: str, latest: dat
             f"THEN '{which}: implausible date ''' || {r} || ''' (after the ingest day + "
             f"{FUTURE_MARGIN_D} days, {latest:%Y-%m-%d})' END"
         )
+    return select, reasons
+
+
+def _count_check(name: str) -> str:
+    """The reason a count column's value is refused (not a number, infinite, negative,
+    implausibly large, a fraction of a weapon), or NULL."""
+    r, value = _s(name), _q("v__" + name)
+    got = f"left(trim({r}), 40)"  # a 100 MB field is not copied into its reason
+    checks = [
+        f"WHEN ({value} IS NULL AND trim(coalesce({r}, '')) <> '') OR ({value} IS NOT NULL "
+        f"AND NOT isinf({value}) AND NOT regexp_full_match(trim({r}), {_lit(NUMBER_RE)})) "
+        f"THEN '{name}: expected a number, got ''' || {got} || ''''",
+        f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || {got} || ''''",
+        f"WHEN {value} < 0 THEN '{name}: negative count ' || {got}",
+        f"WHEN {value} > {MAX_COUNT} THEN '{name}: implausible count ' || {got} "
+        f"|| ' (more than {MAX_COUNT:,} in one row)'",
+    ]
+    if name in WEAPON_COUNT_COLUMNS:
+        checks.append(
+            f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || {got}"
+        )
+    return "CASE " + " ".join(checks) + " END"
+
+
+def _row_checks(tolerance: float) -> list[str]:
+    """Reasons that look at a row as a whole: no model, more destroyed than launched
+    (beyond ``tolerance``), an end before the start."""
+    te_adj = (
+        f"CASE WHEN length({_s('time_end')}) <= 10 THEN time_end_ts + INTERVAL 86399 SECOND "
+        "ELSE time_end_ts END"
+    )
+    return [
+        f"CASE WHEN {_s('model')} IS NULL THEN 'model: empty (expected a weapon model name)' END",
+        f"CASE WHEN v__destroyed > v__launched + {tolerance!r} THEN 'destroyed: ' || trim({_s('destroyed')}) "
+        f"|| ' exceeds launched ' || trim({_s('launched')}) END",
+        f"CASE WHEN {te_adj} < time_start_ts THEN 'time_end: ' || {_s('time_end')} "
+        f"|| ' is before time_start ' || {_s('time_start')} END",
+    ]
+
+
+def _parsed_select(header: list[str], tolerance: float, source: str, latest: datetime) -> str:
+    """SQL that parses and checks every row of ``source`` (text columns, a read_csv).
+
+    Three stages so that each field is trimmed, parsed and cast once: ``t`` trims,
+    ``v`` parses, the outer select checks and names the reasons.
+    """
+    times, reasons = _time_checks(latest)
+    select: list[str] = ["record_number", *times]
     for col in RECORD_COLUMNS:
-        name, r = col.store_name, s(col.store_name)
+        name = col.store_name
         if col.store_type != "DOUBLE":
             if name not in ("time_start", "time_end"):
-                select.append(f"{r} AS {_q(name)}")
+                select.append(f"{_s(name)} AS {_q(name)}")
             continue
         value = _q("v__" + name)
         select.append(f"CASE WHEN isnan({value}) THEN NULL ELSE {value} END AS {_q(name)}")
-        got = f"left(trim({r}), 40)"  # a 100 MB field is not copied into its reason
-        checks = [
-            f"WHEN ({value} IS NULL AND trim(coalesce({r}, '')) <> '') OR ({value} IS NOT NULL "
-            f"AND NOT isinf({value}) AND NOT regexp_full_match(trim({r}), {_lit(NUMBER_RE)})) "
-            f"THEN '{name}: expected a number, got ''' || {got} || ''''",
-            f"WHEN isinf({value}) THEN '{name}: expected a finite number, got ''' || {got} || ''''",
-            f"WHEN {value} < 0 THEN '{name}: negative count ' || {got}",
-            f"WHEN {value} > {MAX_COUNT} THEN '{name}: implausible count ' || {got} "
-            f"|| ' (more than {MAX_COUNT:,} in one row)'",
-        ]
-        if name in WEAPON_COUNT_COLUMNS:
-            checks.append(
-                f"WHEN {value} <> floor({value}) THEN '{name}: expected a whole number of weapons, got ' || {got}"
-            )
-        reasons.append("CASE " + " ".join(checks) + " END")
-    reasons.append(
-        f"CASE WHEN {s('model')} IS NULL THEN 'model: empty (expected a weapon model name)' END"
-    )
-    reasons.append(
-        f"CASE WHEN v__destroyed > v__launched + {tolerance!r} THEN 'destroyed: ' || trim({s('destroyed')}) "
-        f"|| ' exceeds launched ' || trim({s('launched')}) END"
-    )
-    te_adj = (
-        f"CASE WHEN length({s('time_end')}) <= 10 THEN time_end_ts + INTERVAL 86399 SECOND "
-        "ELSE time_end_ts END"
-    )
-    reasons.append(
-        f"CASE WHEN {te_adj} < time_start_ts THEN 'time_end: ' || {s('time_end')} "
-        f"|| ' is before time_start ' || {s('time_start')} END"
-    )
+        reasons.append(_count_check(name))
+    reasons += _row_checks(tolerance)
     select.append("concat_ws('; ', " + ", ".join(reasons) + ") AS reason")
     # The published fields (trimmed) travel with the row so a quarantined row keeps them.
-    fields = ", ".join(f"{_lit(c.csv_name)}: {s(c.store_name)}" for c in RECORD_COLUMNS)
+    fields = ", ".join(f"{_lit(c.csv_name)}: {_s(c.store_name)}" for c in RECORD_COLUMNS)
     return (
         f"WITH raw AS (SELECT *, row_number() OVER () AS __barrage_rn FROM {source}), "
-        "t AS (SELECT " + ", ".join(trimmed) + " FROM raw), "
-        "v AS (SELECT " + ", ".join(values) + " FROM t), "
+        "t AS (SELECT " + ", ".join(_trimmed_fields(set(header))) + " FROM raw), "
+        "v AS (SELECT " + ", ".join(_parsed_values()) + " FROM t), "
         "c AS (SELECT " + ",\n  ".join(select) + f", {{{fields}}} AS published\nFROM v) "
         "SELECT * EXCLUDE (published), CASE WHEN reason <> '' THEN to_json(published)::VARCHAR "
         "END AS raw_row FROM c"
@@ -317,8 +345,12 @@ def ingest_record(
     destroyed_tolerance: float = 0.0,
     lock_timeout_s: float = 30.0,
     dry_run: bool = False,
+    given_as: str = "path",
 ) -> IngestReport:
     """Ingest one record CSV into the store; idempotent, incremental and atomic.
+
+    ``path`` may be the folder holding the CSV (:func:`locate_record`; ``given_as`` is
+    how the caller's user named it, for the message when the folder has none).
 
     With ``dry_run`` the same work is done and reported, then rolled back: what an
     ingest *would* change (``barrage fetch`` uses it to report a download's news).
@@ -330,6 +362,8 @@ def ingest_record(
     up to ``lock_timeout_s`` for an update or another ingest.
     """
     path = Path(path)
+    if path.is_dir():  # the folder holding the CSV, as `run --record` takes it
+        path = locate_record(path, given_as=given_as)
     data, header = _read_and_check(path)
     # Hashing and the full UTF-8 check run beside DuckDB's parse (it releases the GIL).
     from concurrent.futures import ThreadPoolExecutor
@@ -376,6 +410,241 @@ class _Source:
     utf8_future: object  # its UTF-8 problem or None, checked beside the parse
 
 
+def _parse_into_temp(con, src: _Source, tolerance: float, latest: datetime) -> str:
+    """Parse and check the file into the temp table ``parsed``; its SHA-256 (a file that
+    is not UTF-8 or not CSV raises, naming the file)."""
+    import duckdb
+
+    columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in src.header) + "}"
+    source = (
+        "read_csv(?, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
+        f"columns={columns}, store_rejects=true, rejects_table='csv_rejects', "
+        "rejects_scan='csv_reject_scans', strict_mode=true, null_padding=false)"
+    )
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE parsed AS {_parsed_select(src.header, tolerance, source, latest)}",
+            [str(src.read_path)],
+        )
+    except duckdb.Error as exc:
+        problem = src.utf8_future.result()
+        raise InputError(
+            problem or f"{src.path}: cannot be read as CSV ({str(exc).splitlines()[0]})"
+        ) from None
+    problem = src.utf8_future.result()
+    if problem:
+        raise InputError(problem)
+    return src.sha_future.result()
+
+
+def _classify_models(con) -> None:
+    """The temp table ``model_map``: each raw model name's normal name, family and class
+    (:func:`classify_models`); then the missile counts checked against it."""
+    import pandas as pd
+
+    models = [
+        r[0]
+        for r in con.execute("SELECT DISTINCT model FROM parsed WHERE model IS NOT NULL").fetchall()
+    ]
+    kinds = classify_models(models)
+    model_map = pd.DataFrame(
+        {
+            "model_raw": models,
+            "model_norm": [k.model for k in kinds],
+            "family": [k.family for k in kinds],
+            "weapon_class": [k.weapon_class for k in kinds],
+            "known": [k.known for k in kinds],
+        }
+    )
+    con.register("model_map_df", model_map)
+    con.execute(
+        "CREATE TEMP TABLE model_map (model_raw VARCHAR, model_norm VARCHAR, family VARCHAR, "
+        "weapon_class VARCHAR, known BOOLEAN)"
+    )
+    if len(model_map):
+        con.execute("INSERT INTO model_map SELECT * FROM model_map_df")
+    con.unregister("model_map_df")
+    _check_missile_counts(con)
+
+
+def _create_incoming(con, sha: str, now: datetime) -> None:
+    """The temp view ``incoming``: the valid rows, with their key and derived columns."""
+    store_cols = [c.store_name for c in RECORD_COLUMNS]
+    passthrough = ", ".join(
+        f"p.{_q(c)}" for c in store_cols if c not in ("time_start", "time_end", "model", "source")
+    )
+    con.execute(
+        f"""CREATE TEMP VIEW incoming AS
+        WITH v AS (
+          SELECT p.*, m.model_norm, m.family, m.weapon_class,
+            CASE WHEN p.time_end_date_only THEN p.time_end_ts + INTERVAL 86399 SECOND
+                 ELSE p.time_end_ts END AS time_end_adj,
+            trim(split_part(coalesce(p.source, ''), '/', 1)) AS chan0
+          FROM parsed p JOIN model_map m ON p.model = m.model_raw
+          WHERE p.reason = ''
+        ), shared AS (
+          -- Few rows share a key: number only those (a hash aggregate, no full sort).
+          SELECT unnest(rns) AS record_number, unnest(range(1, len(rns) + 1)) AS key_seq
+          FROM (SELECT list(record_number ORDER BY record_number) AS rns FROM v
+                GROUP BY time_start_ts, time_end_adj, model_norm, coalesce(source, '')
+                HAVING count(*) > 1)
+        ), k AS (
+          SELECT v.*, coalesce(shared.key_seq, 1) AS key_seq
+          FROM v LEFT JOIN shared USING (record_number)
+        )
+        SELECT k.time_start_ts AS time_start, k.time_end_adj AS time_end, k.model_norm AS model,
+          coalesce(k.source, '') AS source,
+          {passthrough.replace("p.", "k.")},
+          k.key_seq::INTEGER AS key_seq,
+          k.time_start_date_only AS start_is_date_only, k.time_end_date_only AS end_is_date_only,
+          CAST(k.time_start_ts - INTERVAL 12 HOUR AS DATE) AS night,
+          k.family, k.weapon_class,
+          CASE WHEN k.chan0 IN ('https:', 'http:') THEN split_part(k.source, '/', 4)
+               ELSE k.chan0 END AS source_channel,
+          CASE WHEN lower(CASE WHEN k.chan0 IN ('https:', 'http:') THEN split_part(k.source, '/', 4)
+               ELSE k.chan0 END) LIKE 'pvk%' THEN 'regional' ELSE 'national' END AS source_level,
+          {_lit(sha)} AS source_file_sha256,
+          TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}' AS first_ingested_at,
+          TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}' AS ingested_at
+        FROM k"""
+    )
+
+
+@dataclass(frozen=True)
+class _Counts:
+    """Rows of one ingest: parsed by DuckDB, rejected as CSV, valid, updated, added."""
+
+    parsed: int
+    rejected: int
+    valid: int
+    updated: int
+    added: int
+
+
+def _count_lines(con) -> tuple[int, int, int]:
+    """Rows parsed, lines rejected as CSV (the temp table ``rejected_lines``, one row a
+    line), and rows valid."""
+    rows_parsed = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
+    # DuckDB logs one reject per bad field; a line counts once.
+    con.execute(
+        "CREATE TEMP TABLE rejected_lines AS SELECT line, first(error_type ORDER BY "
+        "column_idx) AS error_type, first(csv_line) AS csv_line, "
+        "string_agg(DISTINCT error_message, '; ') AS error_message "
+        "FROM csv_rejects GROUP BY line"
+    )
+    rows_rejected = con.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
+    rows_valid = con.execute("SELECT count(*) FROM parsed WHERE reason = ''").fetchone()[0]
+    return rows_parsed, rows_rejected, rows_valid
+
+
+def _merge_incoming(con, sha: str, now: datetime) -> tuple[_Counts, list[str]]:
+    """Corrections first (a stored key whose fields changed), then new keys; the counts
+    and the nights this file brought that the store did not hold."""
+    rows_parsed, rows_rejected, rows_valid = _count_lines(con)
+    on_key = " AND ".join(f"a.{_q(c)} = i.{_q(c)}" for c in KEY_COLUMNS)
+    content = [c.store_name for c in RECORD_COLUMNS if c.store_name not in KEY_COLUMNS]
+    content += ["start_is_date_only", "end_is_date_only"]
+    changed = " OR ".join(f"a.{_q(c)} IS DISTINCT FROM i.{_q(c)}" for c in content)
+    known_nights = {r[0] for r in con.execute("SELECT DISTINCT night FROM attacks").fetchall()}
+    # `incoming` is a view, evaluated by the statements that need it (no copy of the
+    # file's rows is materialised twice). Corrections first, then new keys.
+    rows_updated = 0
+    if known_nights:
+        set_cols = [
+            d[0]
+            for d in con.execute("SELECT * FROM incoming LIMIT 0").description
+            if d[0] not in (*KEY_COLUMNS, "first_ingested_at")
+        ]
+        assignments = ", ".join(f"{_q(c)} = i.{_q(c)}" for c in set_cols)
+        rows_updated = con.execute(
+            f"UPDATE attacks AS a SET {assignments} FROM incoming i WHERE {on_key} AND ({changed})"
+        ).fetchone()[0]
+    rows_added = con.execute(
+        f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
+    ).fetchone()[0]
+    new_nights = sorted(
+        r[0].isoformat()
+        for r in con.execute(
+            "SELECT DISTINCT night FROM attacks WHERE first_ingested_at = ? "
+            "AND source_file_sha256 = ?",
+            [now, sha],
+        ).fetchall()
+        if r[0] not in known_nights
+    )
+    counts = _Counts(rows_parsed, rows_rejected, rows_valid, rows_updated, rows_added)
+    return counts, new_nights
+
+
+def _quarantine(con, sha: str, src: _Source, now: datetime) -> dict[str, int]:
+    """Every refused row and line (and a held-back unterminated last line) into
+    ``quarantine`` once; the count of reasons by field."""
+    path, tail = src.path, src.tail
+    con.execute(
+        f"""CREATE TEMP TABLE bad_rows AS
+        SELECT {_lit(sha)} AS sha, {_lit(str(path))} AS f, record_number AS rn,
+               NULL::BIGINT AS ln, reason, raw_row
+        FROM parsed WHERE reason <> ''
+        UNION ALL
+        SELECT {_lit(sha)}, {_lit(str(path))}, NULL::BIGINT, line,
+               'csv: ' || error_message, csv_line
+        FROM rejected_lines"""
+    )
+    if tail is not None:
+        con.execute(
+            "INSERT INTO bad_rows VALUES (?, ?, NULL, ?, ?, ?)",
+            [sha, str(path), tail.line, TRUNCATED_REASON, tail.text],
+        )
+    con.execute(
+        f"""INSERT INTO quarantine
+        SELECT q.sha, q.f, q.rn, q.ln, q.reason, q.raw_row, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
+        FROM bad_rows q ANTI JOIN quarantine x
+          ON x.source_file_sha256 = q.sha AND coalesce(x.record_number, -1) = coalesce(q.rn, -1)
+         AND coalesce(x.line, -1) = coalesce(q.ln, -1)"""
+    )
+    return dict(
+        con.execute(
+            "SELECT split_part(reason, ':', 1) AS field, count(*) FROM ("
+            "SELECT reason FROM bad_rows WHERE ln IS NULL OR reason NOT LIKE 'csv: %' "
+            "UNION ALL SELECT 'csv: ' || error_type FROM rejected_lines) "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    )
+
+
+def _unknown_models(con) -> list[str]:
+    """Normal names of the valid rows' models that the taxonomy does not know."""
+    return sorted(
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT model_norm FROM model_map WHERE weapon_class = 'unknown' AND model_raw IN "
+            "(SELECT model FROM parsed WHERE reason = '')"
+        ).fetchall()
+    )
+
+
+def _log_ingest(con, report: IngestReport, now: datetime) -> None:
+    """One row in ``ingests``, then the temp tables dropped."""
+    con.execute(
+        "INSERT INTO ingests VALUES ((SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests), "
+        "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.source_file,
+            report.source_file_sha256,
+            report.rows_read,
+            report.rows_added,
+            report.rows_updated,
+            report.rows_unchanged,
+            report.rows_quarantined,
+            json.dumps(report.unknown_models),
+            now,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    con.execute("DROP VIEW IF EXISTS incoming")
+    for tmp in ("parsed", "model_map", "rejected_lines", "bad_rows"):
+        con.execute(f"DROP TABLE IF EXISTS {tmp}")
+
+
 def _ingest_locked(
     src: _Source,
     db,
@@ -384,12 +653,8 @@ def _ingest_locked(
     lock_timeout_s: float,
     dry_run: bool,
 ) -> IngestReport:
-    """The ingest itself, under the store's writer lock (see :func:`ingest_record`)."""
-    path, header, read_path, tail = src.path, src.header, src.read_path, src.tail
-    sha_future, utf8_future = src.sha_future, src.utf8_future
-    import duckdb
-    import pandas as pd
-
+    """The ingest itself, under the store's writer lock (see :func:`ingest_record`):
+    parse, classify, merge, quarantine, log, in one transaction."""
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     latest = datetime.combine(now.date(), datetime.min.time()) + timedelta(
         days=FUTURE_MARGIN_D + 1, seconds=-1
@@ -397,205 +662,25 @@ def _ingest_locked(
     con = connect(db, lock_timeout_s=lock_timeout_s)
     try:
         con.execute("BEGIN TRANSACTION")
-        columns = "{" + ", ".join(f"{_lit(h)}: 'VARCHAR'" for h in header) + "}"
-        source = (
-            "read_csv(?, header=true, auto_detect=false, delim=',', quote='\"', escape='\"', "
-            f"columns={columns}, store_rejects=true, rejects_table='csv_rejects', "
-            "rejects_scan='csv_reject_scans', strict_mode=true, null_padding=false)"
-        )
-        try:
-            con.execute(
-                f"CREATE TEMP TABLE parsed AS {_parsed_select(header, destroyed_tolerance, source, latest)}",
-                [str(read_path)],
-            )
-        except duckdb.Error as exc:
-            problem = utf8_future.result()
-            raise InputError(
-                problem or f"{path}: cannot be read as CSV ({str(exc).splitlines()[0]})"
-            ) from None
-        problem = utf8_future.result()
-        if problem:
-            raise InputError(problem)
-        sha = sha_future.result()
-
-        models = [
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT model FROM parsed WHERE model IS NOT NULL"
-            ).fetchall()
-        ]
-        kinds = classify_models(models)
-        model_map = pd.DataFrame(
-            {
-                "model_raw": models,
-                "model_norm": [k.model for k in kinds],
-                "family": [k.family for k in kinds],
-                "weapon_class": [k.weapon_class for k in kinds],
-                "known": [k.known for k in kinds],
-            }
-        )
-        con.register("model_map_df", model_map)
-        con.execute(
-            "CREATE TEMP TABLE model_map (model_raw VARCHAR, model_norm VARCHAR, family VARCHAR, "
-            "weapon_class VARCHAR, known BOOLEAN)"
-        )
-        if len(model_map):
-            con.execute("INSERT INTO model_map SELECT * FROM model_map_df")
-        con.unregister("model_map_df")
-        _check_missile_counts(con)
-
-        # Valid rows, with their key and derived columns.
-        store_cols = [c.store_name for c in RECORD_COLUMNS]
-        passthrough = ", ".join(
-            f"p.{_q(c)}"
-            for c in store_cols
-            if c not in ("time_start", "time_end", "model", "source")
-        )
-        con.execute(
-            f"""CREATE TEMP VIEW incoming AS
-            WITH v AS (
-              SELECT p.*, m.model_norm, m.family, m.weapon_class,
-                CASE WHEN p.time_end_date_only THEN p.time_end_ts + INTERVAL 86399 SECOND
-                     ELSE p.time_end_ts END AS time_end_adj,
-                trim(split_part(coalesce(p.source, ''), '/', 1)) AS chan0
-              FROM parsed p JOIN model_map m ON p.model = m.model_raw
-              WHERE p.reason = ''
-            ), shared AS (
-              -- Few rows share a key: number only those (a hash aggregate, no full sort).
-              SELECT unnest(rns) AS record_number, unnest(range(1, len(rns) + 1)) AS key_seq
-              FROM (SELECT list(record_number ORDER BY record_number) AS rns FROM v
-                    GROUP BY time_start_ts, time_end_adj, model_norm, coalesce(source, '')
-                    HAVING count(*) > 1)
-            ), k AS (
-              SELECT v.*, coalesce(shared.key_seq, 1) AS key_seq
-              FROM v LEFT JOIN shared USING (record_number)
-            )
-            SELECT k.time_start_ts AS time_start, k.time_end_adj AS time_end, k.model_norm AS model,
-              coalesce(k.source, '') AS source,
-              {passthrough.replace("p.", "k.")},
-              k.key_seq::INTEGER AS key_seq,
-              k.time_start_date_only AS start_is_date_only, k.time_end_date_only AS end_is_date_only,
-              CAST(k.time_start_ts - INTERVAL 12 HOUR AS DATE) AS night,
-              k.family, k.weapon_class,
-              CASE WHEN k.chan0 IN ('https:', 'http:') THEN split_part(k.source, '/', 4)
-                   ELSE k.chan0 END AS source_channel,
-              CASE WHEN lower(CASE WHEN k.chan0 IN ('https:', 'http:') THEN split_part(k.source, '/', 4)
-                   ELSE k.chan0 END) LIKE 'pvk%' THEN 'regional' ELSE 'national' END AS source_level,
-              {_lit(sha)} AS source_file_sha256,
-              TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}' AS first_ingested_at,
-              TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}' AS ingested_at
-            FROM k"""
-        )
-        rows_parsed = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
-        # DuckDB logs one reject per bad field; a line counts once.
-        con.execute(
-            "CREATE TEMP TABLE rejected_lines AS SELECT line, first(error_type ORDER BY "
-            "column_idx) AS error_type, first(csv_line) AS csv_line, "
-            "string_agg(DISTINCT error_message, '; ') AS error_message "
-            "FROM csv_rejects GROUP BY line"
-        )
-        rows_rejected = con.execute("SELECT count(*) FROM rejected_lines").fetchone()[0]
-        rows_valid = con.execute("SELECT count(*) FROM parsed WHERE reason = ''").fetchone()[0]
-        rows_bad = rows_parsed - rows_valid
-        on_key = " AND ".join(f"a.{_q(c)} = i.{_q(c)}" for c in KEY_COLUMNS)
-        content = [c.store_name for c in RECORD_COLUMNS if c.store_name not in KEY_COLUMNS]
-        content += ["start_is_date_only", "end_is_date_only"]
-        changed = " OR ".join(f"a.{_q(c)} IS DISTINCT FROM i.{_q(c)}" for c in content)
-        known_nights = {r[0] for r in con.execute("SELECT DISTINCT night FROM attacks").fetchall()}
-        # `incoming` is a view, evaluated by the statements that need it (no copy of the
-        # file's rows is materialised twice). Corrections first, then new keys.
-        rows_updated = 0
-        if known_nights:
-            set_cols = [
-                d[0]
-                for d in con.execute("SELECT * FROM incoming LIMIT 0").description
-                if d[0] not in (*KEY_COLUMNS, "first_ingested_at")
-            ]
-            assignments = ", ".join(f"{_q(c)} = i.{_q(c)}" for c in set_cols)
-            rows_updated = con.execute(
-                f"UPDATE attacks AS a SET {assignments} FROM incoming i WHERE {on_key} AND ({changed})"
-            ).fetchone()[0]
-        rows_added = con.execute(
-            f"INSERT INTO attacks BY NAME SELECT i.* FROM incoming i ANTI JOIN attacks a ON {on_key}"
-        ).fetchone()[0]
-        rows_unchanged = rows_valid - rows_added - rows_updated
-        new_nights = sorted(
-            r[0].isoformat()
-            for r in con.execute(
-                "SELECT DISTINCT night FROM attacks WHERE first_ingested_at = ? "
-                "AND source_file_sha256 = ?",
-                [now, sha],
-            ).fetchall()
-            if r[0] not in known_nights
-        )
-        con.execute(
-            f"""CREATE TEMP TABLE bad_rows AS
-            SELECT {_lit(sha)} AS sha, {_lit(str(path))} AS f, record_number AS rn,
-                   NULL::BIGINT AS ln, reason, raw_row
-            FROM parsed WHERE reason <> ''
-            UNION ALL
-            SELECT {_lit(sha)}, {_lit(str(path))}, NULL::BIGINT, line,
-                   'csv: ' || error_message, csv_line
-            FROM rejected_lines"""
-        )
-        if tail is not None:
-            con.execute(
-                "INSERT INTO bad_rows VALUES (?, ?, NULL, ?, ?, ?)",
-                [sha, str(path), tail.line, TRUNCATED_REASON, tail.text],
-            )
-        con.execute(
-            f"""INSERT INTO quarantine
-            SELECT q.sha, q.f, q.rn, q.ln, q.reason, q.raw_row, TIMESTAMP '{now:%Y-%m-%d %H:%M:%S}'
-            FROM bad_rows q ANTI JOIN quarantine x
-              ON x.source_file_sha256 = q.sha AND coalesce(x.record_number, -1) = coalesce(q.rn, -1)
-             AND coalesce(x.line, -1) = coalesce(q.ln, -1)"""
-        )
-        reasons = dict(
-            con.execute(
-                "SELECT split_part(reason, ':', 1) AS field, count(*) FROM ("
-                "SELECT reason FROM bad_rows WHERE ln IS NULL OR reason NOT LIKE 'csv: %' "
-                "UNION ALL SELECT 'csv: ' || error_type FROM rejected_lines) "
-                "GROUP BY 1 ORDER BY 1"
-            ).fetchall()
-        )
-        unknown = sorted(
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT model_norm FROM model_map WHERE weapon_class = 'unknown' AND model_raw IN "
-                "(SELECT model FROM parsed WHERE reason = '')"
-            ).fetchall()
-        )
+        sha = _parse_into_temp(con, src, destroyed_tolerance, latest)
+        _classify_models(con)
+        _create_incoming(con, sha, now)
+        n, new_nights = _merge_incoming(con, sha, now)
+        reasons = _quarantine(con, sha, src, now)
+        held = src.tail is not None
         report = IngestReport(
-            source_file=str(path),
+            source_file=str(src.path),
             source_file_sha256=sha,
-            rows_read=int(rows_parsed + rows_rejected + (tail is not None)),
-            rows_added=int(rows_added),
-            rows_updated=int(rows_updated),
-            rows_unchanged=int(rows_unchanged),
-            rows_quarantined=int(rows_bad + rows_rejected + (tail is not None)),
-            unknown_models=unknown,
+            rows_read=int(n.parsed + n.rejected + held),
+            rows_added=int(n.added),
+            rows_updated=int(n.updated),
+            rows_unchanged=int(n.valid - n.added - n.updated),
+            rows_quarantined=int(n.parsed - n.valid + n.rejected + held),
+            unknown_models=_unknown_models(con),
             quarantine_reasons={str(k): int(v) for k, v in reasons.items()},
             new_nights=new_nights,
         )
-        con.execute(
-            "INSERT INTO ingests VALUES ((SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests), "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                str(path),
-                sha,
-                report.rows_read,
-                report.rows_added,
-                report.rows_updated,
-                report.rows_unchanged,
-                report.rows_quarantined,
-                json.dumps(unknown),
-                now,
-                datetime.now(UTC).replace(tzinfo=None),
-            ],
-        )
-        con.execute("DROP VIEW IF EXISTS incoming")
-        for tmp in ("parsed", "model_map", "rejected_lines", "bad_rows"):
-            con.execute(f"DROP TABLE IF EXISTS {tmp}")
+        _log_ingest(con, report, now)
         con.execute("ROLLBACK" if dry_run else "COMMIT")
     except BaseException:
         try:

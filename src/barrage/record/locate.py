@@ -37,3 +37,17 @@ def locate_record(
         f"{KAGGLE_URL} and point barrage at it with --record PATH or BARRAGE_RECORD=PATH "
         "(a file or the folder holding it), or put it in ./data/."
     )
+
+
+def scenario_file(scenario: str | os.PathLike[str], examples: dict[str, Path]) -> Path:
+    """The file, or a shipped example named by its stem (every scenario command and the
+    library calls behind them take both)."""
+    scenario = Path(scenario)
+    if scenario.exists():
+        return scenario
+    if str(scenario) in examples:
+        return examples[str(scenario)]
+    raise InputError(
+        f"{scenario}: cannot read scenario file (no such file, and not a shipped example: "
+        f"{', '.join(sorted(examples))})"
+    )

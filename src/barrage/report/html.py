@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from barrage import ATTRIBUTION
-from barrage.indicators import event_flags, indicator_frame
+from barrage.indicators import Hooks, event_flags, indicator_frame
 from barrage.indicators.features import INDICATORS
 from barrage.report.campaign import campaign_section_html
 from barrage.salvo import example_scenarios, load_scenario
@@ -432,6 +432,64 @@ def _impact_html(impact: dict | None) -> str:
     )
 
 
+def _scores_and_verdict(backtest, summary: dict | None, n_boot: int) -> tuple[pd.DataFrame, dict]:
+    """The backtest's score table and verdict: the stored ones when ``summary`` is given
+    (no second bootstrap), else computed."""
+    if summary is not None:
+        return pd.DataFrame(summary["scores"]).fillna(np.nan), summary["verdict"]
+    return score_table(backtest, n_boot=n_boot), verdict(backtest)
+
+
+def _answer_html(a: dict, target, the_verdict: dict) -> str:
+    """The answer: target, level and probabilities, skill, warnings, how far to trust."""
+    warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>" for w in a["warnings"])
+    probs = ", ".join(f"{k} days: {v:.0%}" for k, v in a["p"].items())
+    return (
+        f"<p class='answer'>Target <b>{html.escape(target.name)}</b>: "
+        f"<code>{html.escape(target.expression)}</code>. Assessment as of {a['issued_at']}: "
+        f"<b id='level'>{a['level']}</b> ({probs}).</p>"
+        f"<p id='skill'>Skill: {html.escape(a['skill']['statement'])}</p>{warn}"
+        f"<p><b>How far to trust it:</b> {html.escape(the_verdict['sentence'])}</p>"
+    )
+
+
+def _drivers_html(a: dict) -> str:
+    """The primary model's 7-day log-odds, term by term."""
+    drivers = "".join(f"<li>{html.escape(d['sentence'])}</li>" for d in a["drivers"])
+    driver_intro = (
+        f"<p>The {html.escape(a['model'])} model's own 7-day log-odds, term by term "
+        f"(base {a['attribution']['base_log_odds']:+.2f} plus the terms = "
+        f"{a['attribution']['log_odds']:+.2f}, p = {a['attribution']['p']:.0%}).</p>"
+    )
+    return f"{driver_intro}<ul>{drivers}</ul>"
+
+
+def _scores_html(scores: pd.DataFrame, backtest) -> str:
+    """The folded score tables: every score, Brier by period, launch forecasts."""
+    n_scores = (
+        int(scores["period"].isin(["all", "last_24m", "last_12m"]).sum()) if len(scores) else 0
+    )
+    return (
+        _fold(
+            f"Scores table ({n_scores} rows: every model, horizon and window)",
+            _score_html(scores),
+        )
+        + _fold("Brier by period, each horizon", _period_html(scores))
+        + _fold(
+            "Launch forecasts: pinball loss and coverage", _launch_html(launch_scores(backtest))
+        )
+    )
+
+
+_HEAD = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>barrage report</title>"
+    "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+    "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
+    ".warn{color:#b45309;font-weight:bold}.answer{font-size:1.15em}"
+    "details{margin:.6em 0}summary{cursor:pointer;font-weight:bold}</style>"
+)
+
+
 def write_report(
     inputs,
     out: str | os.PathLike[str],
@@ -456,45 +514,20 @@ def write_report(
     panel = rec.panel(rec.last_known_day)
     frame = panel.frame()
     ev = event_flags(panel, target)
-    ind = indicator_frame(panel, target, weather=inputs.weather, production=inputs.production)
+    ind = indicator_frame(
+        panel, target, hooks=Hooks(weather=inputs.weather, production=inputs.production)
+    )
     a = assessment if assessment is not None else assess(inputs)
     fc = backtest.forecasts
-    if summary is not None:
-        scores = pd.DataFrame(summary["scores"]).fillna(np.nan)
-        the_verdict = summary["verdict"]
-    else:
-        scores = score_table(backtest, n_boot=n_boot)
-        the_verdict = verdict(backtest)
+    scores, the_verdict = _scores_and_verdict(backtest, summary, n_boot)
     horizons = sorted(fc["horizon_days"].unique())
     k_main = 7 if 7 in horizons else horizons[-1]
-    drivers = "".join(f"<li>{html.escape(d['sentence'])}</li>" for d in a["drivers"])
-    warn = "".join(f"<p class='warn'>warning: {html.escape(w)}</p>" for w in a["warnings"])
-    probs = ", ".join(f"{k} days: {v:.0%}" for k, v in a["p"].items())
-    n_scores = (
-        int(scores["period"].isin(["all", "last_24m", "last_12m"]).sum()) if len(scores) else 0
-    )
-    driver_intro = (
-        f"<p>The {html.escape(a['model'])} model's own 7-day log-odds, term by term "
-        f"(base {a['attribution']['base_log_odds']:+.2f} plus the terms = "
-        f"{a['attribution']['log_odds']:+.2f}, p = {a['attribution']['p']:.0%}).</p>"
-    )
-    answer = (
-        f"<p class='answer'>Target <b>{html.escape(target.name)}</b>: "
-        f"<code>{html.escape(target.expression)}</code>. Assessment as of {a['issued_at']}: "
-        f"<b id='level'>{a['level']}</b> ({probs}).</p>"
-        f"<p id='skill'>Skill: {html.escape(a['skill']['statement'])}</p>{warn}"
-        f"<p><b>How far to trust it:</b> {html.escape(the_verdict['sentence'])}</p>"
-    )
     parts = [
-        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>barrage report</title>",
-        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
-        ".warn{color:#b45309;font-weight:bold}.answer{font-size:1.15em}"
-        "details{margin:.6em 0}summary{cursor:pointer;font-weight:bold}</style>",
+        _HEAD,
         f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
         "<h1>barrage: massive-strike warning</h1>",
-        _section("answer", "The answer", answer),
-        _section("drivers", "Drivers", f"{driver_intro}<ul>{drivers}</ul>"),
+        _section("answer", "The answer", _answer_html(a, target, the_verdict)),
+        _section("drivers", "Drivers", _drivers_html(a)),
         _section(
             "record",
             "The record and the indicators",
@@ -510,14 +543,7 @@ def write_report(
         _section(
             "scores",
             "Scores against baselines (rolling origin, weekly refits)",
-            _fold(
-                f"Scores table ({n_scores} rows: every model, horizon and window)",
-                _score_html(scores),
-            )
-            + _fold("Brier by period, each horizon", _period_html(scores))
-            + _fold(
-                "Launch forecasts: pinball loss and coverage", _launch_html(launch_scores(backtest))
-            ),
+            _scores_html(scores, backtest),
         ),
         "<section id='stockpiles'>"
         + _stockpile_html(rec.night_totals(rec.last_known_day), pd.Timestamp(rec.last_known_day))

@@ -24,6 +24,7 @@ from barrage.stockpile.indicators import (
     indicators_to_json,
     stockpile_indicator_series,
     stockpile_indicators,
+    stockpile_report,
 )
 from barrage.stockpile.model import QUANTILES, FamilyPosterior, StockpileModel
 from barrage.stockpile.statements import Statement, load_statements, packaged_statements
@@ -46,4 +47,5 @@ __all__ = [
     "stock_figure",
     "stockpile_indicator_series",
     "stockpile_indicators",
+    "stockpile_report",
 ]

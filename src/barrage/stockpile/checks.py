@@ -329,12 +329,7 @@ def loo_coverage(
     from barrage.stockpile.model import StockpileModel
 
     probe = StockpileModel(**params)
-    held = [
-        s for s in statements
-        if s.use and pd.Timestamp(s.stated_on) < pd.Timestamp(as_of)
-        and (families is None or s.family in families)
-        and probe.reading(s.family, s) is not None
-    ]  # fmt: skip
+    held = _held_out(probe, statements, as_of, families)
     if nested and ({"step_sd", "source_sd"} & set(params)):
         raise InputError("loo_coverage: nested chooses step_sd and source_sd; do not pass them")
     if nested and evidence is None:
@@ -357,30 +352,48 @@ def loo_coverage(
             model = StockpileModel(n_samples=n_samples, seed=seed, **params).fit(
                 launches, rest, output_as_of=pd.DatetimeIndex([as_of]), **fold
             )
-        for s in group:
-            draws = statement_draws(model, s)
-            read = model.reading(s.family, s)
-            noise = np.random.default_rng(noise_seeds[held.index(s)]).standard_normal(len(draws))
-            n05, n95, inside = predictive_check(read, draws, noise)
-            lo, hi = target_range(model, s)
-            q05, q50, q95 = np.quantile(draws, (0.05, 0.5, 0.95))
-            rows.append({
-                "statement_id": s.statement_id, "family": s.family, "metric": s.metric,
-                "kind": s.kind, "held_with": ";".join(sorted(out - {s.statement_id})),
-                "read_as": math.exp(read[0]), "read_sign": read[2],
-                "allowed_low": lo, "allowed_high": hi,
-                "fit_p05": q05, "fit_p50": q50, "fit_p95": q95,
-                "predictive_p05": n05, "predictive_p95": n95,
-                "inside_90": _verdict(q05, q95, lo, hi) == "reproduced",
-                "inside_90_predictive": inside,
-                "step_sd": model.step_sd, "source_sd": model.source_sd,
-            })  # fmt: skip
+        rows += [_held_out_row(model, s, out, noise_seeds[held.index(s)]) for s in group]
     order = {s.statement_id: i for i, s in enumerate(held)}
     if not rows:
         return pd.DataFrame(rows)
     return pd.DataFrame(rows).sort_values(
         "statement_id", key=lambda c: c.map(order), ignore_index=True
     )
+
+
+def _held_out(probe, statements: list[Statement], as_of, families) -> list[Statement]:
+    """The statements a leave-one-out check holds out: used, made before ``as_of``,
+    about one of ``families`` (None: any), and bounding something the model reads."""
+    import pandas as pd
+
+    return [
+        s for s in statements
+        if s.use and pd.Timestamp(s.stated_on) < pd.Timestamp(as_of)
+        and (families is None or s.family in families)
+        and probe.reading(s.family, s) is not None
+    ]  # fmt: skip
+
+
+def _held_out_row(model, s: Statement, out: set[str], noise_seed) -> dict:
+    """One held-out statement against the refit without its group: the refit's 90%
+    interval, the predictive check (noise drawn from ``noise_seed``), and the verdicts."""
+    draws = statement_draws(model, s)
+    read = model.reading(s.family, s)
+    noise = np.random.default_rng(noise_seed).standard_normal(len(draws))
+    n05, n95, inside = predictive_check(read, draws, noise)
+    lo, hi = target_range(model, s)
+    q05, q50, q95 = np.quantile(draws, (0.05, 0.5, 0.95))
+    return {
+        "statement_id": s.statement_id, "family": s.family, "metric": s.metric,
+        "kind": s.kind, "held_with": ";".join(sorted(out - {s.statement_id})),
+        "read_as": math.exp(read[0]), "read_sign": read[2],
+        "allowed_low": lo, "allowed_high": hi,
+        "fit_p05": q05, "fit_p50": q50, "fit_p95": q95,
+        "predictive_p05": n05, "predictive_p95": n95,
+        "inside_90": _verdict(q05, q95, lo, hi) == "reproduced",
+        "inside_90_predictive": inside,
+        "step_sd": model.step_sd, "source_sd": model.source_sd,
+    }  # fmt: skip
 
 
 def _nested_refit(launches, rest, evidence, n_samples: int, seed: int, fold: dict):

@@ -25,11 +25,15 @@ When all six missile families are fitted, an ``all_missiles`` row sums them draw
 from __future__ import annotations
 
 import datetime as dt
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from barrage.errors import InputError
+from barrage.record.nights import load_night_totals
 from barrage.stockpile.checks import ALL_MISSILES, MISSILE_FAMILIES, stock_trend
 from barrage.stockpile.families import (
     STOCK_FAMILIES,
@@ -37,6 +41,7 @@ from barrage.stockpile.families import (
     massive_night_dates,
 )
 from barrage.stockpile.model import MAX_AHEAD_D, QUANTILE_NAMES, QUANTILES, StockpileModel
+from barrage.stockpile.statements import load_statements
 
 if TYPE_CHECKING:
     import duckdb
@@ -203,8 +208,6 @@ def stockpile_indicator_series(
     """
     import pandas as pd
 
-    from barrage.stockpile.statements import load_statements
-
     nt = _night_totals(night_totals)
     statements = load_statements() if statements is None else statements
     launches = family_launches(nt)
@@ -270,6 +273,43 @@ def stockpile_indicators(
         nt, [as_of], statements=statements, families=families, refit=None,
         n_samples=n_samples, seed=seed,
     )  # fmt: skip
+
+
+def stockpile_report(
+    db: str | os.PathLike[str],
+    as_of: str | None = None,
+    *,
+    statements: str | os.PathLike[str] | None = None,
+    family: list[str] | None = None,
+    n_samples: int = 2000,
+    seed: int = 0,
+    status: Callable[[str], AbstractContextManager[Any]] | None = None,
+) -> dict:
+    """``barrage stockpile``: the indicators as of ``as_of`` (ISO text; default the day
+    after the last recorded night) from the store ``db``, with the packaged statements
+    and the file ``statements`` added, as :func:`indicators_to_json`'s object. ``status``
+    is shown while the models fit."""
+    if as_of is not None:
+        try:
+            as_of_date = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"as_of: expected a date YYYY-MM-DD, got {as_of!r}") from None
+    else:
+        as_of_date = None
+    for f in family or []:
+        if f not in STOCK_FAMILIES:
+            raise InputError(f"family: expected one of {', '.join(STOCK_FAMILIES)}, got {f!r}")
+    nt = load_night_totals(db)
+    with (status or nullcontext)("fitting stockpiles"):
+        frame = stockpile_indicators(
+            nt,
+            as_of_date,
+            statements=load_statements(statements),
+            families=family or None,
+            n_samples=n_samples,
+            seed=seed,
+        )
+    return indicators_to_json(frame)
 
 
 def indicators_to_json(frame: pd.DataFrame) -> dict:

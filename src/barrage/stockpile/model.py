@@ -232,6 +232,107 @@ def _center_sd(low: float, high: float) -> tuple[float, float]:
     return math.log(high / 2.0), math.log(2.0) / _Z90
 
 
+@dataclass(frozen=True)
+class _Target:
+    """One family's log posterior over (log-rate knots, log initial stock), ready to
+    evaluate on many draws at once: the random-walk prior, rate statements (Gaussian),
+    bounds (one-sided), stock and supply statements, and the launches the stock must
+    cover (a soft penalty while adapting, a hard wall after)."""
+
+    n_k: int
+    diff: np.ndarray
+    prec_d: np.ndarray
+    b_d: np.ndarray
+    log_norm: float
+    s0_mu: float
+    stock_sd: float
+    a_g: np.ndarray
+    y_g: np.ndarray
+    sd_g: np.ndarray
+    a_b: np.ndarray
+    b_y: np.ndarray
+    b_sd: np.ndarray
+    b_sign: np.ndarray
+    w_fit: np.ndarray
+    nights: np.ndarray
+    night_cum_l: np.ndarray
+    soft_scale: float
+    s_idx: np.ndarray
+    s_cum_l: np.ndarray
+    s_y: np.ndarray
+    s_sd: np.ndarray
+    s_sign: np.ndarray
+    p_from: np.ndarray
+    p_to: np.ndarray
+    p_y: np.ndarray
+    p_sd: np.ndarray
+    p_sign: np.ndarray
+    mean0: np.ndarray
+    cov0: np.ndarray
+
+    def log(self, z: np.ndarray, hard: bool) -> np.ndarray:
+        """The log target of each row of ``z`` (knots, then log initial stock)."""
+        from scipy.special import log_ndtr
+
+        n_k, prec_d = self.n_k, self.prec_d
+        theta, log_s0 = z[:, :n_k], z[:, -1]
+        r = theta @ self.diff.T - self.b_d
+        lt = self.log_norm - 0.5 * (r**2 * prec_d).sum(axis=1)
+        lt += -0.5 * ((log_s0 - self.s0_mu) / self.stock_sd) ** 2
+        if len(self.y_g):
+            lt += -0.5 * (((theta @ self.a_g.T - self.y_g) / self.sd_g) ** 2).sum(axis=1)
+        if len(self.b_y):
+            lt += log_ndtr(self.b_sign * (theta @ self.a_b.T - self.b_y) / self.b_sd).sum(axis=1)
+        cum_p = cumulative_production(theta, self.w_fit)
+        s0 = np.exp(log_s0)[:, None]
+        if len(self.nights):
+            deficit = np.maximum(-(s0 + cum_p[:, self.nights] - self.night_cum_l).min(axis=1), 0.0)
+            if hard:
+                lt = np.where(deficit > 0, -np.inf, lt)
+            else:
+                lt += -0.5 * (deficit / self.soft_scale) ** 2
+        if len(self.s_idx):
+            lt += _statement_terms(
+                s0 + _at_start(cum_p, self.s_idx) - self.s_cum_l, self.s_y, self.s_sd, self.s_sign
+            )
+        if len(self.p_y):
+            supplied = _at_start(cum_p, self.p_to) - _at_start(cum_p, self.p_from)
+            lt += _statement_terms(supplied, self.p_y, self.p_sd, self.p_sign)
+        return lt
+
+
+def _statement_terms(
+    value: np.ndarray, y: np.ndarray, sd: np.ndarray, sign: np.ndarray
+) -> np.ndarray:
+    """Log-likelihood of stated quantities (log scale): Gaussian where ``sign`` is 0, a
+    one-sided bound (log normal CDF) where it is +1 or -1; summed per draw."""
+    from scipy.special import log_ndtr
+
+    lv = np.log(np.maximum(value, 1e-9))
+    return np.where(
+        sign == 0,
+        -0.5 * ((lv - y) / sd) ** 2,
+        log_ndtr(sign * (lv - y) / sd),
+    ).sum(axis=1)
+
+
+def _last_massive(
+    days: pd.DatetimeIndex, massive: pd.DatetimeIndex, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``rows`` of the day grid: the grid row of the last massive night on or
+    before it (-1: none yet) and its date (NaT: none)."""
+    n_days = len(days)
+    m_rows = np.array([(m - days[0]).days for m in massive], dtype=int)
+    m_rows = m_rows[(m_rows >= 0) & (m_rows < n_days)]
+    pos = np.searchsorted(m_rows, rows, side="right") - 1
+    last_row = np.where(pos >= 0, m_rows[np.maximum(pos, 0)] if len(m_rows) else -1, -1)
+    grid64 = days.to_numpy().astype("datetime64[D]")
+    last_massive = np.where(
+        last_row >= 0, grid64[np.maximum(last_row, 0)], np.datetime64("NaT", "D")
+    )
+    return last_row, last_massive
+
+
 class StockpileModel:
     """Production rate and stock per family, fitted by adaptive importance sampling.
 
@@ -370,32 +471,122 @@ class StockpileModel:
         rng: np.random.Generator,
         out_rows: np.ndarray | None = None,
     ) -> FamilyPosterior:
-        import pandas as pd
-        from scipy.special import log_ndtr
-
-        n_days = len(days)
         t_obs = int((as_of - days[0]).days)  # grid rows [0, t_obs) are before as_of
         day0 = float(_day_number(days[0]))
-        cum_l = np.cumsum(launched)
-        months_seen = max(t_obs / DAYS_PER_MONTH, 1.0)
-        mean_rate = max(cum_l[t_obs - 1] / months_seen, 1.0)
+        knots = self._knots(days, as_of, statements)
+        obs = self._prepare(family, statements, days, knots, t_obs)
+        n_anchored = self._tempo_anchor(obs, launched, day0, knots, t_obs)
+        target = self._target(family, obs, launched, day0, knots, t_obs)
+        z, w, logw = self._sample(target, family, as_of, rng)
+        ess = float(1.0 / np.sum(w**2))
+        log_evidence, log_evidence_se = _evidence(logw)
+        z = z[_systematic_resample(w, self.n_samples, rng)]
+        fit = {
+            "ess": ess,
+            "statements_used": obs.used,
+            "anchored_intervals": n_anchored,
+            "log_evidence": log_evidence,
+            "log_evidence_se": log_evidence_se,
+        }
+        return self._posterior(
+            family, days, launched, as_of, massive, knots, target.nights, z, out_rows, fit
+        )
 
-        # knots: first of the record's month, every knot_months, past every date we need
-        # (set by as_of and the statements only, so a longer horizon draws the same knots;
-        # past the last knot the rate is held flat)
+    def _knots(
+        self, days: pd.DatetimeIndex, as_of: pd.Timestamp, statements: list[Statement]
+    ) -> np.ndarray:
+        """Knot days of the log-rate spline: first of the record's month, every
+        ``knot_months``, past every date needed (set by as_of and the statements only, so
+        a longer horizon draws the same knots; past the last knot the rate is held flat)."""
+        import pandas as pd
+
         last_needed = max(
             [as_of] + [pd.Timestamp(s.refers_to) for s in statements]
         ) + pd.DateOffset(months=self.knot_months)
         knot_dates = pd.date_range(
             days[0].to_period("M").to_timestamp(), last_needed, freq=f"{self.knot_months}MS"
         )
-        knots = np.array([_day_number(d) for d in knot_dates], dtype=float)
+        return np.array([_day_number(d) for d in knot_dates], dtype=float)
+
+    def _target(
+        self,
+        family: str,
+        obs: _Obs,
+        launched: np.ndarray,
+        day0: float,
+        knots: np.ndarray,
+        t_obs: int,
+    ) -> _Target:
+        """The log posterior to sample, and its first proposal: the closed-form Gaussian
+        posterior of the knots under the random-walk prior and the rate statements, with
+        the initial stock's prior beside it."""
+        cum_l = np.cumsum(launched)
+        months_seen = max(t_obs / DAYS_PER_MONTH, 1.0)
+        mean_rate = max(cum_l[t_obs - 1] / months_seen, 1.0)
         n_k = len(knots)
+        diff, prec_d, b_d, mean_theta, cov_theta = self._knot_posterior(obs, n_k, mean_rate)
+        a_g = np.array(obs.g_rows).reshape(-1, n_k)
+        y_g, sd_g = np.array(obs.g_y), np.array(obs.g_sd)
+        first = min(t_obs, 91)
+        early_rate = cum_l[first - 1] / (first / DAYS_PER_MONTH)
+        s0_mu = math.log(max(3.0 * early_rate, 5.0))
 
-        obs = self._prepare(family, statements, days, knots, t_obs)
-        n_anchored = self._tempo_anchor(obs, launched, day0, knots, t_obs)
+        dim = n_k + 1
+        mean0 = np.append(mean_theta, s0_mu)
+        cov0 = np.zeros((dim, dim))
+        cov0[:n_k, :n_k] = cov_theta
+        cov0[-1, -1] = self.stock_sd**2
+        estimable = family in STOCK_ESTIMABLE
 
-        # prior on knots: random walk; closed-form Gaussian posterior with rate statements
+        # points where the stock is needed during the fit: after every launch night before
+        # as_of (the stock is lowest there) and at each stock statement
+        nights = np.flatnonzero(launched[:t_obs] > 0) if estimable else np.array([], int)
+        s_idx = np.array(obs.s_t, dtype=float).astype(int) - int(day0)  # start of that day
+        s_sd, s_sign = np.array(obs.s_sd), np.array(obs.s_sign)
+        p_from = np.array(obs.p_from, dtype=float).astype(int) - int(day0)
+        p_to = np.array(obs.p_to, dtype=float).astype(int) - int(day0)
+        p_sd, p_sign = np.array(obs.p_sd), np.array(obs.p_sign)
+        n_ext = max([t_obs, *p_to.tolist()])
+
+        two_sided_sd = np.concatenate([sd_g, s_sd[s_sign == 0], p_sd[p_sign == 0]])
+        log_norm = self._log_norm(prec_d, two_sided_sd)
+        return _Target(
+            n_k=n_k,
+            diff=diff,
+            prec_d=prec_d,
+            b_d=b_d,
+            log_norm=log_norm,
+            s0_mu=s0_mu,
+            stock_sd=self.stock_sd,
+            a_g=a_g,
+            y_g=y_g,
+            sd_g=sd_g,
+            a_b=np.array(obs.b_rows).reshape(-1, n_k),
+            b_y=np.array(obs.b_y),
+            b_sd=np.array(obs.b_sd),
+            b_sign=np.array(obs.b_sign),
+            w_fit=interp_weights(day0 + np.arange(n_ext) + 0.5, knots),
+            nights=nights,
+            night_cum_l=cum_l[nights],
+            soft_scale=max(1.0, 0.02 * float(cum_l[t_obs - 1])),
+            s_idx=s_idx,
+            s_cum_l=np.where(s_idx > 0, cum_l[np.maximum(s_idx - 1, 0)], 0.0),
+            s_y=np.array(obs.s_y),
+            s_sd=s_sd,
+            s_sign=s_sign,
+            p_from=p_from,
+            p_to=p_to,
+            p_y=np.array(obs.p_y),
+            p_sd=p_sd,
+            p_sign=p_sign,
+            mean0=mean0,
+            cov0=cov0,
+        )
+
+    def _knot_posterior(self, obs: _Obs, n_k: int, mean_rate: float) -> tuple[np.ndarray, ...]:
+        """The random-walk prior on the log-rate knots (its difference matrix, step
+        precisions and mean steps) and the closed-form Gaussian posterior (mean,
+        covariance) with the rate statements."""
         diff = np.eye(n_k) - np.eye(n_k, k=-1)
         prec_d = np.full(n_k, self.step_sd**-2)
         prec_d[0] = self.level_sd**-2
@@ -408,92 +599,40 @@ class StockpileModel:
         q_post = q_prior + a_g.T @ (a_g / sd_g[:, None] ** 2)
         h_post = h_prior + a_g.T @ (y_g / sd_g**2)
         cov_theta = np.linalg.inv(q_post)
-        mean_theta = cov_theta @ h_post
-        first = min(t_obs, 91)
-        early_rate = cum_l[first - 1] / (first / DAYS_PER_MONTH)
-        s0_mu = math.log(max(3.0 * early_rate, 5.0))
+        return diff, prec_d, b_d, cov_theta @ h_post, cov_theta
 
-        dim = n_k + 1
-        mean0 = np.append(mean_theta, s0_mu)
-        cov0 = np.zeros((dim, dim))
-        cov0[:n_k, :n_k] = cov_theta
-        cov0[-1, -1] = self.stock_sd**2
-        a_b = np.array(obs.b_rows).reshape(-1, n_k)
-        b_y, b_sd, b_sign = np.array(obs.b_y), np.array(obs.b_sd), np.array(obs.b_sign)
-        estimable = family in STOCK_ESTIMABLE
-
-        # points where the stock is needed during the fit: after every launch night before
-        # as_of (the stock is lowest there) and at each stock statement
-        nights = np.flatnonzero(launched[:t_obs] > 0) if estimable else np.array([], int)
-        night_cum_l = cum_l[nights]
-        s_idx = np.array(obs.s_t, dtype=float).astype(int) - int(day0)  # start of that day
-        s_cum_l = np.where(s_idx > 0, cum_l[np.maximum(s_idx - 1, 0)], 0.0)
-        s_y, s_sd, s_sign = np.array(obs.s_y), np.array(obs.s_sd), np.array(obs.s_sign)
-        p_from = np.array(obs.p_from, dtype=float).astype(int) - int(day0)
-        p_to = np.array(obs.p_to, dtype=float).astype(int) - int(day0)
-        p_y, p_sd, p_sign = np.array(obs.p_y), np.array(obs.p_sd), np.array(obs.p_sign)
-        n_ext = max([t_obs, *p_to.tolist()])
-        w_fit = interp_weights(day0 + np.arange(n_ext) + 0.5, knots)
-        n_night, n_s, n_p = len(nights), len(s_idx), len(p_y)
-        soft_scale = max(1.0, 0.02 * float(cum_l[t_obs - 1]))
-
-        # normalising constants of the Gaussian terms: they depend on step_sd and
-        # source_sd, so the evidence keeps them (one-sided terms are probabilities)
-        two_sided_sd = np.concatenate([sd_g, s_sd[s_sign == 0], p_sd[p_sign == 0]])
-        log_norm = (
+    def _log_norm(self, prec_d: np.ndarray, two_sided_sd: np.ndarray) -> float:
+        """Normalising constants of the Gaussian terms: they depend on step_sd and
+        source_sd, so the evidence keeps them (one-sided terms are probabilities)."""
+        n_k = len(prec_d)
+        return (
             0.5 * np.log(prec_d).sum()
             - math.log(self.stock_sd)
             - np.log(two_sided_sd).sum()
             - 0.5 * (n_k + 1 + len(two_sided_sd)) * math.log(2 * math.pi)
         )
 
-        def log_target(z: np.ndarray, hard: bool) -> np.ndarray:
-            theta, log_s0 = z[:, :n_k], z[:, -1]
-            r = theta @ diff.T - b_d
-            lt = log_norm - 0.5 * (r**2 * prec_d).sum(axis=1)
-            lt += -0.5 * ((log_s0 - s0_mu) / self.stock_sd) ** 2
-            if len(y_g):
-                lt += -0.5 * (((theta @ a_g.T - y_g) / sd_g) ** 2).sum(axis=1)
-            if len(b_y):
-                lt += log_ndtr(b_sign * (theta @ a_b.T - b_y) / b_sd).sum(axis=1)
-            cum_p = cumulative_production(theta, w_fit)
-            s0 = np.exp(log_s0)[:, None]
-            if n_night:
-                deficit = np.maximum(-(s0 + cum_p[:, nights] - night_cum_l).min(axis=1), 0.0)
-                if hard:
-                    lt = np.where(deficit > 0, -np.inf, lt)
-                else:
-                    lt += -0.5 * (deficit / soft_scale) ** 2
-            if n_s:
-                stock = s0 + _at_start(cum_p, s_idx) - s_cum_l
-                ls = np.log(np.maximum(stock, 1e-9))
-                lt += np.where(
-                    s_sign == 0,
-                    -0.5 * ((ls - s_y) / s_sd) ** 2,
-                    log_ndtr(s_sign * (ls - s_y) / s_sd),
-                ).sum(axis=1)
-            if n_p:
-                supplied = _at_start(cum_p, p_to) - _at_start(cum_p, p_from)
-                lp = np.log(np.maximum(supplied, 1e-9))
-                lt += np.where(
-                    p_sign == 0,
-                    -0.5 * ((lp - p_y) / p_sd) ** 2,
-                    log_ndtr(p_sign * (lp - p_y) / p_sd),
-                ).sum(axis=1)
-            return lt
+    def _sample(
+        self, target: _Target, family: str, as_of: pd.Timestamp, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Population Monte Carlo on ``target``: the last round's draws, their normalised
+        weights and their log weights.
 
-        base = (1.0, mean0, np.linalg.cholesky(cov0 * 1.3**2))
+        Soft constraint while adapting, hard from round ``n_rounds``; extra hard rounds (up
+        to MAX_EXTRA_ROUNDS) while the effective sample size is under
+        MIN_ESS_FRACTION * n.
+        """
+        base = (1.0, target.mean0, np.linalg.cholesky(target.cov0 * 1.3**2))
         components = [base]
         n = self.n_samples
-        # soft constraint while adapting, hard from round n_rounds; extra hard rounds (up to
-        # MAX_EXTRA_ROUNDS) while the effective sample size is under MIN_ESS_FRACTION * n
+        dim = target.n_k + 1
         adapting = True
         for rnd in range(self.n_rounds + MAX_EXTRA_ROUNDS):
             hard = rnd >= self.n_rounds - 1
             last = rnd == self.n_rounds + MAX_EXTRA_ROUNDS - 1
             final = hard and (not adapting or last)
             z = _mixture_draw(components, n if final else max(n, MIN_ADAPT_DRAWS), rng)
-            logw = log_target(z, hard) - _mixture_logpdf(components, z)
+            logw = target.log(z, hard) - _mixture_logpdf(components, z)
             if not np.isfinite(logw).any():
                 raise InputError(
                     f"stockpile fit for {family!r} as of {as_of.date()}: no draw can supply the "
@@ -509,24 +648,36 @@ class StockpileModel:
             m = w @ z
             c = ((z - m) * w[:, None]).T @ (z - m) + 1e-6 * np.eye(dim)
             components = [(0.85, m, np.linalg.cholesky(c * 1.2**2)), (0.15, *base[1:])]
-        ess = float(1.0 / np.sum(w**2))
-        log_evidence, log_evidence_se = _evidence(logw)
-        z = z[_systematic_resample(w, n, rng)]
-        theta, s0 = z[:, :n_k], np.exp(z[:, -1])[:, None]
+        return z, w, logw
 
+    def _posterior(
+        self,
+        family: str,
+        days: pd.DatetimeIndex,
+        launched: np.ndarray,
+        as_of: pd.Timestamp,
+        massive: pd.DatetimeIndex,
+        knots: np.ndarray,
+        nights: np.ndarray,
+        z: np.ndarray,
+        out_rows: np.ndarray | None,
+        fit: dict,
+    ) -> FamilyPosterior:
+        """The resampled draws ``z`` as daily production, stock and built-since-massive
+        quantiles on ``out_rows`` of the grid; ``fit``: the sampler's own fields (effective
+        sample size, evidence, statements used, anchored intervals)."""
+        import pandas as pd
+
+        n_days, n_k = len(days), len(knots)
+        day0 = float(_day_number(days[0]))
+        cum_l = np.cumsum(launched)
+        estimable = family in STOCK_ESTIMABLE
+        theta, s0 = z[:, :n_k], np.exp(z[:, -1])[:, None]
         rows = np.arange(n_days) if out_rows is None else np.asarray(out_rows, dtype=int)
         out_days = days[rows]
         log_rate = theta @ interp_weights(day0 + np.arange(n_days) + 0.5, knots).T
         production_q = np.exp(np.quantile(log_rate[:, rows], QUANTILES, axis=0).T)
-
-        m_rows = np.array([(m - days[0]).days for m in massive], dtype=int)
-        m_rows = m_rows[(m_rows >= 0) & (m_rows < n_days)]
-        pos = np.searchsorted(m_rows, rows, side="right") - 1
-        last_row = np.where(pos >= 0, m_rows[np.maximum(pos, 0)] if len(m_rows) else -1, -1)
-        grid64 = days.to_numpy().astype("datetime64[D]")
-        last_massive = np.where(
-            last_row >= 0, grid64[np.maximum(last_row, 0)], np.datetime64("NaT", "D")
-        )
+        last_row, last_massive = _last_massive(days, massive, rows)
         month_rows = np.flatnonzero(days.is_month_end)
         cum_p = np.cumsum(np.exp(log_rate), axis=1) / DAYS_PER_MONTH
         del log_rate
@@ -560,14 +711,10 @@ class StockpileModel:
             night_stock_min=night_min,
             night_stock_before_q=before_q,
             launches=pd.Series(launched, index=days),
-            ess=ess,
-            statements_used=obs.used,
             theta=theta,
             s0=s0[:, 0] if estimable else np.full(len(theta), np.nan),
             knots=knots,
-            anchored_intervals=n_anchored,
-            log_evidence=log_evidence,
-            log_evidence_se=log_evidence_se,
+            **fit,
         )
         post._cum = cum_p  # the same path cum_production would compute: keep it
         return post

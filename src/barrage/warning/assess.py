@@ -181,25 +181,34 @@ def assess(inputs: AssessInputs, as_of: object | None = None, *, top_drivers: in
         return _assess(inputs, as_of, top_drivers=top_drivers)
 
 
-def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> dict:
-    rec, target = inputs.record, inputs.target
+def _checked_day(rec, as_of: object | None) -> np.datetime64:
+    """The as-of day (default: the day after the record's last night), refused before the
+    record, too far past it, or with too little history to fit."""
     day = rec.last_night + np.timedelta64(1, "D") if as_of is None else to_day(as_of)
     if day <= rec.first_night:
-        raise InputError(f"--as-of {day}: before the record starts (first night {rec.first_night})")
+        raise InputError(
+            f"as_of: {day} is before the record starts (first night {rec.first_night})"
+        )
     latest = rec.last_night + np.timedelta64(MAX_AHEAD_D, "D")
     if day > latest:
         # the panel runs to the as-of day: 9999-12-31 took past 4 GB
         raise InputError(
-            f"--as-of {day}: more than {MAX_AHEAD_D} days after the record's last night "
+            f"as_of: {day} is more than {MAX_AHEAD_D} days after the record's last night "
             f"({rec.last_night}); a forecast so far past the data would rest on none "
             f"(latest allowed: {latest})"
         )
     first_ok = rec.first_night + np.timedelta64(MIN_HISTORY_D + max(HORIZONS_D) + 1, "D")
     if day < first_ok:
         raise InputError(
-            f"--as-of {day}: too little history to fit a forecast; the first usable date is "
+            f"as_of: {day} leaves too little history to fit a forecast; the first usable date is "
             f"{first_ok}"
         )
+    return day
+
+
+def _staleness(rec, day: np.datetime64) -> tuple[dict | None, list[str]]:
+    """Whether the record known on ``day`` is stale (its last night further back than the
+    record's own gaps allow), and the warning that says so."""
     t = rec.day_index(day)
     known = (rec.known_from <= t) & (rec.night < t)
     last_known_night = rec.first_night + np.timedelta64(int(rec.night[known].max()), "D")
@@ -228,13 +237,36 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
             "without attacks, which can understate the risk: treat the level as a floor "
             "until the record is updated"
         )
+    return stale, warnings
 
-    X = realtime_design(rec, target, day, **input_hooks(inputs))
-    panel = rec.panel(day)
+
+def _expected_launches(Xtr, l_known, train_ok, k: int, X_now) -> dict[str, dict]:
+    """Per launch group: the registered launch model's mean and 80% interval at horizon
+    ``k``, fitted on the rows whose outcome is known."""
+    out: dict[str, dict] = {}
+    for g in LAUNCH_GROUPS:
+        lk = l_known[g][k].reindex(train_ok)
+        lok = lk.notna().to_numpy()
+        lname = REGISTRATION.launch_primaries[g]
+        nb = make_launch_model(lname, g, k).fit(Xtr[lok], lk.to_numpy()[lok])
+        q = nb.predict_quantiles(X_now)[0]
+        out[g] = {
+            "model": lname,
+            "mean": float(nb.predict_mean(X_now)[0]),
+            "p10": float(q[0]),
+            "p50": float(q[1]),
+            "p90": float(q[2]),
+        }
+    return out
+
+
+def _fit_horizons(X, panel, target, day: np.datetime64, primary: str):
+    """Every model and launch model refitted at each horizon on what was known on
+    ``day``: the primary's probabilities, each model's, the expected launches, and the
+    primary model at the driver horizon."""
     y_known = outcomes(panel, target, HORIZONS_D)
     l_known = launch_totals(panel, HORIZONS_D)
     X_now = X.iloc[[-1]]
-    primary = REGISTRATION.primary(target.name)
     p: dict[str, float] = {}
     p_by_model: dict[str, dict[str, float]] = {m: {} for m in MODELS}
     expected: dict[str, dict[str, dict[str, float]]] = {g: {} for g in LAUNCH_GROUPS}
@@ -252,31 +284,48 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
                 p[str(k)] = pk
                 if k == DRIVER_HORIZON_D:
                     driver_model = model
-        for g in LAUNCH_GROUPS:
-            lk = l_known[g][k].reindex(train[ok])
-            lok = lk.notna().to_numpy()
-            lname = REGISTRATION.launch_primaries[g]
-            nb = make_launch_model(lname, g, k).fit(Xtr[lok], lk.to_numpy()[lok])
-            q = nb.predict_quantiles(X_now)[0]
-            expected[g][str(k)] = {
-                "model": lname,
-                "mean": float(nb.predict_mean(X_now)[0]),
-                "p10": float(q[0]),
-                "p50": float(q[1]),
-                "p90": float(q[2]),
-            }
+        for g, e in _expected_launches(Xtr, l_known, train[ok], k, X_now).items():
+            expected[g][str(k)] = e
+    return p, p_by_model, expected, driver_model
 
-    percentiles = percentile_of_last(X[list(INDICATORS)])
-    attribution = _drivers(driver_model, X_now, percentiles, primary)
+
+def _next_strike(panel, target) -> dict:
+    """The expected size of the next target night: the median of the last five."""
     ev = np.flatnonzero(event_flags(panel, target))
     frame = panel.frame()
     recent = frame.iloc[ev[-5:]] if ev.size else frame.iloc[:0]
-    next_strike = {
+    return {
         "basis": f"median of the last {len(recent)} target nights",
         "missiles": float(recent["missiles"].median()) if len(recent) else None,
         "attack_drones": float(recent["attack_drone"].median()) if len(recent) else None,
         "last_target_night": str(recent.index[-1].date()) if len(recent) else None,
     }
+
+
+def _indicator_values(X_now, percentiles) -> dict[str, dict]:
+    """Each indicator today: its value, percentile in its own history, unit, meaning."""
+    return {
+        c: {
+            "value": None if np.isnan(v) else float(v),
+            "percentile": None if np.isnan(percentiles[c]) else float(percentiles[c]),
+            "unit": INDICATORS[c].unit,
+            "meaning": INDICATORS[c].meaning,
+        }
+        for c, v in X_now[list(INDICATORS)].iloc[0].items()
+    }
+
+
+def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> dict:
+    rec, target = inputs.record, inputs.target
+    day = _checked_day(rec, as_of)
+    stale, warnings = _staleness(rec, day)
+    X = realtime_design(rec, target, day, hooks=input_hooks(inputs))
+    panel = rec.panel(day)
+    X_now = X.iloc[[-1]]
+    primary = REGISTRATION.primary(target.name)
+    p, p_by_model, expected, driver_model = _fit_horizons(X, panel, target, day, primary)
+    percentiles = percentile_of_last(X[list(INDICATORS)])
+    attribution = _drivers(driver_model, X_now, percentiles, primary)
     level = warning_level(p[str(LEVEL_HORIZON_D)])
     return {
         "as_of": str(day),
@@ -292,18 +341,10 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
         "driver_model": primary,
         "p_by_model": p_by_model,
         "expected_launches": expected,
-        "expected_next_strike": next_strike,
+        "expected_next_strike": _next_strike(panel, target),
         "drivers": attribution["terms"][:top_drivers],
         "attribution": attribution,
-        "indicators": {
-            c: {
-                "value": None if np.isnan(v) else float(v),
-                "percentile": None if np.isnan(percentiles[c]) else float(percentiles[c]),
-                "unit": INDICATORS[c].unit,
-                "meaning": INDICATORS[c].meaning,
-            }
-            for c, v in X_now[list(INDICATORS)].iloc[0].items()
-        },
+        "indicators": _indicator_values(X_now, percentiles),
         "stale": stale,
         "warnings": warnings,
     }

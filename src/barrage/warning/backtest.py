@@ -19,7 +19,16 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
-from barrage.indicators import KnownRecord, Target, event_flags, launch_totals, outcomes, to_day
+from barrage.indicators import (
+    NO_HOOKS,
+    Hooks,
+    KnownRecord,
+    Target,
+    event_flags,
+    launch_totals,
+    outcomes,
+    to_day,
+)
 from barrage.warning.launches import (
     LAUNCH_GROUPS,
     LAUNCH_MODELS,
@@ -108,16 +117,16 @@ class BacktestPlan:
         return out
 
 
-def input_hooks(inputs: object) -> dict:
+def input_hooks(inputs: object) -> Hooks:
     """The weather, production and stockpile hooks of an inputs bundle (an
     :class:`barrage.warning.assess.AssessInputs` or any object with those attributes; the
-    stockpile is optional), as keyword arguments of :func:`run_backtest`,
+    stockpile is optional), as the ``hooks`` of :func:`run_backtest`,
     :func:`realtime_design` and their chunked twin in :mod:`barrage.compute`."""
-    return {
-        "weather": inputs.weather,  # type: ignore[attr-defined]
-        "production": inputs.production,  # type: ignore[attr-defined]
-        "stockpile": getattr(inputs, "stockpile", None),
-    }
+    return Hooks(
+        weather=inputs.weather,  # type: ignore[attr-defined]
+        production=inputs.production,  # type: ignore[attr-defined]
+        stockpile=getattr(inputs, "stockpile", None),
+    )
 
 
 def realtime_design(
@@ -125,20 +134,16 @@ def realtime_design(
     target: Target,
     last_origin: object,
     *,
-    weather=None,
-    production=None,
-    stockpile=None,
+    hooks: Hooks = NO_HOOKS,
 ) -> pd.DataFrame:
     """Design rows for origins ``first_night + 1 .. last_origin``, row D computed from the
-    panel as known on D (so no row ever uses a later revision). ``stockpile``: the hook of
-    :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D)."""
+    panel as known on D (so no row ever uses a later revision). ``hooks.stockpile``: the hook
+    of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D)."""
     last = to_day(last_origin)
     n = record.day_index(last)
     if n < 1:
         raise InputError(f"as_of {last}: before the record starts ({record.first_night})")
-    final = design_matrix(
-        record.panel(last), target, weather=weather, production=production, stockpile=stockpile
-    )
+    final = design_matrix(record.panel(last), target, hooks=hooks)
     rows = final.to_numpy(float).copy()
     # Only origins with a row settling after them differ from the final vintage.
     settle, night = record.settled_from, record.night
@@ -151,9 +156,7 @@ def realtime_design(
             record.panel(record.first_night + np.timedelta64(t, "D")),
             target,
             np.array([t]),
-            weather=weather,
-            production=production,
-            stockpile=stockpile,
+            hooks=hooks,
         )[0]
     return pd.DataFrame(rows, index=final.index, columns=final.columns)
 
@@ -217,9 +220,7 @@ def run_backtest(
     plan: BacktestPlan,
     target: Target,
     *,
-    weather=None,
-    production=None,
-    stockpile=None,
+    hooks: Hooks = NO_HOOKS,
     progress: Progress | None = None,
     launches_from: BacktestResult | None = None,
 ) -> BacktestResult:
@@ -242,31 +243,26 @@ def run_backtest(
             record,
             plan,
             target,
-            weather=weather,
-            production=production,
-            stockpile=stockpile,
+            hooks=hooks,
             progress=progress,
             reuse=launches_from,
         )
 
 
 def run_registered_backtests(
-    record: KnownRecord, plan: BacktestPlan, targets: tuple[Target, ...], **hooks
+    record: KnownRecord, plan: BacktestPlan, targets: tuple[Target, ...], hooks: Hooks = NO_HOOKS
 ) -> dict[str, BacktestResult]:
     """The backtest of each target (by name), the launch forecasts computed once."""
     out: dict[str, BacktestResult] = {}
     first = None
     for target in targets:
-        out[target.name] = run_backtest(record, plan, target, launches_from=first, **hooks)
+        out[target.name] = run_backtest(record, plan, target, launches_from=first, hooks=hooks)
         first = first or out[target.name]
     return out
 
 
-def _run_backtest(
-    record, plan, target, *, weather, production, stockpile, progress, reuse=None
-) -> BacktestResult:
-    final_day = record.last_known_day
-    last_origin = min(to_day(plan.end), final_day)
+def _check_start(record, plan) -> None:
+    """Refuse a backtest that starts before ``min_train_origins`` training origins."""
     first_ok = record.first_night + np.timedelta64(
         plan.min_train_origins + max(plan.horizons) + 1, "D"
     )
@@ -275,9 +271,42 @@ def _run_backtest(
             f"backtest start {plan.start}: needs {plan.min_train_origins} training "
             f"origins; the first possible start is {first_ok}"
         )
-    X = realtime_design(
-        record, target, last_origin, weather=weather, production=production, stockpile=stockpile
-    )
+
+
+def _launch_parts(k: int, Xtr, Xte, ok, train_idx, test_idx, l_known, l_final) -> list[dict]:
+    """Every launch model's forecasts of each launch group at horizon ``k`` for one
+    window (trained on the launches known at its origin, scored on the final record's)."""
+    parts = []
+    as_of = test_idx.to_numpy()
+    for g in LAUNCH_GROUPS:
+        ltr = l_known[g][k].reindex(train_idx[ok])
+        lok = ltr.notna().to_numpy()
+        l_test = l_final[g][k].reindex(test_idx).to_numpy()
+        for mname in LAUNCH_MODELS:
+            m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
+            q = m.predict_quantiles(Xte)
+            parts.append(
+                {
+                    "as_of": as_of,
+                    "group": g,
+                    "model": mname,
+                    "horizon_days": k,
+                    "mean": m.predict_mean(Xte),
+                    "dispersion": m.predict_dispersion(Xte),
+                    "q10": q[:, 0],
+                    "q50": q[:, 1],
+                    "q90": q[:, 2],
+                    "outcome": l_test,
+                }
+            )
+    return parts
+
+
+def _run_backtest(record, plan, target, *, hooks: Hooks, progress, reuse=None) -> BacktestResult:
+    final_day = record.last_known_day
+    last_origin = min(to_day(plan.end), final_day)
+    _check_start(record, plan)
+    X = realtime_design(record, target, last_origin, hooks=hooks)
     final_panel = record.panel(final_day)
     y_final = outcomes(final_panel, target, plan.horizons).reindex(X.index)
     l_final = {
@@ -319,27 +348,8 @@ def _run_backtest(
                 fc_parts.append(
                     {"as_of": as_of, "model": name, "horizon_days": k, "p": p, "outcome": y_test}
                 )
-            for g in LAUNCH_GROUPS if reuse is None else ():
-                ltr = l_known[g][k].reindex(train_idx[ok])
-                lok = ltr.notna().to_numpy()
-                l_test = l_final[g][k].reindex(test_idx).to_numpy()
-                for mname in LAUNCH_MODELS:
-                    m = make_launch_model(mname, g, k).fit(Xtr[lok], ltr.to_numpy()[lok])
-                    q = m.predict_quantiles(Xte)
-                    ln_parts.append(
-                        {
-                            "as_of": as_of,
-                            "group": g,
-                            "model": mname,
-                            "horizon_days": k,
-                            "mean": m.predict_mean(Xte),
-                            "dispersion": m.predict_dispersion(Xte),
-                            "q10": q[:, 0],
-                            "q50": q[:, 1],
-                            "q90": q[:, 2],
-                            "outcome": l_test,
-                        }
-                    )
+            if reuse is None:
+                ln_parts += _launch_parts(k, Xtr, Xte, ok, train_idx, test_idx, l_known, l_final)
             done += 1
             if progress is not None:
                 progress(done, total)

@@ -38,10 +38,12 @@ BURN_IN_D = 80
 def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) -> BacktestPlan:
     first = (record.first_night + np.timedelta64(BURN_IN_D, "D")).astype(object)
     last = record.last_night.astype(object)
-    s = _as_date(start, "--start") if start is not None else first
-    e = _as_date(end, "--end") if end is not None else last
+    s = _as_date(start, "start") if start is not None else first
+    e = _as_date(end, "end") if end is not None else last
     if s < first:
-        raise InputError(f"--start {s}: too early; the backtest needs history, first start {first}")
+        raise InputError(
+            f"start: {s} is too early; the backtest needs history, first start {first}"
+        )
     return BacktestPlan(
         start=s,
         end=min(e, last + timedelta(days=1)),
@@ -51,7 +53,7 @@ def default_plan(record: KnownRecord, *, start=None, end=None, horizons=None) ->
 
 def run(inputs, plan: BacktestPlan, *, progress=None) -> BacktestResult:
     return run_backtest(
-        inputs.record, plan, inputs.target, **input_hooks(inputs), progress=progress
+        inputs.record, plan, inputs.target, hooks=input_hooks(inputs), progress=progress
     )
 
 

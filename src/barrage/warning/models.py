@@ -20,7 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from barrage.errors import InputError
 from barrage.indicators import (
+    NO_HOOKS,
     STOCKPILE_INDICATORS,
+    Hooks,
     NightPanel,
     Target,
     event_flags,
@@ -47,23 +49,14 @@ def design_matrix(
     panel: NightPanel,
     target: Target,
     *,
-    weather=None,
-    production=None,
-    stockpile=None,
+    hooks: Hooks = NO_HOOKS,
     origins: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Indicators plus the self-exciting sums ``sum_s exp(-b (t - s))`` over past target
     nights s, target nights in the last 30 nights, and the recent-window launch statistics
     (:func:`barrage.warning.launches.launch_window_values`), for every origin of the panel
     (or only ``origins``, see :func:`barrage.indicators.indicator_frame`)."""
-    frame = indicator_frame(
-        panel,
-        target,
-        weather=weather,
-        production=production,
-        stockpile=stockpile,
-        origins=origins,
-    )
+    frame = indicator_frame(panel, target, hooks=hooks, origins=origins)
     extra = _warning_values(panel, target, origins)
     return pd.concat([frame, pd.DataFrame(extra, index=frame.index)], axis=1)
 
@@ -93,20 +86,11 @@ def design_rows(
     target: Target,
     origins: np.ndarray,
     *,
-    weather=None,
-    production=None,
-    stockpile=None,
+    hooks: Hooks = NO_HOOKS,
 ) -> np.ndarray:
     """Rows ``origins`` of :func:`design_matrix` as an array (its column order), the same
     numbers without the frame (for the real-time design's one row per panel)."""
-    values = indicator_values(
-        panel,
-        target,
-        weather=weather,
-        production=production,
-        stockpile=stockpile,
-        origins=origins,
-    )
+    values = indicator_values(panel, target, hooks=hooks, origins=origins)
     values.update(_warning_values(panel, target, origins))
     return np.column_stack(list(values.values())).astype(float, copy=False)
 

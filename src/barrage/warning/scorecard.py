@@ -90,7 +90,7 @@ def replay(
     with threadpool_limits(1):
         # Row D of the design is computed from the panel as known on D, whatever the
         # last origin (see realtime_design), so one design serves every day.
-        X = realtime_design(rec, target, d1, **input_hooks(inputs))
+        X = realtime_design(rec, target, d1, hooks=input_hooks(inputs))
         for b in range(0, len(days), refit_every_d):
             refit_day = days[b]
             block = days[b : b + refit_every_d]
@@ -187,7 +187,7 @@ def _skill(days: np.ndarray, p: np.ndarray, y: np.ndarray, ev: np.ndarray, k: in
 
 def _period_backtest(inputs: AssessInputs, first: date, last: date, horizons) -> pd.DataFrame:
     plan = BacktestPlan(start=first, end=last, horizons=tuple(horizons), models=(PRIMARY_MODEL,))
-    res = run_backtest(inputs.record, plan, inputs.target, **input_hooks(inputs))
+    res = run_backtest(inputs.record, plan, inputs.target, hooks=input_hooks(inputs))
     return res.forecasts
 
 

@@ -10,7 +10,7 @@ end of night r - 1, and the probability that the group's stock grew over the 90 
 before r (:func:`barrage.stockpile.checks.stock_change`, the figure ``barrage
 stockpile`` words as growing / flat / falling).
 
-:class:`StockpileFeatures` is the ``stockpile=`` hook of
+:class:`StockpileFeatures` is the ``Hooks.stockpile`` of
 :func:`barrage.indicators.indicator_frame`: origin t reads the refit in force on t
 (r <= t) and the production rates of refits in force on earlier origins; the indicators
 add the panel's launches known on t. Refits are deterministic (seeded), keyed by a hash
@@ -191,7 +191,7 @@ def _refit(payload: tuple) -> dict[str, float]:
 
 
 class StockpileFeatures:
-    """The ``stockpile=`` hook: monthly stockpile refits as known, computed once.
+    """The ``Hooks.stockpile``: monthly stockpile refits as known, computed once.
 
     ``statements``: the dated statements (default: the packaged table); a refit on r
     reads only those with ``stated_on < r``. ``cache_dir``: the on-disk refit cache

@@ -188,9 +188,6 @@ def forecast_history(con) -> str:
             f"<p class='note' id='history-unavailable'>No backtest to show: {e(exc.message)}"
             "</p></section>"
         )
-    import plotly.graph_objects as go
-
-    k_main = max(bt.horizons)
     parts = [
         f'<section id="history" data-available="true" data-run="{bt.run_id}">'
         "<h2>Forecasts against outcomes</h2>"
@@ -200,6 +197,19 @@ def forecast_history(con) -> str:
     ]
     if bt.verdict:
         parts.append(f"<p class='note' id='verdict'>{e(bt.verdict['sentence'])}</p>")
+    parts.append(_fig_html(_history_figure(bt), "history-plot"))
+    parts.append(_fig_html(_reliability_figure(bt), "reliability-plot"))
+    parts.append(_history_scores_html(bt.scores))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _history_figure(bt) -> Any:
+    """The forecast probability at each horizon (the longest shown, the others in the
+    legend) with the target nights marked."""
+    import plotly.graph_objects as go
+
+    k_main = max(bt.horizons)
     fig = go.Figure()
     for k in sorted(bt.horizons):
         pts = [h for h in bt.history if h.horizon_days == k]
@@ -225,7 +235,13 @@ def forecast_history(con) -> str:
     )
     _layout(fig, f"Forecast probability ({bt.primary_model}) and target nights")
     fig.update_yaxes(range=[0, 1.06], title="probability")
-    parts.append(_fig_html(fig, "history-plot"))
+    return fig
+
+
+def _reliability_figure(bt) -> Any:
+    """Observed frequency against forecast probability, one line per horizon."""
+    import plotly.graph_objects as go
+
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(
@@ -245,7 +261,12 @@ def forecast_history(con) -> str:
     _layout(fig, f"Reliability ({bt.primary_model})")
     fig.update_xaxes(title="forecast probability", range=[0, 1])
     fig.update_yaxes(title="observed frequency", range=[0, 1])
-    parts.append(_fig_html(fig, "reliability-plot"))
+    return fig
+
+
+def _history_scores_html(scores: list[dict]) -> str:
+    """Every model's scores over all origins, with 90% intervals (folded; empty when
+    there are none)."""
 
     def f(v: Any, fmt: str = ".3f") -> str:
         return "-" if v is None else format(v, fmt)
@@ -258,18 +279,17 @@ def forecast_history(con) -> str:
         f", {f(s.get('brier_skill_hi'), '+.3f')})</td>"
         f"<td class='num'>{f(s.get('log_score'))}</td><td class='num'>{f(s.get('roc_auc'))}</td>"
         f"<td class='num'>{f(s.get('ece'))}</td></tr>"
-        for s in bt.scores
+        for s in scores
         if s.get("period") == "all"
     ]
-    if rows:
-        parts.append(
-            "<details><summary>Scores of every model (all origins, 90% intervals)</summary>"
-            "<div class='scroll'><table id='scores'><tr><th>horizon</th><th>model</th>"
-            "<th>Brier</th><th>skill vs climatology</th><th>log</th><th>AUC</th><th>ECE</th>"
-            f"</tr>{''.join(rows)}</table></div></details>"
-        )
-    parts.append("</section>")
-    return "".join(parts)
+    if not rows:
+        return ""
+    return (
+        "<details><summary>Scores of every model (all origins, 90% intervals)</summary>"
+        "<div class='scroll'><table id='scores'><tr><th>horizon</th><th>model</th>"
+        "<th>Brier</th><th>skill vs climatology</th><th>log</th><th>AUC</th><th>ECE</th>"
+        f"</tr>{''.join(rows)}</table></div></details>"
+    )
 
 
 def scorecard_panel(con) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from barrage.compute.salvo import simulate_salvo
 from barrage.compute.strike import simulate_strike_chunked
 from barrage.errors import BarrageError
+from barrage.grid.strike import StrikeSummary
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled", "timed_out"]
 FINISHED: tuple[JobState, ...] = ("done", "failed", "cancelled", "timed_out")
@@ -49,7 +50,7 @@ class Job:
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
-    result: dict | None = None
+    result: dict | StrikeSummary | None = None
     error: str | None = None
     cancel_requested: bool = False
 
@@ -186,7 +187,7 @@ def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) 
     ``barrage simulate strike`` (:func:`barrage.compute.strike.simulate_strike_chunked`),
     progress at each of the library's steps."""
 
-    def run(on_progress: Callable[[int, int], None]) -> dict:
+    def run(on_progress: Callable[[int, int], None]) -> StrikeSummary:
         on_progress(0, runs)
         # The library counts its own steps (draws, solves, restoration); the job reports
         # progress in runs, and stops (cancel, time limit) between steps. The job thread
@@ -199,6 +200,6 @@ def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) 
             scheduler="sync",
             on_progress=lambda done, total: on_progress(runs * done // max(total, 1), runs),
         )
-        return result.summary()
+        return StrikeSummary.model_validate(result.summary())
 
     return run

@@ -7,6 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# declared once, in the library; the API answers with it
+from barrage.grid.strike import StrikeSummary
+from barrage.warning.assessment import Assessment, Driver, Skill  # noqa: F401
+
 
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx answer: one clear sentence, plus the field errors of a bad request."""
@@ -82,31 +86,6 @@ class Indicators(BaseModel):
     target_expression: str
     days: int
     indicators: list[IndicatorValue]
-
-
-class Driver(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    sentence: str = Field(description="The driver in words.")
-
-
-class Skill(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    demonstrated: bool = Field(description="True only when the skill's 90% interval is above 0.")
-    statement: str = Field(description="Shown beside the level, always.")
-
-
-class Assessment(BaseModel):
-    """The warning as ``barrage assess --json`` gives it."""
-
-    model_config = ConfigDict(extra="allow")
-    as_of: str
-    target: dict[str, str] = Field(description="{name, expression} of the target night.")
-    p: dict[str, float] = Field(description="P(target night within k days), k = '1','3','7'.")
-    level: str
-    skill: Skill = Field(description="The measured skill of the model behind the level.")
-    expected_launches: dict[str, Any] | None = None
-    drivers: list[Driver]
-    warnings: list[str] = Field(default_factory=list)
 
 
 class ForecastPoint(BaseModel):
@@ -216,8 +195,10 @@ class JobStatus(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     request: dict[str, Any]
-    result: dict[str, Any] | None = Field(
-        default=None, description="The simulation's summary (as `--json`) once done."
+    result: StrikeSummary | dict[str, Any] | None = Field(
+        default=None,
+        description="The simulation's summary (as `--json`) once done: a strike job's is a "
+        "StrikeSummary, a salvo job's the salvo summary.",
     )
     error: str | None = None
     unserved_energy_note: str | None = None

@@ -11,6 +11,7 @@ from barrage import ATTRIBUTION
 from barrage.errors import BarrageError, InputError
 from barrage.indicators import (
     INDICATORS,
+    Hooks,
     KnownRecord,
     default_weather_path,
     indicator_frame,
@@ -101,7 +102,7 @@ def indicator_table(con, *, as_of: dt.date | None, target: str | None):
     record = KnownRecord.from_store(con)
     day = record.last_known_day if as_of is None else check_as_of(record, as_of)
     panel = record.panel(day)
-    frame = indicator_frame(panel, tgt, weather=load_weather(default_weather_path()))
+    frame = indicator_frame(panel, tgt, hooks=Hooks(weather=load_weather(default_weather_path())))
     return panel.as_of, tgt, frame, percentile_of_last(frame)
 
 
