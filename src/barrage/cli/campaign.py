@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import typer
 
-from barrage.cli._common import clean_errors, emit_json, stderr_console, stdout_console
+from barrage.cli._common import (
+    clean_errors,
+    emit_json,
+    stderr_console,
+    stderr_progress,
+    stdout_console,
+)
 from barrage.cli.simulate import simulate_app
 
 _CAMPAIGN_HELP = (
@@ -17,7 +22,6 @@ _SCHEDULER_HELP = (
     "sync (this process), local (a Dask LocalCluster here), tcp://HOST:PORT, or auto "
     "(local from 200 runs). Same numbers on every scheduler."
 )
-AUTO_LOCAL_MIN_RUNS = 200
 
 
 @simulate_app.command("campaign")
@@ -48,35 +52,13 @@ def campaign(
     ),
 ) -> None:
     """Strike after strike over a season: stocks, interceptors, damage, restoration, cold."""
-    from barrage.campaign import load_campaign, summarise_campaign
-    from barrage.campaign.scenario import with_overrides
-    from barrage.compute import check_scheduler, check_workers, progress_bar
-    from barrage.compute.campaign import simulate_campaign
-    from barrage.compute.executor import resolve_auto
-    from barrage.errors import InputError
+    from barrage.pipeline.simulate import campaign_job
 
-    check_scheduler(scheduler)
-    check_workers(workers)
-    first = None
-    if start is not None:
-        try:
-            first = dt.date.fromisoformat(start)
-        except ValueError:
-            raise InputError(f"--start: expected a date YYYY-MM-DD, got {start!r}") from None
-    scn = with_overrides(load_campaign(scenario), start=first, days=days)
-    sched = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
-    with progress_bar(f"playing {runs} seasons", console=stderr_console()) as on_progress:
-        ctx, result = simulate_campaign(
-            scn, runs=runs, seed=seed, scheduler=sched, workers=workers, grid_dir=grid_dir,
-            on_progress=on_progress, db=db,
-        )  # fmt: skip
-    summary = {**summarise_campaign(ctx, result), "seed": seed}
-    if ctx.as_of is not None:
-        summary["attacker_as_of"] = ctx.as_of
-    if html_out is not None:
-        from barrage.report.campaign import write_campaign_report
-
-        write_campaign_report(summary, html_out)
+    summary = campaign_job(
+        scenario, runs=runs, seed=seed, start=start, days=days, grid_dir=grid_dir,
+        scheduler=scheduler, workers=workers, db=db, html_out=html_out,
+        progress=stderr_progress,
+    )  # fmt: skip
     if as_json:
         emit_json(summary)
         return
@@ -120,16 +102,12 @@ def _render(s: dict) -> None:
 
 def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers, as_json) -> None:
     """``plan-defence --campaign``: one library call, then a table or JSON."""
-    from barrage.campaign import load_campaign
-    from barrage.compute.campaign import plan_campaign
-    from barrage.compute.executor import resolve_auto
+    from barrage.pipeline.simulate import plan_campaign_job
 
-    scn = load_campaign(scenario)
-    with stderr_console().status("playing the season once per package (same draws)"):
-        result = plan_campaign(
-            scn, runs=runs, seed=seed, budget_usd=budget, grid_dir=grid_dir,
-            scheduler=resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS), workers=workers,
-        )  # fmt: skip
+    result = plan_campaign_job(
+        scenario, runs=runs, seed=seed, budget_usd=budget, grid_dir=grid_dir,
+        scheduler=scheduler, workers=workers, status=stderr_console().status,
+    )  # fmt: skip
     if as_json:
         emit_json(result)
         return

@@ -1,6 +1,7 @@
 """The simulation commands as one call each: name -> scenario, scheduler checks, the run.
 
-``barrage simulate salvo|salvo-curve|salvo-check|strike|replay`` and ``plan-defence``
+``barrage simulate salvo|salvo-curve|salvo-check|strike|replay|campaign`` and
+``plan-defence [--campaign]``
 each resolve a scenario (a file or a shipped example's name), check the scheduler and
 workers, and run one job; here that is one library call, so the command only parses and
 renders. What a command shows while a step runs (a progress bar, a spinner) comes in as
@@ -19,7 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from barrage.compute.executor import check_run
+from barrage.campaign import load_campaign, summarise_campaign
+from barrage.campaign.scenario import with_overrides
+from barrage.compute.campaign import plan_campaign, simulate_campaign
+from barrage.compute.executor import check_run, resolve_auto
 from barrage.compute.salvo import command_scheduler, summarise_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
 from barrage.errors import InputError
@@ -28,6 +32,7 @@ from barrage.grid.strike import StrikeSummary, example_strike_scenarios
 from barrage.indicators import to_day
 from barrage.record.locate import scenario_file
 from barrage.record.nights import load_night_totals
+from barrage.report.campaign import write_campaign_report
 from barrage.salvo import example_scenarios, load_scenario
 from barrage.salvo.outofsample import out_of_sample_check
 from barrage.salvo.saturation import leak_rate_curve, saturation_onset
@@ -180,3 +185,64 @@ def replay_job(
     path = scenario_file(scenario, example_strike_scenarios())
     with status("replaying 2024 and winter 2022-23"):
         return replay_from_store(path, db, runs=runs, seed=seed, grid_dir=grid_dir)
+
+
+#: Runs from which ``auto`` plays a campaign on a local Dask cluster.
+CAMPAIGN_AUTO_LOCAL_MIN_RUNS = 200
+
+
+def campaign_job(
+    scenario: str | Path,
+    *,
+    runs: int,
+    seed: int,
+    start: str | None = None,
+    days: int | None = None,
+    grid_dir: str | Path | None = None,
+    scheduler: Any = "auto",
+    workers: int | None = None,
+    db: str | Path | None = None,
+    html_out: str | Path | None = None,
+    progress: Activity = quietly,
+) -> dict:
+    """``barrage simulate campaign``: a season of strikes summarised (fan charts written
+    to ``html_out`` when given); the attacker from the store's models as of ``start``
+    when ``db`` is given."""
+    check_run(scheduler, workers)
+    first = None if start is None else pd.Timestamp(to_day(start, "start")).date()
+    scn = with_overrides(load_campaign(scenario), start=first, days=days)
+    sched = resolve_auto(scheduler, runs, CAMPAIGN_AUTO_LOCAL_MIN_RUNS)
+    with progress(f"playing {runs} seasons") as on_progress:
+        ctx, result = simulate_campaign(
+            scn, runs=runs, seed=seed, scheduler=sched, workers=workers, grid_dir=grid_dir,
+            on_progress=on_progress, db=db,
+        )  # fmt: skip
+    summary = {**summarise_campaign(ctx, result), "seed": seed}
+    if ctx.as_of is not None:
+        summary["attacker_as_of"] = ctx.as_of
+    if html_out is not None:
+        write_campaign_report(summary, html_out)
+    return summary
+
+
+def plan_campaign_job(
+    scenario: str | Path,
+    *,
+    runs: int,
+    seed: int,
+    budget_usd: float | None = None,
+    grid_dir: str | Path | None = None,
+    scheduler: Any = "auto",
+    workers: int | None = None,
+    status: Activity = quietly,
+) -> dict:
+    """``barrage plan-defence --campaign``: the campaign's defence packages compared over
+    the season on the same draws."""
+    check_run(scheduler, workers)
+    scn = load_campaign(scenario)
+    with status("playing the season once per package (same draws)"):
+        return plan_campaign(
+            scn, runs=runs, seed=seed, budget_usd=budget_usd, grid_dir=grid_dir,
+            scheduler=resolve_auto(scheduler, runs, CAMPAIGN_AUTO_LOCAL_MIN_RUNS),
+            workers=workers,
+        )  # fmt: skip
