@@ -60,7 +60,7 @@ def strike_rate_as_of(con, start: dt.date, min_lull_days: int, window_days: int 
     nights = massive_nights_before(con, start, window_days)
     if not nights:
         raise InputError(
-            f"--db: no massive night in the {window_days} days before {start}; the strike "
+            f"db: no massive night in the {window_days} days before {start}; the strike "
             "rate cannot be taken from the record (give attacker.strike_rate_per_day)"
         )
     return rate_for_gap(window_days / len(nights), min_lull_days), nights
@@ -109,7 +109,7 @@ def nightly_launches_as_of(con, start: dt.date, group: str = LAUNCH_GROUP) -> di
     mean, r = float(model.predict_mean(x)[0]), float(model.predict_dispersion(x)[0])
     if not (np.isfinite(mean) and np.isfinite(r) and mean > 0 and r > 0):
         raise InputError(
-            f"--db: the registered launch model {name!r} gives no nightly distribution of "
+            f"db: the registered launch model {name!r} gives no nightly distribution of "
             f"{group} at {start} (mean {mean}, dispersion {r})"
         )
     return {"model": name, "group": group, "mean": mean, "dispersion": r}

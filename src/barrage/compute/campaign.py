@@ -101,7 +101,7 @@ def plan_campaign(
     ctx = build_context(scenario, grid_dir=grid_dir)
     budget = budget_usd if budget_usd is not None else scenario.budget_usd
     if budget is None:
-        raise InputError(f"{scenario.source}: budget_usd: give a budget (or --budget)")
+        raise InputError(f"budget_usd: {scenario.source} gives no budget_usd; give one")
     with dask_client(scheduler, workers=workers) as client:
 
         def play(c: CampaignContext) -> CampaignRuns:
