@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict
 
 from barrage.errors import InputError
 from barrage.indicators import KnownRecord, event_flags, outcomes, resolve_target, to_day
@@ -259,6 +260,21 @@ def _horizon_row(
         else:
             row["drift_note"] = "the backtest has none of these origins"
     return row
+
+
+class Scorecard(BaseModel):
+    """The live forecasts scored beside the backtest: what :func:`scorecard` returns (as a
+    dict), ``barrage scorecard --json`` prints and ``/api/scorecard`` serves."""
+
+    model_config = ConfigDict(extra="forbid")
+    log_entries: int
+    model_versions: list[str]
+    current_model_version: str
+    last_known_day: str | None = None
+    threshold: float
+    drift_rule: str
+    drift: bool
+    rows: list[dict[str, Any]]
 
 
 def scorecard(

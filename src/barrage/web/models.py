@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # declared once, in the library; the API answers with it
 from barrage.grid.strike import StrikeSummary
 from barrage.warning.assessment import Assessment, Driver, Skill  # noqa: F401
+from barrage.warning.scorecard import Scorecard  # noqa: F401
 
 
 class ErrorResponse(BaseModel):
@@ -131,20 +132,6 @@ class Backtest(BaseModel):
         description="The pre-registered primary model against every baseline (paired "
         "bootstrap), as `barrage backtest --json`; absent in runs stored before it existed.",
     )
-
-
-class Scorecard(BaseModel):
-    """The live forecasts scored beside the backtest (as ``barrage scorecard --json``)."""
-
-    model_config = ConfigDict(extra="allow")
-    log_entries: int
-    model_versions: list[str]
-    current_model_version: str
-    last_known_day: str | None = None
-    threshold: float
-    drift_rule: str
-    drift: bool
-    rows: list[dict[str, Any]]
 
 
 class SalvoJobRequest(BaseModel):
