@@ -58,10 +58,11 @@ def salvo(
         progress=stderr_progress,
         warn=_warn_slower,
     )
+    summary = run.summary.as_json()
     if as_json:
-        emit_json(run.summary)
+        emit_json(summary)
         return
-    _render(run.summary, run.name)
+    _render(summary, run.name)
 
 
 def _warn_slower(reason: str) -> None:

@@ -35,6 +35,7 @@ from barrage.record.nights import load_night_totals
 from barrage.report.campaign import write_campaign_report
 from barrage.salvo import example_scenarios, load_scenario
 from barrage.salvo.outofsample import out_of_sample_check
+from barrage.salvo.result import SalvoSummary
 from barrage.salvo.saturation import leak_rate_curve, saturation_onset
 
 Activity = Callable[[str], contextlib.AbstractContextManager[Any]]
@@ -53,7 +54,7 @@ class SalvoRun:
     """One salvo simulated for a command: the scenario's name and its summary."""
 
     name: str
-    summary: dict
+    summary: SalvoSummary
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def salvo_job(
         summary = summarise_salvo(
             scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, on_progress=on_progress
         )
-    return SalvoRun(scn.name, summary)
+    return SalvoRun(scn.name, SalvoSummary.model_validate(summary))
 
 
 def parse_sizes(sizes: str) -> list[int]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 OUTPUTS = (
     "leakers_by_class",
@@ -81,6 +83,42 @@ class SalvoResult:
                 "defender_per_attacker_usd": summarise(cost / max(self.attacker_cost_usd, 1.0)),
             },
         }
+
+
+Stats = dict[str, Any]
+"""Mean and the 5%, 50% and 95% quantiles of one output (:func:`summarise`)."""
+
+
+class SalvoSummary(BaseModel):
+    """A salvo Monte Carlo's summary (:meth:`SalvoResult.summary`, or the chunked
+    :func:`barrage.compute.tally.tally_summary`), declared once: ``barrage simulate salvo
+    --json`` prints its dump and a salvo job's result is one. Fields in the order the
+    summary writes them, so the dump is the same JSON byte for byte. Counts are weapons
+    (or interceptors) per night; costs in USD (illustrative unit costs, docs/salvo.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: int
+    seed: int | None
+    leakers: Stats = Field(description="Weapons that got through the defence.")
+    leakers_by_class: dict[str, Stats]
+    leakers_by_asset: dict[str, Stats]
+    interceptors_used_by_layer: dict[str, Stats]
+    kills_by_layer: dict[str, Stats]
+    destroyed_by_class: dict[str, Stats]
+    lost_to_ew_by_class: dict[str, Stats] = Field(
+        description="Weapons lost to electronic warfare, fuel or navigation failure."
+    )
+    debris_falls: Stats
+    debris_by_asset: dict[str, Stats]
+    decoys_engaged: Stats = Field(description="Decoys that drew an engagement.")
+    decoys_through: Stats
+    cost_exchange: dict[str, Any] = Field(
+        description="Attacker's cost (USD), defender's cost (USD) and their ratio."
+    )
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``barrage simulate salvo --json`` prints it (the summary, key for key)."""
+        return self.model_dump(exclude_unset=True)
 
 
 def summarise(values: np.ndarray) -> dict[str, float]:

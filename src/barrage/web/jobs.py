@@ -22,6 +22,7 @@ from barrage.compute.salvo import simulate_salvo
 from barrage.compute.strike import simulate_strike_chunked
 from barrage.errors import BarrageError
 from barrage.grid.strike import StrikeSummary
+from barrage.salvo.result import SalvoSummary
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled", "timed_out"]
 FINISHED: tuple[JobState, ...] = ("done", "failed", "cancelled", "timed_out")
@@ -50,7 +51,7 @@ class Job:
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
-    result: dict | StrikeSummary | None = None
+    result: SalvoSummary | StrikeSummary | dict | None = None
     error: str | None = None
     cancel_requested: bool = False
 
@@ -168,7 +169,7 @@ def release_memory() -> None:
 def salvo_runner(scenario: Any, *, runs: int, seed: int, chunk_runs: int = 1024) -> Runner:
     """The work of a salvo job: the library's simulation, progress per block of runs."""
 
-    def run(on_progress: Callable[[int, int], None]) -> dict:
+    def run(on_progress: Callable[[int, int], None]) -> SalvoSummary:
         result = simulate_salvo(
             scenario,
             runs=runs,
@@ -177,7 +178,7 @@ def salvo_runner(scenario: Any, *, runs: int, seed: int, chunk_runs: int = 1024)
             chunk_runs=chunk_runs,
             on_progress=on_progress,
         )
-        return result.summary()
+        return SalvoSummary.model_validate(result.summary())
 
     return run
 

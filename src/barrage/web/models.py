@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # declared once, in the library; the API answers with it
 from barrage.grid.strike import StrikeSummary
+from barrage.salvo.result import SalvoSummary
 from barrage.warning.assessment import Assessment, Driver, Skill  # noqa: F401
 from barrage.warning.scorecard import Scorecard  # noqa: F401
 
@@ -182,10 +183,10 @@ class JobStatus(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     request: dict[str, Any]
-    result: StrikeSummary | dict[str, Any] | None = Field(
+    result: StrikeSummary | SalvoSummary | dict[str, Any] | None = Field(
         default=None,
         description="The simulation's summary (as `--json`) once done: a strike job's is a "
-        "StrikeSummary, a salvo job's the salvo summary.",
+        "StrikeSummary, a salvo job's a SalvoSummary (a custom runner's, its own dict).",
     )
     error: str | None = None
     unserved_energy_note: str | None = None
