@@ -66,19 +66,31 @@ def record_csv(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the real snapshot, built once per session. Treat as read-only."""
+    """A store holding the real snapshot, built once per session, with its stockpile
+    refits in the disk cache beside it (as any assessment leaves them), so that a
+    ``barrage`` subprocess on a copy (:func:`store`) reads them instead of refitting.
+    The cache is keyed by record, statements and code: cached equals computed
+    (tests/test_warning_refit_cache.py). Treat as read-only."""
     from barrage.record import ingest_record
+    from barrage.warning.assess import inputs_from_store
 
     db = tmp_path_factory.mktemp("store") / "record.duckdb"
     ingest_record(record_csv, db)
+    inputs = inputs_from_store(db)
+    rec = inputs.record
+    inputs.stockpile(rec.first_night, rec.day_index(rec.last_night) + 1)
     return db
 
 
 @pytest.fixture()
 def store(record_db: Path, tmp_path: Path) -> Path:
-    """A writable copy of the snapshot store (:func:`record_db`), one per test."""
+    """A writable copy of the snapshot store (:func:`record_db`) and of its refit cache,
+    one per test."""
+    from barrage.warning.stock import refit_cache_dir
+
     db = tmp_path / "store.duckdb"
     shutil.copy(record_db, db)
+    shutil.copytree(refit_cache_dir(record_db), refit_cache_dir(db))
     return db
 
 
