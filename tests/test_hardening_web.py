@@ -222,7 +222,7 @@ def test_serve_keeps_an_idle_connection_open_past_a_client_keep_alive(store):
     from _webserver import free_port, wait_for_health
 
     port = free_port()
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", "BARRAGE_WARM": "false"}  # no warm-up: not tested here
     env.pop("BARRAGE_KEEP_ALIVE_S", None)
     proc = subprocess.Popen(
         [BARRAGE, "serve", "--db", str(store), "--port", str(port)],

@@ -401,7 +401,7 @@ def test_barrage_serve_binds_loopback_and_answers(store):
     from _webserver import free_port, wait_for_health
 
     port = free_port()
-    env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="")
+    env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="", BARRAGE_WARM="false")  # as make_client
     proc = subprocess.Popen(
         [
             sys.executable,
