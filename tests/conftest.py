@@ -15,29 +15,28 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: Each heavy file's share of the default run's test time (per mille; from
-#: ``pytest --junitxml`` summed by file, 2026-12-06, after the speed edits of issue #20).
-#: The default run hands whole files to the workers (``--dist loadfile``) in collection
-#: order (``--no-loadscope-reorder``): heaviest first, so no worker starts a long file
-#: when the other is nearly done. Unlisted files weigh 0 and keep their order.
+#: Each heavy file's share of the default run's test time (per mille; ``pytest
+#: --junitxml`` summed by file, 2026-12-06, fresh clone, docs/testing.md). The default run
+#: hands whole files to the workers (``--dist loadfile``) in collection order
+#: (``--no-loadscope-reorder``): heaviest first, so no worker starts a long file when the
+#: other is nearly done. Unlisted files weigh 0 and keep their order.
 FILE_WEIGHTS = {
-    "test_warning_cli.py": 160,
-    "test_live.py": 108,
-    "test_hardening_fuzz.py": 80,
-    "test_backtest_reuse.py": 49,
-    "test_compute.py": 46,
-    "test_record_cli.py": 40,
-    "test_hardening_web.py": 37,
-    "test_web_data.py": 34,
-    "test_warning_models.py": 31,
-    "test_grid_planning.py": 28,
-    "test_campaign.py": 24,
-    "test_warning_v3_models.py": 21,
-    "test_salvo_realism.py": 18,
-    "test_web_api.py": 17,
-    "test_web_schema.py": 16,
-    "test_report_browser.py": 16,
-    "test_web_e2e.py": 12,
+    "test_warning_cli.py": 187,
+    "test_live.py": 176,
+    "test_record_cli.py": 54,
+    "test_backtest_reuse.py": 51,
+    "test_report_browser.py": 50,
+    "test_web_data.py": 35,
+    "test_compute.py": 33,
+    "test_campaign.py": 26,
+    "test_grid_planning.py": 24,
+    "test_warning_v3_models.py": 24,
+    "test_web_e2e.py": 21,
+    "test_web_schema.py": 21,
+    "test_record_properties.py": 20,
+    "test_hardening_fuzz.py": 19,
+    "test_web_api.py": 19,
+    "test_hardening_web.py": 17,
 }
 
 
