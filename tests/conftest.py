@@ -15,6 +15,30 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: Each heavy file's share of the default run's test time (per mille; ``pytest
+#: --junitxml`` summed by file, 2026-12-06, fresh clone, docs/testing.md). The default run
+#: hands whole files to the workers (``--dist loadfile``) in collection order
+#: (``--no-loadscope-reorder``): heaviest first, so no worker starts a long file when the
+#: other is nearly done. Unlisted files weigh 0 and keep their order.
+FILE_WEIGHTS = {
+    "test_warning_cli.py": 187,
+    "test_live.py": 176,
+    "test_record_cli.py": 54,
+    "test_backtest_reuse.py": 51,
+    "test_report_browser.py": 50,
+    "test_web_data.py": 35,
+    "test_compute.py": 33,
+    "test_campaign.py": 26,
+    "test_grid_planning.py": 24,
+    "test_warning_v3_models.py": 24,
+    "test_web_e2e.py": 21,
+    "test_web_schema.py": 21,
+    "test_record_properties.py": 20,
+    "test_hardening_fuzz.py": 19,
+    "test_web_api.py": 19,
+    "test_hardening_web.py": 17,
+}
+
 
 def _shared_data_dir() -> Path:
     env = os.environ.get("BARRAGE_SHARED_DATA")
@@ -41,20 +65,37 @@ def record_csv(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store holding the real snapshot, built once per session. Treat as read-only."""
+    """A store holding the real snapshot, built once per session, with its stockpile
+    refits in the disk cache beside it (as any assessment leaves them), so that a
+    ``barrage`` subprocess on a copy (:func:`store`) reads them instead of refitting.
+    The cache is keyed by record, statements and code: cached equals computed
+    (tests/test_warning_refit_cache.py). Treat as read-only."""
     from barrage.record import ingest_record
+    from barrage.warning.assess import inputs_from_store
 
     db = tmp_path_factory.mktemp("store") / "record.duckdb"
     ingest_record(record_csv, db)
+    inputs = inputs_from_store(db)
+    rec = inputs.record
+    inputs.stockpile(rec.first_night, rec.day_index(rec.last_night) + 1)
     return db
 
 
 @pytest.fixture()
 def store(record_db: Path, tmp_path: Path) -> Path:
-    """A writable copy of the snapshot store (:func:`record_db`), one per test."""
+    """A writable copy of the snapshot store (:func:`record_db`) and of its refit cache,
+    one per test."""
+    from barrage.warning.stock import refit_cache_dir
+
     db = tmp_path / "store.duckdb"
     shutil.copy(record_db, db)
+    shutil.copytree(refit_cache_dir(record_db), refit_cache_dir(db))
     return db
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Heaviest files first (:data:`FILE_WEIGHTS`); a file's tests keep their order."""
+    items.sort(key=lambda item: -FILE_WEIGHTS.get(item.path.name, 0))
 
 
 @pytest.fixture(autouse=True)

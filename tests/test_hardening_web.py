@@ -27,7 +27,10 @@ BARRAGE = str(Path(sys.executable).with_name("barrage"))
 
 @pytest.fixture()
 def client(store):
-    with TestClient(create_app(Settings(db=store, upload_token=TOKEN, max_request_kb=64))) as c:
+    """No background warm-up here (tests/test_web_data.py tests it): its assessment, left
+    running after the test, would slow the next tests and count in their memory."""
+    settings = Settings(db=store, upload_token=TOKEN, max_request_kb=64, warm=False)
+    with TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -70,7 +73,7 @@ def test_a_chunked_json_body_is_cut_off_at_the_limit(store):
             yield b"x" * 8192
         yield b'"}'
 
-    app = create_app(Settings(db=store, max_request_kb=64))
+    app = create_app(Settings(db=store, max_request_kb=64, warm=False))
     with live_server(app) as url:
         r = httpx.post(
             url + "/api/jobs/salvo",
@@ -92,7 +95,7 @@ def test_limits_have_safe_defaults():
 
 
 def test_runs_over_the_limit_are_refused_by_the_schema(store):
-    with TestClient(create_app(Settings(db=store, max_runs=100))) as c:
+    with TestClient(create_app(Settings(db=store, max_runs=100, warm=False))) as c:
         r = c.post("/api/jobs/salvo", json={"runs": 101})
     assert r.status_code == 422 and "less than or equal to 100" in r.json()["detail"]
 
@@ -219,7 +222,7 @@ def test_serve_keeps_an_idle_connection_open_past_a_client_keep_alive(store):
     from _webserver import free_port, wait_for_health
 
     port = free_port()
-    env = {**os.environ, "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200", "BARRAGE_WARM": "false"}  # no warm-up: not tested here
     env.pop("BARRAGE_KEEP_ALIVE_S", None)
     proc = subprocess.Popen(
         [BARRAGE, "serve", "--db", str(store), "--port", str(port)],

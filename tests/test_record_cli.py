@@ -73,13 +73,35 @@ def test_summary_of_a_missing_store(tmp_path):
     assert "no store at" in result.stderr and result.stdout == ""
 
 
+def _evaluation_plan(monkeypatch):
+    """Narrow ``run``'s backtest to the protocol's own evaluation windows and horizons
+    (the origins its verdict scores), after checking the default plan covers them: the
+    verdict below is the same cells on the same origins, at a fraction of the refits."""
+    from barrage.warning import evaluate
+    from barrage.warning.verdict import protocol_for
+
+    protocol = protocol_for("massive_combined")
+    start = min(protocol.window(m, 1)[0] for m in protocol.evaluation_months)
+    last = max(protocol.window(m, 1)[1] for m in protocol.evaluation_months)
+    real = evaluate.default_plan
+
+    def narrowed(record, **_):
+        full = real(record)
+        assert full.start <= start and full.end >= last
+        assert set(protocol.horizons_d) <= set(full.horizons)
+        return real(record, start=start, horizons=protocol.horizons_d)
+
+    monkeypatch.setattr(evaluate, "default_plan", narrowed)
+
+
 def test_run_finds_the_record_from_the_environment(record_csv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BARRAGE_RECORD", str(record_csv.parent))
+    _evaluation_plan(monkeypatch)
     out = _json(runner.invoke(app, ["run", "--db", "r.duckdb", "--json"]))
     assert out["ingest"]["rows_read"] == 2946
     assert out["summary"]["massive_nights"] > 0
-    # the whole backtest covers the protocol's fixed windows: every cell is scored on
+    # the backtest covers the protocol's fixed windows: every cell is scored on
     # exactly the registered origins, so the verdict is a yes or a no, not "untested"
     v = out["verdict"]
     # (third registration: one evaluation window, the last 12 months, at 3 and 7 days)

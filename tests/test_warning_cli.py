@@ -255,7 +255,7 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     monkeypatch.setattr(
         evaluate,
         "default_plan",
-        lambda record, **_: real(record, start="2025-05-01", horizons=(7,)),
+        lambda record, **_: real(record, start="2025-05-01", end="2025-07-31", horizons=(7,)),
     )
     db = tmp_path / "store.duckdb"  # report stores its backtest for reuse
     shutil.copy(record_db, db)

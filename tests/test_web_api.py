@@ -4,7 +4,6 @@ requests, bounded jobs, and a token-guarded upload that never half-changes the s
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -20,14 +19,6 @@ from barrage.web import Settings, create_app
 
 TOKEN = "s3cret-token"
 EXAMPLE = "2024-08-26_combined"
-
-
-@pytest.fixture()
-def store(record_db: Path, tmp_path: Path) -> Path:
-    """A private copy of the session store (uploads write to it)."""
-    db = tmp_path / "web.duckdb"
-    shutil.copy(record_db, db)
-    return db
 
 
 def make_client(db: Path, **overrides) -> TestClient:
@@ -410,7 +401,7 @@ def test_barrage_serve_binds_loopback_and_answers(store):
     from _webserver import free_port, wait_for_health
 
     port = free_port()
-    env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="")
+    env = dict(os.environ, BARRAGE_UPLOAD_TOKEN="", BARRAGE_WARM="false")  # as make_client
     proc = subprocess.Popen(
         [
             sys.executable,
