@@ -198,10 +198,11 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
 
     from typer.testing import CliRunner
 
-    import barrage.record.nights as nights
+    import barrage.pipeline.simulate as jobs
     from barrage.cli import app
 
-    monkeypatch.setattr(nights, "load_night_totals", lambda db: synthetic_totals())
+    # the name the salvo-check job reads the store through (bound at its import)
+    monkeypatch.setattr(jobs, "load_night_totals", lambda db: synthetic_totals())
     args = ["simulate", "salvo-check", "--runs", "100", "--cut", "2024-07-01", "--json"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
