@@ -25,7 +25,7 @@ FILE_WEIGHTS = {
     "test_live.py": 176,
     "test_record_cli.py": 54,
     "test_backtest_reuse.py": 51,
-    "test_warning_newer_record.py": 40,
+    "test_warning_newer_record.py": 20,
     "test_report_browser.py": 50,
     "test_web_data.py": 35,
     "test_compute.py": 33,

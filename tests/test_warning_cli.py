@@ -279,7 +279,7 @@ def test_report_is_self_contained(record_db, tmp_path, monkeypatch):
     assert json.loads(res.stdout)["report"] == str(out)
 
 
-def test_assess_text_gives_the_skill_beside_the_level(record_db):
+def test_assess_text_gives_the_skill_beside_the_level(record_db, assessed_full):
     res = runner.invoke(app, ["assess", "--db", str(record_db), "--as-of", "2025-03-10"])
     assert res.exit_code == 0, res.output
     text = " ".join(res.stdout.split())  # rich wraps long lines
@@ -291,16 +291,10 @@ def test_assess_text_gives_the_skill_beside_the_level(record_db):
     assert "drivers (the recent_rate model's own 7-day log-odds" in text
     # the stock trend is shown as an indicator, with its unit, beside the drivers
     assert re.search(r"p_stock_growth_missiles_90d: [01]\.\d\d \(probability\)", text)
-
-
-def test_assess_text_shows_the_scored_quantiles_of_the_launch_models(record_db):
-    """The table shows each registered launch model's median and 10-90% interval, the
-    quantiles it is scored on (an adaptive model's mean is its base's, so not shown)."""
-    args = ["assess", "--db", str(record_db), "--as-of", "2025-03-10"]
-    res, js = runner.invoke(app, args), runner.invoke(app, [*args, "--json"])
-    assert res.exit_code == 0 and js.exit_code == 0
-    drones = json.loads(js.stdout)["expected_launches"]["attack_drone"]["7"]
-    text = " ".join(res.stdout.split())
+    # the launch table shows each registered launch model's median and 10-90% interval,
+    # the quantiles it is scored on (an adaptive model's mean is its base's: not shown)
+    drones = assessed_full["massive_combined", "2025-03-10"]["expected_launches"]
+    d7 = drones["attack_drone"]["7"]
     assert "expected launches (median, 10-90% interval)" in text
-    cell = f"{drones['p50']:.0f} ({drones['p10']:.0f}-{drones['p90']:.0f})"
+    cell = f"{d7['p50']:.0f} ({d7['p10']:.0f}-{d7['p90']:.0f})"
     assert re.search(r"attack_drone .*" + re.escape(cell), text)
