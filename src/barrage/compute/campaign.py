@@ -23,10 +23,13 @@ from barrage.compute.executor import (
     map_on,
     n_workers_of,
     plan_chunks,
+    resolve_auto,
 )
 from barrage.errors import InputError
 
 CHUNK_RUNS = 25
+AUTO_LOCAL_MIN_RUNS = 200
+"""Runs from which ``scheduler="auto"`` plays the seasons on a local Dask cluster."""
 MAX_RUNS = 100_000
 PIECES_PER_WORKER = 4
 """LP pieces per worker in the pricing map: enough to balance, few enough that building
@@ -59,6 +62,7 @@ def simulate_campaign(
     ``db``: take the attacker as of the start date from this store. A local cluster's
     workers are forked first, before any thread of ours (:func:`worker_start_method`)."""
     chunks = campaign_chunks(runs, seed)
+    scheduler = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
     with dask_client(scheduler, workers=workers) as client:
         ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
         return ctx, _play_and_price(client, ctx, chunks, on_progress)
@@ -102,6 +106,7 @@ def plan_campaign(
     budget = budget_usd if budget_usd is not None else scenario.budget_usd
     if budget is None:
         raise InputError(f"budget_usd: {scenario.source} gives no budget_usd; give one")
+    scheduler = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
     with dask_client(scheduler, workers=workers) as client:
 
         def play(c: CampaignContext) -> CampaignRuns:

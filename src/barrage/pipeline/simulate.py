@@ -23,7 +23,7 @@ import pandas as pd
 from barrage.campaign import load_campaign, summarise_campaign
 from barrage.campaign.scenario import with_overrides
 from barrage.compute.campaign import plan_campaign, simulate_campaign
-from barrage.compute.executor import check_run, resolve_auto
+from barrage.compute.executor import check_run
 from barrage.compute.salvo import command_scheduler, summarise_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
 from barrage.errors import InputError
@@ -188,10 +188,6 @@ def replay_job(
         return replay_from_store(path, db, runs=runs, seed=seed, grid_dir=grid_dir)
 
 
-#: Runs from which ``auto`` plays a campaign on a local Dask cluster.
-CAMPAIGN_AUTO_LOCAL_MIN_RUNS = 200
-
-
 def campaign_job(
     scenario: str | Path,
     *,
@@ -212,10 +208,9 @@ def campaign_job(
     check_run(scheduler, workers)
     first = None if start is None else pd.Timestamp(to_day(start, "start")).date()
     scn = with_overrides(load_campaign(scenario), start=first, days=days)
-    sched = resolve_auto(scheduler, runs, CAMPAIGN_AUTO_LOCAL_MIN_RUNS)
     with progress(f"playing {runs} seasons") as on_progress:
         ctx, result = simulate_campaign(
-            scn, runs=runs, seed=seed, scheduler=sched, workers=workers, grid_dir=grid_dir,
+            scn, runs=runs, seed=seed, scheduler=scheduler, workers=workers, grid_dir=grid_dir,
             on_progress=on_progress, db=db,
         )  # fmt: skip
     summary = {**summarise_campaign(ctx, result), "seed": seed}
@@ -244,6 +239,5 @@ def plan_campaign_job(
     with status("playing the season once per package (same draws)"):
         return plan_campaign(
             scn, runs=runs, seed=seed, budget_usd=budget_usd, grid_dir=grid_dir,
-            scheduler=resolve_auto(scheduler, runs, CAMPAIGN_AUTO_LOCAL_MIN_RUNS),
-            workers=workers,
+            scheduler=scheduler, workers=workers,
         )  # fmt: skip
