@@ -52,6 +52,7 @@ from barrage.grid.restoration import (
     default_repair,
     scaled_network,
     solve_shed,
+    top_k,
     unique_rows,
 )
 from barrage.grid.strike import (
@@ -447,10 +448,7 @@ def _start_repairs(ctx, st: _State, new: np.ndarray, rng) -> None:
     for pool in sorted(set(pool_of) - {""}):
         needs = fresh & (pool_of == pool)[None, :]
         left = st.spares.get(pool, np.zeros(len(fresh)))
-        order = np.argsort(-np.where(needs, prio, -np.inf), axis=1, kind="stable")
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(fresh.shape[1])[None, :].repeat(len(fresh), 0), 1)
-        got = needs & (rank < np.floor(left)[:, None])
+        got = top_k(needs, prio, np.floor(left)[:, None])
         st.spares[pool] = left - got.sum(axis=1)
         st.wait = np.where(needs & ~got, lead_days, st.wait)
         st.awaiting |= needs & ~got
@@ -468,9 +466,7 @@ def deliver_spares(ctx: CampaignContext, st: _State) -> None:
         waiting = st.awaiting & (pool_of == pool)[None, :]
         if not waiting.any():
             continue
-        prio = np.where(waiting, ctx.model.capacity_mw[None, :], -np.inf)
-        rank = np.argsort(np.argsort(-prio, axis=1, kind="stable"), axis=1, kind="stable")
-        got = waiting & (rank < np.floor(st.spares[pool])[:, None])
+        got = top_k(waiting, ctx.model.capacity_mw[None, :], np.floor(st.spares[pool])[:, None])
         st.spares[pool] = st.spares[pool] - got.sum(axis=1)
         st.wait = np.where(got, 0.0, st.wait)
         st.awaiting &= ~got

@@ -290,7 +290,7 @@ class Mobile:
     deploy_days: int = 3
 
 
-def _top_k(eligible: np.ndarray, priority: np.ndarray, k: int | np.ndarray) -> np.ndarray:
+def top_k(eligible: np.ndarray, priority: np.ndarray, k: int | np.ndarray) -> np.ndarray:
     """(runs, M) True for each run's ``k`` eligible units of highest priority."""
     runs, m = eligible.shape
     order = np.argsort(-np.where(eligible, priority, -np.inf), axis=1, kind="stable")
@@ -312,7 +312,7 @@ def _spare_grants(damaged, kinds, priority, spares) -> tuple[np.ndarray, np.ndar
     needs = damaged & (pool != "")[None, :]
     got = np.zeros_like(damaged)
     for name in sorted(set(pool) - {""}):
-        got |= _top_k(needs & (pool == name)[None, :], priority, counts.get(name, 0))
+        got |= top_k(needs & (pool == name)[None, :], priority, counts.get(name, 0))
     return needs, got
 
 
@@ -375,7 +375,7 @@ def mobile_cover(
     if mobile.substations <= 0:
         return last
     eligible = np.isin(kinds, list(SPARE_POOL))[None, :] & (last >= mobile.deploy_days)
-    covered = _top_k(eligible, priority, mobile.substations)
+    covered = top_k(eligible, priority, mobile.substations)
     return np.where(covered, mobile.deploy_days - 1, last)
 
 
