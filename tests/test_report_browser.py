@@ -9,13 +9,19 @@ test-artifacts/report/.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from _chromium import chromium
+from _chromium import (
+    LOOPBACK_ONLY,
+    PERFORMANCE_LOG,
+    PLOTS_JS,
+    chromium,
+    left_machine,
+    sent_requests,
+)
 from _webserver import live_server
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,40 +46,12 @@ SHORT = {"start": "2025-05-01", "end": "2025-07-31", "horizons": (7,)}
 def browser():
     with chromium(
         "--allow-file-access-from-files",
-        # no network: every name but the loopback fails to resolve
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+        LOOPBACK_ONLY,  # no network: every name but the loopback fails to resolve
         "--window-size=1280,1000",
         page_load_timeout_s=60,
-        capabilities={"goog:loggingPrefs": {"performance": "ALL"}},
+        capabilities=PERFORMANCE_LOG,
     ) as driver:
         yield driver
-
-
-def _requests(driver) -> list[str]:
-    """Every URL the page sent since the last call (DevTools performance log); a
-    request the page's content security policy blocked never left and is left out."""
-    sent, blocked = {}, set()
-    for entry in driver.get_log("performance"):
-        msg = json.loads(entry["message"])["message"]
-        params = msg.get("params", {})
-        if msg["method"] == "Network.requestWillBeSent":
-            sent[params["requestId"]] = params["request"]["url"]
-        elif msg["method"] == "Network.loadingFailed" and params.get("blockedReason") == "csp":
-            blocked.add(params["requestId"])
-    return [u for r, u in sent.items() if r not in blocked]
-
-
-def _left_machine(urls: list[str]) -> list[str]:
-    """The requests that would go over a network (Chromium's own chrome:// pages, file:
-    and data: URLs stay inside)."""
-    from urllib.parse import urlsplit
-
-    return [
-        u
-        for u in urls
-        if urlsplit(u).scheme in ("http", "https", "ws", "wss", "ftp")
-        and urlsplit(u).hostname not in ("127.0.0.1", "localhost", "::1")
-    ]
 
 
 def _wait(driver, timeout_s: float, condition):
@@ -104,26 +82,8 @@ def report(record_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_report(inputs, folder / "report.html", backtest=bt, n_boot=20)
 
 
-#: For each plot: the titles of its axes and the names in its legend, as drawn.
-PLOTS_JS = """
-return Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
-  const L = gd._fullLayout;
-  const axes = Object.keys(L).filter(k => /^[xy]axis\\d*$/.test(k));
-  return {
-    id: gd.id,
-    drawn: gd.querySelector('.main-svg') !== null,
-    untitled: axes.filter(k => !(L[k].title && L[k].title.text)),
-    legend: Array.from(gd.querySelectorAll('.legend .traces .legendtext')).map(e => e.textContent),
-    shown: gd._fullData.filter(t => t.showlegend !== false && t.visible !== false).length,
-    panels: (L.annotations || []).filter(a => a.text && a.yref === 'paper').length,
-    traces: gd._fullData.length,
-  };
-});
-"""
-
-
 def test_report_draws_every_section_axis_and_legend_offline(report, browser):
-    _requests(browser)  # drop anything logged before
+    sent_requests(browser)  # drop anything logged before
     browser.get(report.as_uri())
     _wait(
         browser,
@@ -139,7 +99,7 @@ def test_report_draws_every_section_axis_and_legend_offline(report, browser):
     )
     assert [s for s in ids if s in SECTIONS] == list(SECTIONS), ids  # all, in reading order
     assert ids[0] == "answer"
-    plots = browser.execute_script(PLOTS_JS)
+    plots = browser.execute_script(PLOTS_JS, "body")
     by_id = {p["id"]: p for p in plots}
     for pid in ("timeline-plot", "indicator-plot", "forecast-plot", "reliability-plot"):
         assert pid in by_id, list(by_id)
@@ -164,9 +124,9 @@ def test_report_draws_every_section_axis_and_legend_offline(report, browser):
     assert browser.execute_script("return document.querySelectorAll('details').length") >= 3
     assert not browser.find_element("id", "scores-table").is_displayed()
     _full_page_shot(browser, "report")
-    sent = _requests(browser)
+    sent = sent_requests(browser)
     assert report.as_uri() in sent
-    assert not _left_machine(sent), _left_machine(sent)
+    assert not left_machine(sent), left_machine(sent)
 
 
 @pytest.fixture(scope="module")
@@ -187,13 +147,13 @@ def server(record_db: Path, tmp_path_factory: pytest.TempPathFactory):
     ],
 )
 def test_api_docs_render_offline(server, browser, page, ready):
-    _requests(browser)
+    sent_requests(browser)
     browser.get(server + page)
     n = _wait(browser, 60, lambda d: d.execute_script(ready))
     assert n >= 5  # the operations are listed, so the bundled script ran
     assert "barrage" in browser.page_source
     _full_page_shot(browser, page.strip("/"))
-    sent = _requests(browser)
+    sent = sent_requests(browser)
     assert server + page in sent
     assert any(u.startswith(server + "/static-offline-docs/") for u in sent), sent
-    assert not _left_machine(sent), _left_machine(sent)
+    assert not left_machine(sent), left_machine(sent)

@@ -349,6 +349,73 @@ def test_strike_jobs_say_what_is_missing_and_run_a_bundled_scenario(
     assert got == pytest.approx(expected["unserved_energy_mwh"], rel=1e-9)
 
 
+CAMPAIGN = {"runs": 3, "days": 6, "seed": 4}
+
+
+def test_campaign_job_gives_the_cli_summary_and_its_fan_charts(store, shared_data):
+    """A small campaign job answers with ``barrage simulate campaign --json``'s summary,
+    and its figures are the report's fan charts of that summary."""
+    from typer.testing import CliRunner
+
+    from barrage.cli import app
+
+    grid = shared_data / "grid" / "pglib-opf"
+    with make_client(store, grid_dir=grid) as c:
+        r = c.post("/api/jobs/campaign", json=CAMPAIGN)
+        assert r.status_code == 202, r.text
+        job = wait_for(c, r.json()["id"], timeout_s=120)  # a hang guard: seconds of work
+        assert job["state"] == "done", job["error"]
+        figs = c.get(f"/api/jobs/{job['id']}/figures")
+    assert job["request"] == {"scenario": "winter_stylised", "start": "2024-11-01", **CAMPAIGN}
+    args = ["simulate", "campaign", "winter_stylised", "--runs", "3", "--days", "6", "--seed"]
+    args += ["4", "--scheduler", "sync", "--json", "--grid-dir", str(grid)]
+    cli = CliRunner().invoke(app, args)
+    assert cli.exit_code == 0, cli.output
+    assert job["result"] == json.loads(cli.stdout)
+    assert figs.status_code == 200, figs.text
+    figs = figs.json()
+    summary = job["result"]
+    assert len(figs) == 2 + len(summary["interceptors"])
+    hours = figs[0]
+    assert hours["layout"]["xaxis"]["title"]["text"] == "date"
+    assert hours["layout"]["yaxis"]["title"]["text"] == "hours per day"
+    by_name = {t["name"]: t["y"] for t in hours["data"]}
+    fan = summary["hours_without_power_per_day"]["by_day"]
+    assert by_name["median"] == fan["p50"] and by_name["mean"] == fan["mean"]
+    assert by_name["p95"] == fan["p95"] and by_name["90% of runs (p05-p95)"] == fan["p05"]
+    assert by_name["CVaR95 (mean of the highest 5%)"] == fan["cvar95"]
+    assert figs[-1]["data"][2]["y"] == summary["attacker_stock"]["p50"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"runs": 0}, 422, "body.runs: Input should be greater than or equal to 1"),
+        ({"days": 400}, 422, "body.days: Input should be less than or equal to 366"),
+        ({"start": "2024-13-01"}, 422, "body.start"),
+        ({"colour": "red"}, 422, "body.colour"),
+        ({"scenario": "nope"}, 400, "unknown campaign scenario 'nope'; expected one of "),
+        ({"runs": 1000}, 400, "runs x days: 1,000 x 150 = 150,000 run-days, more than"),
+        ({"start": "2300-01-01"}, 400, "start: Input should be less than or equal to"),
+    ],
+)
+def test_bad_campaign_jobs_get_one_clear_message(client, body, status, words):
+    r = client.post("/api/jobs/campaign", json=body)
+    assert r.status_code == status, r.text
+    detail = r.json()["detail"]
+    assert words in detail and "\n" not in detail
+    assert client.get("/api/jobs").json() == []
+
+
+def test_fan_charts_need_a_finished_campaign_job(client):
+    assert client.get("/api/jobs/nope/figures").status_code == 404
+    r = client.post("/api/jobs/salvo", json={"scenario": EXAMPLE, "runs": 64})
+    job = wait_for(client, r.json()["id"])
+    r = client.get(f"/api/jobs/{job['id']}/figures")
+    assert r.status_code == 409
+    assert "finished campaign job" in r.json()["detail"]
+
+
 def test_dashboard_is_served_offline_and_responsive(client):
     page = client.get("/")
     assert page.status_code == 200

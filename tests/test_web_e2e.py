@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium: it renders offline, its banner says what
-``barrage assess --json`` says, and the simulation form runs a job and shows the result.
+``barrage assess --json`` says, the simulation form runs a job and shows the result, and
+the campaign panel draws a campaign's fan charts with no request leaving the machine.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (installed by .ci/system-packages).
 Screenshots go to test-artifacts/web/.
@@ -15,7 +16,14 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from _chromium import chromium
+from _chromium import (
+    LOOPBACK_ONLY,
+    PERFORMANCE_LOG,
+    PLOTS_JS,
+    chromium,
+    left_machine,
+    sent_requests,
+)
 from _webserver import live_server
 from barrage.web import Settings, create_app
 
@@ -36,7 +44,12 @@ def server(record_db: Path, shared_data: Path, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="module")
 def browser():
-    with chromium("--window-size=1366,900", page_load_timeout_s=30) as driver:
+    with chromium(
+        "--window-size=1366,900",
+        LOOPBACK_ONLY,
+        page_load_timeout_s=30,
+        capabilities=PERFORMANCE_LOG,
+    ) as driver:
         yield driver
 
 
@@ -169,6 +182,60 @@ def test_strike_job_shows_unserved_energy(server, browser):
     assert float(unserved.get_attribute("data-cvar95")) == pytest.approx(ue["cvar95"])
     assert "MWh" in unserved.text and "CVaR95" in unserved.text
     shot(browser, "strike-result")
+
+
+def _failed(d, status_id: str):
+    """Fail at once when a job the page runs is refused or fails (no waiting it out)."""
+    state = d.find_element("id", status_id).get_attribute("data-state")
+    if state in ("failed", "refused", "timed_out", "cancelled"):
+        pytest.fail(d.find_element("id", status_id).text)
+    return False
+
+
+def test_campaign_panel_draws_fan_charts_offline(server, browser):
+    """A small campaign from the page: one fan chart per series (hours without power,
+    each tracked layer, the attacker's stock), each with axis titles and a legend, the
+    median drawn from the job's own summary, and no request leaving the machine."""
+    url, _ = server
+    sent_requests(browser)  # drop anything logged before
+    browser.get(url + "/")
+    for field, value in (("camp-runs", "3"), ("camp-days", "6"), ("camp-seed", "2")):
+        box = browser.find_element("id", field)
+        box.clear()
+        box.send_keys(value)
+    browser.find_element("id", "camp-submit").click()
+    wait(
+        browser,
+        90,  # a hang guard: 3 runs x 6 days take seconds
+        lambda d: (
+            d.find_element("id", "camp-status").get_attribute("data-state") == "done"
+            and d.execute_script(
+                "const p = document.querySelectorAll('#camp-figures .js-plotly-plot');"
+                "return p.length > 0 && Array.from(p).every(gd => gd.querySelector('.main-svg'))"
+            )
+            or _failed(d, "camp-status")
+        ),
+    )
+    job = httpx.get(url + "/api/jobs", timeout=10).json()[-1]
+    assert job["kind"] == "campaign" and job["request"]["runs"] == 3
+    result = job["result"]
+    plots = browser.execute_script(PLOTS_JS, "#campaign")
+    assert len(plots) == 2 + len(result["interceptors"]) >= 3
+    for p in plots:
+        assert p["drawn"] and not p["untitled"], p
+        assert p["legend"] and len(p["legend"]) >= p["shown"], p
+    assert {"median", "mean", "90% of runs (p05-p95)"} <= set(plots[0]["legend"])
+    assert any(t.startswith("CVaR95") for t in plots[0]["legend"])
+    median = browser.execute_script(
+        "return document.getElementById('camp-fan-0').data.find(t => t.name === 'median').y"
+    )
+    assert median == pytest.approx(result["hours_without_power_per_day"]["by_day"]["p50"])
+    sent = sent_requests(browser)
+    assert url + "/api/jobs/campaign" in sent
+    assert any(u.endswith("/figures") for u in sent), sent
+    assert not left_machine(sent), left_machine(sent)
+    browser.execute_script("document.getElementById('camp-figures').scrollIntoView()")
+    shot(browser, "campaign-fan-charts")
 
 
 def test_forecast_history_says_how_to_get_a_backtest(server, browser):

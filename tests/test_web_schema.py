@@ -45,6 +45,7 @@ def live_url(record_db: Path, tmp_path_factory: pytest.TempPathFactory):
             upload_token=TOKEN,
             max_runs=2048,
             max_strike_runs=64,
+            max_campaign_run_days=60,  # a positive example stays a second's job
             warm=False,  # the first GET /api/assessment computes it, as without warm-up
             max_queue=2,
             job_timeout_s=2,

@@ -15,12 +15,13 @@ from barrage.campaign.engine import (
     run_chunk,
 )
 from barrage.campaign.scenario import CampaignScenario, example_campaigns, load_campaign
-from barrage.campaign.summary import summarise_campaign
+from barrage.campaign.summary import CampaignSummary, summarise_campaign
 
 __all__ = [
     "CampaignContext",
     "CampaignRuns",
     "CampaignScenario",
+    "CampaignSummary",
     "build_context",
     "example_campaigns",
     "load_campaign",

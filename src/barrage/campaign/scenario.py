@@ -90,7 +90,8 @@ class CampaignScenario(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     name: str = "campaign"
     strike: str = Field(min_length=1)
-    start: dt.date
+    start: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2200, 12, 31))
+    """Bounded so the season's dates stay in pandas' range (2300-01-01 crashed the CLI)."""
     days: int = Field(ge=1, le=MAX_SEASON_DAYS)
     attacker: Attacker
     defender: dict[str, LayerStock] = Field(default_factory=dict)

@@ -3,11 +3,14 @@ same quantiles day by day for fan charts (one sample axis: runs)."""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from barrage.grid.network import PRIORITY_CLASSES
-from barrage.grid.strike import summarise_tail
+from barrage.grid.strike import Stats, summarise_tail
 
 _H_PER_DAY = 24.0
 WEEK_D = 7
@@ -108,3 +111,64 @@ def summarise_campaign(ctx, runs) -> dict:
         "temperature_c": np.round(ctx.temperature_c, 2).tolist(),
         "dates": list(ctx.dates),
     }
+
+
+class Fan(BaseModel):
+    """A per-day series across runs (:func:`fan`): what a fan chart draws."""
+
+    mean: list[float]
+    p05: list[float]
+    p50: list[float]
+    p95: list[float]
+    cvar95: list[float] = Field(description="Mean of the worst 5% of runs that day.")
+    cvar95_tail: Literal["high", "low"] = Field(description="Which tail is bad.")
+
+
+class HoursPerDay(BaseModel):
+    season_mean: Stats = Field(description="Each run's season mean, hours a day.")
+    by_day: Fan
+
+
+class WorstWeek(BaseModel):
+    hours_without_power: Stats
+    start_p50: str
+
+
+class LayerSeason(BaseModel):
+    stock: Fan = Field(description="Interceptors in stock by day.")
+    used_season: Stats
+    share_of_runs_ran_dry: float
+    day_ran_dry_p50: str | None
+
+
+class CampaignSummary(BaseModel):
+    """A campaign's summary (:func:`summarise_campaign` plus the seed), declared once:
+    ``barrage simulate campaign --json`` prints it and a campaign job's result is one.
+    Fields in the order the summary writes them, so the dump is the same JSON byte for
+    byte. With a store (``--db``) an extra field follows, ``attacker_as_of``: the launch
+    and stockpile models as of the start (kept as an extra, so it is absent, not null,
+    without one)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+    start: str
+    days: int
+    runs: int
+    illustrative: bool
+    massive_strike_nights: Stats
+    hours_without_power_per_day: HoursPerDay = Field(description="Average customer.")
+    hours_without_power_per_day_by_class: dict[str, Stats]
+    customer_hours_per_customer_season: Stats
+    unserved_energy_mwh: Stats
+    unserved_energy_mwh_by_month: dict[str, Stats]
+    worst_week: WorstWeek
+    interceptors: dict[str, LayerSeason] = Field(description="Tracked layers only.")
+    attacker_stock: Fan = Field(description="Weapons of the salvo's mix in stock by day.")
+    launched_season: Stats
+    temperature_c: list[float]
+    dates: list[str]
+    seed: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """As ``barrage simulate campaign --json`` prints it, key for key."""
+        return self.model_dump(exclude_unset=True)

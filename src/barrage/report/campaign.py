@@ -30,7 +30,7 @@ def fan_figure(dates: list[str], fan: dict, *, title: str, y_title: str):
             x=dates, y=fan["cvar95"], name=f"CVaR95 (mean of the {worst} 5%)",
             line={"dash": "dash", "color": "rgb(214,39,40)"},
         )  # fmt: skip
-    fig.update_layout(title=title, height=360, yaxis_title=y_title)
+    fig.update_layout(title=title, height=360, xaxis_title="date", yaxis_title=y_title)
     return fig
 
 
@@ -53,6 +53,15 @@ def campaign_figures(summary: dict) -> list:
         )
     )
     return figs
+
+
+def campaign_figures_json(summary: dict) -> str:
+    """:func:`campaign_figures` as one JSON list of plotly figures (``data``, ``layout``),
+    for a page that draws them with ``Plotly.newPlot`` (the dashboard)."""
+    import plotly.io
+
+    figures = [plotly.io.to_json(f, validate=False) for f in campaign_figures(summary)]
+    return "[" + ",".join(figures) + "]"
 
 
 def campaign_section_html(summary: dict | None) -> str:

@@ -10,6 +10,7 @@ import html
 from typing import Any
 
 from barrage import ATTRIBUTION, __version__
+from barrage.campaign import example_campaigns
 from barrage.errors import BarrageError
 from barrage.grid.strike import example_strike_scenarios
 from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
@@ -373,6 +374,34 @@ def simulation_form(settings: Settings) -> str:
     )
 
 
+def campaign_panel(settings: Settings) -> str:
+    """Run a small campaign as a job and draw its fan charts (drawn in the browser from
+    GET /api/jobs/{id}/figures: the report's own figures)."""
+    options = "".join(
+        f"<option value='{e(n)}'>{e(n)}</option>" for n in sorted(example_campaigns())
+    )
+    limit = settings.max_campaign_run_days
+    return (
+        '<section id="campaign"><h2>A winter campaign: fan charts (illustrative)</h2>'
+        "<p class='note'>Strike after strike over a season on the stylised national system: "
+        "hours without power for an average customer, each tracked air-defence layer's "
+        "interceptors and the attacker's stock, day by day (band: 5th to 95th percentile of "
+        "runs; median, mean and CVaR95, the mean of the worst 5%). Stated assumptions, no "
+        f"real inventories (docs/campaign.md). At most {limit:,} runs x days per job.</p>"
+        '<form id="camp-form" autocomplete="off">'
+        f"<label>Scenario <select name='scenario' id='camp-scenario'>{options}</select></label>"
+        "<label>Runs <input type='number' name='runs' id='camp-runs' value='40' min='1' "
+        f"max='{limit}' step='1'></label>"
+        "<label>Days <input type='number' name='days' id='camp-days' value='150' min='1' "
+        "max='366' step='1'></label>"
+        "<label>Seed <input type='number' name='seed' id='camp-seed' value='0' min='0'></label>"
+        "<button type='submit' id='camp-submit'>Run</button></form>"
+        "<div id='camp-status' class='note' aria-live='polite'></div>"
+        "<progress id='camp-progress' max='1' value='0' hidden></progress>"
+        "<div id='camp-figures'></div></section>"
+    )
+
+
 def render(con, settings: Settings, assessment: Assessment | BarrageError | None) -> str:
     """The page; ``assessment`` as for :func:`banner` (the app computes and caches it)."""
     sections = [
@@ -382,6 +411,7 @@ def render(con, settings: Settings, assessment: Assessment | BarrageError | None
         forecast_history(con),
         scorecard_panel(con),
         simulation_form(settings),
+        campaign_panel(settings),
     ]
     return _page("".join(sections))
 

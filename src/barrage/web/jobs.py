@@ -3,12 +3,13 @@
 Bounded on every side: a job may ask for at most ``max_runs`` runs, at most
 ``max_queue`` jobs wait or run at once (the next is refused, not queued), one job runs at
 a time (two cores), and a job running past ``timeout_s`` or cancelled stops at its next
-chunk of runs. The work itself is :func:`barrage.compute.salvo.simulate_salvo` in this
-process, whose ``on_progress(done, total)`` hook feeds the progress and the stop checks.
+chunk of runs. The work itself (a salvo, a strike, a campaign) runs in this process,
+whose ``on_progress(done, total)`` hook feeds the progress and the stop checks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -18,10 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from barrage.campaign.summary import CampaignSummary
 from barrage.compute.salvo import simulate_salvo
 from barrage.compute.strike import simulate_strike_chunked
 from barrage.errors import BarrageError
 from barrage.grid.strike import StrikeSummary
+from barrage.pipeline.simulate import campaign_job
 from barrage.salvo.result import SalvoSummary
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled", "timed_out"]
@@ -51,7 +54,7 @@ class Job:
     submitted_at: float = field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
-    result: SalvoSummary | StrikeSummary | dict | None = None
+    result: SalvoSummary | StrikeSummary | CampaignSummary | dict | None = None
     error: str | None = None
     cancel_requested: bool = False
 
@@ -202,5 +205,27 @@ def strike_runner(scenario: Any, *, runs: int, seed: int, grid_dir: Any = None) 
             on_progress=lambda done, total: on_progress(runs * done // max(total, 1), runs),
         )
         return StrikeSummary.model_validate(result.summary())
+
+    return run
+
+
+def campaign_runner(
+    scenario: str, *, runs: int, seed: int, start: str | None, days: int | None, grid_dir: Any
+) -> Runner:
+    """The work of a campaign job: ``barrage simulate campaign`` in the job thread (no
+    cluster), the same summary as its ``--json``. Progress (and the cancel and time-limit
+    checks) come after each chunk of 25 runs; the load-shed pricing after the last chunk
+    reports none, so the server bounds runs x days before the job starts."""
+
+    def run(on_progress: Callable[[int, int], None]) -> CampaignSummary:
+        @contextlib.contextmanager
+        def progress(description: str):
+            yield on_progress  # the job's hook: runs done, cancel and time-limit checks
+
+        summary = campaign_job(
+            scenario, runs=runs, seed=seed, start=start, days=days, grid_dir=grid_dir,
+            scheduler="sync", progress=progress,
+        )  # fmt: skip
+        return CampaignSummary.model_validate(summary)
 
     return run

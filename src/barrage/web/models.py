@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # declared once, in the library; the API answers with it
+from barrage.campaign.summary import CampaignSummary
 from barrage.grid.strike import StrikeSummary
 from barrage.salvo.result import SalvoSummary
 from barrage.warning.assessment import Assessment, Driver, Skill  # noqa: F401
@@ -168,6 +169,22 @@ class StrikeJobRequest(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
+class CampaignJobRequest(BaseModel):
+    """A small campaign (a season night by night, illustrative) from a bundled campaign
+    scenario; runs x days is bounded by the server (BARRAGE_MAX_CAMPAIGN_RUN_DAYS)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str | None = Field(
+        default=None, description="Name of a bundled campaign scenario (default: the first)."
+    )
+    start: dt.date | None = Field(default=None, description="First day (default: the file's).")
+    days: int | None = Field(
+        default=None, ge=1, le=366, strict=True, description="Season length (default: the file's)."
+    )
+    runs: int = Field(default=40, ge=1, strict=True, description="Monte Carlo runs (seasons).")
+    seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
+
+
 class JobProgress(BaseModel):
     done: int
     total: int
@@ -183,10 +200,11 @@ class JobStatus(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     request: dict[str, Any]
-    result: StrikeSummary | SalvoSummary | dict[str, Any] | None = Field(
+    result: StrikeSummary | SalvoSummary | CampaignSummary | dict[str, Any] | None = Field(
         default=None,
         description="The simulation's summary (as `--json`) once done: a strike job's is a "
-        "StrikeSummary, a salvo job's a SalvoSummary (a custom runner's, its own dict).",
+        "StrikeSummary, a salvo job's a SalvoSummary, a campaign job's a CampaignSummary (a "
+        "custom runner's, its own dict).",
     )
     error: str | None = None
     unserved_energy_note: str | None = None

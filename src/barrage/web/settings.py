@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most runs per strike job (a run restores a damaged grid for months).",
     )
+    max_campaign_run_days: int = Field(
+        default=6_000,
+        ge=1,
+        description="Most runs x days per campaign job (a run-day: one simulated night and "
+        "its load-shed pricing; 40 runs x 150 days took 11 s of CPU on the 2-core machine).",
+    )
     max_request_kb: float = Field(
         default=256.0, gt=0, description="Largest request body except uploads, kB."
     )

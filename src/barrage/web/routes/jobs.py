@@ -1,5 +1,5 @@
-"""Simulation jobs: the bundled scenarios, submitting a salvo or strike job, polling and
-cancelling. A job runs in the background (one worker thread); its cost is checked
+"""Simulation jobs: the bundled scenarios, submitting a salvo, strike or campaign job,
+polling and cancelling, and a campaign's fan charts. A job runs in the background (one worker thread); its cost is checked
 before anything is allocated, and its full id, given only to whoever submitted it, is
 the key to poll or cancel it.
 """
@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import Response
 from pydantic import Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from barrage.campaign import example_campaigns, load_campaign
+from barrage.campaign.scenario import with_overrides
 from barrage.errors import InputError
 from barrage.grid.strike import (
     build_strike_model,
@@ -22,11 +25,20 @@ from barrage.grid.strike import (
     strike_catalogue,
     strike_from_dict,
 )
+from barrage.report.campaign import campaign_figures_json
 from barrage.salvo import compile_scenario, example_scenarios, load_scenario, scenario_from_dict
 from barrage.salvo.cost import salvo_cost
 from barrage.salvo.scenario import scenario_catalogue
-from barrage.web.jobs import FINISHED, Job, JobManager, salvo_runner, strike_runner
+from barrage.web.jobs import (
+    FINISHED,
+    Job,
+    JobManager,
+    campaign_runner,
+    salvo_runner,
+    strike_runner,
+)
 from barrage.web.models import (
+    CampaignJobRequest,
     JobProgress,
     JobStatus,
     SalvoJobRequest,
@@ -203,6 +215,63 @@ def submit_strike_job(
     return job
 
 
+def submit_campaign_job(
+    body: CampaignJobRequest, settings: Settings, jobs: JobManager, grid_dir: Path | None
+) -> Job:
+    """Check a campaign job's scenario, season and size (runs x days), and queue it."""
+    names = sorted(example_campaigns())
+    name = body.scenario or names[0]
+    if name not in names:
+        raise InputError(
+            f"scenario: unknown campaign scenario {name!r}; expected one of {', '.join(names)}"
+        )
+    scn = with_overrides(load_campaign(name), start=body.start, days=body.days)
+    run_days, limit = body.runs * scn.days, settings.max_campaign_run_days
+    if run_days > limit:
+        raise InputError(
+            f"runs x days: {body.runs:,} x {scn.days} = {run_days:,} run-days, more than "
+            f"this server's limit of {limit:,} per campaign job; ask for fewer runs or days"
+        )
+    start = scn.start.isoformat()
+    request = {"scenario": name, "start": start, "days": scn.days, "runs": body.runs,
+               "seed": body.seed}  # fmt: skip
+    runner = campaign_runner(
+        name, runs=body.runs, seed=body.seed, start=start, days=scn.days, grid_dir=grid_dir
+    )
+    return jobs.submit("campaign", request, runner, total=body.runs)
+
+
+def _campaign_routes(router: APIRouter, ctx: AppContext) -> None:
+    """A campaign job and its fan charts."""
+
+    @_submit_route(router, "/api/jobs/campaign", CampaignJobRequest)
+    def submit_campaign(body: CampaignJobRequest) -> JobStatus:
+        """Queue a small campaign (a season night by night on the stylised system,
+        illustrative); poll GET /api/jobs/{id}; the result is the CampaignSummary of
+        ``barrage simulate campaign --json`` and GET /api/jobs/{id}/figures its fan charts."""
+        return job_status(submit_campaign_job(body, ctx.settings, ctx.jobs, ctx.grid_dir))
+
+    @router.get(
+        "/api/jobs/{job_id}/figures",
+        response_model=list[dict[str, Any]],
+        responses=error_docs(404, 409, 422),
+        tags=["simulation"],
+    )
+    def job_figures(job_id: JobId) -> Response:
+        """A finished campaign job's fan charts (hours without power, each tracked
+        layer's interceptors, the attacker's stock), as plotly figures: the same figures
+        as the report's campaign section."""
+        job = ctx.jobs.get(job_id)
+        if job is None:
+            raise StarletteHTTPException(404, f"no job {job_id!r} on this server")
+        if job.kind != "campaign" or job.state != "done":
+            raise StarletteHTTPException(
+                409, f"job {job_id} is a {job.state} {job.kind} job; fan charts need a "
+                "finished campaign job"
+            )  # fmt: skip
+        return Response(campaign_figures_json(job.result.as_json()), media_type="application/json")
+
+
 def router(ctx: AppContext) -> APIRouter:
     """The job routes of one app (its run limits are part of the request schemas)."""
     router = APIRouter()
@@ -224,6 +293,8 @@ def router(ctx: AppContext) -> APIRouter:
         """Queue a strike simulation (salvo, damage, load shed, restoration); poll GET
         /api/jobs/{id}; the result gives unserved energy (mean, p95, CVaR95)."""
         return job_status(submit_strike_job(body, ctx.settings, ctx.jobs, ctx.grid_dir))
+
+    _campaign_routes(router, ctx)
 
     @router.get("/api/jobs", response_model=list[JobStatus], tags=["simulation"])
     def list_jobs() -> list[JobStatus]:

@@ -132,3 +132,74 @@
     if (jobId) await fetch("/api/jobs/" + jobId, {method: "DELETE"});
   });
 })();
+
+// The campaign panel: submit a campaign job, poll it, draw its fan charts (the report's
+// figures, from GET /api/jobs/{id}/figures).
+(function () {
+  "use strict";
+  const form = document.getElementById("camp-form");
+  if (!form) return;
+  const status = document.getElementById("camp-status");
+  const bar = document.getElementById("camp-progress");
+  const out = document.getElementById("camp-figures");
+  const submit = document.getElementById("camp-submit");
+
+  function fail(state, text) {
+    status.textContent = state + ": " + text; status.dataset.state = state;
+    submit.disabled = false;
+  }
+
+  async function draw(jobId) {
+    const resp = await fetch("/api/jobs/" + jobId + "/figures");
+    const figs = await resp.json();
+    if (!resp.ok) { fail("failed", figs.detail); return; }
+    out.innerHTML = "";
+    figs.forEach(function (fig, i) {
+      const div = document.createElement("div");
+      div.id = "camp-fan-" + i;
+      div.className = "camp-fan";
+      out.appendChild(div);
+      Plotly.newPlot(div, fig.data, fig.layout, {responsive: true, displaylogo: false});
+    });
+    status.dataset.state = "done";
+    submit.disabled = false;
+  }
+
+  async function poll(jobId) {
+    const resp = await fetch("/api/jobs/" + jobId);
+    const job = await resp.json();
+    if (!resp.ok) { fail("failed", job.detail); return; }
+    bar.max = Math.max(job.progress.total, 1);
+    bar.value = job.progress.done;
+    status.textContent = job.state + ": " + job.progress.done + " / " + job.progress.total +
+      " seasons played" + (job.state === "running" && job.progress.done === job.progress.total ?
+      ", pricing the load shed" : "");
+    if (job.state === "done") {
+      status.textContent = "done: " + job.request.runs + " runs x " + job.request.days +
+        " days from " + job.request.start + ", seed " + job.request.seed;
+      draw(jobId);
+    } else if (["failed", "cancelled", "timed_out"].includes(job.state)) {
+      fail(job.state, job.error || "");
+    } else { setTimeout(function () { poll(jobId); }, 500); }
+  }
+
+  form.addEventListener("submit", async function (ev) {
+    ev.preventDefault();
+    out.innerHTML = "";
+    const body = {
+      scenario: form.scenario.value,
+      runs: parseInt(form.runs.value, 10),
+      days: parseInt(form.days.value, 10),
+      seed: parseInt(form.seed.value, 10) || 0,
+    };
+    submit.disabled = true;
+    status.textContent = "submitting…"; status.dataset.state = "submitting";
+    const resp = await fetch("/api/jobs/campaign", {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+    });
+    const job = await resp.json();
+    if (!resp.ok) { fail("refused", job.detail); return; }
+    bar.hidden = false;
+    poll(job.id);
+  });
+})();
