@@ -52,6 +52,7 @@ def _raw() -> dict:
         (lambda d: d["defender"]["shorad"].update(resupply_per_day=-1),
          "defender.shorad.resupply_per_day"),
         (lambda d: d.update(days=400), "days"),
+        (lambda d: d.update(start="2300-01-01"), "start"),  # past pandas' dates: a crash
         (lambda d: d.update(budget_usd=1000), "budget_usd"),
         (lambda d: d["packages"][0]["interceptors"].update(mrad=-3), "packages.0.interceptors.mrad"),
         (lambda d: d.update(spares_resupply_per_day={"autotransformer": -0.1}),
@@ -197,6 +198,8 @@ def test_season_runs_in_the_defenders_favour_with_more_interceptors(ctx):
 
 
 def test_same_seed_same_numbers_sync_and_local_cluster(shared_data):
+    """``scheduler="local"`` (a cluster started for the call) gives sync's arrays, and
+    another seed other ones (so the equality below is not of two empty seasons)."""
     from barrage.compute.campaign import simulate_campaign
 
     scn = with_overrides(load_campaign("winter_stylised"), days=12)
@@ -207,6 +210,68 @@ def test_same_seed_same_numbers_sync_and_local_cluster(shared_data):
     for f in a.__dataclass_fields__:
         assert np.array_equal(getattr(a, f), getattr(b, f), equal_nan=True), f
     assert not np.array_equal(a.launched, c.launched)
+
+
+@pytest.fixture(scope="module")
+def clusters():
+    """One 2-process cluster (reached as a Client and by its tcp:// address) and one
+    threaded cluster (one process, 2 threads: the workers share the process's caches),
+    reused by every example: a cluster per example would cost seconds each."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from barrage.compute import start_local_cluster
+
+    procs = start_local_cluster(2, silence_logs=logging.CRITICAL)
+    threads = LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0",
+        silence_logs=logging.CRITICAL,
+    )  # fmt: skip
+    clients = [Client(procs, set_as_default=False), Client(threads, set_as_default=False)]
+    try:
+        yield {
+            "processes": clients[0],
+            "threads": clients[1],
+            "tcp address": procs.scheduler_address,
+        }
+    finally:
+        for closable in (*clients, procs, threads):
+            closable.close()
+
+
+def _scaled(days: int, scale: float):
+    """The bundled campaign over ``days`` with every starting stock (the attacker's and
+    each defender layer's) times ``scale``."""
+    data = _raw()
+    data["days"] = days
+    for end in ("low", "high"):
+        data["attacker"]["stock_start"][end] *= scale
+    for layer in data["defender"].values():
+        layer["stock"] *= scale
+    return campaign_from_dict(data, source="scaled")
+
+
+@settings(deadline=None, max_examples=6)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    runs=st.integers(1, 60),  # up to three chunks of 25
+    days=st.integers(3, 8),
+    scale=st.sampled_from([0.0, 0.4, 1.0, 2.5]),
+)
+def test_same_seed_same_numbers_on_every_scheduler(clusters, shared_data, seed, runs, days, scale):
+    """Sync, a threaded cluster, a 2-process cluster and the same cluster by address give
+    the same arrays for any seed, season length, run count and stock level. Each call
+    builds its own context, so every scheduler solves its own load-shed LPs."""
+    from barrage.compute.campaign import simulate_campaign
+
+    scn = _scaled(days, scale)
+    grid = shared_data / "grid" / "pglib-opf"
+    _, ref = simulate_campaign(scn, runs=runs, seed=seed, scheduler="sync", grid_dir=grid)
+    for name, scheduler in clusters.items():
+        _, got = simulate_campaign(scn, runs=runs, seed=seed, scheduler=scheduler, grid_dir=grid)
+        for f in ref.__dataclass_fields__:
+            assert np.array_equal(getattr(ref, f), getattr(got, f), equal_nan=True), (name, f)
 
 
 def test_cli_json_has_every_output(shared_data):
