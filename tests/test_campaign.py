@@ -435,6 +435,19 @@ def test_html_fan_charts_one_per_series(tmp_path, shared_data):
     assert "Interceptors: mrad" in text and "Attacker stock" in text
 
 
+def test_packages_figure_draws_each_packages_median_and_cvar95():
+    from barrage.report.campaign import packages_figure
+
+    fans = {"none": {"p50": [1.0, 2.0], "cvar95": [3.0, 4.0]},
+            "crews": {"p50": [0.5, 1.5], "cvar95": [2.0, 2.5]}}  # fmt: skip
+    fig = packages_figure(["2024-11-01", "2024-11-02"], fans, title="t", y_title="h")
+    assert [t.name for t in fig.data] == [
+        "none: median", "none: CVaR95", "crews: median", "crews: CVaR95"
+    ]  # fmt: skip
+    assert [list(t.y) for t in fig.data] == [[1, 2], [3, 4], [0.5, 1.5], [2, 2.5]]
+    assert fig.layout.xaxis.title.text == "date" and fig.layout.yaxis.title.text == "h"
+
+
 def test_a_killed_worker_changes_nothing(shared_data):
     """SIGKILL one of 2 worker processes while it holds a chunk: same arrays as sync."""
     import logging

@@ -34,6 +34,25 @@ def fan_figure(dates: list[str], fan: dict, *, title: str, y_title: str):
     return fig
 
 
+_PACKAGE_COLOURS = ("rgb(31,119,180)", "rgb(255,127,14)", "rgb(44,160,44)", "rgb(148,103,189)")
+
+
+def packages_figure(dates: list[str], fans: dict[str, dict], *, title: str, y_title: str):
+    """Several campaigns' per-day series on one chart (a defence package each): the
+    median solid and CVaR95 dashed in the package's colour (bands would hide each other)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for (name, fan), colour in zip(fans.items(), _PACKAGE_COLOURS, strict=False):
+        fig.add_scatter(x=dates, y=fan["p50"], name=f"{name}: median", line={"color": colour})
+        fig.add_scatter(
+            x=dates, y=fan["cvar95"], name=f"{name}: CVaR95",
+            line={"color": colour, "dash": "dash", "width": 1},
+        )  # fmt: skip
+    fig.update_layout(title=title, height=400, xaxis_title="date", yaxis_title=y_title)
+    return fig
+
+
 def campaign_figures(summary: dict) -> list:
     """Hours without power, each tracked layer's interceptors, the attacker's stock."""
     d = summary["dates"]
