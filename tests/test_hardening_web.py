@@ -92,6 +92,7 @@ def test_limits_have_safe_defaults():
     assert s.upload_token is None  # uploads off until a token is set
     assert (s.max_upload_mb, s.max_request_kb) == (50.0, 256.0)
     assert (s.max_runs, s.max_weapons, s.max_queue, s.job_timeout_s) == (50_000, 5_000, 4, 120.0)
+    assert s.max_campaign_run_days == 6_000  # 40 runs x 150 days: seconds, not minutes
 
 
 def test_runs_over_the_limit_are_refused_by_the_schema(store):
@@ -120,6 +121,8 @@ def test_request_paths_never_reach_the_filesystem(client, path):
 def test_scenario_names_are_looked_up_never_opened(client):
     r = client.post("/api/jobs/salvo", json={"scenario": "../../../etc/passwd", "runs": 10})
     assert r.status_code == 400 and "unknown scenario" in r.json()["detail"]
+    r = client.post("/api/jobs/campaign", json={"scenario": "../../../etc/passwd", "runs": 1})
+    assert r.status_code == 400 and "unknown campaign scenario" in r.json()["detail"]
 
 
 def test_the_token_is_compared_whole_and_never_echoed(client):

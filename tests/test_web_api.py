@@ -407,6 +407,27 @@ def test_bad_campaign_jobs_get_one_clear_message(client, body, status, words):
     assert client.get("/api/jobs").json() == []
 
 
+def test_the_campaign_runner_stops_at_the_first_progress_report_that_says_so(shared_data):
+    """A campaign job's cancel and time limit act through the runner's progress hook: a
+    stop raised from its first report (before any season is played) ends the work."""
+    from barrage.web.jobs import campaign_runner
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def on_progress(done, total):
+        seen.append((done, total))
+        raise Stop
+
+    grid = shared_data / "grid" / "pglib-opf"
+    run = campaign_runner("winter_stylised", runs=60, seed=0, start=None, days=150, grid_dir=grid)
+    with pytest.raises(Stop):
+        run(on_progress)
+    assert seen == [(0, 60)]
+
+
 def test_fan_charts_need_a_finished_campaign_job(client):
     assert client.get("/api/jobs/nope/figures").status_code == 404
     r = client.post("/api/jobs/salvo", json={"scenario": EXAMPLE, "runs": 64})
