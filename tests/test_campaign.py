@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -622,3 +623,87 @@ def test_fan_cvar95_is_the_mean_of_the_worst_5_percent_each_day():
     hi, lo = fan(v, worse="high"), fan(v, worse="low")
     assert hi["cvar95"] == [38.5, 48.5, 58.5] and lo["cvar95"] == [0.5, 10.5, 20.5]
     assert hi["cvar95_tail"] == "high" and lo["mean"] == [19.5, 29.5, 39.5]
+
+
+# --- a saved summary, read back (barrage report --campaign) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def saved_summary(shared_data, tmp_path_factory) -> Path:
+    """``simulate campaign --json`` of a small season, saved as a user would."""
+    args = ["simulate", "campaign", "winter_stylised", "--days", "6", "--runs", "3", "--json"]
+    args += ["--scheduler", "sync", "--grid-dir", str(shared_data / "grid" / "pglib-opf")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    path = tmp_path_factory.mktemp("saved") / "campaign.json"
+    path.write_text(res.stdout)
+    return path
+
+
+def test_a_saved_summary_reads_back_byte_for_byte(saved_summary):
+    from barrage.campaign import read_summary
+
+    text = saved_summary.read_text()
+    assert json.dumps(read_summary(saved_summary).as_json()) + "\n" == text
+
+
+def _cut(d: dict) -> None:
+    d["attacker_stock"]["p50"].pop()
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda d: d.pop("attacker_stock"), "attacker_stock: Field required"),
+        (_cut, "attacker_stock.p50: 5 values, expected one per date (6)"),
+        (lambda d: d["dates"].pop(), "dates: 5 dates, expected one per day of the season (6)"),
+        (lambda d: d["interceptors"]["mrad"]["stock"].update(cvar95_tail="middle"),
+         "interceptors.mrad.stock.cvar95_tail"),
+    ],
+)  # fmt: skip
+def test_a_bad_saved_summary_is_named_in_one_line(saved_summary, tmp_path, edit, words):
+    from barrage.campaign import read_summary
+
+    data = json.loads(saved_summary.read_text())
+    edit(data)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    with pytest.raises(InputError) as err:
+        read_summary(bad)
+    msg = str(err.value)
+    assert msg.startswith(f"{bad}: ") and words in msg and "\n" not in msg
+
+
+def test_report_refuses_a_bad_campaign_file_first_and_draws_a_good_one(
+    saved_summary, record_db, tmp_path, monkeypatch
+):
+    """``barrage report --campaign``: a file that is not a summary is one line and exit 2
+    before the store is read; a saved summary adds its fan charts to the report."""
+    import shutil
+
+    from barrage.warning import evaluate
+
+    not_json = tmp_path / "notes.json"
+    not_json.write_text("hours: many")
+    out = tmp_path / "r.html"
+    res = CliRunner().invoke(
+        app, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(out),
+              "--campaign", str(not_json)],
+    )  # fmt: skip
+    assert res.exit_code == 2 and not out.exists()
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "notes.json: expected the JSON of" in lines[0], res.stderr
+    real = evaluate.default_plan  # a short backtest: the report's layout, not its numbers
+    monkeypatch.setattr(
+        evaluate,
+        "default_plan",
+        lambda record, **_: real(record, start="2025-05-01", end="2025-07-31", horizons=(7,)),
+    )
+    db = tmp_path / "store.duckdb"
+    shutil.copy(record_db, db)
+    args = ["report", "--db", str(db), "--out", str(out), "--campaign", str(saved_summary)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "A campaign over the season (illustrative)" in text
+    assert "Interceptors: mrad" in text and "Attacker stock" in text

@@ -15,7 +15,7 @@ from barrage.campaign.engine import (
     run_chunk,
 )
 from barrage.campaign.scenario import CampaignScenario, example_campaigns, load_campaign
-from barrage.campaign.summary import CampaignSummary, summarise_campaign
+from barrage.campaign.summary import CampaignSummary, read_summary, summarise_campaign
 
 __all__ = [
     "CampaignContext",
@@ -26,6 +26,7 @@ __all__ = [
     "example_campaigns",
     "load_campaign",
     "play_chunk",
+    "read_summary",
     "price_played",
     "run_chunk",
     "summarise_campaign",

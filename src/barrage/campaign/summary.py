@@ -3,14 +3,18 @@ same quantiles day by day for fan charts (one sample axis: runs)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
 from barrage.grid.strike import Stats, summarise_tail
+from barrage.salvo.scenario import format_validation_error
 
 _H_PER_DAY = 24.0
 WEEK_D = 7
@@ -113,6 +117,9 @@ def summarise_campaign(ctx, runs) -> dict:
     }
 
 
+_FAN_SERIES = ("mean", "p05", "p50", "p95", "cvar95")
+
+
 class Fan(BaseModel):
     """A per-day series across runs (:func:`fan`): what a fan chart draws."""
 
@@ -169,6 +176,41 @@ class CampaignSummary(BaseModel):
     dates: list[str]
     seed: int | None = None
 
+    @model_validator(mode="after")
+    def _one_value_a_day(self) -> CampaignSummary:
+        """Every per-day series has one value per date (a fan chart of a cut or mixed
+        file would draw values against the wrong days)."""
+        fans = {"hours_without_power_per_day.by_day": self.hours_without_power_per_day.by_day,
+                "attacker_stock": self.attacker_stock}  # fmt: skip
+        fans |= {f"interceptors.{k}.stock": v.stock for k, v in self.interceptors.items()}
+        n = len(self.dates)
+        if n != self.days:
+            raise ValueError(f"dates: {n} dates, expected one per day of the season ({self.days})")
+        series = {f"{k}.{q}": getattr(f, q) for k, f in fans.items() for q in _FAN_SERIES}
+        series["temperature_c"] = self.temperature_c
+        for name, values in series.items():
+            if len(values) != n:
+                raise ValueError(f"{name}: {len(values)} values, expected one per date ({n})")
+        return self
+
     def as_json(self) -> dict[str, Any]:
         """As ``barrage simulate campaign --json`` prints it, key for key."""
         return self.model_dump(exclude_unset=True)
+
+
+def read_summary(path: str | Path) -> CampaignSummary:
+    """A saved ``barrage simulate campaign --json`` summary, checked whole before anything
+    is drawn; one line naming the file (and the field) when it is not one."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{p}: cannot read the campaign summary ({exc.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{p}: expected the JSON of `barrage simulate campaign --json` ({exc})"
+        ) from None
+    try:
+        return CampaignSummary.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(format_validation_error(exc, str(p))) from None

@@ -269,12 +269,21 @@ def report(
     db: DbOption = Path("barrage.duckdb"),
     weather: WeatherOption = None,
     json_out: JsonOption = False,
+    campaign: Annotated[
+        Path | None,
+        typer.Option(
+            "--campaign",
+            help="A saved `barrage simulate campaign --json` output: its fan charts too.",
+        ),
+    ] = None,
 ) -> None:
     """Write the self-contained HTML report (timeline, indicators, backtest, reliability)."""
     from barrage.pipeline import report_main
 
     with backtest_progress() as bar:
-        result = report_main(db, out, target=target, weather=weather, on_progress=bar.tick)
+        result = report_main(
+            db, out, target=target, weather=weather, on_progress=bar.tick, campaign=campaign
+        )
     say_stored(db, result.backtest)
     path = result.report
     if json_out:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from barrage.campaign import read_summary
 from barrage.compute import backtest_reused_or_run
 from barrage.compute.backtest import StoredBacktestRun
 from barrage.errors import InputError
@@ -138,13 +139,18 @@ def report_main(
     target: str | None = None,
     weather: Any = None,
     on_progress: Progress | None = None,
+    campaign: Path | None = None,
 ) -> ReportResult:
     """Write the HTML report: the stored backtest (run when stale) and the live
-    scorecard beside it, so both speak of the same backtest."""
+    scorecard beside it, so both speak of the same backtest; with ``campaign`` (a saved
+    ``simulate campaign --json``, checked first) its fan charts too."""
+    saved = None if campaign is None else read_summary(campaign).as_json()
     inputs = inputs_from_store(db, target, weather)
     stored = stored_backtest(db, inputs, on_progress)
     bt = stored.result
     with open_store(db) as con:
         card = scorecard(con, weather=weather, backtests={target_key(inputs.target): bt.forecasts})
-    path = write_report(inputs, out, backtest=bt, scorecard=card, summary=stored.summary)
+    path = write_report(
+        inputs, out, backtest=bt, scorecard=card, summary=stored.summary, campaign=saved
+    )
     return ReportResult(path, stored)
