@@ -126,6 +126,51 @@ def test_an_empty_layer_kills_nothing_in_the_season(played):
     assert (played.kills[empty] == 0).all()
 
 
+def _drawn_campaign(draw_stocks: dict, rate: float, share: float, lull: int, days: int):
+    """The bundled campaign with drawn stocks, resupply, doctrine and length."""
+    data = _raw()
+    data["days"] = days
+    a = data["attacker"]
+    a["stock_start"] = {"low": draw_stocks["attacker"], "high": draw_stocks["attacker"] * 2}
+    a.update(strike_rate_per_day=rate, stock_share_per_strike=share, min_lull_days=lull)
+    for name, layer in data["defender"].items():
+        layer["stock"], layer["resupply_per_day"] = draw_stocks[name]
+    return campaign_from_dict(data, source="drawn")
+
+
+_LAYER_STOCK = st.tuples(st.sampled_from([0, 1, 3, 10, 60, 400]), st.sampled_from([0.0, 0.3, 5.0]))
+
+
+@settings(deadline=None, max_examples=25)
+@given(
+    stocks=st.fixed_dictionaries(
+        {"attacker": st.sampled_from([0, 5, 50, 800, 5000])}
+        | {name: _LAYER_STOCK for name in _raw()["defender"]}
+    ),
+    rate=st.sampled_from([0.05, 0.5, 1.0]),
+    share=st.sampled_from([0.05, 0.5, 1.0]),
+    lull=st.integers(0, 3),
+    days=st.integers(2, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_season_invariants_hold_for_any_stocks_and_doctrine(
+    shared_data, stocks, rate, share, lull, days, seed
+):
+    """Over drawn stocks (zero included), resupply, strike rates, salvo shares and
+    lulls, a played season never lets a stock go negative, never fires more
+    interceptors than a layer holds, never kills with an empty layer, never launches
+    more than the attacker holds (its stock after the night stays >= 0), and never works more crew-days than it has crews."""
+    scn = _drawn_campaign(stocks, rate, share, lull, days)
+    c = build_context(scn, grid_dir=shared_data / "grid" / "pglib-opf")
+    p = run_chunk(c, (6, np.random.SeedSequence(seed)))
+    assert (p.attacker_stock >= 0).all() and (p.spares_left >= 0).all()
+    assert (np.nan_to_num(p.interceptors, nan=0.0) >= 0).all()
+    assert (p.interceptors_used <= p.interceptors_available).all()
+    assert (p.kills[p.interceptors_available == 0] == 0).all()
+    assert (p.crew_days <= c.crews).all()
+    assert (p.crew_days.sum(axis=-1) <= c.crews * days).all()
+
+
 @settings(
     deadline=None, max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
