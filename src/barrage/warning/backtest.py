@@ -11,6 +11,8 @@ threshold and calibrator is fitted inside the refit.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -129,6 +131,31 @@ def input_hooks(inputs: object) -> Hooks:
     )
 
 
+#: Real-time designs computed in this process, newest last: key (see :func:`_design_key`)
+#: -> (last origin, design). Row D depends on nothing after D, so a design serves every
+#: earlier last origin as its first rows.
+_DESIGNS: OrderedDict[tuple, tuple[np.datetime64, pd.DataFrame]] = OrderedDict()
+_DESIGNS_MAX = 8
+
+
+def _design_key(record: KnownRecord, target: Target, hooks: Hooks) -> tuple | None:
+    """What a real-time design reads: the record's rows, the target, the weather and the
+    stockpile hook's inputs (the code is this process's); None for a hook that cannot
+    say what it reads (a production hook, a stockpile hook of another kind)."""
+    sp = hooks.stockpile
+    if hooks.production is not None or not (sp is None or hasattr(sp, "cache_key")):
+        return None
+    wx = hooks.weather
+    weather = (
+        None
+        if wx is None
+        else hashlib.sha256(pd.util.hash_pandas_object(wx).to_numpy().tobytes()).hexdigest()
+        + "|".join(map(str, wx.columns))
+    )
+    stockpile = None if sp is None else sp.cache_key()
+    return (record.fingerprint(), target.name, target.expression, weather, stockpile)
+
+
 def realtime_design(
     record: KnownRecord,
     target: Target,
@@ -138,11 +165,35 @@ def realtime_design(
 ) -> pd.DataFrame:
     """Design rows for origins ``first_night + 1 .. last_origin``, row D computed from the
     panel as known on D (so no row ever uses a later revision). ``hooks.stockpile``: the hook
-    of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D)."""
+    of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D).
+
+    Each assessment needs the design up to its date, and computing it revisits every
+    origin a late row revised (seconds); so the design is computed once per record,
+    target and hooks, up to the record's last known day (or ``last_origin`` if later),
+    kept in the process, and each call gets its first rows (the same numbers: tested)."""
     last = to_day(last_origin)
     n = record.day_index(last)
     if n < 1:
         raise InputError(f"as_of {last}: before the record starts ({record.first_night})")
+    key = _design_key(record, target, hooks)
+    if key is None:
+        return _realtime_design(record, target, last, hooks)
+    hit = _DESIGNS.get(key)
+    if hit is None or hit[0] < last:
+        upto = max(last, record.last_known_day)
+        hit = (upto, _realtime_design(record, target, upto, hooks))
+        _DESIGNS[key] = hit
+        while len(_DESIGNS) > _DESIGNS_MAX:
+            _DESIGNS.popitem(last=False)
+    _DESIGNS.move_to_end(key)
+    return hit[1].iloc[:n].copy()
+
+
+def _realtime_design(
+    record: KnownRecord, target: Target, last: np.datetime64, hooks: Hooks
+) -> pd.DataFrame:
+    """:func:`realtime_design` computed (no reuse)."""
+    n = record.day_index(last)
     final = design_matrix(record.panel(last), target, hooks=hooks)
     rows = final.to_numpy(float).copy()
     # Only origins with a row settling after them differ from the final vintage.
