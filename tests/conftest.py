@@ -6,6 +6,7 @@ committed into the project; when it is missing the suite fails loudly (no skips)
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import warnings
@@ -65,16 +66,38 @@ def record_csv(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A store holding the real snapshot, built once per session, with its stockpile
     refits in the disk cache beside it (as any assessment leaves them), so that a
     ``barrage`` subprocess on a copy (:func:`store`) reads them instead of refitting.
     The cache is keyed by record, statements and code: cached equals computed
-    (tests/test_warning_refit_cache.py). Treat as read-only."""
+    (tests/test_warning_refit_cache.py). Treat as read-only.
+
+    Under pytest-xdist the first worker to need it builds it (ingest, then 10-20 s of
+    refits) and leaves a copy in the session's shared folder; the others wait on a lock
+    for that copy instead of refitting the same months beside it."""
+    db = tmp_path_factory.mktemp("store") / "record.duckdb"
+    if worker_id == "master":
+        return _build_record_db(record_csv, db)
+    shared = tmp_path_factory.getbasetemp().parent / "shared-record-store"
+    shared.mkdir(exist_ok=True)
+    with (shared / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the builder finishes or dies
+        built, done = shared / "record.duckdb", shared / "done"
+        if done.is_file():
+            _copy_store(built, db)
+        else:  # first, or after a builder that died part way
+            _build_record_db(record_csv, db)
+            _copy_store(db, built)
+            done.touch()
+    return db
+
+
+def _build_record_db(record_csv: Path, db: Path) -> Path:
+    """Ingest the snapshot into ``db`` and fill its stockpile refit cache."""
     from barrage.record import ingest_record
     from barrage.warning.assess import inputs_from_store
 
-    db = tmp_path_factory.mktemp("store") / "record.duckdb"
     ingest_record(record_csv, db)
     inputs = inputs_from_store(db)
     rec = inputs.record
@@ -82,15 +105,20 @@ def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return db
 
 
+def _copy_store(src: Path, dst: Path) -> None:
+    """A copy of the store file ``src`` and of its refit cache."""
+    from barrage.warning.stock import refit_cache_dir
+
+    shutil.copy(src, dst)
+    shutil.copytree(refit_cache_dir(src), refit_cache_dir(dst), dirs_exist_ok=True)
+
+
 @pytest.fixture()
 def store(record_db: Path, tmp_path: Path) -> Path:
     """A writable copy of the snapshot store (:func:`record_db`) and of its refit cache,
     one per test."""
-    from barrage.warning.stock import refit_cache_dir
-
     db = tmp_path / "store.duckdb"
-    shutil.copy(record_db, db)
-    shutil.copytree(refit_cache_dir(record_db), refit_cache_dir(db))
+    _copy_store(record_db, db)
     return db
 
 
