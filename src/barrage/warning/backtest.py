@@ -132,9 +132,9 @@ def input_hooks(inputs: object) -> Hooks:
 
 
 #: Real-time designs computed in this process, newest last: key (see :func:`_design_key`)
-#: -> (last origin, design). Row D depends on nothing after D, so a design serves every
-#: earlier last origin as its first rows.
-_DESIGNS: OrderedDict[tuple, tuple[np.datetime64, pd.DataFrame]] = OrderedDict()
+#: -> the design up to the latest last origin asked for. Row D depends on nothing after
+#: D, so the design serves every earlier last origin as its first rows.
+_DESIGNS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _DESIGNS_MAX = 8
 
 
@@ -167,10 +167,10 @@ def realtime_design(
     panel as known on D (so no row ever uses a later revision). ``hooks.stockpile``: the hook
     of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D).
 
-    Each assessment needs the design up to its date, and computing it revisits every
-    origin a late row revised (seconds); so the design is computed once per record,
-    target and hooks, up to the record's last known day (or ``last_origin`` if later),
-    kept in the process, and each call gets its first rows (the same numbers: tested)."""
+    Computing it revisits every origin a late row revised (seconds), and every assessment
+    needs it; so the design of a record, target and hooks is kept in the process: an
+    earlier last origin gets its first rows, a later one only the rows it adds (the same
+    numbers: tested)."""
     last = to_day(last_origin)
     n = record.day_index(last)
     if n < 1:
@@ -178,32 +178,40 @@ def realtime_design(
     key = _design_key(record, target, hooks)
     if key is None:
         return _realtime_design(record, target, last, hooks)
-    hit = _DESIGNS.get(key)
-    if hit is None or hit[0] < last:
-        upto = max(last, record.last_known_day)
-        hit = (upto, _realtime_design(record, target, upto, hooks))
-        _DESIGNS[key] = hit
-        while len(_DESIGNS) > _DESIGNS_MAX:
-            _DESIGNS.popitem(last=False)
-    _DESIGNS.move_to_end(key)
-    return hit[1].iloc[:n].copy()
+    kept = _DESIGNS.pop(key, None)
+    if kept is None:
+        kept = _realtime_design(record, target, last, hooks)
+    elif len(kept) < n:
+        kept = _joined(kept, _realtime_design(record, target, last, hooks, first=len(kept) + 1))
+    _DESIGNS[key] = kept
+    while len(_DESIGNS) > _DESIGNS_MAX:
+        _DESIGNS.popitem(last=False)
+    return kept.iloc[:n].copy()
+
+
+def _joined(head: pd.DataFrame, tail: pd.DataFrame) -> pd.DataFrame:
+    """A design and the rows that follow it, as one design (a daily index, as computed)."""
+    rows = np.vstack([head.to_numpy(float), tail.to_numpy(float)])
+    index = pd.date_range(head.index[0], periods=len(rows), freq="D", name=head.index.name)
+    return pd.DataFrame(rows, index=index, columns=head.columns)
 
 
 def _realtime_design(
-    record: KnownRecord, target: Target, last: np.datetime64, hooks: Hooks
+    record: KnownRecord, target: Target, last: np.datetime64, hooks: Hooks, first: int = 1
 ) -> pd.DataFrame:
-    """:func:`realtime_design` computed (no reuse)."""
+    """:func:`realtime_design` computed, for origins ``first .. last`` (no reuse)."""
     n = record.day_index(last)
-    final = design_matrix(record.panel(last), target, hooks=hooks)
+    origins = None if first == 1 else np.arange(first, n + 1)
+    final = design_matrix(record.panel(last), target, hooks=hooks, origins=origins)
     rows = final.to_numpy(float).copy()
     # Only origins with a row settling after them differ from the final vintage.
     settle, night = record.settled_from, record.night
     gap = (settle > night + 1) & (night + 1 <= n)
     pairs = np.unique(np.column_stack([night[gap] + 1, np.minimum(settle[gap], n + 1)]), axis=0)
     unsettled_origins = {int(t) for a, b in pairs for t in range(a, b)}
-    for t in sorted(o for o in unsettled_origins if 1 <= o <= n):
+    for t in sorted(o for o in unsettled_origins if first <= o <= n):
         # The panel as known on t; only its last origin (t) is needed.
-        rows[t - 1] = design_rows(
+        rows[t - first] = design_rows(
             record.panel(record.first_night + np.timedelta64(t, "D")),
             target,
             np.array([t]),
