@@ -86,6 +86,7 @@ def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory, worker
         built, done = shared / "record.duckdb", shared / "done"
         if done.is_file():
             _copy_store(built, db)
+            _refits(db)  # read from the copied cache: this process holds them too
         else:  # first, or after a builder that died part way
             _build_record_db(record_csv, db)
             _copy_store(db, built)
@@ -96,9 +97,17 @@ def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory, worker
 def _build_record_db(record_csv: Path, db: Path) -> Path:
     """Ingest the snapshot into ``db`` and fill its stockpile refit cache."""
     from barrage.record import ingest_record
-    from barrage.warning.assess import inputs_from_store
 
     ingest_record(record_csv, db)
+    return _refits(db)
+
+
+def _refits(db: Path) -> Path:
+    """Every stockpile refit of the store ``db`` (up to the day after its last night),
+    computed or read from its disk cache, and so also held in this process (a fresh store
+    of the same record in a later test reads them from there)."""
+    from barrage.warning.assess import inputs_from_store
+
     inputs = inputs_from_store(db)
     rec = inputs.record
     inputs.stockpile(rec.first_night, rec.day_index(rec.last_night) + 1)
