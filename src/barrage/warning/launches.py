@@ -236,6 +236,7 @@ def launch_window_values(
         (k, w): _window_index(t, k, w, n) for k in LAUNCH_HORIZONS_D for w in LAUNCH_WINDOWS_D
     }
     out: dict[str, np.ndarray] = {}
+    naive: dict[int, list[tuple[str, np.ndarray]]] = {k: [] for k in LAUNCH_HORIZONS_D}
     for g, series in group_series(panel).items():
         cs = np.concatenate([[0.0], np.cumsum(np.asarray(series, float))])
         for k in LAUNCH_HORIZONS_D:
@@ -250,11 +251,18 @@ def launch_window_values(
                 var = np.where(cnt > 1, np.sum(dev2, axis=1) / np.maximum(cnt - 1, 1), np.nan)
                 out[window_column(w, g, k, "mean")] = mean
                 out[window_column(w, g, k, "var")] = var
-                if w == NAIVE_WINDOW_D:
-                    qs = _nanquantile_rows(np.where(ok, vals, np.nan), QUANTILES)
-                    for a, col in zip(QUANTILES, qs.T, strict=True):
-                        out[window_column(w, g, k, f"q{round(a * 100)}")] = col
+                if w == NAIVE_WINDOW_D:  # the quantiles are filled in below, in this place
+                    out.update({window_column(w, g, k, q): np.empty(0) for q in _QUANTILE_NAMES})
+                    naive[k].append((g, np.where(ok, vals, np.nan)))
+    for k, parts in naive.items():  # row by row: one call for every group
+        qs = _nanquantile_rows(np.vstack([v for _, v in parts]), QUANTILES)
+        for i, (g, _) in enumerate(parts):
+            for j, q in enumerate(_QUANTILE_NAMES):
+                out[window_column(NAIVE_WINDOW_D, g, k, q)] = qs[i * t.size : (i + 1) * t.size, j]
     return out
+
+
+_QUANTILE_NAMES: tuple[str, ...] = tuple(f"q{round(a * 100)}" for a in QUANTILES)
 
 
 def _window_index(t: np.ndarray, k: int, w: int, n: int) -> tuple[np.ndarray, ...]:
