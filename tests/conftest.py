@@ -17,28 +17,32 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 #: Each heavy file's share of the default run's test time (per mille; ``pytest
-#: --junitxml`` summed by file, 2026-12-06, fresh clone, docs/testing.md). The default run
-#: hands whole files to the workers (``--dist loadfile``) in collection order
-#: (``--no-loadscope-reorder``): heaviest first, so no worker starts a long file when the
-#: other is nearly done. Unlisted files weigh 0 and keep their order.
+#: --junitxml`` summed by file, 2026-12-07, after the design and refit sharing of issue
+#: #20; docs/testing.md). The default run hands whole files to the workers (``--dist
+#: loadfile``) in collection order (``--no-loadscope-reorder``): heaviest first, so no
+#: worker starts a long file when the other is nearly done. Unlisted files weigh 0 and
+#: keep their order.
 FILE_WEIGHTS = {
-    "test_warning_cli.py": 187,
-    "test_live.py": 176,
-    "test_record_cli.py": 54,
-    "test_backtest_reuse.py": 51,
-    "test_warning_newer_record.py": 20,
-    "test_report_browser.py": 50,
-    "test_web_data.py": 35,
-    "test_compute.py": 33,
-    "test_campaign.py": 26,
-    "test_grid_planning.py": 24,
-    "test_warning_v3_models.py": 24,
-    "test_web_e2e.py": 21,
-    "test_web_schema.py": 21,
-    "test_record_properties.py": 20,
-    "test_hardening_fuzz.py": 19,
+    "test_live.py": 109,
+    "test_warning_cli.py": 108,
+    "test_compute.py": 57,
+    "test_record_cli.py": 52,
+    "test_backtest_reuse.py": 41,
+    "test_campaign.py": 40,
+    "test_salvo_realism.py": 38,
+    "test_hardening_fuzz.py": 36,
+    "test_report_browser.py": 34,
+    "test_hardening_web.py": 31,
+    "test_warning_newer_record.py": 29,
+    "test_grid_planning.py": 28,
+    "test_web_data.py": 22,
+    "test_stockpile_model.py": 20,
     "test_web_api.py": 19,
-    "test_hardening_web.py": 17,
+    "test_web_e2e.py": 19,
+    "test_web_schema.py": 19,
+    "test_hardening_soak.py": 19,
+    "test_warning_refit_cache.py": 19,
+    "test_record_properties.py": 18,
 }
 
 
