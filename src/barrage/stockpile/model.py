@@ -220,10 +220,9 @@ def cumulative_production(theta: np.ndarray, day_weights: np.ndarray) -> np.ndar
 
 
 def _at_start(cum_end: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Cumulative production at the *start* of grid days ``idx`` (0 before the grid):
-    the end of the day before, picked without copying the whole (draws, days) array."""
-    j = np.clip(idx, 0, cum_end.shape[1])
-    return np.where(j == 0, 0.0, cum_end[:, np.maximum(j - 1, 0)])
+    """Cumulative production at the *start* of grid days ``idx`` (0 before the grid)."""
+    padded = np.concatenate([np.zeros((len(cum_end), 1)), cum_end], axis=1)
+    return padded[:, np.clip(idx, 0, cum_end.shape[1])]
 
 
 def _center_sd(low: float, high: float) -> tuple[float, float]:
