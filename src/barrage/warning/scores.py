@@ -153,12 +153,15 @@ def resampled_metrics(P: np.ndarray, Y: np.ndarray, R: np.ndarray) -> dict[str, 
     metric functions give row by row, bit for bit, without a Python call per resample
     per metric (the bootstrap of a backtest summary makes tens of thousands)."""
     Pc = np.clip(P, _EPS, 1 - _EPS)
+    # AUC and average precision read only the sorted values and which forecasts tie,
+    # never the order within a tie: one unstable sort serves both
+    order = np.argsort(P, axis=1)
     res = {
         "brier": np.mean((P - Y) ** 2, axis=1),
         "log_score": -np.mean(Y * np.log(Pc) + (1 - Y) * np.log(1 - Pc), axis=1),
-        "roc_auc": _roc_auc_rows(P, Y),
+        "roc_auc": _roc_auc_rows(P, Y, order),
     }
-    res["average_precision"] = _average_precision_rows(P, Y)
+    res["average_precision"] = _average_precision_rows(P, Y, order[:, ::-1])
     res["ece"] = _calibration_error_rows(P, Y)
     res = {name: res[name] for name in METRICS}
     return _with_skill(res, np.mean((R - Y) ** 2, axis=1))
@@ -176,9 +179,9 @@ def _row_sums(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _average_precision_rows(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """:func:`average_precision` of each row (the same steps, on every row at once)."""
-    order = np.argsort(-P, axis=1, kind="mergesort")
+def _average_precision_rows(P: np.ndarray, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """:func:`average_precision` of each row (the same steps, on every row at once);
+    ``order``: each row's forecasts from the highest (ties in any order)."""
     ps, ys = np.take_along_axis(P, order, 1), np.take_along_axis(Y, order, 1)
     cols = np.broadcast_to(np.arange(P.shape[1]), P.shape)
     last = np.ones(P.shape, bool)  # the last index of each distinct threshold
@@ -207,11 +210,11 @@ def _calibration_error_rows(P: np.ndarray, Y: np.ndarray, n_bins: int = 10) -> n
     return _row_sums(np.abs(sy - sp), cnt > 0) / P.shape[1]
 
 
-def _roc_auc_rows(P: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """:func:`roc_auc` of each row: tied forecasts share their average rank (1-based)."""
+def _roc_auc_rows(P: np.ndarray, Y: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """:func:`roc_auc` of each row: tied forecasts share their average rank (1-based);
+    ``order``: each row's forecasts from the lowest (ties in any order)."""
     pos = Y == 1
     n1, n0 = pos.sum(axis=1), (Y == 0).sum(axis=1)
-    order = np.argsort(P, axis=1, kind="mergesort")
     sp = np.take_along_axis(P, order, 1)
     cols = np.broadcast_to(np.arange(P.shape[1]), P.shape)
     starts = np.ones(P.shape, bool)
