@@ -12,6 +12,7 @@ threshold and calibrator is fitted inside the refit.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ def input_hooks(inputs: object) -> Hooks:
 #: D, so the design serves every earlier last origin as its first rows.
 _DESIGNS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
 _DESIGNS_MAX = 8
+#: Held while the kept designs are read or changed (the dashboard assesses from threads);
+#: never while one is computed. A kept design is never changed in place.
+_DESIGNS_LOCK = threading.Lock()
 
 
 def _design_key(record: KnownRecord, target: Target, hooks: Hooks) -> tuple | None:
@@ -178,14 +182,17 @@ def realtime_design(
     key = _design_key(record, target, hooks)
     if key is None:
         return _realtime_design(record, target, last, hooks)
-    kept = _DESIGNS.pop(key, None)
+    with _DESIGNS_LOCK:
+        kept = _DESIGNS.pop(key, None)
     if kept is None:
         kept = _realtime_design(record, target, last, hooks)
     elif len(kept) < n:
         kept = _joined(kept, _realtime_design(record, target, last, hooks, first=len(kept) + 1))
-    _DESIGNS[key] = kept
-    while len(_DESIGNS) > _DESIGNS_MAX:
-        _DESIGNS.popitem(last=False)
+    with _DESIGNS_LOCK:
+        if len(_DESIGNS.get(key, ())) <= len(kept):
+            _DESIGNS[key] = kept
+        while len(_DESIGNS) > _DESIGNS_MAX:
+            _DESIGNS.popitem(last=False)
     return kept.iloc[:n].copy()
 
 
