@@ -86,8 +86,14 @@ def _invoke(*args: str):
 # --- update ---------------------------------------------------------------------------
 
 
-def test_update_fetches_ingests_assesses_and_logs_once(server, record_csv, tmp_path):
+def test_update_fetches_ingests_assesses_and_logs_once(
+    server, record_csv, warm_refit_cache, tmp_path
+):
     db, dl = tmp_path / "s.duckdb", tmp_path / "dl"
+    # The snapshot's stockpile refits are read from the store's disk cache, as after any
+    # earlier update (this test is about fetch, ingest and the log; cached == computed is
+    # tested in test_warning_refit_cache.py); the newer record's changed months are fitted.
+    shutil.copytree(warm_refit_cache, refit_cache_dir(db))
     snapshot = record_csv.read_bytes()
     server.routes["/r.csv"] = snapshot
     args = ["update", "--db", str(db), "--to", str(dl), "--url", server.url("/r.csv"), "--json"]

@@ -94,7 +94,10 @@ def _evaluation_plan(monkeypatch):
     monkeypatch.setattr(evaluate, "default_plan", narrowed)
 
 
-def test_run_finds_the_record_from_the_environment(record_csv, tmp_path, monkeypatch):
+def test_run_finds_the_record_from_the_environment(record_csv, record_db, tmp_path, monkeypatch):
+    # record_db: the snapshot's stockpile refits are held in this process, so the new
+    # store's assessment reads them (this test is about finding the record and the
+    # verdict; cached refits equal computed ones: test_warning_refit_cache.py)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BARRAGE_RECORD", str(record_csv.parent))
     _evaluation_plan(monkeypatch)

@@ -4,15 +4,22 @@ the assessment only."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from barrage.record import load_night_totals
 from barrage.report.html import REPORT_STOCK_FAMILIES, _stockpile_html
 from barrage.stockpile.families import FAMILY_LABELS
 
 
-def test_stockpile_section_plots_every_main_family(record_db):
-    nt = load_night_totals(record_db)
-    html = _stockpile_html(nt, pd.Timestamp("2025-10-01"))
+@pytest.fixture(scope="module")
+def section(record_db) -> str:
+    """The report's stockpile section of the snapshot as of 2025-10-01 (one stockpile fit,
+    seconds, read by both tests)."""
+    return _stockpile_html(load_night_totals(record_db), pd.Timestamp("2025-10-01"))
+
+
+def test_stockpile_section_plots_every_main_family(section):
+    html = section
     assert html.startswith("<h2>Stockpiles</h2>")
     assert html.count("plotly-graph-div") == len(REPORT_STOCK_FAMILIES)
     for family in REPORT_STOCK_FAMILIES:
@@ -20,13 +27,12 @@ def test_stockpile_section_plots_every_main_family(record_db):
         assert f"{label}: stock as of 2025-10-01" in html
 
 
-def test_stockpile_section_says_whether_each_stock_grew(record_db):
+def test_stockpile_section_says_whether_each_stock_grew(section):
     """Issue 16: per family and for all missiles, growing / flat / falling over the last
     90 days with the probability of growth."""
     import re
 
-    nt = load_night_totals(record_db)
-    html = _stockpile_html(nt, pd.Timestamp("2025-10-01"))
+    html = section
     for family in ("attack_drones", "kh101", "iskander_m_kn23", "all_missiles"):
         assert re.search(
             rf"<tr><td>{family}</td><td>(growing|flat|falling)</td><td>[01]\.\d\d</td>", html

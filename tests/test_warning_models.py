@@ -16,9 +16,12 @@ from barrage.record import open_store
 from barrage.warning import MODELS, BacktestPlan, ForecastWindow, make_model, realtime_design
 from barrage.warning.launches import NegBinLaunchModel, crps_negbin
 from barrage.warning.scores import (
+    METRICS,
     average_precision,
     block_bootstrap_indices,
+    brier,
     expected_calibration_error,
+    resampled_metrics,
     roc_auc,
 )
 
@@ -108,6 +111,31 @@ def test_metrics_match_scikit_learn():
     assert roc_auc(p, y) == pytest.approx(roc_auc_score(y, p))
     assert average_precision(p, y) == pytest.approx(average_precision_score(y, p))
     assert expected_calibration_error(np.full(10, 0.5), np.array([1.0] * 5 + [0.0] * 5)) == 0
+
+
+@pytest.mark.parametrize("n", [7, 40, 363])
+def test_resampled_metrics_equal_the_metric_functions_row_by_row_bit_for_bit(n):
+    """The bootstrap's vectorised metrics against a call of each metric function per
+    resample (the loop they replace): rounded forecasts give ties, short resamples
+    rows with one class only (AUC NaN), a zero reference Brier a NaN skill."""
+    rng = np.random.default_rng(n)
+    y = (rng.random(n) < 0.2).astype(float)
+    p = np.clip(0.2 + 0.3 * (y - 0.2) + rng.normal(0, 0.2, n), 0.0, 1.0).round(2)
+    ref = np.full(n, y.mean())
+    idx = block_bootstrap_indices(n, 5, 300, seed=n)
+    idx[0] = np.flatnonzero(y == 0)[0]  # one class only
+    got = resampled_metrics(p[idx], y[idx], ref[idx])
+    got_zero_ref = resampled_metrics(p[idx], y[idx], y[idx])
+    for i, rows in enumerate(idx):
+        pp, yy, rr = p[rows], y[rows], ref[rows]
+        want = {name: fn(pp, yy) for name, (fn, _) in METRICS.items()}
+        b_ref = brier(rr, yy)
+        want["brier_skill"] = 1 - want["brier"] / b_ref if b_ref > 0 else float("nan")
+        want["brier_minus_ref"] = want["brier"] - b_ref
+        for name, value in want.items():
+            assert float(got[name][i]).hex() == float(value).hex(), (name, i)
+        assert np.isnan(got_zero_ref["brier_skill"][i])
+    assert np.isnan(got["roc_auc"][0]) and np.isnan(got["average_precision"][0])
 
 
 def test_block_bootstrap_keeps_blocks():

@@ -52,7 +52,10 @@ def _newer_record(record_csv: Path, folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def newer_store(record_csv, tmp_path_factory) -> Path:
+def newer_store(record_csv, record_db, tmp_path_factory) -> Path:
+    """The newer record's store. (record_db: the snapshot's stockpile refits held in this
+    process; the newer record shares its months before 2025-10, so only the months after
+    are fitted here.)"""
     root = tmp_path_factory.mktemp("newer")
     folder = _newer_record(record_csv, root / "record")
     db = root / "newer.duckdb"

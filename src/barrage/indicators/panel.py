@@ -9,6 +9,7 @@ warning layer.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -27,6 +28,18 @@ ENERGY_REGION_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _NO_DUP = np.iinfo(np.int64).max // 4
+#: The per-row arrays of :class:`KnownRecord` that every panel is computed from.
+ROW_ARRAYS: tuple[str, ...] = (
+    "night",
+    "known_from",
+    "duplicate_from",
+    "class_index",
+    "family_index",
+    "launched",
+    "destroyed",
+    "recon_energy",
+    "missiles_energy",
+)
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}([T ][0-9:.]*([+-][0-9:]+|Z)?)?")
@@ -123,6 +136,19 @@ class KnownRecord:
     @classmethod
     def from_store(cls, con) -> KnownRecord:
         return cls(known_rows(con))
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the rows and their knowledge dates, in a fixed order (the store
+        returns rows in none): two records with the same fingerprint give the same panels
+        on every date, so what is computed from one serves the other."""
+        names = ROW_ARRAYS
+        order = np.lexsort([getattr(self, n) for n in reversed(names)])
+        h = hashlib.sha256(str(self.first_night).encode())
+        for name in names:
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(getattr(self, name)[order]).tobytes())
+        h.update("|".join(map(str, self.family_names)).encode())
+        return h.hexdigest()
 
     def day_index(self, day: np.datetime64) -> int:
         return int((day - self.first_night).astype(np.int64))

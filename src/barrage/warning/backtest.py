@@ -11,6 +11,9 @@ threshold and calibrator is fitted inside the refit.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -129,6 +132,34 @@ def input_hooks(inputs: object) -> Hooks:
     )
 
 
+#: Real-time designs computed in this process, newest last: key (see :func:`_design_key`)
+#: -> the design up to the latest last origin asked for. Row D depends on nothing after
+#: D, so the design serves every earlier last origin as its first rows.
+_DESIGNS: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
+_DESIGNS_MAX = 8
+#: Held while the kept designs are read or changed (the dashboard assesses from threads);
+#: never while one is computed. A kept design is never changed in place.
+_DESIGNS_LOCK = threading.Lock()
+
+
+def _design_key(record: KnownRecord, target: Target, hooks: Hooks) -> tuple | None:
+    """What a real-time design reads: the record's rows, the target, the weather and the
+    stockpile hook's inputs (the code is this process's); None for a hook that cannot
+    say what it reads (a production hook, a stockpile hook of another kind)."""
+    sp = hooks.stockpile
+    if hooks.production is not None or not (sp is None or hasattr(sp, "cache_key")):
+        return None
+    wx = hooks.weather
+    weather = (
+        None
+        if wx is None
+        else hashlib.sha256(pd.util.hash_pandas_object(wx).to_numpy().tobytes()).hexdigest()
+        + "|".join(map(str, wx.columns))
+    )
+    stockpile = None if sp is None else sp.cache_key()
+    return (record.fingerprint(), target.name, target.expression, weather, stockpile)
+
+
 def realtime_design(
     record: KnownRecord,
     target: Target,
@@ -138,21 +169,56 @@ def realtime_design(
 ) -> pd.DataFrame:
     """Design rows for origins ``first_night + 1 .. last_origin``, row D computed from the
     panel as known on D (so no row ever uses a later revision). ``hooks.stockpile``: the hook
-    of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D)."""
+    of :class:`barrage.warning.stock.StockpileFeatures` (its refits are as known on r <= D).
+
+    Computing it revisits every origin a late row revised (seconds), and every assessment
+    needs it; so the design of a record, target and hooks is kept in the process: an
+    earlier last origin gets its first rows, a later one only the rows it adds (the same
+    numbers: tested)."""
     last = to_day(last_origin)
     n = record.day_index(last)
     if n < 1:
         raise InputError(f"as_of {last}: before the record starts ({record.first_night})")
-    final = design_matrix(record.panel(last), target, hooks=hooks)
+    key = _design_key(record, target, hooks)
+    if key is None:
+        return _realtime_design(record, target, last, hooks)
+    with _DESIGNS_LOCK:
+        kept = _DESIGNS.pop(key, None)
+    if kept is None:
+        kept = _realtime_design(record, target, last, hooks)
+    elif len(kept) < n:
+        kept = _joined(kept, _realtime_design(record, target, last, hooks, first=len(kept) + 1))
+    with _DESIGNS_LOCK:
+        if len(_DESIGNS.get(key, ())) <= len(kept):
+            _DESIGNS[key] = kept
+        while len(_DESIGNS) > _DESIGNS_MAX:
+            _DESIGNS.popitem(last=False)
+    return kept.iloc[:n].copy()
+
+
+def _joined(head: pd.DataFrame, tail: pd.DataFrame) -> pd.DataFrame:
+    """A design and the rows that follow it, as one design (a daily index, as computed)."""
+    rows = np.vstack([head.to_numpy(float), tail.to_numpy(float)])
+    index = pd.date_range(head.index[0], periods=len(rows), freq="D", name=head.index.name)
+    return pd.DataFrame(rows, index=index, columns=head.columns)
+
+
+def _realtime_design(
+    record: KnownRecord, target: Target, last: np.datetime64, hooks: Hooks, first: int = 1
+) -> pd.DataFrame:
+    """:func:`realtime_design` computed, for origins ``first .. last`` (no reuse)."""
+    n = record.day_index(last)
+    origins = None if first == 1 else np.arange(first, n + 1)
+    final = design_matrix(record.panel(last), target, hooks=hooks, origins=origins)
     rows = final.to_numpy(float).copy()
     # Only origins with a row settling after them differ from the final vintage.
     settle, night = record.settled_from, record.night
     gap = (settle > night + 1) & (night + 1 <= n)
     pairs = np.unique(np.column_stack([night[gap] + 1, np.minimum(settle[gap], n + 1)]), axis=0)
     unsettled_origins = {int(t) for a, b in pairs for t in range(a, b)}
-    for t in sorted(o for o in unsettled_origins if 1 <= o <= n):
+    for t in sorted(o for o in unsettled_origins if first <= o <= n):
         # The panel as known on t; only its last origin (t) is needed.
-        rows[t - 1] = design_rows(
+        rows[t - first] = design_rows(
             record.panel(record.first_night + np.timedelta64(t, "D")),
             target,
             np.array([t]),

@@ -231,30 +231,48 @@ def launch_window_values(
     window the 10/50/90% quantiles of those sums. NaN where no whole k-night sum fits."""
     n = panel.n_nights
     t = np.arange(1, n + 1) if origins is None else np.asarray(origins, dtype=np.int64)
+    # which k-night sums lie in each window: the same for every group
+    windows = {
+        (k, w): _window_index(t, k, w, n) for k in LAUNCH_HORIZONS_D for w in LAUNCH_WINDOWS_D
+    }
     out: dict[str, np.ndarray] = {}
+    naive: dict[int, list[tuple[str, np.ndarray]]] = {k: [] for k in LAUNCH_HORIZONS_D}
     for g, series in group_series(panel).items():
         cs = np.concatenate([[0.0], np.cumsum(np.asarray(series, float))])
         for k in LAUNCH_HORIZONS_D:
             # sums[i]: nights i..i+k-1 (a zero pad keeps the masked lookups in range)
             sums = np.append(cs[k:] - cs[:-k] if n >= k else np.zeros(0), 0.0)
             for w in LAUNCH_WINDOWS_D:
-                starts = t[:, None] - w + np.arange(max(w - k + 1, 1))[None, :]
-                ok = (starts >= 0) & (starts + k <= t[:, None])
-                vals = np.where(ok, sums[np.clip(starts, 0, sums.size - 1)], np.nan)
-                cnt = ok.sum(axis=1)
-                mean = np.where(cnt > 0, np.nansum(vals, axis=1) / np.maximum(cnt, 1), np.nan)
-                var = np.where(
-                    cnt > 1,
-                    np.nansum((vals - mean[:, None]) ** 2, axis=1) / np.maximum(cnt - 1, 1),
-                    np.nan,
-                )
+                ok, idx, cnt = windows[k, w]
+                # zeros where the nan-sums of the masked sums would put them: the same sums
+                vals = np.where(ok, sums[idx], 0.0)
+                mean = np.where(cnt > 0, np.sum(vals, axis=1) / np.maximum(cnt, 1), np.nan)
+                dev2 = np.where(ok, (vals - mean[:, None]) ** 2, 0.0)
+                var = np.where(cnt > 1, np.sum(dev2, axis=1) / np.maximum(cnt - 1, 1), np.nan)
                 out[window_column(w, g, k, "mean")] = mean
                 out[window_column(w, g, k, "var")] = var
-                if w == NAIVE_WINDOW_D:
-                    qs = _nanquantile_rows(vals, QUANTILES)
-                    for a, col in zip(QUANTILES, qs.T, strict=True):
-                        out[window_column(w, g, k, f"q{round(a * 100)}")] = col
+                if w == NAIVE_WINDOW_D:  # the quantiles are filled in below, in this place
+                    out.update({window_column(w, g, k, q): np.empty(0) for q in _QUANTILE_NAMES})
+                    naive[k].append((g, np.where(ok, vals, np.nan)))
+    for k, parts in naive.items():  # row by row: one call for every group
+        qs = _nanquantile_rows(np.vstack([v for _, v in parts]), QUANTILES)
+        for i, (g, _) in enumerate(parts):
+            for j, q in enumerate(_QUANTILE_NAMES):
+                out[window_column(NAIVE_WINDOW_D, g, k, q)] = qs[i * t.size : (i + 1) * t.size, j]
     return out
+
+
+_QUANTILE_NAMES: tuple[str, ...] = tuple(f"q{round(a * 100)}" for a in QUANTILES)
+
+
+def _window_index(t: np.ndarray, k: int, w: int, n: int) -> tuple[np.ndarray, ...]:
+    """For origins ``t``: which k-night sums (by first night) lie wholly in the ``w``
+    nights before each, their positions in the padded sums of :func:`launch_window_values`
+    (any in range where masked), and how many there are."""
+    starts = t[:, None] - w + np.arange(max(w - k + 1, 1))[None, :]
+    ok = (starts >= 0) & (starts + k <= t[:, None])
+    size = max(n - k + 1, 0) + 1
+    return ok, np.clip(starts, 0, size - 1), ok.sum(axis=1)
 
 
 def _nanquantile_rows(vals: np.ndarray, q) -> np.ndarray:

@@ -221,6 +221,14 @@ class StockpileFeatures:
             self.statements = load_statements()
         return list(self.statements)
 
+    def cache_key(self) -> str:
+        """What every refit of this hook reads beside the code: the record's
+        fingerprint, the statements, the draws and the seed (equal keys, equal arrays)."""
+        h = hashlib.sha256(f"{self.record.fingerprint()}|{self.n_samples}|{self.seed}".encode())
+        for s in sorted(self._statements(), key=lambda s: s.statement_id):
+            h.update(s.model_dump_json().encode())
+        return h.hexdigest()
+
     def _payload(self, r: int) -> tuple[str, tuple]:
         """Cache key and refit inputs for the refit on day index ``r``."""
         day = self.record.first_night + np.timedelta64(int(r), "D")
