@@ -352,6 +352,39 @@ def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
         plan_campaign(scn, runs=6, seed=2, budget_usd=10, scheduler="sync", grid_dir=grid)
 
 
+def test_mobile_generation_in_a_package_serves_shed_critical_first(ctx):
+    """A package's mobile generation lowers each day's shed by at most its MW, serves
+    the critical classes first, brings people back, and changes nothing else (the same
+    draws: the play is untouched, only the pricing)."""
+    from barrage.campaign.planning import apply_package
+    from barrage.campaign.scenario import Package
+    from barrage.grid.network import PRIORITY_CLASSES
+
+    seq = np.random.SeedSequence(11)
+    base = run_chunk(ctx, (8, seq))
+    mw, deploy = 400.0, ctx.mobile.deploy_days
+    with_gen = run_chunk(
+        apply_package(ctx, Package(name="gensets", cost_usd=1.0, mobile_generation_mw=mw)),
+        (8, seq),
+    )
+    assert base.shed_mw[:, deploy:].sum() > mw  # something to serve
+    np.testing.assert_array_equal(with_gen.launched, base.launched)
+    np.testing.assert_array_equal(with_gen.units_out, base.units_out)
+    served = base.shed_mw - with_gen.shed_mw
+    assert (served >= -1e-9).all() and (served <= mw + 1e-6).all()
+    np.testing.assert_allclose(served[:, deploy:], np.minimum(base.shed_mw, mw)[:, deploy:])
+    np.testing.assert_array_equal(served[:, :deploy], 0.0)
+    np.testing.assert_allclose(with_gen.shed_by_class_mw.sum(axis=2), with_gen.shed_mw)
+    assert (with_gen.customers_off_share <= base.customers_off_share + 1e-12).all()
+    assert with_gen.customers_off_share.sum() < base.customers_off_share.sum()
+    left = np.full(base.shed_mw[:, deploy:].shape, mw)  # critical classes first
+    for c in np.argsort([-v for v in PRIORITY_CLASSES.values()], kind="stable"):
+        was = base.shed_by_class_mw[:, deploy:, c]
+        gets = np.minimum(was, left)
+        np.testing.assert_allclose(with_gen.shed_by_class_mw[:, deploy:, c], was - gets)
+        left -= gets
+
+
 # --- strike rate as of the start date ---------------------------------------------
 
 

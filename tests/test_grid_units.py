@@ -16,9 +16,9 @@ from barrage.grid import shed_load_batch
 from barrage.grid.network import assets, from_arrays
 from barrage.grid.restoration import (
     Mobile,
-    _mobile_generation,
     mobile_cover,
     repair_schedule,
+    serve_with_mobile_generation,
     solve_shed,
 )
 from barrage.grid.strike import build_strike_model, draw_damage, strike_from_dict
@@ -192,12 +192,12 @@ def test_mobile_substation_bridges_the_highest_priority_unit():
     np.testing.assert_array_equal(out, [[20, 2, -1]])  # back in service from day 3
 
 
-def test_mobile_generation_serves_critical_load_first():
+def testserve_with_mobile_generation_serves_critical_load_first():
     # 30 MW shed on day 1: 10 hospital, 20 other; 15 MW of mobile generation from day 1
     by_day = np.zeros((1, 2, 5))
     by_day[0, :, 1] = 10.0  # hospital (PRIORITY_CLASSES order)
     by_day[0, :, 4] = 20.0  # other
-    shed, out = _mobile_generation(
+    shed, out = serve_with_mobile_generation(
         by_day.sum(axis=2), by_day, Mobile(generation_mw=15.0, deploy_days=1)
     )
     np.testing.assert_allclose(shed, [[30.0, 15.0]])

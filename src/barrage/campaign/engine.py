@@ -48,9 +48,11 @@ from barrage.errors import InputError
 from barrage.grid.network import PRIORITY_CLASSES
 from barrage.grid.restoration import (
     SPARE_POOL,
+    Mobile,
     assign_crews,
     default_repair,
     scaled_network,
+    serve_with_mobile_generation,
     solve_shed,
     top_k,
     unique_rows,
@@ -115,6 +117,7 @@ class CampaignContext:
     as_of: dict | None = None  # what was read from the record as of the start date
     launches: dict | None = None  # nightly missiles: NB "mean", "dispersion" (launch model)
     base_missiles: int = 0  # missiles in the strike scenario's salvo
+    mobile: Mobile = Mobile()  # mobile generation serving shed load (grid.restoration)
 
 
 def daily_temperature(scenario: CampaignScenario) -> np.ndarray:
@@ -245,6 +248,7 @@ def build_context(
         as_of=as_of,
         launches=launches,
         base_missiles=missiles_in(salvo),
+        mobile=Mobile(generation_mw=g.mobile_generation_mw, deploy_days=g.mobile_deploy_days),
     )
 
 
@@ -624,15 +628,33 @@ def price_played(
         rows = inverse[lo : lo + len(p.keys)][p.index]  # (R, D)
         lo += len(p.keys)
         off = np.clip(pop[rows] - pop[base][None, :], 0.0, None)
+        run_shed, run_by, off = _after_mobile_generation(
+            ctx.mobile,
+            np.clip(shed[rows] - shed[base][None, :], 0.0, None),
+            np.clip(by[rows] - by[base][None], 0.0, None),
+            off,
+        )
         priced.append(
             CampaignRuns(
-                shed_mw=np.clip(shed[rows] - shed[base][None, :], 0.0, None),
+                shed_mw=run_shed,
                 customers_off_share=off / people if people > 0 else off * 0.0,
-                shed_by_class_mw=np.clip(by[rows] - by[base][None], 0.0, None),
+                shed_by_class_mw=run_by,
                 **p.rec,
             )
         )
     return CampaignRuns.concat(priced)
+
+
+def _after_mobile_generation(mobile: Mobile, shed, by_class, people_off):
+    """The campaign's shed, shed by class and people off after mobile generation serves
+    up to ``mobile.generation_mw`` of each day's shed from the season's
+    ``mobile.deploy_days`` (critical classes first); people come back in proportion to the
+    MW served, as in the one-strike model (:func:`barrage.grid.restoration`)."""
+    if mobile.generation_mw <= 0:
+        return shed, by_class, people_off
+    after, by_after = serve_with_mobile_generation(shed, by_class, mobile)
+    kept = np.where(shed > 0, after / np.where(shed > 0, shed, 1.0), 0.0)
+    return after, by_after, people_off * kept
 
 
 def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:

@@ -21,8 +21,9 @@ _H_PER_DAY = 24.0
 
 
 def apply_package(ctx: CampaignContext, package: Package) -> CampaignContext:
-    """The context with the package's interceptors, resupply, crews, spares and passive
-    protection (a factor on every target unit's damage probability) added."""
+    """The context with the package's interceptors, resupply, crews, spares, mobile
+    generation and passive protection (a factor on every target unit's damage
+    probability) added."""
     names = list(ctx.layer_names)
     stock0 = ctx.stock0.copy()
     resupply = ctx.resupply_per_day.copy()
@@ -52,6 +53,9 @@ def apply_package(ctx: CampaignContext, package: Package) -> CampaignContext:
         stocked=stocked,
         crews=ctx.crews + package.crews,
         spares=spares,
+        mobile=replace(
+            ctx.mobile, generation_mw=ctx.mobile.generation_mw + package.mobile_generation_mw
+        ),
     )
 
 

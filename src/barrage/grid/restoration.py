@@ -461,7 +461,7 @@ def plan_repairs(
     return mobile_cover(last, target_kinds, priority, mobile or Mobile())
 
 
-def _mobile_generation(
+def serve_with_mobile_generation(
     shed: np.ndarray, by_day: np.ndarray, mobile: Mobile
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shed (runs, days) and shed by class (runs, days, classes) after mobile generation
@@ -515,7 +515,7 @@ def restoration_outcomes(
         nuc[sl] = np.where(lost > _TOL_MW, lost, 0.0)
         by_day[sl] = np.clip(b.reshape(r, horizon_days, n_cls) - base_by[None], 0.0, None)
     before = np.where(shed > 0, shed, 1.0)
-    shed, by_day = _mobile_generation(shed, by_day, mobile)
+    shed, by_day = serve_with_mobile_generation(shed, by_day, mobile)
     pop = pop * np.where(shed > 0, shed / before, 0.0)  # people back in proportion
     by_class = by_day.sum(axis=1) * _HOURS_PER_DAY
     cold = temp < 0.0
