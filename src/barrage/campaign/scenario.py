@@ -83,8 +83,11 @@ class Package(BaseModel):
     spares: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
     protection_factor: float = Field(default=1.0, ge=0, le=1)
     mobile_generation_mw: float = Field(
-        default=0.0, ge=0, le=1e5, description="Mobile generation added, MW (serves shed "
-        "load, critical classes first, from the strike scenario's mobile_deploy_days)."
+        default=0.0,
+        ge=0,
+        le=1e5,
+        description="Mobile generation added, MW (serves shed "
+        "load, critical classes first, from the strike scenario's mobile_deploy_days).",
     )
 
 

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
+from barrage.indicators.panel import ROW_ARRAYS
 
 if TYPE_CHECKING:
     import duckdb
@@ -137,17 +138,7 @@ def backtest_fingerprint(inputs: Any, plan: BacktestPlan) -> str:
     _code_hash(h)
     rec = inputs.record
     h.update(str(rec.first_night).encode())
-    names = (
-        "night",
-        "known_from",
-        "duplicate_from",
-        "class_index",
-        "family_index",
-        "launched",
-        "destroyed",
-        "recon_energy",
-        "missiles_energy",
-    )
+    names = ROW_ARRAYS
     # the store returns rows in no fixed order: hash them sorted
     order = np.lexsort([getattr(rec, n) for n in reversed(names)])
     for name in names:
