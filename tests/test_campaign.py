@@ -353,9 +353,10 @@ def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
 
 
 def test_mobile_generation_in_a_package_serves_shed_critical_first(ctx):
-    """A package's mobile generation lowers each day's shed by at most its MW, serves
-    the critical classes first, brings people back, and changes nothing else (the same
-    draws: the play is untouched, only the pricing)."""
+    """A package's mobile generation serves at most its MW a day, critical classes first,
+    and only shed that has lasted the deploy days (a new outage waits for the gensets,
+    whenever in the season it begins); it brings people back and changes nothing else
+    (the same draws: the play is untouched, only the pricing)."""
     from barrage.campaign.planning import apply_package
     from barrage.campaign.scenario import Package
     from barrage.grid.network import PRIORITY_CLASSES
@@ -363,26 +364,33 @@ def test_mobile_generation_in_a_package_serves_shed_critical_first(ctx):
     seq = np.random.SeedSequence(11)
     base = run_chunk(ctx, (8, seq))
     mw, deploy = 400.0, ctx.mobile.deploy_days
+    assert deploy >= 1
     with_gen = run_chunk(
         apply_package(ctx, Package(name="gensets", cost_usd=1.0, mobile_generation_mw=mw)),
         (8, seq),
     )
-    assert base.shed_mw[:, deploy:].sum() > mw  # something to serve
     np.testing.assert_array_equal(with_gen.launched, base.launched)
     np.testing.assert_array_equal(with_gen.units_out, base.units_out)
-    served = base.shed_mw - with_gen.shed_mw
-    assert (served >= -1e-9).all() and (served <= mw + 1e-6).all()
-    np.testing.assert_allclose(served[:, deploy:], np.minimum(base.shed_mw, mw)[:, deploy:])
-    np.testing.assert_array_equal(served[:, :deploy], 0.0)
+    served = base.shed_by_class_mw - with_gen.shed_by_class_mw
+    assert served.sum() > mw  # it did serve
+    assert (served >= -1e-9).all() and (served.sum(axis=2) <= mw + 1e-6).all()
     np.testing.assert_allclose(with_gen.shed_by_class_mw.sum(axis=2), with_gen.shed_mw)
     assert (with_gen.customers_off_share <= base.customers_off_share + 1e-12).all()
     assert with_gen.customers_off_share.sum() < base.customers_off_share.sum()
-    left = np.full(base.shed_mw[:, deploy:].shape, mw)  # critical classes first
-    for c in np.argsort([-v for v in PRIORITY_CLASSES.values()], kind="stable"):
-        was = base.shed_by_class_mw[:, deploy:, c]
-        gets = np.minimum(was, left)
-        np.testing.assert_allclose(with_gen.shed_by_class_mw[:, deploy:, c], was - gets)
-        left -= gets
+    # the rule, day by day: the shed that has lasted `deploy` days, critical first
+    days = base.shed_mw.shape[1]
+    for d in range(days):
+        window = base.shed_by_class_mw[:, max(0, d - deploy) : d + 1]
+        lasting = window.min(axis=1) if d >= deploy else np.zeros_like(window[:, 0])
+        left = np.full(len(lasting), mw)
+        for c in np.argsort([-v for v in PRIORITY_CLASSES.values()], kind="stable"):
+            gets = np.minimum(lasting[:, c], left)
+            np.testing.assert_allclose(served[:, d, c], gets, atol=1e-9)
+            left -= gets
+    # a new outage gets nothing on its first day
+    began = (base.shed_mw[:, 1:] > 0) & (base.shed_mw[:, :-1] == 0)
+    assert began.any()
+    np.testing.assert_array_equal(served[:, 1:][began], 0.0)
 
 
 # --- strike rate as of the start date ---------------------------------------------

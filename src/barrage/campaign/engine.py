@@ -647,14 +647,32 @@ def price_played(
 
 def _after_mobile_generation(mobile: Mobile, shed, by_class, people_off):
     """The campaign's shed, shed by class and people off after mobile generation serves
-    up to ``mobile.generation_mw`` of each day's shed from the season's
-    ``mobile.deploy_days`` (critical classes first); people come back in proportion to the
-    MW served, as in the one-strike model (:func:`barrage.grid.restoration`)."""
+    up to ``mobile.generation_mw`` a day, critical classes first, of the shed that has
+    lasted ``mobile.deploy_days`` (as in the one-strike model, where the gensets arrive
+    that many days after the strike; here after each outage begins, so a new strike's
+    shed waits for them too). People come back in proportion to the MW served."""
     if mobile.generation_mw <= 0:
         return shed, by_class, people_off
-    after, by_after = serve_with_mobile_generation(shed, by_class, mobile)
+    eligible = _lasting(by_class, mobile.deploy_days)
+    _, unserved = serve_with_mobile_generation(
+        eligible.sum(axis=2), eligible, replace(mobile, deploy_days=0)
+    )
+    served = eligible - unserved
+    by_after = by_class - served
+    after = by_after.sum(axis=2)
     kept = np.where(shed > 0, after / np.where(shed > 0, shed, 1.0), 0.0)
     return after, by_after, people_off * kept
+
+
+def _lasting(by_class: np.ndarray, days: int) -> np.ndarray:
+    """(R, D, C) the shed of each class that has lasted ``days`` days before each day:
+    the least of that day's and the ``days`` days before it (none before the season)."""
+    out = by_class.copy()
+    for k in range(1, days + 1):
+        before = np.zeros_like(by_class)
+        before[:, k:] = by_class[:, :-k]
+        np.minimum(out, before, out=out)
+    return out
 
 
 def run_chunk(ctx: CampaignContext, chunk: tuple[int, np.random.SeedSequence]) -> CampaignRuns:
