@@ -72,7 +72,8 @@ def record_csv(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def record_db(record_csv: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """A store holding the real snapshot, built once per session, with its stockpile
-    refits in the disk cache beside it (as any assessment leaves them), so that a
+    refits in the disk cache beside it (filled by the build itself: an in-process
+    assessment served from a kept design fits and writes none), so that a
     ``barrage`` subprocess on a copy (:func:`store`) reads them instead of refitting.
     The cache is keyed by record, statements and code: cached equals computed
     (tests/test_warning_refit_cache.py). Treat as read-only.

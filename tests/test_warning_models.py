@@ -113,16 +113,22 @@ def test_metrics_match_scikit_learn():
     assert expected_calibration_error(np.full(10, 0.5), np.array([1.0] * 5 + [0.0] * 5)) == 0
 
 
-@pytest.mark.parametrize("n", [7, 40, 363])
-def test_resampled_metrics_equal_the_metric_functions_row_by_row_bit_for_bit(n):
+@pytest.mark.parametrize(
+    ("n", "decimals", "resamples"), [(7, 2, 300), (40, 2, 300), (363, 2, 300), (1200, None, 40)]
+)
+def test_resampled_metrics_equal_the_metric_functions_row_by_row_bit_for_bit(
+    n, decimals, resamples
+):
     """The bootstrap's vectorised metrics against a call of each metric function per
     resample (the loop they replace): rounded forecasts give ties, short resamples
-    rows with one class only (AUC NaN), a zero reference Brier a NaN skill."""
+    rows with one class only (AUC NaN), a zero reference Brier a NaN skill; unrounded
+    forecasts of a long record give many distinct thresholds, as real forecasts do."""
     rng = np.random.default_rng(n)
     y = (rng.random(n) < 0.2).astype(float)
-    p = np.clip(0.2 + 0.3 * (y - 0.2) + rng.normal(0, 0.2, n), 0.0, 1.0).round(2)
+    p = np.clip(0.2 + 0.3 * (y - 0.2) + rng.normal(0, 0.2, n), 0.0, 1.0)
+    p = p if decimals is None else p.round(decimals)
     ref = np.full(n, y.mean())
-    idx = block_bootstrap_indices(n, 5, 300, seed=n)
+    idx = block_bootstrap_indices(n, 5, resamples, seed=n)
     idx[0] = np.flatnonzero(y == 0)[0]  # one class only
     got = resampled_metrics(p[idx], y[idx], ref[idx])
     got_zero_ref = resampled_metrics(p[idx], y[idx], y[idx])

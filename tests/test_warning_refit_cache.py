@@ -145,7 +145,9 @@ def test_a_kept_design_equals_a_fresh_one_and_is_not_recomputed(
     beyond = str(record.last_known_day + np.timedelta64(3, "D"))
     for day in ("2024-06-15", "2022-12-20", "2025-03-10", beyond):
         kept = backtest.realtime_design(record, target, day, hooks=hooks)
-        pd.testing.assert_frame_equal(kept, real(record, target, to_day(day), hooks))
+        pd.testing.assert_frame_equal(
+            kept, real(record, target, to_day(day), hooks), check_exact=True
+        )
     after_2024 = record.day_index(np.datetime64("2024-06-15")) + 1
     after_2025 = record.day_index(np.datetime64("2025-03-10")) + 1
     assert calls == [("2024-06-15", 1), ("2025-03-10", after_2024), (beyond, after_2025)]
@@ -167,7 +169,7 @@ def test_a_changed_record_or_hook_is_another_design(record, record_db, no_kept_d
     day = "2024-06-15"
     before = backtest.realtime_design(record, target, day)
     after = backtest.realtime_design(changed, target, day)
-    pd.testing.assert_frame_equal(after, _fresh(changed, target, day, Hooks()))
+    pd.testing.assert_frame_equal(after, _fresh(changed, target, day, Hooks()), check_exact=True)
     drones = after["tempo_attack_drone_30d"].iloc[-1] - before["tempo_attack_drone_30d"].iloc[-1]
     assert drones == pytest.approx(50 / 30)
 
