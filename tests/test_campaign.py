@@ -535,6 +535,15 @@ def test_packages_figure_draws_each_packages_median_and_cvar95():
     assert fig.layout.xaxis.title.text == "date" and fig.layout.yaxis.title.text == "h"
 
 
+def test_packages_figure_draws_every_package_even_past_its_colours():
+    from barrage.report.campaign import _PACKAGE_COLOURS, packages_figure
+
+    n = len(_PACKAGE_COLOURS) + 2
+    fans = {f"p{i}": {"p50": [float(i)], "cvar95": [float(i + 1)]} for i in range(n)}
+    fig = packages_figure(["2024-11-01"], fans, title="t", y_title="h")
+    assert [t.name for t in fig.data][::2] == [f"p{i}: median" for i in range(n)]
+
+
 def test_a_killed_worker_changes_nothing(shared_data):
     """SIGKILL one of 2 worker processes while it holds a chunk: same arrays as sync."""
     import logging

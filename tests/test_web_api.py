@@ -396,7 +396,18 @@ def test_campaign_job_gives_the_cli_summary_and_its_fan_charts(store, shared_dat
         ({"colour": "red"}, 422, "body.colour"),
         ({"scenario": "nope"}, 400, "unknown campaign scenario 'nope'; expected one of "),
         ({"runs": 1000}, 400, "runs x days: 1,000 x 150 = 150,000 run-days, more than"),
-        ({"start": "2300-01-01"}, 400, "start: Input should be less than or equal to"),
+        (
+            {"start": "2300-01-01"},
+            422,
+            "body.start: Input should be less than or equal to 2200-12-31",
+        ),
+        (
+            {"start": "1800-01-01"},
+            422,
+            "body.start: Input should be greater than or equal to 1900-01-01",
+        ),
+        ({"runs": 2**70}, 422, "body.runs: Input should be less than or equal to"),
+        ({"scenario": "x" * 3000}, 422, "body.scenario: String should have at most 64 characters"),
     ],
 )
 def test_bad_campaign_jobs_get_one_clear_message(client, body, status, words):

@@ -7,6 +7,7 @@ Reads only the JSON summary (:func:`barrage.campaign.summarise_campaign`), so a 
 from __future__ import annotations
 
 import html
+import itertools
 from pathlib import Path
 
 from barrage import ATTRIBUTION
@@ -43,7 +44,8 @@ def packages_figure(dates: list[str], fans: dict[str, dict], *, title: str, y_ti
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    for (name, fan), colour in zip(fans.items(), _PACKAGE_COLOURS, strict=False):
+    colours = itertools.cycle(_PACKAGE_COLOURS)  # more packages than colours: reuse
+    for (name, fan), colour in zip(fans.items(), colours, strict=False):
         fig.add_scatter(x=dates, y=fan["p50"], name=f"{name}: median", line={"color": colour})
         fig.add_scatter(
             x=dates, y=fan["cvar95"], name=f"{name}: CVaR95",

@@ -175,9 +175,16 @@ class CampaignJobRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     scenario: str | None = Field(
-        default=None, description="Name of a bundled campaign scenario (default: the first)."
+        default=None,
+        max_length=64,
+        description="Name of a bundled campaign scenario (default: the first).",
     )
-    start: dt.date | None = Field(default=None, description="First day (default: the file's).")
+    start: dt.date | None = Field(
+        default=None,
+        ge=dt.date(1900, 1, 1),
+        le=dt.date(2200, 12, 31),
+        description="First day (default: the file's).",
+    )
     days: int | None = Field(
         default=None, ge=1, le=366, strict=True, description="Season length (default: the file's)."
     )

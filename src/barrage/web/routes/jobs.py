@@ -244,7 +244,9 @@ def submit_campaign_job(
 def _campaign_routes(router: APIRouter, ctx: AppContext) -> None:
     """A campaign job and its fan charts."""
 
-    @_submit_route(router, "/api/jobs/campaign", CampaignJobRequest)
+    CampaignRequest = _request_model(CampaignJobRequest, 40, ctx.settings.max_campaign_run_days)
+
+    @_submit_route(router, "/api/jobs/campaign", CampaignRequest)
     def submit_campaign(body: CampaignJobRequest) -> JobStatus:
         """Queue a small campaign (a season night by night on the stylised system,
         illustrative); poll GET /api/jobs/{id}; the result is the CampaignSummary of

@@ -150,8 +150,11 @@
   }
 
   async function draw(jobId) {
-    const resp = await fetch("/api/jobs/" + jobId + "/figures");
-    const figs = await resp.json();
+    let resp, figs;
+    try {
+      resp = await fetch("/api/jobs/" + jobId + "/figures");
+      figs = await resp.json();
+    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
     if (!resp.ok) { fail("failed", figs.detail); return; }
     out.innerHTML = "";
     figs.forEach(function (fig, i) {
@@ -166,8 +169,11 @@
   }
 
   async function poll(jobId) {
-    const resp = await fetch("/api/jobs/" + jobId);
-    const job = await resp.json();
+    let resp, job;
+    try {
+      resp = await fetch("/api/jobs/" + jobId);
+      job = await resp.json();
+    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
     if (!resp.ok) { fail("failed", job.detail); return; }
     bar.max = Math.max(job.progress.total, 1);
     bar.value = job.progress.done;
@@ -192,12 +198,18 @@
       days: parseInt(form.days.value, 10),
       seed: parseInt(form.seed.value, 10) || 0,
     };
+    if (Number.isNaN(body.runs) || Number.isNaN(body.days)) {
+      fail("refused", "runs and days must be whole numbers"); return;
+    }
     submit.disabled = true;
     status.textContent = "submitting…"; status.dataset.state = "submitting";
-    const resp = await fetch("/api/jobs/campaign", {
-      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
-    });
-    const job = await resp.json();
+    let resp, job;
+    try {
+      resp = await fetch("/api/jobs/campaign", {
+        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+      });
+      job = await resp.json();
+    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
     if (!resp.ok) { fail("refused", job.detail); return; }
     bar.hidden = false;
     poll(job.id);
