@@ -59,6 +59,27 @@ def test_cached_refits_equal_computed_ones_bit_for_bit(record, early_refits, tmp
     assert {d: _bits(v) for d, v in again.items()} == {d: _bits(v) for d, v in direct.items()}
 
 
+class _ClearedByAnotherThread(dict):
+    """The process cache as a second thread sees it: emptied right after every write."""
+
+    def update(self, *args, **kwargs):
+        super().update(*args, **kwargs)
+        self.clear()
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.clear()
+
+
+def test_refits_survive_another_thread_clearing_the_process_cache(
+    record, early_refits, monkeypatch
+):
+    days, direct = early_refits
+    monkeypatch.setattr(stock, "_CACHE", _ClearedByAnotherThread())
+    got = StockpileFeatures(record).refits(days)
+    assert {d: _bits(v) for d, v in got.items()} == {d: _bits(v) for d, v in direct.items()}
+
+
 def test_a_changed_setting_is_another_key(record, early_refits):
     days, _ = early_refits
     key = StockpileFeatures(record)._payload(days[0])[0]

@@ -252,10 +252,12 @@ class StockpileFeatures:
         for r in sorted({int(d) for d in days} - set(self._by_day)):
             key, payload = self._payload(r)
             keys[r] = key
-            if key in _CACHE:
+            kept = _CACHE.get(key)  # one read: another thread may clear the cache
+            if kept is not None:
+                found[key] = kept
                 # computed in this process for another store: keep this store's cache whole
                 if folder is not None and not (folder / f"{key}.json").exists():
-                    _write_cached(folder, key, _CACHE[key])
+                    _write_cached(folder, key, kept)
                 continue
             if key in found or key in {k for k, _ in todo.values()}:
                 continue
@@ -269,12 +271,12 @@ class StockpileFeatures:
             results = [_refit(p) for _, p in items]
             for (key, _), res in zip(items, results, strict=True):
                 _write_cached(folder, key, res)
-            if len(_CACHE) + len(results) + len(found) > _CACHE_MAX:
+            found.update((key, res) for (key, _), res in zip(items, results, strict=True))
+            if len(_CACHE) + len(found) > _CACHE_MAX:
                 _CACHE.clear()
             _CACHE.update(found)
-            for (key, _), res in zip(items, results, strict=True):
-                _CACHE[key] = res
-        self._by_day.update({r: _CACHE[k] for r, k in keys.items()})
+        # read from this call's own dict, never the shared cache (threads clear it)
+        self._by_day.update({r: found[k] for r, k in keys.items()})
         return {int(d): self._by_day[int(d)] for d in days}
 
     def __call__(self, first_night: np.datetime64, n: int) -> dict[str, np.ndarray]:
