@@ -51,6 +51,7 @@ from barrage.grid.restoration import (
     Mobile,
     assign_crews,
     default_repair,
+    people_still_off,
     scaled_network,
     serve_with_mobile_generation,
     solve_shed,
@@ -660,8 +661,7 @@ def _after_mobile_generation(mobile: Mobile, shed, by_class, people_off):
     served = eligible - unserved
     by_after = by_class - served
     after = by_after.sum(axis=2)
-    kept = np.where(shed > 0, after / np.where(shed > 0, shed, 1.0), 0.0)
-    return after, by_after, people_off * kept
+    return after, by_after, people_still_off(people_off, shed, after)
 
 
 def _lasting(by_class: np.ndarray, days: int) -> np.ndarray:

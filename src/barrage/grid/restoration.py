@@ -481,6 +481,15 @@ def serve_with_mobile_generation(
     return out.sum(axis=2), out
 
 
+def people_still_off(
+    people_off: np.ndarray, shed_mw: np.ndarray, shed_after_mw: np.ndarray
+) -> np.ndarray:
+    """People without power once some of the shed is served (mobile generation): back
+    in proportion to the MW served, none where no shed is left."""
+    ratio = shed_after_mw / np.where(shed_mw > 0, shed_mw, 1.0)
+    return people_off * np.where(shed_after_mw > 0, ratio, 0.0)
+
+
 def restoration_outcomes(
     cache: ShedCache,
     *,
@@ -514,9 +523,8 @@ def restoration_outcomes(
         lost = base_nuc[None, :] - n.reshape(r, -1)
         nuc[sl] = np.where(lost > _TOL_MW, lost, 0.0)
         by_day[sl] = np.clip(b.reshape(r, horizon_days, n_cls) - base_by[None], 0.0, None)
-    before = np.where(shed > 0, shed, 1.0)
-    shed, by_day = serve_with_mobile_generation(shed, by_day, mobile)
-    pop = pop * np.where(shed > 0, shed / before, 0.0)  # people back in proportion
+    served_shed, by_day = serve_with_mobile_generation(shed, by_day, mobile)
+    pop, shed = people_still_off(pop, shed, served_shed), served_shed
     by_class = by_day.sum(axis=1) * _HOURS_PER_DAY
     cold = temp < 0.0
     weight = 1.0 + winter.cold_harm_weight_per_degc * np.maximum(0.0, -temp)

@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
-from barrage.indicators.panel import ROW_ARRAYS
 
 if TYPE_CHECKING:
     import duckdb
@@ -136,15 +135,7 @@ def backtest_fingerprint(inputs: Any, plan: BacktestPlan) -> str:
     production and stockpile hooks, and the code (:func:`_code_hash`)."""
     h = hashlib.sha256()
     _code_hash(h)
-    rec = inputs.record
-    h.update(str(rec.first_night).encode())
-    names = ROW_ARRAYS
-    # the store returns rows in no fixed order: hash them sorted
-    order = np.lexsort([getattr(rec, n) for n in reversed(names)])
-    for name in names:
-        h.update(name.encode())
-        h.update(np.ascontiguousarray(getattr(rec, name)[order]).tobytes())
-    h.update("|".join(map(str, rec.family_names)).encode())
+    h.update(inputs.record.fingerprint().encode())  # its rows, in a fixed order
     h.update(f"{inputs.target.name}|{inputs.target.expression}|{plan!r}".encode())
     if inputs.weather is not None:
         h.update(pd.util.hash_pandas_object(inputs.weather).to_numpy().tobytes())
