@@ -305,22 +305,29 @@ def test_jobs_are_bounded_in_queue_time_and_cancellable(store, monkeypatch):
         assert 0 < stopped["progress"]["done"] < 50_000
 
 
+class _Stop(Exception):
+    """Raised by :func:`_stopping_hook`'s hook, as a cancel or a time limit would."""
+
+
+def _stopping_hook():
+    """A progress hook that records each report and stops the work at the first."""
+    seen: list[tuple[int, int]] = []
+
+    def on_progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        raise _Stop
+
+    return seen, on_progress
+
+
 def test_the_salvo_runner_stops_at_the_first_progress_report_that_says_so():
     """The real runner checks between blocks of runs: a stop raised from its first
     progress report ends the work there (what a timeout or a cancel relies on)."""
     from barrage.web.jobs import salvo_runner
 
-    seen = []
-
-    class Stop(Exception):
-        pass
-
-    def on_progress(done, total):
-        seen.append((done, total))
-        raise Stop
-
+    seen, on_progress = _stopping_hook()
     scn = load_scenario(example_scenarios()["2025-07-09_combined"])
-    with pytest.raises(Stop):
+    with pytest.raises(_Stop):
         salvo_runner(scn, runs=50_000, seed=0)(on_progress)
     assert len(seen) == 1 and seen[0][0] < 50_000 and seen[0][1] == 50_000
 
@@ -423,18 +430,10 @@ def test_the_campaign_runner_stops_at_the_first_progress_report_that_says_so(sha
     stop raised from its first report (before any season is played) ends the work."""
     from barrage.web.jobs import campaign_runner
 
-    seen = []
-
-    class Stop(Exception):
-        pass
-
-    def on_progress(done, total):
-        seen.append((done, total))
-        raise Stop
-
+    seen, on_progress = _stopping_hook()
     grid = shared_data / "grid" / "pglib-opf"
     run = campaign_runner("winter_stylised", runs=60, seed=0, start=None, days=150, grid_dir=grid)
-    with pytest.raises(Stop):
+    with pytest.raises(_Stop):
         run(on_progress)
     assert seen == [(0, 60)]
 
