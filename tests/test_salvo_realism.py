@@ -172,7 +172,10 @@ def test_cut_after_the_last_night_is_refused():
     from barrage.errors import InputError
     from barrage.salvo.outofsample import Cut
 
-    with pytest.raises(InputError, match="before the cut"):
+    with pytest.raises(
+        InputError,
+        match="on or before the store's last night .2025-03-01., got 2025-04-01; a later cut needs a newer record",
+    ):
         Cut(pd.Timestamp("2025-04-01"), pd.Timestamp("2025-03-01"))
 
 
@@ -215,7 +218,7 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
     for cut, message in (
         ("nope", "--cut: expected a date YYYY-MM-DD (ISO only), got 'nope'"),
         ("2020-01-01", "no attack_drone nights before the cut 2020-01-01"),
-        ("2030-01-01", "before the cut"),
+        ("2030-01-01", "--cut: expected a date on or before the store's last night"),
     ):
         res = CliRunner().invoke(app, ["simulate", "salvo-check", "--runs", "100", "--cut", cut])
         assert res.exit_code == 2 and message in res.stderr, res.stderr

@@ -1,8 +1,9 @@
-"""The held-back scoring path, end to end: a record newer than the snapshot is ingested and
-``backtest --json`` scores the registered models on the origins after 2025-09-30.
+"""The held-back scoring paths, end to end: a record newer than the snapshot is ingested;
+``backtest --json`` scores the registered warning models on the origins after 2025-09-30,
+and ``simulate salvo-check --cut 2025-10-01`` the salvo model on the nights after it.
 
-The project never sees the newer public record; its registration is scored on it by
-others with exactly these two commands. This test builds a stand-in newer record (the
+The project never sees the newer public record; its registrations are scored on it by
+others with exactly these commands. This test builds a stand-in newer record (the
 snapshot's last six months copied forward by 183 days, so rows run to 2026-04-01) only
 to prove the path works: the figures it produces mean nothing and are not asserted.
 """
@@ -105,3 +106,23 @@ def test_a_newer_record_is_scored_after_the_snapshot(newer_store):
     # every class's registered launch model is scored there, beside the naive baseline
     for group, model in REGISTRATION.launch_primaries.items():
         assert {(group, model), (group, "recent_quantiles")} <= launch
+
+
+def test_salvo_check_scores_the_nights_after_the_snapshot(newer_store, record_db):
+    """The salvo's prospective test (docs/salvo.md): the registered cut reaches past the
+    snapshot only on a newer record; there, every class is scored by every model."""
+    from barrage.salvo.outofsample import MODELS, PROSPECTIVE_CUT
+
+    args = ["simulate", "salvo-check", "--cut", PROSPECTIVE_CUT, "--runs", "100", "--json"]
+    refused = runner.invoke(app, [*args, "--db", str(record_db)])
+    assert refused.exit_code == 2
+    assert "a later cut needs a newer record" in refused.stderr
+    result = runner.invoke(app, [*args, "--db", str(newer_store)])
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(result.stdout)["scores"]
+    assert {r["cut"] for r in scores} == {PROSPECTIVE_CUT}
+    cells = {(r["weapon_class"], r["model"]): r["nights"] for r in scores}
+    classes = ("attack_drone", "cruise_missile", "ballistic_missile")
+    assert set(cells) == {(c, m) for c in classes for m in MODELS}
+    # the stand-in's copied nights from 2025-10-01 on; the snapshot has none of them
+    assert min(cells.values()) > 0

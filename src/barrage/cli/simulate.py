@@ -82,7 +82,11 @@ def salvo_check(
     cut: list[str] = typer.Option(
         ["2024-10-01", "2025-04-01"],
         "--cut",
-        help="Cut date (YYYY-MM-DD; repeat for several): calibrate before, score after.",
+        help=(
+            "Cut date (YYYY-MM-DD; repeat for several): calibrate before, score after. "
+            "2025-10-01 is the registered prospective test; it needs a record newer than "
+            "the snapshot."
+        ),
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:

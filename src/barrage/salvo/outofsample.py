@@ -49,6 +49,11 @@ from barrage.salvo.validation import CLASS_FAMILY, night_scenario
 
 CUT_DATES = ("2024-10-01", "2025-04-01")
 """The registered cut dates (issue 19)."""
+PROSPECTIVE_CUT = "2025-10-01"
+"""The prospective test's cut, the day after the snapshot's last night: registered in
+docs/salvo.md ("Prospective test on the held-back record") before any later night was
+seen, with the second configuration, 1000 runs a night and seed 0. Only a newer record
+reaches past it; on the snapshot the check says so."""
 
 CLASSES = ("attack_drone", "cruise_missile", "ballistic_missile")
 TRAIN_DAYS = 365
@@ -68,7 +73,10 @@ class Cut:
 
     def __post_init__(self) -> None:
         if self.end < self.cut:
-            raise InputError(f"cut: the scored period ends ({self.end:%Y-%m-%d}) before the cut")
+            raise InputError(
+                f"cut: expected a date on or before the store's last night "
+                f"({self.end:%Y-%m-%d}), got {self.cut:%Y-%m-%d}; a later cut needs a newer record"
+            )
 
 
 def class_nights(night_totals: pd.DataFrame) -> pd.DataFrame:
