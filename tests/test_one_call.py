@@ -75,6 +75,17 @@ def test_the_assessment_dumps_as_the_library_wrote_it():
         "driver_model": "m",
         "p_by_model": {"m": {"1": 0.1}},
         "expected_launches": {"missiles": {"1": {"mean": 3.0}}},
+        "launch_skill": {
+            "missiles": {
+                "model": "m",
+                "horizon_d": 7,
+                "measured": True,
+                "aim_coverage": [0.75, 0.85],
+                "statement": "held 80%",
+                "coverage_80": 0.8,
+                "beats_naive": False,
+            }
+        },
         "expected_next_strike": {"basis": "median", "missiles": None},
         "drivers": [
             {

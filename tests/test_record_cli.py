@@ -117,6 +117,27 @@ def test_run_finds_the_record_from_the_environment(record_csv, record_db, tmp_pa
         (7, "after_snapshot"): None,
     }
     assert v["sentence"].startswith("The pre-registered primary model (recent_rate)")
+    # beside the expected launches, what each registered launch model's 7-day interval
+    # was measured to be worth: this run's own backtest rows, on the registered window
+    from barrage.record.store import open_store
+    from barrage.warning.backtest_store import latest_backtest
+    from barrage.warning.registration import REGISTRATION
+
+    with open_store("r.duckdb") as con:
+        rows = latest_backtest(con).summary["launch_crps"]
+    for group, model in REGISTRATION.launch_primaries.items():
+        skill = out["assessment"]["launch_skill"][group]
+        assert skill["measured"] and skill["model"] == model
+        assert (skill["period"], skill["origins"]) == ("registered_last_12m", 359)
+        row = next(
+            r
+            for r in rows
+            if (r["group"], r["model"], r["horizon_days"], r["period"])
+            == (group, model, 7, "registered_last_12m")
+        )
+        assert (
+            skill["coverage_80"] == row["coverage_80"] and skill["pinball"] == row["pinball_mean"]
+        )
 
 
 def test_run_without_a_record_says_where_to_get_it(tmp_path, monkeypatch):

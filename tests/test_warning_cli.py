@@ -298,3 +298,34 @@ def test_assess_text_gives_the_skill_beside_the_level(record_db, assessed_full):
     assert "expected launches (median, 10-90% interval)" in text
     cell = f"{d7['p50']:.0f} ({d7['p10']:.0f}-{d7['p90']:.0f})"
     assert re.search(r"attack_drone .*" + re.escape(cell), text)
+
+
+def test_assess_text_gives_the_launch_skill_beside_the_launches(assessed_full, capsys):
+    """The measured worth of each 7-day interval is printed under the expected launches:
+    coverage against the aim, pinball beside the naive's; unmeasured says so."""
+    from barrage.cli.warning import render_assessment
+    from barrage.warning.assess import attach_skill
+
+    a = assessed_full["massive_combined", "2025-03-10"]
+    rows = [
+        {
+            "group": g,
+            "horizon_days": 7,
+            "model": m,
+            "period": "registered_last_12m",
+            "origins": 359,
+            "crps_mean": None,
+            "pinball_mean": pin,
+            "coverage_80": 0.8,
+        }
+        for g in REGISTRATION.launch_primaries
+        for m, pin in ((REGISTRATION.launch_primaries[g], 12.34), ("recent_quantiles", 56.78))
+    ]
+    render_assessment(attach_skill(a, {"launch_crps": rows}))
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the 7-day intervals, measured (359 origins, registered last 12m)" in text
+    assert re.search(r"attack_drone\W+track_draws_90\W+80%\W+12\.34\W+56\.78", text)
+    render_assessment(attach_skill(a, None))
+    text = " ".join(capsys.readouterr().out.split())
+    assert "the 7-day intervals, measured (unmeasured: no stored backtest)" in text
+    assert re.search(r"attack_drone\W+track_draws_90\W+n/a\W+n/a\W+n/a", text)

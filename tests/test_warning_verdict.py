@@ -307,3 +307,52 @@ def test_the_skill_statement_says_base_rate_unless_the_interval_is_above_zero():
     for v, model in ((None, "feature"), (verdict(informed_result, protocol), "renewal")):
         s = skill_statement(v, model)
         assert s["demonstrated"] is False and "skill unmeasured" in s["statement"]
+
+
+def _launch_row(group, model, period, pinball, coverage, horizon_d=7, origins=100):
+    return {
+        "group": group,
+        "horizon_days": horizon_d,
+        "model": model,
+        "period": period,
+        "origins": origins,
+        "crps_mean": None,
+        "pinball_mean": pinball,
+        "coverage_80": coverage,
+    }
+
+
+def test_the_launch_skill_is_the_registered_model_against_the_naive():
+    from barrage.warning.verdict import launch_skill
+
+    primaries = {"attack_drone": "track_draws_90", "ballistic_missile": "recent_quantiles"}
+    rows = [
+        _launch_row("attack_drone", "track_draws_90", "registered_last_12m", 104.0, 0.80),
+        _launch_row("attack_drone", "recent_quantiles", "registered_last_12m", 96.0, 0.58),
+        _launch_row("attack_drone", "track_draws_90", "last_6m", 50.0, 0.99),  # not read
+        _launch_row("attack_drone", "recent_quantiles", "last_6m", 80.0, 0.50),
+        _launch_row("attack_drone", "track_draws_90", "registered_last_12m", 1.0, 0.80, 3),
+        _launch_row("ballistic_missile", "recent_quantiles", "registered_last_12m", 1.76, 0.73),
+    ]
+    s = launch_skill(rows, primaries)
+    drones = s["attack_drone"]
+    assert drones["measured"] and drones["period"] == "registered_last_12m"
+    assert (drones["coverage_80"], drones["pinball"], drones["naive_pinball"]) == (0.80, 104, 96)
+    assert drones["coverage_in_aim"] is True and drones["beats_naive"] is False
+    assert "held 80% of outcomes (inside the aim 75%-85%)" in drones["statement"]
+    assert "8.3% worse than the naive recent quantiles' 96.00" in drones["statement"]
+    # the naive model never beats itself; its coverage is still judged against the aim
+    naive = s["ballistic_missile"]
+    assert naive["beats_naive"] is False and naive["coverage_in_aim"] is False
+    assert "it is the naive recent quantiles" in naive["statement"]
+    # once the newer record scores the prospective period, that is what is read
+    rows += [
+        _launch_row("attack_drone", "track_draws_90", "after_snapshot", 90.0, 0.70, origins=40),
+        _launch_row("attack_drone", "recent_quantiles", "after_snapshot", 100.0, 0.60),
+    ]
+    after = launch_skill(rows, primaries)["attack_drone"]
+    assert (after["period"], after["origins"], after["beats_naive"]) == ("after_snapshot", 40, True)
+    assert "10.0% better" in after["statement"] and "outside the aim" in after["statement"]
+    # no stored backtest: every group is said to be unmeasured, never left out
+    for skill in launch_skill(None, primaries).values():
+        assert skill["measured"] is False and "unmeasured" in skill["statement"]

@@ -34,8 +34,6 @@ WeatherOption = Annotated[
 
 def render_assessment(a: dict) -> None:
     """The assessment as text (shared by ``assess`` and ``run``)."""
-    from rich.table import Table
-
     console = stdout_console()
     for w in a["warnings"]:
         stderr_console().print(f"[bold yellow]warning:[/] {w}")
@@ -53,15 +51,9 @@ def render_assessment(a: dict) -> None:
     )
     # the median, not the mean: the registered launch models are scored on their 10/50/90%
     # quantiles, and an adaptive model's mean is its base's (warning.launches)
-    table = Table(title="expected launches (median, 10-90% interval)")
-    table.add_column("group")
-    for k in a["p"]:
-        table.add_column(f"{k} d", justify="right")
-    for g, by_k in a["expected_launches"].items():
-        table.add_row(
-            g, *[f"{v['p50']:.0f} ({v['p10']:.0f}-{v['p90']:.0f})" for v in by_k.values()]
-        )
-    console.print(table)
+    console.print(_launch_table(a))
+    if a.get("launch_skill"):
+        console.print(_launch_skill_table(a["launch_skill"]))
     s = a["expected_next_strike"]
     if s["missiles"] is not None:
         console.print(
@@ -80,6 +72,52 @@ def render_assessment(a: dict) -> None:
     from barrage import ATTRIBUTION
 
     console.print(f"[dim]{ATTRIBUTION}[/]")
+
+
+def _launch_table(a: dict):
+    """Expected launches by group and horizon: median and 10-90% interval."""
+    from rich.table import Table
+
+    table = Table(title="expected launches (median, 10-90% interval)")
+    table.add_column("group")
+    for k in a["p"]:
+        table.add_column(f"{k} d", justify="right")
+    for g, by_k in a["expected_launches"].items():
+        table.add_row(
+            g, *[f"{v['p50']:.0f} ({v['p10']:.0f}-{v['p90']:.0f})" for v in by_k.values()]
+        )
+    return table
+
+
+def _launch_skill_table(skills: dict):
+    """What each group's 7-day interval was measured to be worth (``launch_skill``)."""
+    from rich.table import Table
+
+    measured = [v for v in skills.values() if v.get("measured")]
+    where = (
+        f"{measured[0]['origins']} origins, {measured[0]['period'].replace('_', ' ')}"
+        if measured
+        else "unmeasured: no stored backtest"
+    )
+    lo, hi = next(iter(skills.values()), {}).get("aim_coverage", (0.75, 0.85))
+    table = Table(title=f"the 7-day intervals, measured ({where})")
+    for col in ("group", "model", f"held (aim {lo:.0%}-{hi:.0%})", "pinball", "naive"):
+        table.add_column(col, justify="left" if col in ("group", "model") else "right")
+    for g, s in skills.items():
+        if not s.get("measured"):
+            table.add_row(g, s["model"], "n/a", "n/a", "n/a")
+            continue
+        table.add_row(
+            g,
+            s["model"],
+            f"{s['coverage_80']:.0%}",
+            f"{s['pinball']:.2f}",
+            f"{s['naive_pinball']:.2f}",
+        )
+    table.caption = (
+        "pinball: mean 10/50/90% quantile loss (lower is better); naive: recent quantiles"
+    )
+    return table
 
 
 def _render_stock_trend(indicators: dict) -> None:

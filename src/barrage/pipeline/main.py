@@ -111,7 +111,7 @@ def run_main(
     assessment = assess(inputs)
     stored = stored_backtest(db, inputs, on_progress)
     verdict = stored.summary["verdict"]
-    assessment = attach_skill(assessment, stored.summary.get("verdict"))  # measured skill
+    assessment = attach_skill(assessment, stored.summary)  # measured skill
     impact = last_strike_impact(db)
     html = write_report(
         inputs,

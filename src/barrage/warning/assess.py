@@ -39,7 +39,7 @@ from barrage.warning.launches import LAUNCH_GROUPS, make_launch_model
 from barrage.warning.models import MODELS, make_model
 from barrage.warning.registration import REGISTRATION
 from barrage.warning.stock import StockpileFeatures, refit_cache_dir, store_cache_dir
-from barrage.warning.verdict import skill_statement
+from barrage.warning.verdict import launch_skill, skill_statement
 
 LEVELS: tuple[tuple[str, float], ...] = (("SEVERE", 0.60), ("HIGH", 0.35), ("ELEVATED", 0.15))
 LEVEL_HORIZON_D = 3
@@ -96,6 +96,9 @@ class AssessInputs:
     #: The verdict of the newest stored backtest of this target (``summary["verdict"]``),
     #: the source of the skill statement shown beside the level; None: unmeasured.
     stored_verdict: dict | None = None
+    #: The same backtest's launch scores (``summary["launch_crps"]``), the source of the
+    #: launch skill shown beside the expected launches; None: unmeasured.
+    stored_launch_scores: list[dict] | None = None
     #: SHA-256 of the newest ingested record file, read with ``record`` in one
     #: connection: the hash a logged forecast names (None: not read from a store).
     record_sha256: str | None = None
@@ -341,6 +344,7 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
         "driver_model": primary,
         "p_by_model": p_by_model,
         "expected_launches": expected,
+        "launch_skill": launch_skill(inputs.stored_launch_scores),
         "expected_next_strike": _next_strike(panel, target),
         "drivers": attribution["terms"][:top_drivers],
         "attribution": attribution,
@@ -350,10 +354,16 @@ def _assess(inputs: AssessInputs, as_of: object | None, *, top_drivers: int) -> 
     }
 
 
-def attach_skill(assessment: dict, stored_verdict: dict | None) -> dict:
-    """The assessment with its skill statement read from ``stored_verdict`` (a backtest's
-    verdict computed after the assessment, as ``barrage run`` does)."""
-    return {**assessment, "skill": skill_statement(stored_verdict, assessment["model"])}
+def attach_skill(assessment: dict, stored_summary: dict | None) -> dict:
+    """The assessment with its skill statements read from ``stored_summary`` (a backtest's
+    summary computed after the assessment, as ``barrage run`` does): the level's, from its
+    verdict, and the expected launches', from its launch scores."""
+    summary = stored_summary or {}
+    return {
+        **assessment,
+        "skill": skill_statement(summary.get("verdict"), assessment["model"]),
+        "launch_skill": launch_skill(summary.get("launch_crps")),
+    }
 
 
 def inputs_from_store(
@@ -367,12 +377,12 @@ def inputs_from_store(
     tgt = resolve_target(target)
     if hasattr(store, "execute"):
         record, sha = KnownRecord.from_store(store), _newest_sha(store)
-        stored_verdict = _stored_verdict(store, tgt)
+        stored = _stored_summary(store, tgt)
         cache_dir = store_cache_dir(store)
     else:  # one connection for the record, its hash and the stored verdict
         with open_store(store) as con:
             record, sha = KnownRecord.from_store(con), _newest_sha(con)
-            stored_verdict = _stored_verdict(con, tgt)
+            stored = _stored_summary(con, tgt)
         cache_dir = refit_cache_dir(store)
     if weather is None or not isinstance(weather, pd.DataFrame):
         weather = load_weather(weather if weather is not None else default_weather_path())
@@ -381,17 +391,18 @@ def inputs_from_store(
         target=tgt,
         weather=weather,
         stockpile=StockpileFeatures(record, cache_dir=cache_dir),
-        stored_verdict=stored_verdict,
+        stored_verdict=stored.get("verdict"),
+        stored_launch_scores=stored.get("launch_crps"),
         record_sha256=sha,
     )
 
 
-def _stored_verdict(con, target: Target) -> dict | None:
-    """The verdict of the newest stored backtest of ``target`` (None when none)."""
+def _stored_summary(con, target: Target) -> dict:
+    """The summary of the newest stored backtest of ``target`` (empty when none)."""
     try:
-        return latest_backtest(con, target).summary.get("verdict")
+        return latest_backtest(con, target).summary
     except BacktestMissing:
-        return None
+        return {}
 
 
 def _newest_sha(con) -> str | None:

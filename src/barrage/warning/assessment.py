@@ -38,6 +38,20 @@ class Skill(BaseModel):
     statement: str = Field(description="Shown beside the level, always.")
 
 
+class LaunchSkill(BaseModel):
+    """What one group's expected-launch interval is worth (from a stored backtest). When
+    measured, it also carries ``period``, ``origins``, ``coverage_80`` (share of outcomes
+    inside 10-90%), ``coverage_in_aim``, ``pinball`` and ``naive_pinball`` (mean 10/50/90%
+    quantile loss, launches) and ``beats_naive`` (False on a tie)."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str = Field(description="The registered launch model of the group.")
+    horizon_d: int
+    measured: bool = Field(description="False when no stored backtest scored it.")
+    aim_coverage: list[float] = Field(description="The registered 10-90% coverage aim.")
+    statement: str = Field(description="Shown beside the expected launches, always.")
+
+
 class Assessment(BaseModel):
     """The warning as ``barrage assess --json`` gives it."""
 
@@ -53,6 +67,10 @@ class Assessment(BaseModel):
     driver_model: str
     p_by_model: dict[str, dict[str, float]]
     expected_launches: dict[str, Any] | None = None
+    launch_skill: dict[str, LaunchSkill] = Field(
+        default_factory=dict,
+        description="Per launch group, the measured worth of its 7-day interval.",
+    )
     expected_next_strike: dict[str, Any]
     drivers: list[Driver]
     attribution: dict[str, Any]

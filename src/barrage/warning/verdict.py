@@ -487,8 +487,95 @@ def skill_statement(stored_verdict: dict | None, primary_model: str) -> dict:
     }
 
 
+NAIVE_LAUNCH_MODEL = "recent_quantiles"
+"""The launch forecast a newcomer tries first: the 10/50/90% quantiles of the k-night sums
+over the 90 nights before the origin."""
+
+
+def _launch_period(rows: list[dict]) -> str | None:
+    """The period a launch skill is read on: the prospective one once scored, else the
+    registered evaluation window (the shortest)."""
+    names = {r["period"] for r in rows}
+    if PROSPECTIVE_PERIOD in names:
+        return PROSPECTIVE_PERIOD
+    registered = sorted(
+        (n for n in names if n.startswith("registered_last_")), key=lambda n: int(n[16:-1])
+    )
+    return registered[0] if registered else None
+
+
+def launch_skill(
+    launch_rows: list[dict] | None,
+    primaries: dict[str, str] | None = None,
+    horizon_d: int = 7,
+) -> dict[str, dict]:
+    """What each expected-launch interval is worth, said beside it: per launch group, the
+    registered launch model's 10-90% coverage (against the registered aim band) and its
+    mean pinball loss against the naive recent quantiles', from a stored backtest's
+    ``launch_crps`` rows, on the prospective period once scored, else the registered
+    window. ``beats_naive`` is False on a tie or a loss; no stored rows: unmeasured."""
+    primaries = dict(REGISTRATION.launch_primaries if primaries is None else primaries)
+    lo, hi = REGISTRATION.launch_aim_coverage
+    out: dict[str, dict] = {}
+    for group, model in primaries.items():
+        rows = [
+            r for r in launch_rows or [] if r["group"] == group and r["horizon_days"] == horizon_d
+        ]
+        period = _launch_period([r for r in rows if r["model"] == model])
+        own = next((r for r in rows if r["model"] == model and r["period"] == period), None)
+        naive = next(
+            (r for r in rows if r["model"] == NAIVE_LAUNCH_MODEL and r["period"] == period), None
+        )
+        out[group] = _launch_skill_entry(group, model, horizon_d, own, naive, (lo, hi))
+    return out
+
+
+def _launch_skill_entry(group, model, horizon_d, own, naive, band) -> dict:
+    """One group's launch skill: figures and the sentence shown beside the interval."""
+    head = f"{horizon_d}-day {group.replace('_', ' ')} ({model})"
+    if own is None or naive is None:
+        return {
+            "model": model,
+            "horizon_d": horizon_d,
+            "measured": False,
+            "aim_coverage": list(band),
+            "statement": f"{head}: unmeasured (no stored backtest scored it)",
+        }
+    cov, pin, ref = own["coverage_80"], own["pinball_mean"], naive["pinball_mean"]
+    in_band = band[0] <= cov <= band[1]
+    change = pin / ref - 1.0 if ref else float("nan")
+    versus = (
+        "it is the naive recent quantiles"
+        if model == NAIVE_LAUNCH_MODEL
+        else f"{abs(change):.1%} {'better' if change < 0 else 'worse'} than the naive recent "
+        f"quantiles' {ref:.2f}"
+    )
+    statement = (
+        f"{head}: the 10-90% interval held {cov:.0%} of outcomes "
+        f"({'inside' if in_band else 'outside'} the aim {band[0]:.0%}-{band[1]:.0%}); "
+        f"pinball loss {pin:.2f}, {versus}; on {own['origins']} origins "
+        f"({own['period'].replace('_', ' ')})"
+    )
+    return {
+        "model": model,
+        "horizon_d": horizon_d,
+        "measured": True,
+        "aim_coverage": list(band),
+        "statement": statement,
+        "period": own["period"],
+        "origins": own["origins"],
+        "coverage_80": cov,
+        "coverage_in_aim": in_band,
+        "pinball": pin,
+        "naive_pinball": ref,
+        "beats_naive": model != NAIVE_LAUNCH_MODEL and pin < ref,
+    }
+
+
 __all__ = [
+    "NAIVE_LAUNCH_MODEL",
     "NO_SKILL",
+    "launch_skill",
     "skill_statement",
     "PROSPECTIVE_PERIOD",
     "SNAPSHOT_END",
