@@ -54,6 +54,10 @@ def test_every_example_scenario_runs(runner):
         res = runner.invoke(app, ["simulate", "salvo", str(path), "--runs", "1024"])
         assert res.exit_code == 0, res.output
         assert "leakers" in res.stdout
+        # every result says what it rests on, in units, and credits its sources
+        text = " ".join(res.stdout.split())
+        assert "ILLUSTRATIVE: the layers, stocks and kill probabilities" in text
+        assert "attacker cost (M USD)" in text and "Petro Ivaniuk" in text
 
 
 def _bad(tmp_path: Path, mutate) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -213,6 +214,10 @@ def test_salvo_check_cli_is_the_out_of_sample_check(monkeypatch):
     assert out["cuts"] == ["2024-07-01"]
     models = {(r["weapon_class"], r["model"]) for r in out["scores"]}
     assert ("attack_drone", "layered") in models and ("cruise_missile", "trailing_90") in models
+    # the text table: every column whole in an 80-column terminal, sources credited
+    text = CliRunner().invoke(app, args[:-1], terminal_width=80).stdout
+    assert "…" not in text and "Petro Ivaniuk" in text
+    assert re.search(r"drone +│ beta_binomial +│ +\d+ │", text)
     res = CliRunner().invoke(app, [*args[:-1], "--runs", "10"])
     assert res.exit_code == 2 and "runs: expected at least 100" in res.stderr
     for cut, message in (
@@ -445,6 +450,12 @@ def test_salvo_curve_cli(tmp_path):
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert {r["profile"] for r in out["curve"]} == {"waves", "spread"}
+    # a shipped example by name, as `simulate salvo` takes it; text says what it rests on
+    res = CliRunner().invoke(
+        app, ["simulate", "salvo-curve", "stylised_waves", "--sizes", "100,800", "--runs", "256"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "ILLUSTRATIVE: the scenario's stated layers" in " ".join(res.stdout.split())
     res = CliRunner().invoke(app, ["simulate", "salvo-curve", path, "--sizes", "100,x"])
     assert res.exit_code == 2 and "--sizes: expected comma-separated integers" in res.stderr
     res = CliRunner().invoke(app, ["simulate", "salvo-curve", path, "--family", "kalibr"])

@@ -28,7 +28,7 @@ def salvo(
     scenario: Path = typer.Argument(
         ...,
         help="Scenario YAML (see docs/salvo.md), or the name of a shipped example "
-        "(2024-08-26_combined, 2025-07-09_combined).",
+        "(2024-08-26_combined, 2025-07-09_combined, stylised_waves).",
     ),
     runs: int = typer.Option(10_000, "--runs", help="Monte Carlo runs."),
     seed: int = typer.Option(0, "--seed", help="Seed; same seed, same numbers."),
@@ -98,32 +98,56 @@ def salvo_check(
     if as_json:
         emit_json({"runs": runs, "seed": seed, "cuts": list(cut), "scores": rows})
         return
+    _render_check(rows, runs)
+
+
+_SHORT_CLASS = {
+    "attack_drone": "drone",
+    "cruise_missile": "cruise",
+    "ballistic_missile": "ballistic",
+}
+
+
+def _render_check(rows: list[dict], runs: int) -> None:
+    """One table per cut, narrow enough for an 80-column terminal."""
     from rich.table import Table
 
-    title = f"Leakers by class, out of sample ({runs} runs/night; CRPS in weapons, lower is better)"
-    table_out = Table(title=title)
-    for col in ("cut", "class", "model", "nights", "mean leakers", "predicted", "in 50%", "in 90%"):
-        table_out.add_column(col, no_wrap=True)
-    table_out.add_column("CRPS", no_wrap=True)
-    for r in rows:
-        table_out.add_row(
-            r["cut"],
-            r["weapon_class"],
-            r["model"],
-            str(r["nights"]),
-            f"{r['leakers']:.1f}",
-            f"{r['predicted']:.1f}",
-            f"{r['coverage_50']:.0%}",
-            f"{r['coverage_90']:.0%}",
-            f"{r['crps']:.2f}",
+    from barrage import ATTRIBUTION
+
+    out = stdout_console()
+    for cut in dict.fromkeys(r["cut"] for r in rows):
+        table = Table(
+            title=f"cut {cut}: leakers a night, out of sample ({runs} runs)",
+            caption="obs., pred.: mean leakers a night, observed and predicted; 50%, 90%: "
+            "share of nights inside the central interval; CRPS in weapons, lower is better",
         )
-    stdout_console().print(table_out)
+        for col in ("class", "model"):
+            table.add_column(col, no_wrap=True)
+        for col in ("nights", "obs.", "pred.", "50%", "90%", "CRPS"):
+            table.add_column(col, justify="right", no_wrap=True)
+        for r in (r for r in rows if r["cut"] == cut):
+            table.add_row(
+                _SHORT_CLASS.get(r["weapon_class"], r["weapon_class"]),
+                r["model"],
+                str(r["nights"]),
+                f"{r['leakers']:.1f}",
+                f"{r['predicted']:.1f}",
+                f"{r['coverage_50']:.0%}",
+                f"{r['coverage_90']:.0%}",
+                f"{r['crps']:.2f}",
+            )
+        out.print(table)
+    out.print(f"Sources: {ATTRIBUTION}")
 
 
 @simulate_app.command("salvo-curve")
 @clean_errors
 def salvo_curve(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
+    scenario: Path = typer.Argument(
+        ...,
+        help="Scenario YAML (see docs/salvo.md), or the name of a shipped example "
+        "(stylised_waves, 2024-08-26_combined, 2025-07-09_combined).",
+    ),
     sizes: str = typer.Option(
         "100,200,300,400,600,800,1000,1400", "--sizes", help="Salvo sizes, comma-separated."
     ),
@@ -159,6 +183,9 @@ def salvo_curve(
         table.add_row(str(size), f"{row['waves']:.3f}", f"{row['spread']:.3f}")
     stdout_console().print(table)
     stdout_console().print(
+        "ILLUSTRATIVE: the scenario's stated layers, capacities and waves (docs/salvo.md)"
+    )
+    stdout_console().print(
         "leak rate 0.05 above the smallest size's from: "
         + ", ".join(f"{k} {v:.0f}" if v else f"{k} never" for k, v in onset.items())
     )
@@ -167,7 +194,15 @@ def salvo_curve(
 def _render(summary: dict, name: str) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{name}: {summary['runs']} runs, seed {summary['seed']}")
+    table = Table(
+        title=f"{name}: {summary['runs']} runs, seed {summary['seed']}",
+        caption=(
+            "weapons (or interceptors) in the night; costs in million USD at illustrative "
+            "unit costs. ILLUSTRATIVE: the layers, stocks and kill probabilities are the "
+            "scenario's stated assumptions, not a real air defence (docs/salvo.md); how the "
+            "layered model holds out of sample: barrage simulate salvo-check"
+        ),
+    )
     for col in ("output", "mean", "p05", "p50", "p95"):
         table.add_column(col, justify="left" if col == "output" else "right", no_wrap=True)
 
@@ -185,13 +220,12 @@ def _render(summary: dict, name: str) -> None:
     row("debris falls", summary["debris_falls"])
     row("decoys engaged", summary["decoys_engaged"])
     cost = summary["cost_exchange"]
-    table.add_row("attacker cost (USD)", f"{cost['attacker_cost_usd']:,.0f}", "", "", "")
+    table.add_row("attacker cost (M USD)", f"{cost['attacker_cost_usd'] / 1e6:,.1f}", "", "", "")
     d = cost["defender_cost_usd"]
     table.add_row(
-        "defender cost (USD)",
-        f"{d['mean']:,.0f}",
-        f"{d['p05']:,.0f}",
-        f"{d['p50']:,.0f}",
-        f"{d['p95']:,.0f}",
+        "defender cost (M USD)", *(f"{d[q] / 1e6:,.1f}" for q in ("mean", "p05", "p50", "p95"))
     )
     stdout_console().print(table)
+    from barrage import ATTRIBUTION
+
+    stdout_console().print(f"Sources: {ATTRIBUTION}")

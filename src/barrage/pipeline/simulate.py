@@ -111,7 +111,7 @@ def saturation_job(
 ) -> SaturationCurve:
     """``barrage simulate salvo-curve``: the leak-rate curve and its onset."""
     size_list = parse_sizes(sizes)
-    scn = load_scenario(scenario)
+    scn = load_scenario(scenario_file(scenario, example_scenarios()))
     with status(f"simulating {scn.name} at {len(size_list)} sizes"):
         curve = leak_rate_curve(scn, size_list, family=family, runs=runs, seed=seed)
     return SaturationCurve(scn.name, curve, saturation_onset(curve))
