@@ -242,3 +242,12 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     assert said.startswith("warning: --scheduler local: 1,024 runs") and "\n" not in said
     assert "--scheduler sync is likely faster" in said
     assert json.loads(local.stdout) == json.loads(auto.stdout)
+
+
+@pytest.mark.parametrize("command", [["summary"], ["stockpile"]])
+def test_tables_keep_their_words_whole_in_80_columns(record_db, command):
+    """The tables a newcomer reads first wrap in an 80-column terminal; none cuts a class,
+    family or header short with an ellipsis."""
+    res = runner.invoke(app, [*command, "--db", str(record_db)], terminal_width=80)
+    assert res.exit_code == 0, res.output
+    assert "┃" in res.stdout and "…" not in res.stdout

@@ -38,10 +38,11 @@ def _render(payload: dict) -> None:
                 f"[{_num(ch['p05'])}, {_num(ch['p95'])}])"
             )
     table = Table(title=f"stockpile as of {payload['as_of']}: median [90% interval]")
-    for col in ("family", "stock (units)", "production (units/month)",
+    table.add_column("family", no_wrap=True)  # whole names; the figures wrap instead
+    for col in ("stock (units)", "made a month (units)",
                 "built since last massive (units)", "built / typical salvo",
                 "nights of capacity"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "family" else "right")
+        table.add_column(col, justify="right")
     for fam, v in payload["families"].items():
         ratio = v["accumulation_ratio_p50"]
         noc = v["nights_of_capacity"]
