@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -337,6 +338,12 @@ def test_cli_json_has_every_output(shared_data):
         assert key in s
     assert set(s["massive_strike_nights"]) == {"mean", "p05", "p50", "p95", "cvar95"}
     assert len(s["attacker_stock"]["p50"]) == 10
+    # the text is the same summary: whole figures in 80 columns, energy in GWh
+    text = CliRunner().invoke(app, [a for a in args if a != "--json"], terminal_width=80)
+    assert text.exit_code == 0 and "…" not in text.stdout
+    gwh = s["unserved_energy_mwh"]["p50"] / 1e3
+    assert re.search(rf"unserved energy, GWh +[\d,.]+ +[\d,.]+ +{gwh:,.1f} ", text.stdout)
+    assert "ILLUSTRATIVE: stylised system" in text.stdout
 
 
 def test_plan_campaign_scores_packages_on_the_same_draws(shared_data):
@@ -802,3 +809,24 @@ def test_report_refuses_a_bad_campaign_file_first_and_draws_a_good_one(
     text = out.read_text()
     assert "A campaign over the season (illustrative)" in text
     assert "Interceptors: mrad" in text and "Attacker stock" in text
+
+
+def test_the_packages_table_keeps_every_figure_whole_in_80_columns():
+    """`plan-defence --campaign` text: customer-hours in millions, none cut short."""
+    from rich.console import Console
+
+    from barrage.cli.campaign import _packages_table
+
+    package = {
+        "package": "crews_and_spares",
+        "cost_usd": 40e6,
+        "customer_hours_avoided": {"mean": 6.65e9},
+        "customer_hours_avoided_se": 1.28e9,
+        "customer_hours_avoided_per_usd": 166.25,
+        "customer_hours_lost": {"cvar95": 1.06e11},
+    }
+    console = Console(width=80, record=True)
+    console.print(_packages_table({"budget_usd": 40e6, "runs": 100, "packages": [package]}))
+    text = console.export_text()
+    assert "…" not in text and "Packages under 40.0 M USD, 100 runs" in text
+    assert re.search(r"crews_and_spares +40\.0 +6,650\.0 +1,280\.0 +166\.250 +106,000\.0", text)

@@ -66,31 +66,8 @@ def campaign(
 
 
 def _render(s: dict) -> None:
-    from rich.table import Table
-
-    t = Table(title=f"{s['name']}: {s['runs']} runs from {s['start']}, {s['days']} days")
-    for col in ("output", "mean", "p05", "p50", "p95", "CVaR95"):
-        t.add_column(col, justify="right" if col != "output" else "left")
-
-    def row(label: str, v: dict) -> None:
-        t.add_row(label, *(f"{v[k]:,.1f}" for k in ("mean", "p05", "p50", "p95", "cvar95")))
-
-    row("massive-strike nights", s["massive_strike_nights"])
-    row(
-        "hours without power per day (avg customer)",
-        s["hours_without_power_per_day"]["season_mean"],
-    )
-    for c, v in s["hours_without_power_per_day_by_class"].items():
-        row(f"  {c} load, hours off per day", v)
-    row("worst week, hours without power", s["worst_week"]["hours_without_power"])
-    row("unserved energy, MWh", s["unserved_energy_mwh"])
-    for m, v in s["unserved_energy_mwh_by_month"].items():
-        row(f"  {m}, MWh", v)
-    for name, v in s["interceptors"].items():
-        row(f"{name}: interceptors used", v["used_season"])
-    row("weapons launched", s["launched_season"])
     out = stdout_console()
-    out.print(t)
+    out.print(_season_table(s))
     for name, v in s["interceptors"].items():
         dry = v["day_ran_dry_p50"]
         out.print(
@@ -98,6 +75,40 @@ def _render(s: dict) -> None:
             + (f" (median day {dry})" if dry else "")
         )
     out.print("ILLUSTRATIVE: stylised system and stated assumptions (docs/campaign.md).")
+
+
+def _season_table(s: dict):
+    """The season's outputs, one row each, short labels and no cut figures in 80 columns
+    (energy in GWh here; ``--json`` keeps MWh)."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(
+        title=f"{s['name']}: {s['runs']} runs from {s['start']}, {s['days']} days",
+        box=box.SIMPLE_HEAD,
+    )
+    t.add_column("output", no_wrap=True)
+    for col in ("mean", "p05", "p50", "p95", "CVaR95"):
+        t.add_column(col, justify="right", no_wrap=True, min_width=7)
+
+    def row(label: str, v: dict | None = None, scale: float = 1.0) -> None:
+        cells = ("mean", "p05", "p50", "p95", "cvar95")
+        t.add_row(label, *(f"{v[k] * scale:,.1f}" for k in cells) if v else ())
+
+    row("massive-strike nights", s["massive_strike_nights"])
+    row("hours off/day, avg customer", s["hours_without_power_per_day"]["season_mean"])
+    row("hours off/day by load class:")
+    for c, v in s["hours_without_power_per_day_by_class"].items():
+        row(f"  {c}", v)
+    row("worst week, hours off", s["worst_week"]["hours_without_power"])
+    row("unserved energy, GWh", s["unserved_energy_mwh"], 1e-3)
+    for m, v in s["unserved_energy_mwh_by_month"].items():
+        row(f"  {m}", v, 1e-3)
+    row("interceptors used:")
+    for name, v in s["interceptors"].items():
+        row(f"  {name}", v["used_season"])
+    row("weapons launched", s["launched_season"])
+    return t
 
 
 def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers, as_json) -> None:
@@ -111,19 +122,33 @@ def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers
     if as_json:
         emit_json(result)
         return
+    stdout_console().print(_packages_table(result))
+    stdout_console().print(
+        "avoided and CVaR95 (of those lost) in million customer-hours (people x hours without "
+        "power); per USD in customer-hours. ILLUSTRATIVE."
+    )
+
+
+def _packages_table(result: dict):
+    """Packages by customer-hours avoided, in millions so no figure is cut in 80 columns
+    (``--json`` keeps whole customer-hours)."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=f"Packages under {result['budget_usd']:,.0f} USD, {result['runs']} runs")
-    for col in ("package", "cost USD", "avoided (mean)", "± se", "per USD", "CVaR95 lost"):
-        t.add_column(col, justify="left" if col == "package" else "right")
+    t = Table(
+        title=f"Packages under {result['budget_usd'] / 1e6:,.1f} M USD, {result['runs']} runs",
+        box=box.SIMPLE_HEAD,
+    )
+    t.add_column("package", no_wrap=True)
+    for col in ("cost M USD", "avoided M", "± se M", "per USD", "CVaR95 M"):
+        t.add_column(col, justify="right", no_wrap=True)
     for r in result["packages"]:
         t.add_row(
             r["package"],
-            f"{r['cost_usd']:,.0f}",
-            f"{r['customer_hours_avoided']['mean']:,.0f}",
-            f"{r['customer_hours_avoided_se']:,.0f}",
+            f"{r['cost_usd'] / 1e6:,.1f}",
+            f"{r['customer_hours_avoided']['mean'] / 1e6:,.1f}",
+            f"{r['customer_hours_avoided_se'] / 1e6:,.1f}",
             f"{r['customer_hours_avoided_per_usd']:.3f}",
-            f"{r['customer_hours_lost']['cvar95']:,.0f}",
+            f"{r['customer_hours_lost']['cvar95'] / 1e6:,.1f}",
         )
-    stdout_console().print(t)
-    stdout_console().print("customer-hours: people x hours without power. ILLUSTRATIVE.")
+    return t
