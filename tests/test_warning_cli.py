@@ -228,6 +228,19 @@ def test_backtest_csv_and_json(record_db, tmp_path):
     df = pd.read_csv(out)
     assert list(df.columns) == ["as_of", "model", "horizon_days", "p", "outcome"]
     assert len(df) == 91 * len(MODELS)
+    # the text tables name every model whole, with its figures, in 80 columns
+    from rich.console import Console
+
+    from barrage.cli.warning import _score_tables
+
+    console = Console(width=80, record=True)
+    for table in _score_tables(summary):
+        console.print(table)
+    text = console.export_text()
+    assert "…" not in text and "7-day horizon, all origins" in text
+    for r in rows:
+        figures = re.escape(f"{r['brier']:.4f}") + " +" + re.escape(f"{r['brier_skill']:+.3f}")
+        assert re.search(rf"^ {r['model']} +{figures} ", text, re.M), r["model"]
     # launch scores: pinball loss and 10-90% coverage for every model, the naive baseline
     # (quantiles only) without a CRPS
     launch = [r for r in summary["launch_crps"] if r["period"] == "all"]

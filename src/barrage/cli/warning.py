@@ -268,27 +268,42 @@ def backtest(
     if json_out:
         emit_json(summary)
     else:
-        from rich.table import Table
+        for table in _score_tables(summary):
+            stdout_console().print(table)
+        render_verdict(summary["verdict"])
 
-        table = Table(title=f"backtest {summary['start']} to {summary['end']} (all origins)")
-        for c in ("horizon", "model", "brier", "skill (90% CI)", "log", "AUC", "AP", "ECE"):
-            table.add_column(c, justify="right")
-        for row in summary["scores"]:
-            if row["period"] != "all":
-                continue
+
+def _score_tables(summary: dict) -> list:
+    """One table per horizon of the scores over all origins, every model name and figure
+    whole in 80 columns (``recent_rate_30`` must not read as ``recent_rate``)."""
+    from rich import box
+    from rich.table import Table
+
+    rows = [r for r in summary["scores"] if r["period"] == "all"]
+    tables = []
+    for k in dict.fromkeys(r["horizon_days"] for r in rows):
+        table = Table(
+            title=f"backtest {summary['start']} to {summary['end']}, {k}-day horizon, all origins",
+            caption="skill: Brier skill against climatology, with its 90% interval",
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
+            pad_edge=False,
+        )
+        for c in ("model", "brier", "skill", "90% CI", "log", "AUC", "AP", "ECE"):
+            table.add_column(c, justify="left" if c == "model" else "right", no_wrap=True)
+        for row in (r for r in rows if r["horizon_days"] == k):
             table.add_row(
-                str(row["horizon_days"]),
                 row["model"],
                 f"{row['brier']:.4f}",
-                f"{row['brier_skill']:+.3f} ({row['brier_skill_lo']:+.3f}, "
-                f"{row['brier_skill_hi']:+.3f})",
+                f"{row['brier_skill']:+.3f}",
+                f"{row['brier_skill_lo']:+.2f},{row['brier_skill_hi']:+.2f}",
                 f"{row['log_score']:.3f}",
                 f"{row['roc_auc']:.3f}",
                 f"{row['average_precision']:.3f}",
                 f"{row['ece']:.3f}",
             )
-        stdout_console().print(table)
-        render_verdict(summary["verdict"])
+        tables.append(table)
+    return tables
 
 
 def render_verdict(v: dict) -> None:
