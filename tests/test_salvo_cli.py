@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from barrage import ATTRIBUTION
 from barrage.cli import app
 from barrage.salvo import example_scenarios, load_scenario, simulate
 
@@ -54,6 +55,7 @@ def test_every_example_scenario_runs(runner):
         res = runner.invoke(app, ["simulate", "salvo", str(path), "--runs", "1024"])
         assert res.exit_code == 0, res.output
         assert "leakers" in res.stdout
+        assert ATTRIBUTION in " ".join(res.stdout.split())  # the data credit under the table
 
 
 def _bad(tmp_path: Path, mutate) -> Path:

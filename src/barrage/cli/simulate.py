@@ -10,6 +10,7 @@ from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stderr_progress,
     stdout_console,
@@ -63,6 +64,7 @@ def salvo(
         emit_json(summary)
         return
     _render(summary, run.name)
+    print_credit()
 
 
 def _warn_slower(reason: str) -> None:
@@ -114,6 +116,7 @@ def salvo_check(
             f"{r['crps']:.2f}",
         )
     stdout_console().print(table_out)
+    print_credit()
 
 
 @simulate_app.command("salvo-curve")
@@ -158,6 +161,7 @@ def salvo_curve(
         "leak rate 0.05 above the smallest size's from: "
         + ", ".join(f"{k} {v:.0f}" if v else f"{k} never" for k, v in onset.items())
     )
+    print_credit()
 
 
 def _render(summary: dict, name: str) -> None:

@@ -13,6 +13,7 @@ from barrage.cli._common import (
     JsonOption,
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stdout_console,
 )
@@ -251,6 +252,7 @@ def backtest(
             )
         stdout_console().print(table)
         render_verdict(summary["verdict"])
+        print_credit()
 
 
 def render_verdict(v: dict) -> None:
