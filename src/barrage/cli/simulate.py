@@ -185,13 +185,14 @@ def _render(summary: dict, name: str) -> None:
     row("debris falls", summary["debris_falls"])
     row("decoys engaged", summary["decoys_engaged"])
     cost = summary["cost_exchange"]
-    table.add_row("attacker cost (USD)", f"{cost['attacker_cost_usd']:,.0f}", "", "", "")
+    table.add_row("attacker cost (USD M)", f"{cost['attacker_cost_usd'] / 1e6:,.1f}", "", "", "")
     d = cost["defender_cost_usd"]
     table.add_row(
-        "defender cost (USD)",
-        f"{d['mean']:,.0f}",
-        f"{d['p05']:,.0f}",
-        f"{d['p50']:,.0f}",
-        f"{d['p95']:,.0f}",
+        "defender cost (USD M)", *(f"{d[q] / 1e6:,.1f}" for q in ("mean", "p05", "p50", "p95"))
     )
     stdout_console().print(table)
+    stdout_console().print(
+        "[dim]counts are weapons; costs in millions of USD; the defence (layers, channels, "
+        "stocks, kill probabilities) is the scenario's: illustrative in the shipped examples, "
+        "not an order of battle[/]"
+    )
