@@ -41,7 +41,9 @@ def _render(payload: dict) -> None:
     for col in ("family", "stock (units)", "production (units/month)",
                 "built since last massive (units)", "built / typical salvo",
                 "nights of capacity"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "family" else "right")
+        # family names whole; units in the headers folded, never cut to an ellipsis
+        table.add_column(col, justify="left" if col == "family" else "right",
+                         no_wrap=col == "family", overflow="fold")  # fmt: skip
     for fam, v in payload["families"].items():
         ratio = v["accumulation_ratio_p50"]
         noc = v["nights_of_capacity"]
