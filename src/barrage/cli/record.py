@@ -52,7 +52,7 @@ def _render_summary(s: dict) -> None:
     )
     years = sorted({y for v in s["launched_by_class_year"].values() for y in v})
     table = Table(title="launched (destroyed) by class and year")
-    table.add_column("class")
+    table.add_column("class", no_wrap=True)
     for y in years:
         table.add_column(y, justify="right")
     for cls, by_year in s["launched_by_class_year"].items():
