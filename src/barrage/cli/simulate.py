@@ -161,6 +161,9 @@ def salvo_curve(
         "leak rate 0.05 above the smallest size's from: "
         + ", ".join(f"{k} {v:.0f}" if v else f"{k} never" for k, v in onset.items())
     )
+    stdout_console().print(
+        "[dim]the defence is the scenario's: illustrative in the shipped examples[/]"
+    )
     print_credit()
 
 
