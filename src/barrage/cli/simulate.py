@@ -122,7 +122,11 @@ def salvo_check(
 @simulate_app.command("salvo-curve")
 @clean_errors
 def salvo_curve(
-    scenario: Path = typer.Argument(..., help="Scenario YAML (see docs/salvo.md)."),
+    scenario: Path = typer.Argument(
+        ...,
+        help="Scenario YAML (see docs/salvo.md), or the name of a shipped example "
+        "(stylised_waves).",
+    ),
     sizes: str = typer.Option(
         "100,200,300,400,600,800,1000,1400", "--sizes", help="Salvo sizes, comma-separated."
     ),
