@@ -65,6 +65,18 @@ def test_a_changed_input_or_code_refits(store, monkeypatch):
     assert backtest_fingerprint(shuffled, plan) == base
 
 
+def test_the_fingerprint_does_not_move_once_the_stockpile_hook_is_used(store):
+    """``run`` assesses (which loads the hook's statements) before it looks for the stored
+    backtest, ``report`` does not: both must compute the same fingerprint, or a report
+    after a run refits the whole backtest."""
+    inputs = inputs_from_store(store)
+    plan = default_plan(inputs.record, **SHORT)
+    before = backtest_fingerprint(inputs, plan)
+    assert inputs.stockpile._statements()  # the packaged statements, loaded
+    assert inputs.stockpile.statements is None  # the parameter as given
+    assert backtest_fingerprint(inputs, plan) == before
+
+
 def test_run_works_from_the_store_and_stores_one_backtest(store, tmp_path, monkeypatch):
     """``barrage run`` with no record anywhere but a store: it uses the store; run twice,
     it stores the backtest once and says the second was reused."""

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from barrage import ATTRIBUTION
 from barrage.cli import app
 
 runner = CliRunner()
@@ -55,6 +56,14 @@ def test_plain_output_mentions_shed(case24):
     result = runner.invoke(app, ["grid", "opf", case24, "--outage", "substation:13"])
     assert result.exit_code == 0
     assert "load shed: 265.0 of 2,850.0 MW" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["opf", "flow"])
+def test_text_output_credits_the_data_and_json_stays_data(case24, command):
+    text = runner.invoke(app, ["grid", command, case24])
+    assert text.exit_code == 0, text.output
+    assert ATTRIBUTION in " ".join(text.stdout.split())
+    assert "attribution" not in _json(runner.invoke(app, ["grid", command, case24, "--json"]))
 
 
 @pytest.mark.parametrize(

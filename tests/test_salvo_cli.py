@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from barrage import ATTRIBUTION
 from barrage.cli import app
 from barrage.salvo import example_scenarios, load_scenario, simulate
 
@@ -58,6 +59,7 @@ def test_every_example_scenario_runs(runner):
         text = " ".join(res.stdout.split())
         assert "ILLUSTRATIVE: the layers, stocks and kill probabilities" in text
         assert "attacker cost (M USD)" in text and "Petro Ivaniuk" in text
+        assert ATTRIBUTION in text and text.count("Petro Ivaniuk") == 1
 
 
 def _bad(tmp_path: Path, mutate) -> Path:
@@ -126,3 +128,14 @@ def test_help_for_every_simulate_command(runner):
     ):
         res = runner.invoke(app, cmd)
         assert res.exit_code == 0 and len(res.stdout) > 50
+
+
+def test_salvo_curve_takes_a_shipped_name_like_every_scenario_command(runner):
+    """The README: scenario arguments take a file or a shipped example's name."""
+    args = ["--sizes", "100", "--runs", "64", "--json"]
+    by_name = runner.invoke(app, ["simulate", "salvo-curve", "stylised_waves", *args])
+    by_file = runner.invoke(
+        app, ["simulate", "salvo-curve", str(example_scenarios()["stylised_waves"]), *args]
+    )
+    assert by_name.exit_code == 0, by_name.output
+    assert json.loads(by_name.stdout) == json.loads(by_file.stdout)

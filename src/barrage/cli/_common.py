@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from barrage import ATTRIBUTION
 from barrage.errors import BarrageError
 
 # The click that typer runs on (its own vendored copy in newer releases, click before):
@@ -57,6 +58,11 @@ def stdout_console():
     from rich.console import Console
 
     return Console()
+
+
+def print_credit() -> None:
+    """The data credit, under every text output that shows results (JSON stays data)."""
+    stdout_console().print(f"[dim]{ATTRIBUTION}[/]")
 
 
 def flag_message(message: str, ctx: Any) -> str:

@@ -9,6 +9,7 @@ import typer
 from barrage.cli._common import (
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stderr_progress,
     stdout_console,
@@ -63,6 +64,7 @@ def campaign(
         emit_json(summary)
         return
     _render(summary)
+    print_credit()
 
 
 def _render(s: dict) -> None:
@@ -127,6 +129,7 @@ def plan_campaign_cmd(scenario, budget, runs, seed, grid_dir, scheduler, workers
         "avoided and CVaR95 (of those lost) in million customer-hours (people x hours without "
         "power); per USD in customer-hours. ILLUSTRATIVE."
     )
+    print_credit()
 
 
 def _packages_table(result: dict):

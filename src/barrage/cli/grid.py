@@ -7,7 +7,13 @@ from typing import Annotated
 import typer
 
 from barrage.cli._app import app
-from barrage.cli._common import JsonOption, clean_errors, emit_json, stdout_console
+from barrage.cli._common import (
+    JsonOption,
+    clean_errors,
+    emit_json,
+    print_credit,
+    stdout_console,
+)
 
 grid_app = typer.Typer(
     name="grid",
@@ -54,6 +60,7 @@ def opf(network_file: NetworkArg, outage: OutageOption = None, json: JsonOption 
             f"  island {k + 1}: {isl['buses']} buses, load {isl['load_mw']:,.1f} MW, "
             f"generation {isl['generation_mw']:,.1f} MW, shed {isl['load_shed_mw']:,.1f} MW"
         )
+    print_credit()
 
 
 @grid_app.command("flow")
@@ -80,3 +87,4 @@ def flow(network_file: NetworkArg, outage: OutageOption = None, json: JsonOption
             "respect line ratings even on the intact network; `barrage grid opf` dispatches "
             "within them[/]"
         )
+    print_credit()

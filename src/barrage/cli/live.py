@@ -17,6 +17,7 @@ from barrage.cli._common import (
     UrlOption,
     clean_errors,
     emit_json,
+    print_credit,
     stdout_console,
 )
 
@@ -199,6 +200,7 @@ def scorecard(
     console.print(table)
     for r in result["rows"]:
         console.print(f"[dim]{r['target']} {r['horizon_days']} d: {r['drift_note']}[/]")
+    print_credit()
 
 
 @app.command()
@@ -267,3 +269,4 @@ def replay(
             f"({c['same_refit_pairs']} pairs fitted the same day: max {c['same_refit_max_abs_diff']}); "
             f"other pairs max {c['other_max_abs_diff']}, mean {c['other_mean_abs_diff']}"
         )
+    print_credit()

@@ -10,6 +10,7 @@ from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stderr_progress,
     stdout_console,
@@ -63,6 +64,7 @@ def salvo(
         emit_json(summary)
         return
     _render(summary, run.name)
+    print_credit()
 
 
 def _warn_slower(reason: str) -> None:
@@ -112,8 +114,6 @@ def _render_check(rows: list[dict], runs: int) -> None:
     """One table per cut, narrow enough for an 80-column terminal."""
     from rich.table import Table
 
-    from barrage import ATTRIBUTION
-
     out = stdout_console()
     for cut in dict.fromkeys(r["cut"] for r in rows):
         table = Table(
@@ -137,7 +137,7 @@ def _render_check(rows: list[dict], runs: int) -> None:
                 f"{r['crps']:.2f}",
             )
         out.print(table)
-    out.print(f"Sources: {ATTRIBUTION}")
+    print_credit()
 
 
 @simulate_app.command("salvo-curve")
@@ -189,6 +189,7 @@ def salvo_curve(
         "leak rate 0.05 above the smallest size's from: "
         + ", ".join(f"{k} {v:.0f}" if v else f"{k} never" for k, v in onset.items())
     )
+    print_credit()
 
 
 def _render(summary: dict, name: str) -> None:
@@ -226,6 +227,3 @@ def _render(summary: dict, name: str) -> None:
         "defender cost (M USD)", *(f"{d[q] / 1e6:,.1f}" for q in ("mean", "p05", "p50", "p95"))
     )
     stdout_console().print(table)
-    from barrage import ATTRIBUTION
-
-    stdout_console().print(f"Sources: {ATTRIBUTION}")

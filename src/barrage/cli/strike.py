@@ -13,6 +13,7 @@ from barrage.cli._app import app
 from barrage.cli._common import (
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stderr_progress,
     stdout_console,
@@ -63,6 +64,7 @@ def strike(
         emit_json(summary)
         return
     _render_strike(summary)
+    print_credit()
 
 
 def _num(v: float) -> str:
@@ -200,6 +202,7 @@ def plan_defence_cmd(
         emit_json(result)
         return
     _render_plan(result)
+    print_credit()
 
 
 def _render_plan(r: dict) -> None:
@@ -306,6 +309,7 @@ def replay_cmd(
         emit_json(result)
         return
     _render_replay(result)
+    print_credit()
 
 
 def _render_replay(r: dict) -> None:

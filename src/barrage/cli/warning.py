@@ -13,6 +13,7 @@ from barrage.cli._common import (
     JsonOption,
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stdout_console,
 )
@@ -271,6 +272,7 @@ def backtest(
         for table in _score_tables(summary):
             stdout_console().print(table)
         render_verdict(summary["verdict"])
+        print_credit()
 
 
 def _score_tables(summary: dict) -> list:

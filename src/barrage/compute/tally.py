@@ -110,7 +110,7 @@ class SalvoTally:
 
     @classmethod
     def of(cls, outputs: dict[str, np.ndarray], interceptor_cost_usd: np.ndarray) -> SalvoTally:
-        """The tally of per-run outputs (:func:`barrage.salvo.blocks.simulate_blocks`)."""
+        """The tally of per-run outputs (:func:`barrage.salvo.engine.simulate_blocks`)."""
         columns = {
             **outputs,
             "leakers": outputs["leakers_by_class"].sum(axis=1),

@@ -109,7 +109,8 @@ def saturation_job(
     seed: int = 0,
     status: Activity = quietly,
 ) -> SaturationCurve:
-    """``barrage simulate salvo-curve``: the leak-rate curve and its onset."""
+    """``barrage simulate salvo-curve``: the leak-rate curve and its onset (the scenario a
+    file or a shipped name, as every scenario command takes it)."""
     size_list = parse_sizes(sizes)
     scn = load_scenario(scenario_file(scenario, example_scenarios()))
     with status(f"simulating {scn.name} at {len(size_list)} sizes"):

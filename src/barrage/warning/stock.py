@@ -213,13 +213,19 @@ class StockpileFeatures:
         self.seed = seed
         self.cache_dir = cache_dir
         self._by_day: dict[int, dict[str, float]] = {}
+        self._packaged: list | None = None
 
     def _statements(self) -> list:
-        if self.statements is None:
+        """The statements in use; the packaged table is loaded once into a private
+        attribute, so ``statements`` stays the parameter as given (``None``) and the
+        backtest fingerprint, which hashes it, is the same before and after a refit."""
+        if self.statements is not None:
+            return list(self.statements)
+        if self._packaged is None:
             from barrage.stockpile import load_statements
 
-            self.statements = load_statements()
-        return list(self.statements)
+            self._packaged = load_statements()
+        return list(self._packaged)
 
     def cache_key(self) -> str:
         """What every refit of this hook reads beside the code: the record's

@@ -356,7 +356,9 @@ def simulation_form(settings: Settings) -> str:
         '<section id="simulation"><h2>What if: simulate a salvo or a strike</h2>'
         "<p class='note'>A salvo job gives the leakers (weapons through the defence); a "
         "strike job puts the salvo on a test grid (PGLib-OPF) and gives the unserved "
-        "energy while it is repaired.</p>"
+        "energy while it is repaired. Illustrative: the shipped scenarios' defence layers "
+        "and grid sites are stated assumptions on public test networks, not an order of "
+        "battle or a target list.</p>"
         '<form id="sim-form" autocomplete="off">'
         f"<label>Kind <select name='kind' id='sim-kind'>{kind_options}</select></label>"
         f"<label>Scenario <select name='scenario' id='sim-scenario'>{scenario_options}"
