@@ -215,3 +215,22 @@ def _stylised():
     from barrage.grid.strike import example_strike_scenarios
 
     return example_strike_scenarios()["ukraine_stylised"]
+
+
+def test_replay_text_gives_the_model_in_the_public_figures_unit(capsys):
+    from barrage.cli.strike import _render_replay
+
+    row = {
+        "target": "generating capacity lost by 1 Jun 2024",
+        "kind": "fit",
+        "public": 9200.0,
+        "unit": "MW",
+        "model_median": 9127.0,
+        "model_p05": 8352.0,
+        "model_p95": 9776.0,
+        "within_factor_2": True,
+        "source": "a public statement",
+    }
+    _render_replay({"scenario": "s", "runs": 5, "kappa": 4.0, "rows": [row]})
+    text = " ".join(capsys.readouterr().out.split())
+    assert "9,200 MW 9,127 MW 8,352-9,776 hit" in text

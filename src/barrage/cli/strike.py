@@ -319,7 +319,8 @@ def _render_replay(r: dict) -> None:
     out = stdout_console()
     table = Table(
         title=f"{r['scenario']}: replay, {r['runs']} runs, damage scale {r['kappa']:g}",
-        caption="model median and 90% interval; hit = within a factor of 2",
+        caption="model median and 90% interval, in the public figure's unit; hit = within a "
+        "factor of 2",
         box=box.SIMPLE_HEAD,
     )
     table.add_column("target", overflow="fold", max_width=30)
@@ -330,7 +331,7 @@ def _render_replay(r: dict) -> None:
             row["target"],
             row["kind"],
             f"{_num(row['public'])} {row['unit']}",
-            _num(row["model_median"]),
+            f"{_num(row['model_median'])} {row['unit']}",
             f"{_num(row['model_p05'])}-{_num(row['model_p95'])}",
             "hit" if row["within_factor_2"] else "MISS",
         )
