@@ -38,3 +38,19 @@ def test_stockpile_section_says_whether_each_stock_grew(section):
             rf"<tr><td>{family}</td><td>(growing|flat|falling)</td><td>[01]\.\d\d</td>", html
         ), family
     assert not re.search(r"(?<![\d,.])-0(?![\d.,])", html.split("plotly-graph-div")[0])
+
+
+def test_stockpile_section_credits_every_statement_it_read(section):
+    """Every public statement the fit read is listed with who said it, the publisher and
+    the link; none stated on or after the as-of date is among them."""
+    import re
+
+    from barrage.stockpile.statements import load_statements
+
+    sources = section.split("id='stockpile-sources'")[1]
+    listed = re.findall(r"<tr><td>\w+</td><td>(\d{4}-\d\d-\d\d)</td>", sources)
+    assert listed and all(day < "2025-10-01" for day in listed)
+    assert f"Sources: the {len(listed)} public statements the stock estimate read" in section
+    kirby = next(s for s in load_statements() if s.statement_id == "shahed-2023-05-kirby")
+    assert f"<a href='{kirby.source_url}'>{kirby.source_publisher}</a>" in sources
+    assert kirby.who_said in sources

@@ -63,7 +63,9 @@ def _render(payload: dict) -> None:
         "capacity: median stock over the 28-night launch tempo (capped at 365). trend: "
         "growing if P(growth) >= 0.8, falling if <= 0.2, else flat. all_missiles: the six "
         "missile families summed draw by draw. decoys: no separate launches in the "
-        f"record, so no stock; production only. {ATTRIBUTION}[/]"
+        "record, so no stock; production only. Production and stock statements: public "
+        "sources, each with who said it and where, in docs/stockpile.md and the report's "
+        f"stockpile section. {ATTRIBUTION}[/]"
     )
 
 

@@ -354,9 +354,10 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
     """Stock over time with 50%/90% bands for the main families (barrage.stockpile), and
     whether each stock (and all missiles) grew over the last 90 days, in words."""
     launches = family_launches(night_totals)
+    statements = load_statements()
     model = StockpileModel(seed=seed).fit(
         launches,
-        load_statements(),  # the fit keeps only statements made before as_of
+        statements,  # the fit keeps only statements made before as_of
         as_of=as_of,
         massive_nights=massive_night_dates(night_totals),
         families=list(STOCK_ESTIMABLE),
@@ -383,8 +384,28 @@ def _stockpile_html(night_totals: pd.DataFrame, as_of: pd.Timestamp, *, seed: in
         "median [90% interval]) and the probability it grew: growing if P(growth) >= 0.8, "
         "falling if <= 0.2, else flat; all_missiles sums the six missile families.</p>"
         "<table><tr><th>family</th><th>stock over 90 days</th><th>P(growth)</th>"
-        f"<th>change (units)</th></tr>{rows}</table>" + figs
+        f"<th>change (units)</th></tr>{rows}</table>"
+        + figs
+        + _statement_sources_html(model, statements)
     )
+
+
+def _statement_sources_html(model, statements) -> str:
+    """The public statements the stockpile fit read, each credited: who said it, where,
+    when, the phrase, and the link (folded; docs/stockpile.md discusses each)."""
+    used = {i for p in model.posteriors_.values() for i in p.statements_used}
+    rows = "".join(
+        f"<tr><td>{html.escape(st.family)}</td><td>{st.stated_on}</td>"
+        f"<td>{html.escape(st.who_said)}</td><td><a href='{html.escape(st.source_url)}'>"
+        f"{html.escape(st.source_publisher)}</a></td><td>{html.escape(st.key_phrase)}</td></tr>"
+        for st in sorted(statements, key=lambda st: (st.family, st.stated_on))
+        if st.statement_id in used
+    )
+    table = (
+        "<table id='stockpile-sources'><tr><th>family</th><th>stated on</th><th>who said it"
+        f"</th><th>published by</th><th>what was said</th></tr>{rows}</table>"
+    )
+    return _fold(f"Sources: the {len(used)} public statements the stock estimate read", table)
 
 
 def _salvo_html(*, runs: int = 1000, seed: int = 0) -> str:
