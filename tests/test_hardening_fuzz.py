@@ -123,15 +123,23 @@ def test_scenario_corpus(kind, tmp_path):
             b"a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nsalvo: *b\n",
             "salvo: Input should be a valid dictionary",
         ),
+        (
+            b"name: x\nlayers: [unclosed\n",
+            "not valid YAML (line 3, column 1: expected ',' or ']', but got '<stream end>')",
+        ),
+        (
+            b"name: a\nnight_h: 8\nname: b\n",
+            "not valid YAML (line 3, column 1: key 'name' given twice)",
+        ),
     ],
-    ids=["not-utf8", "deep-nesting", "python-tag", "alias-expansion"],
+    ids=["not-utf8", "deep-nesting", "python-tag", "alias-expansion", "unclosed", "dup-key"],
 )
 def test_scenario_file_errors_are_clear(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_bytes(text)
     with pytest.raises(InputError, match=re.escape(expected)) as err:
         load_scenario(path)
-    assert str(path) in err.value.message
+    assert str(path) in err.value.message and "\n" not in err.value.message
     assert not Path("/tmp/barrage-pwned").exists()
 
 

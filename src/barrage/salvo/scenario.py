@@ -432,6 +432,38 @@ def scenario_from_dict(data: Any, *, source: str = "scenario") -> Scenario:
 MAX_SCENARIO_BYTES = 1024 * 1024
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error on one line: where (line, column) and what, without the parser's
+    multi-line excerpt of the text."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    """A SafeLoader that refuses a key given twice in one mapping: plain YAML keeps the
+    last and drops the first without a word (a second ``layers:`` lost the first)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_scenario_yaml(path: str | Path) -> Any:
     """A scenario file's YAML, parsed safely (no tags that build Python objects).
 
@@ -463,9 +495,9 @@ def read_scenario_yaml(path: str | Path) -> Any:
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from None
+        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
     except RecursionError:
         raise InputError(f"{path}: YAML nested too deeply to be a scenario") from None
 
