@@ -20,7 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from barrage.errors import BarrageError, InputError
-from barrage.record.ingest import _read_and_check, file_sha256, ingest_record
+
+# MAX_RECORD_BYTES also bounds a record unpacked from a zip: the download cap bounds the
+# compressed size only, and a zip bomb unpacks 1,000-fold.
+from barrage.record.ingest import MAX_RECORD_BYTES, _read_and_check, file_sha256, ingest_record
 from barrage.record.locate import RECORD_FILENAME
 from barrage.record.scratch import scratch_dir, scratch_folder
 
@@ -31,9 +34,6 @@ KAGGLE_DATASET = "piterfm/massive-missile-attacks-on-ukraine"
 #: Exit code for "could not download" (offline, refused, unauthorised).
 EXIT_FETCH_FAILED = 4
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
-#: Most bytes of the record unpacked from a zip (the record is about 0.6 MB): the
-#: download cap bounds the compressed size only, and a zip bomb unpacks 1,000-fold.
-MAX_RECORD_BYTES = 256 * 1024 * 1024
 URL_SCHEMES = ("http", "https", "file")
 
 
