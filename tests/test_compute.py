@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,6 +125,22 @@ def test_scheduler_spec_is_checked():
     assert check_scheduler("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
     with pytest.raises(InputError, match="^scheduler: "):
         check_scheduler("threads")
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("tcp://", "'tcp://' names no host"),
+        ("tcp://:8786", "'tcp://:8786' names no host"),
+        ("tcp://h:abc", "'tcp://h:abc' has a bad port"),
+        ("tls://h:99999", "'tls://h:99999' has a bad port (Port out of range 0-65535)"),
+    ],
+)
+def test_a_remote_address_names_a_host_and_a_port(address, expected):
+    """``--scheduler tcp://`` was a Dask TimeoutError traceback after 20 s."""
+    with pytest.raises(InputError, match="^scheduler: " + re.escape(expected)):
+        check_scheduler(address)
+    assert check_scheduler("tcp://[::1]:8786") == "tcp://[::1]:8786"
 
 
 def draw_blocks(chunk: range) -> np.ndarray:

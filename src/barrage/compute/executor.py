@@ -58,12 +58,34 @@ def check_scheduler(scheduler: Any) -> Any:
         if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
             return scheduler  # a distributed.Client
         raise InputError(f"scheduler: expected a string or a Dask Client, got {scheduler!r}")
-    if scheduler in ("sync", "local", "auto") or scheduler.startswith(_REMOTE_PREFIXES):
+    if scheduler in ("sync", "local", "auto"):
+        return scheduler
+    if scheduler.startswith(_REMOTE_PREFIXES):
+        _check_address(scheduler)
         return scheduler
     raise InputError(
         f"scheduler: expected 'local', 'sync', 'auto' or a scheduler address like "
         f"'tcp://HOST:8786', got {scheduler!r}"
     )
+
+
+def _check_address(address: str) -> None:
+    """A remote address names a host and, if any, a valid port: ``tcp://`` alone was a
+    traceback from Dask after a 20 s time-out."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not 0..65535)
+    except ValueError as exc:
+        raise InputError(
+            f"scheduler: {address!r} has a bad port ({exc}); expected an address like "
+            "'tcp://HOST:8786'"
+        ) from None
+    if not parts.hostname:
+        raise InputError(
+            f"scheduler: {address!r} names no host; expected an address like 'tcp://HOST:8786'"
+        )
 
 
 def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
