@@ -242,3 +242,27 @@ def test_auto_runs_small_salvos_here_and_local_warns(monkeypatch):
     assert said.startswith("warning: --scheduler local: 1,024 runs") and "\n" not in said
     assert "--scheduler sync is likely faster" in said
     assert json.loads(local.stdout) == json.loads(auto.stdout)
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["simulate", "campaign", "winter_stylised", "--runs", "2", "--html"], "--html"),
+        (["backtest", "--db", "{db}", "--out"], "--out"),
+        (["report", "--db", "{db}", "--out"], "--out"),
+        (["replay", "--db", "{db}", "--from", "2025-09-01", "--out"], "--out"),
+    ],
+    ids=["campaign-html", "backtest-out", "report-out", "replay-out"],
+)
+def test_an_output_path_is_checked_before_the_work(record_db, tmp_path, args, flag):
+    """A folder as --out/--html was an IsADirectoryError traceback after the whole run."""
+    args = [a.replace("{db}", str(record_db)) for a in args]
+    res = runner.invoke(app, [*args, str(tmp_path)])
+    line = _one_line_error(res, f"error: {flag}: ")
+    assert line.endswith("is a folder; expected the path of a file to write")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = runner.invoke(app, [*args, str(blocker / "x.out")])
+    assert _one_line_error(res, f"error: {flag}: ").endswith(
+        "is a file; expected a folder to write x.out in"
+    )

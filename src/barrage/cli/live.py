@@ -233,8 +233,11 @@ def replay(
     """Rebuild what the live log would have said each day from only the rows known then."""
     import pandas as pd
 
+    from barrage.errors import check_output_file
     from barrage.warning.scorecard import replay_store
 
+    if out is not None:  # before the replay, not after it
+        check_output_file(out, param="out")
     fc, result = replay_store(
         db,
         start,
