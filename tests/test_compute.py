@@ -143,6 +143,20 @@ def test_a_remote_address_names_a_host_and_a_port(address, expected):
     assert check_scheduler("tcp://[::1]:8786") == "tcp://[::1]:8786"
 
 
+def test_local_workers_are_bounded_by_the_cores(monkeypatch):
+    """``--workers 10**6`` was accepted: a LocalCluster would fork that many interpreters."""
+    from barrage.compute.executor import check_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert check_workers(8) == 8
+    with pytest.raises(
+        InputError, match=r"^workers: expected at most 8 worker processes .* got 9$"
+    ):
+        check_workers(9)
+    with pytest.raises(InputError, match=r"got 1,000,000$"):
+        check_workers(10**6)
+
+
 def draw_blocks(chunk: range) -> np.ndarray:
     """A generic chunk: block b draws from chunk_seeds(42, 64)[b] (module level: picklable)."""
     seeds = chunk_seeds(42, 64)

@@ -95,10 +95,23 @@ def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
     return scheduler
 
 
+WORKERS_PER_CORE = 4
+"""Most local worker processes per core: each starts an interpreter with numpy and the
+library (about 350 MB) before any work, so ``--workers 10**6`` would fork until the
+machine ran out of memory."""
+
+
 def check_workers(workers: int | None) -> int | None:
-    """Validate ``workers`` (``None``: one per core)."""
+    """Validate ``workers`` (``None``: one per core): positive, and at most
+    :data:`WORKERS_PER_CORE` per core of this machine."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers: expected a positive number of workers, got {workers!r}")
+    most = WORKERS_PER_CORE * max(1, os.cpu_count() or 1)
+    if workers is not None and workers > most:
+        raise InputError(
+            f"workers: expected at most {most} worker processes ({WORKERS_PER_CORE} per core "
+            f"of this machine; each holds its own interpreter), got {workers:,}"
+        )
     return workers
 
 
