@@ -4,6 +4,7 @@ line naming the flag, dates are ISO only, and ``--version`` answers."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -265,4 +266,40 @@ def test_an_output_path_is_checked_before_the_work(record_db, tmp_path, args, fl
     res = runner.invoke(app, [*args, str(blocker / "x.out")])
     assert _one_line_error(res, f"error: {flag}: ").endswith(
         "is a file; expected a folder to write x.out in"
+    )
+
+
+def test_fetch_and_update_check_the_record_folder_before_downloading(tmp_path, record_csv):
+    """A file as --to was a FileExistsError traceback after the download (fetch, exit 1)
+    or 'update failed unexpectedly' (update, exit 1); update's --wait was named wait_s."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    url = Path(record_csv).as_uri()
+    for command in (["fetch"], ["update", "--db", str(tmp_path / "u.duckdb")]):
+        res = runner.invoke(app, [*command, "--to", str(blocker), "--url", url])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.splitlines()[-1] == (
+            f"error: --to: {blocker} is a file; expected the folder to write "
+            "missile_attacks_daily.csv into"
+        )
+    (tmp_path / "t" / "missile_attacks_daily.csv").mkdir(parents=True)
+    res = runner.invoke(app, ["fetch", "--to", str(tmp_path / "t"), "--url", url])
+    _one_line_error(res, "error: --to: ")
+    res = runner.invoke(
+        app,
+        [
+            "update",
+            "--db",
+            str(tmp_path / "u.duckdb"),
+            "--to",
+            str(tmp_path / "d"),
+            "--url",
+            url,
+            "--wait",
+            "-1",
+        ],  # fmt: skip
+    )
+    assert res.exit_code == 2
+    assert (
+        res.stderr.splitlines()[-1] == "error: --wait: expected a number of seconds >= 0, got -1.0"
     )

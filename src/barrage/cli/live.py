@@ -67,7 +67,7 @@ def update(
     to: ToOption = Path("data"),
     db: DbOption = Path("barrage.duckdb"),
     url: UrlOption = None,
-    wait: Annotated[
+    wait_s: Annotated[
         float,
         typer.Option("--wait", help="Seconds to wait for a running update (then exit 3)."),
     ] = 0.0,
@@ -87,7 +87,7 @@ def update(
     """
     handlers = _configure_logging(db)
     try:
-        _update(to, db, url, wait, as_of, target, weather, json_out)
+        _update(to, db, url, wait_s, as_of, target, weather, json_out)
     except (typer.Exit, SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - a cron job must leave a trace, not a crash

@@ -189,6 +189,17 @@ def _check_complete(path: Path, data: bytes) -> None:
         )
 
 
+def _check_folder(to: Path) -> None:
+    """``to`` is (or can become) the folder of the record, checked before downloading: a
+    file there was a FileExistsError traceback after the download."""
+    if to.exists() and not to.is_dir():
+        raise InputError(f"to: {to} is a file; expected the folder to write {RECORD_FILENAME} into")
+    if (to / RECORD_FILENAME).is_dir():
+        raise InputError(
+            f"to: {to / RECORD_FILENAME} is a folder; expected the record file or nothing"
+        )
+
+
 def fetch_record(
     to: str | os.PathLike[str] = "data",
     *,
@@ -203,6 +214,7 @@ def fetch_record(
     ``db``, the report says what ingesting it would change (a dry-run ingest).
     """
     to = Path(to)
+    _check_folder(to)
     url = check_url(url or os.environ.get("BARRAGE_RECORD_URL") or DEFAULT_URL)
     # scratch beside the store (or the record): swept if a killed fetch leaves it
     with scratch_dir(scratch_folder(db if db is not None else to / RECORD_FILENAME)) as tmp_dir:
