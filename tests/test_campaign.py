@@ -61,6 +61,14 @@ def _raw() -> dict:
         (lambda d: d["extra_layers"][0].update(channels=-1), "extra_layers[0].channels"),
         (lambda d: d["defender"]["interceptor_drones"].update(stock=-1),
          "defender.interceptor_drones.stock"),
+        # inf passed every bound: an infinite stock ran to NaN with exit 0, an infinite
+        # high stock an OverflowError traceback
+        (lambda d: d["defender"]["shorad"].update(stock=float("inf")),
+         "defender.shorad.stock: Input should be a finite number"),
+        (lambda d: d["attacker"]["stock_start"].update(high=float("inf")),
+         "attacker.stock_start.high: Input should be a finite number"),
+        (lambda d: d["packages"][0].update(cost_usd=float("inf")),
+         "packages[0].cost_usd: Input should be a finite number"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(edit, field):
