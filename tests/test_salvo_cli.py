@@ -92,6 +92,10 @@ def _bad(tmp_path: Path, mutate) -> Path:
             lambda d: d["layers"][0].update(doctrine="spray"),
             "layers[0].doctrine: Input should be 'salvo' or 'shoot_look_shoot' (got 'spray')",
         ),
+        (  # an infinite aim weight simulated to garbage with exit 0
+            lambda d: d["assets"][0].update(value_weight=float("inf")),
+            "assets[0].value_weight: Input should be a finite number (got inf)",
+        ),
     ],
 )
 def test_bad_scenario_names_the_field_and_exits_2(runner, tmp_path, mutate, expected):

@@ -77,7 +77,7 @@ def _allowed(values: list[str]) -> str:
 class BetaPrior(BaseModel):
     """A probability that varies from run to run as Beta(alpha, beta)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     alpha: float = Field(gt=0)
     beta: float = Field(gt=0)
 
@@ -99,7 +99,7 @@ class Wave(BaseModel):
     """A burst of a weapon group: ``count`` weapons arriving uniformly within
     ``arrival_h``, through ``corridor`` (a direction; ``None``: any)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     count: int = Field(ge=0)
     arrival_h: tuple[float, float]
     corridor: str | None = Field(default=None, min_length=1)
@@ -121,7 +121,7 @@ class WeaponGroup(BaseModel):
     """``count`` weapons of one family arriving uniformly within ``arrival_h``, or in
     ``waves`` (bursts with their own timing and corridor) that sum to ``count``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     family: str
     count: int = Field(ge=0, le=MAX_GROUP_WEAPONS, strict=True)
     arrival_h: tuple[float, float] = (0.0, 8.0)
@@ -170,7 +170,7 @@ class WeaponGroup(BaseModel):
 class Salvo(BaseModel):
     """The strike: weapon groups and the share of attack drones that are decoys."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     weapons: list[WeaponGroup] = Field(min_length=1)
     decoy_share: Annotated[float, Field(ge=0.0)] | BetaPrior = 0.0
 
@@ -186,7 +186,7 @@ class Salvo(BaseModel):
 
 
 class Asset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     value_weight: float = Field(default=1.0, ge=0)
     region: str = ""
@@ -195,7 +195,7 @@ class Asset(BaseModel):
 class Layer(BaseModel):
     """One defence layer, engaging in scenario order (outermost first)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     type: LayerType
     engages: list[str] = Field(min_length=1)
@@ -250,7 +250,7 @@ class Weather(BaseModel):
     10``. Defaults: fitted on the record's nights before 2025-04-01
     (:func:`barrage.salvo.weather.fit_weather_effect`; docs/salvo.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     cloud_pct: float = Field(ge=0, le=100)
     wind_kmh: float = Field(ge=0, le=200)
     logit_per_100pct_cloud: float = -0.359
@@ -266,7 +266,7 @@ class Weather(BaseModel):
 class Aim(BaseModel):
     """How the attacker spreads the salvo over the assets."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["value_weighted", "uniform", "weights"] = "value_weighted"
     weights: dict[str, float] = Field(default_factory=dict)
 
@@ -274,7 +274,7 @@ class Aim(BaseModel):
 class Scenario(BaseModel):
     """A full salvo scenario; build it from YAML with :func:`load_scenario`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = "salvo"
     description: str = ""
     night_h: float = Field(default=12.0, gt=0, le=48)
