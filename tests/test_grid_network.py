@@ -186,6 +186,22 @@ def test_the_case_of_the_non_finite_tests_reads():
     assert len(net.buses) == 2 and net.generators["pmax_mw"].iloc[0] == 500
 
 
+@pytest.mark.parametrize("suffix", [".m", ".json"])
+def test_network_files_are_bounded_before_reading(tmp_path, monkeypatch, pglib, suffix):
+    """A 300 MB JSON was read whole and handed to pandapower; a folder was 'not found'."""
+    import barrage.grid.network as network
+
+    folder = tmp_path / f"case{suffix}"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"case\.\w+: not a regular file \(expected a network"):
+        read_network(folder)
+    path = tmp_path / f"big{suffix}"
+    path.write_bytes((pglib / "pglib_opf_case24_ieee_rts.m").read_bytes())
+    monkeypatch.setattr(network, "MAX_NETWORK_BYTES", 1024)
+    with pytest.raises(InputError, match=r"bytes is larger than the limit of 1,024$"):
+        read_network(path)
+
+
 def test_pandapower_bundled_case():
     net = read_network("pandapower:case30")
     assert len(net.buses) == 30 and len(net.branches) == 41

@@ -158,11 +158,30 @@ def parse_matpower(text: str, *, source: str = "<text>") -> dict[str, object]:
     return out
 
 
+MAX_NETWORK_BYTES = 64 * 2**20
+"""Larger network files are refused before reading: parsing holds several copies of the
+numbers (the shared PGLib cases are up to 1.5 MB; PGLib's largest tens of MB)."""
+
+
+def check_network_file(path: Path) -> None:
+    """A regular file within :data:`MAX_NETWORK_BYTES` (a 300 MB JSON was read whole and
+    handed to pandapower; a folder was 'not found')."""
+    if not path.exists():
+        raise InputError(f"{path}: network file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (expected a network file)")
+    size = path.stat().st_size
+    if size > MAX_NETWORK_BYTES:
+        raise InputError(
+            f"{path}: network file of {size:,} bytes is larger than the limit of "
+            f"{MAX_NETWORK_BYTES:,}"
+        )
+
+
 def read_matpower(path: str | Path) -> Network:
     """Read a MATPOWER ``.m`` case file (e.g. a PGLib-OPF case) into a :class:`Network`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: network file not found")
+    check_network_file(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -453,8 +472,7 @@ def read_network(path: str | Path) -> Network:
     if path.suffix.lower() == ".m":
         return read_matpower(path)
     if path.suffix.lower() == ".json":
-        if not path.is_file():
-            raise InputError(f"{path}: network file not found")
+        check_network_file(path)
         import pandapower as pp
 
         try:
