@@ -160,6 +160,24 @@ def test_serve_on_a_busy_port_fails_before_saying_serving(record_db):
     assert str(port) in line and "serving" not in res.stderr
 
 
+@pytest.mark.parametrize("kind", ["text", "folder"])
+def test_serve_refuses_a_db_that_is_not_a_store(tmp_path, monkeypatch, kind):
+    """A text file or a folder as --db was served, every answer an error."""
+    import uvicorn
+
+    def served(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    db = tmp_path / "s.duckdb"
+    db.mkdir() if kind == "folder" else db.write_text("not a store\n")
+    from _webserver import free_port
+
+    res = runner.invoke(app, ["serve", "--port", str(free_port()), "--db", str(db)])
+    _one_line_error(res, f"error: --db: cannot open store {db}: ")
+    assert "serving" not in res.stderr
+
+
 def test_grid_output_names_its_currency_and_explains_overloads(shared_data):
     case24 = str(shared_data / "grid" / "pglib-opf" / "pglib_opf_case24_ieee_rts.m")
     opf = runner.invoke(app, ["grid", "opf", case24])
