@@ -777,6 +777,30 @@ def test_a_bad_saved_summary_is_named_in_one_line(saved_summary, tmp_path, edit,
     assert msg.startswith(f"{bad}: ") and words in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("kind", ["deep", "dev-zero", "folder", "too-large"])
+def test_a_saved_summary_is_bounded_before_it_is_read(tmp_path, monkeypatch, kind):
+    """/dev/zero was read for ever, a deep array a RecursionError traceback."""
+    import barrage.campaign.summary as summary
+
+    path = tmp_path / "s.json"
+    if kind == "deep":
+        path.write_text("[" * 100_000)
+        words = "JSON nested too deeply to be a campaign summary"
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+        words = "cannot read the campaign summary (not a regular file)"
+    elif kind == "folder":
+        path.mkdir()
+        words = "cannot read the campaign summary (not a regular file)"
+    else:
+        path.write_text("{}" + " " * 2048)
+        monkeypatch.setattr(summary, "MAX_SUMMARY_BYTES", 1024)
+        words = "bytes is larger than the limit of 1,024"
+    with pytest.raises(InputError) as err:
+        summary.read_summary(path)
+    assert err.value.message.startswith(f"{path}: ") and words in err.value.message
+
+
 def test_report_refuses_a_bad_campaign_file_first_and_draws_a_good_one(
     saved_summary, record_db, tmp_path, monkeypatch
 ):
