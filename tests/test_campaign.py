@@ -106,6 +106,30 @@ def test_cli_bad_requests_exit_2_with_one_line(tmp_path, args, needle):
     assert len(lines) == 1 and needle in lines[0]
 
 
+def test_campaign_memory_is_checked_before_a_season_is_played(shared_data, monkeypatch):
+    """``--runs 100000 --days 366`` was accepted (about 18 GB of per-run outputs, found
+    after hours); here a 0.001 MB budget refuses 2 runs of 5 days before playing."""
+    import barrage.compute.campaign as campaign
+    from barrage.compute.campaign import check_campaign_memory
+
+    with pytest.raises(InputError, match=r"^runs: 100,000 seasons x 366 days x 5 layers"):
+        check_campaign_memory(100_000, 366, 5)
+    check_campaign_memory(200, 150, 5)  # the shipped example's size passes
+    monkeypatch.setattr(campaign, "DEFAULT_MAX_MEMORY_MB", 0.001)
+    monkeypatch.setattr(campaign, "play_chunk", None)  # playing would now fail loudly
+    grid = str(shared_data / "grid" / "pglib-opf")
+    for command in (["simulate", "campaign"], ["plan-defence", "--campaign"]):
+        res = CliRunner().invoke(
+            app, [*command, "winter_stylised", "--runs", "2", "--grid-dir", grid, "--days", "5"]
+            if command[0] == "simulate" else [*command, "winter_stylised", "--runs", "2",
+                                               "--grid-dir", grid]
+        )  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert res.stderr.startswith("error: --runs: 2 seasons x ") and "ask for at most" in (
+            res.stderr
+        )
+
+
 def test_cli_bad_file_exit_2(tmp_path):
     data = _raw()
     data["attacker"]["stock_start"]["low"] = -1
