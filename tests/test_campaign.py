@@ -62,6 +62,14 @@ def _raw() -> dict:
         (lambda d: d["extra_layers"][0].update(channels=-1), "extra_layers[0].channels"),
         (lambda d: d["defender"]["interceptor_drones"].update(stock=-1),
          "defender.interceptor_drones.stock"),
+        # inf passed every bound: an infinite stock ran to NaN with exit 0, an infinite
+        # high stock an OverflowError traceback
+        (lambda d: d["defender"]["shorad"].update(stock=float("inf")),
+         "defender.shorad.stock: Input should be a finite number"),
+        (lambda d: d["attacker"]["stock_start"].update(high=float("inf")),
+         "attacker.stock_start.high: Input should be a finite number"),
+        (lambda d: d["packages"][0].update(cost_usd=float("inf")),
+         "packages[0].cost_usd: Input should be a finite number"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(edit, field):
@@ -97,6 +105,30 @@ def test_cli_bad_requests_exit_2_with_one_line(tmp_path, args, needle):
     assert res.exit_code == 2
     lines = [x for x in res.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and needle in lines[0]
+
+
+def test_campaign_memory_is_checked_before_a_season_is_played(shared_data, monkeypatch):
+    """``--runs 100000 --days 366`` was accepted (about 18 GB of per-run outputs, found
+    after hours); here a 0.001 MB budget refuses 2 runs of 5 days before playing."""
+    import barrage.compute.campaign as campaign
+    from barrage.compute.campaign import check_campaign_memory
+
+    with pytest.raises(InputError, match=r"^runs: 100,000 seasons x 366 days x 5 layers"):
+        check_campaign_memory(100_000, 366, 5)
+    check_campaign_memory(200, 150, 5)  # the shipped example's size passes
+    monkeypatch.setattr(campaign, "DEFAULT_MAX_MEMORY_MB", 0.001)
+    monkeypatch.setattr(campaign, "play_chunk", None)  # playing would now fail loudly
+    grid = str(shared_data / "grid" / "pglib-opf")
+    for command in (["simulate", "campaign"], ["plan-defence", "--campaign"]):
+        res = CliRunner().invoke(
+            app, [*command, "winter_stylised", "--runs", "2", "--grid-dir", grid, "--days", "5"]
+            if command[0] == "simulate" else [*command, "winter_stylised", "--runs", "2",
+                                               "--grid-dir", grid]
+        )  # fmt: skip
+        assert res.exit_code == 2, res.output
+        assert res.stderr.startswith("error: --runs: 2 seasons x ") and "ask for at most" in (
+            res.stderr
+        )
 
 
 def test_cli_bad_file_exit_2(tmp_path):
@@ -774,6 +806,30 @@ def test_a_bad_saved_summary_is_named_in_one_line(saved_summary, tmp_path, edit,
         read_summary(bad)
     msg = str(err.value)
     assert msg.startswith(f"{bad}: ") and words in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("kind", ["deep", "dev-zero", "folder", "too-large"])
+def test_a_saved_summary_is_bounded_before_it_is_read(tmp_path, monkeypatch, kind):
+    """/dev/zero was read for ever, a deep array a RecursionError traceback."""
+    import barrage.campaign.summary as summary
+
+    path = tmp_path / "s.json"
+    if kind == "deep":
+        path.write_text("[" * 100_000)
+        words = "JSON nested too deeply to be a campaign summary"
+    elif kind == "dev-zero":
+        path = Path("/dev/zero")
+        words = "cannot read the campaign summary (not a regular file)"
+    elif kind == "folder":
+        path.mkdir()
+        words = "cannot read the campaign summary (not a regular file)"
+    else:
+        path.write_text("{}" + " " * 2048)
+        monkeypatch.setattr(summary, "MAX_SUMMARY_BYTES", 1024)
+        words = "bytes is larger than the limit of 1,024"
+    with pytest.raises(InputError) as err:
+        summary.read_summary(path)
+    assert err.value.message.startswith(f"{path}: ") and words in err.value.message
 
 
 def test_report_refuses_a_bad_campaign_file_first_and_draws_a_good_one(

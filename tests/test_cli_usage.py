@@ -4,6 +4,7 @@ line naming the flag, dates are ISO only, and ``--version`` answers."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -159,6 +160,24 @@ def test_serve_on_a_busy_port_fails_before_saying_serving(record_db):
     assert str(port) in line and "serving" not in res.stderr
 
 
+@pytest.mark.parametrize("kind", ["text", "folder"])
+def test_serve_refuses_a_db_that_is_not_a_store(tmp_path, monkeypatch, kind):
+    """A text file or a folder as --db was served, every answer an error."""
+    import uvicorn
+
+    def served(*args, **kwargs):
+        raise AssertionError("the server started")
+
+    monkeypatch.setattr(uvicorn, "run", served)
+    db = tmp_path / "s.duckdb"
+    db.mkdir() if kind == "folder" else db.write_text("not a store\n")
+    from _webserver import free_port
+
+    res = runner.invoke(app, ["serve", "--port", str(free_port()), "--db", str(db)])
+    _one_line_error(res, f"error: --db: cannot open store {db}: ")
+    assert "serving" not in res.stderr
+
+
 def test_grid_output_names_its_currency_and_explains_overloads(shared_data):
     case24 = str(shared_data / "grid" / "pglib-opf" / "pglib_opf_case24_ieee_rts.m")
     opf = runner.invoke(app, ["grid", "opf", case24])
@@ -251,3 +270,63 @@ def test_tables_keep_their_words_whole_in_80_columns(record_db, command):
     res = runner.invoke(app, [*command, "--db", str(record_db)], terminal_width=80)
     assert res.exit_code == 0, res.output
     assert "┃" in res.stdout and "…" not in res.stdout
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["simulate", "campaign", "winter_stylised", "--runs", "2", "--html"], "--html"),
+        (["backtest", "--db", "{db}", "--out"], "--out"),
+        (["report", "--db", "{db}", "--out"], "--out"),
+        (["replay", "--db", "{db}", "--from", "2025-09-01", "--out"], "--out"),
+    ],
+    ids=["campaign-html", "backtest-out", "report-out", "replay-out"],
+)
+def test_an_output_path_is_checked_before_the_work(record_db, tmp_path, args, flag):
+    """A folder as --out/--html was an IsADirectoryError traceback after the whole run."""
+    args = [a.replace("{db}", str(record_db)) for a in args]
+    res = runner.invoke(app, [*args, str(tmp_path)])
+    line = _one_line_error(res, f"error: {flag}: ")
+    assert line.endswith("is a folder; expected the path of a file to write")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = runner.invoke(app, [*args, str(blocker / "x.out")])
+    assert _one_line_error(res, f"error: {flag}: ").endswith(
+        "is a file; expected a folder to write x.out in"
+    )
+
+
+def test_fetch_and_update_check_the_record_folder_before_downloading(tmp_path, record_csv):
+    """A file as --to was a FileExistsError traceback after the download (fetch, exit 1)
+    or 'update failed unexpectedly' (update, exit 1); update's --wait was named wait_s."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    url = Path(record_csv).as_uri()
+    for command in (["fetch"], ["update", "--db", str(tmp_path / "u.duckdb")]):
+        res = runner.invoke(app, [*command, "--to", str(blocker), "--url", url])
+        assert res.exit_code == 2, res.output
+        assert res.stderr.splitlines()[-1] == (
+            f"error: --to: {blocker} is a file; expected the folder to write "
+            "missile_attacks_daily.csv into"
+        )
+    (tmp_path / "t" / "missile_attacks_daily.csv").mkdir(parents=True)
+    res = runner.invoke(app, ["fetch", "--to", str(tmp_path / "t"), "--url", url])
+    _one_line_error(res, "error: --to: ")
+    res = runner.invoke(
+        app,
+        [
+            "update",
+            "--db",
+            str(tmp_path / "u.duckdb"),
+            "--to",
+            str(tmp_path / "d"),
+            "--url",
+            url,
+            "--wait",
+            "-1",
+        ],  # fmt: skip
+    )
+    assert res.exit_code == 2
+    assert (
+        res.stderr.splitlines()[-1] == "error: --wait: expected a number of seconds >= 0, got -1.0"
+    )

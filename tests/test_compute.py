@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -124,6 +125,36 @@ def test_scheduler_spec_is_checked():
     assert check_scheduler("tcp://127.0.0.1:8786") == "tcp://127.0.0.1:8786"
     with pytest.raises(InputError, match="^scheduler: "):
         check_scheduler("threads")
+
+
+@pytest.mark.parametrize(
+    "address, expected",
+    [
+        ("tcp://", "'tcp://' names no host"),
+        ("tcp://:8786", "'tcp://:8786' names no host"),
+        ("tcp://h:abc", "'tcp://h:abc' has a bad port"),
+        ("tls://h:99999", "'tls://h:99999' has a bad port (Port out of range 0-65535)"),
+    ],
+)
+def test_a_remote_address_names_a_host_and_a_port(address, expected):
+    """``--scheduler tcp://`` was a Dask TimeoutError traceback after 20 s."""
+    with pytest.raises(InputError, match="^scheduler: " + re.escape(expected)):
+        check_scheduler(address)
+    assert check_scheduler("tcp://[::1]:8786") == "tcp://[::1]:8786"
+
+
+def test_local_workers_are_bounded_by_the_cores(monkeypatch):
+    """``--workers 10**6`` was accepted: a LocalCluster would fork that many interpreters."""
+    from barrage.compute.executor import check_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert check_workers(8) == 8
+    with pytest.raises(
+        InputError, match=r"^workers: expected at most 8 worker processes .* got 9$"
+    ):
+        check_workers(9)
+    with pytest.raises(InputError, match=r"got 1,000,000$"):
+        check_workers(10**6)
 
 
 def draw_blocks(chunk: range) -> np.ndarray:

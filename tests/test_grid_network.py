@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,6 +129,77 @@ def test_bad_references_and_formats(tmp_path):
         read_network(tmp_path / "x.csv")
     with pytest.raises(InputError, match="no bundled network named 'case999'"):
         read_network("pandapower:case999")
+
+
+_BUS = [
+    [1, 3, 10, 0, 0, 0, 1, 1, 0, 230, 1, 1.1, 0.9],
+    [2, 1, 20, 0, 0, 0, 1, 1, 0, 230, 1, 1.1, 0.9],
+]
+_GEN = [[1, 10, 0, 0, 0, 1, 100, 1, 500, 0]]
+_BRANCH = [[1, 2, 0, 0.1, 0, 100, 0, 0, 0, 0, 1]]
+_COST = [[2, 0, 0, 3, 0.01, 20, 0]]
+
+
+@pytest.mark.parametrize(
+    ("matrix", "row", "col", "value", "fragment"),
+    [
+        ("bus", 1, 2, float("nan"), "mpc.bus row 2, column 3 (PD): expected a finite number"),
+        ("bus", 0, 2, -1e300, "mpc.bus row 1, column 3 (PD): expected a finite number"),
+        ("gen", 0, 8, float("inf"), "mpc.gen row 1, column 9 (PMAX): expected a finite"),
+        ("bus", 1, 0, 2.5, "mpc.bus row 2, column 1 (BUS_I): expected a whole bus number"),
+        ("branch", 0, 1, float("nan"), "mpc.branch row 1, column 2 (T_BUS): expected a whole"),
+        ("branch", 0, 5, float("-inf"), "mpc.branch row 1, column 6 (RATE_A)"),
+        ("gencost", 0, 5, float("inf"), "mpc.gencost row 1: expected finite cost coefficients"),
+    ],
+    ids=[
+        "nan-load",
+        "huge-load",
+        "inf-pmax",
+        "fractional-bus",
+        "nan-to-bus",
+        "inf-rate",
+        "inf-cost",
+    ],
+)
+def test_non_finite_numbers_are_named_by_matrix_row_and_column(
+    tmp_path, matrix, row, col, value, fragment
+):
+    """A NaN load gave the OPF an 'Empty' model, an infinite Pmax ran for ever, bus 2.5
+    became bus 2: each is now refused naming the file, matrix, row and column."""
+    tables = {"bus": _BUS, "gen": _GEN, "branch": _BRANCH, "gencost": _COST}
+    tables = {k: [list(r) for r in v] for k, v in tables.items()}
+    tables[matrix][row][col] = value
+    path = tmp_path / "case.m"
+    path.write_text(_case_text(tables["bus"], tables["gen"], tables["branch"], tables["gencost"]))
+    with pytest.raises(InputError, match=re.escape(f"{path}: {fragment}")):
+        read_matpower(path)
+
+
+def test_the_case_of_the_non_finite_tests_reads():
+    """The base case of the test above is valid: each failure there is its one edit."""
+    from barrage.grid.network import from_arrays
+
+    net = from_arrays(
+        name="ok", base_mva=100, bus=np.array(_BUS, float), gen=np.array(_GEN, float),
+        branch=np.array(_BRANCH, float), gencost=np.array(_COST, float),
+    )  # fmt: skip
+    assert len(net.buses) == 2 and net.generators["pmax_mw"].iloc[0] == 500
+
+
+@pytest.mark.parametrize("suffix", [".m", ".json"])
+def test_network_files_are_bounded_before_reading(tmp_path, monkeypatch, pglib, suffix):
+    """A 300 MB JSON was read whole and handed to pandapower; a folder was 'not found'."""
+    import barrage.grid.network as network
+
+    folder = tmp_path / f"case{suffix}"
+    folder.mkdir()
+    with pytest.raises(InputError, match=r"case\.\w+: not a regular file \(expected a network"):
+        read_network(folder)
+    path = tmp_path / f"big{suffix}"
+    path.write_bytes((pglib / "pglib_opf_case24_ieee_rts.m").read_bytes())
+    monkeypatch.setattr(network, "MAX_NETWORK_BYTES", 1024)
+    with pytest.raises(InputError, match=r"bytes is larger than the limit of 1,024$"):
+        read_network(path)
 
 
 def test_pandapower_bundled_case():

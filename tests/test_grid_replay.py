@@ -120,6 +120,16 @@ def test_cli_replay_refuses_too_few_runs(tmp_path):
     assert "--runs: expected at least 20 runs" in res.stderr
 
 
+def test_cli_replay_bounds_memory_by_runs_before_reading_the_store(tmp_path):
+    """``--runs 10**12`` was numpy's 7 TiB MemoryError traceback, after the record was read."""
+    res = CliRunner().invoke(
+        app, ["simulate", "replay", "--runs", str(10**12), "--db", str(tmp_path / "x")]
+    )
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error: --runs: 1,000,000,000,000 runs x 98 units needs about")
+    assert res.stderr.count("\n") == 1 and "ask for at most" in res.stderr
+
+
 def test_days_until_lost_capacity_is_back():
     from barrage.grid.replay import Campaign, _capacity_back_days
 

@@ -194,6 +194,15 @@ def test_asset_not_in_network_is_a_clean_cli_error(tmp_path, example, grid_dir):
             lambda d: d["grid"].update(damage_probability={"attack_drone": {"plant": 1.5}}),
             "expected a probability",
         ),
+        # NaN and inf passed the bounds: a NaN temperature was a numpy reshape traceback
+        (
+            lambda d: d["grid"]["winter"].update(reference_temperature_c=float("nan")),
+            "grid.winter.reference_temperature_c: Input should be a finite number",
+        ),
+        (
+            lambda d: d["planning"].update(budget=float("inf")),
+            "planning.budget: Input should be a finite number",
+        ),
     ],
 )
 def test_bad_scenarios_fail_cleanly(tmp_path, example, grid_dir, edit, message):

@@ -123,15 +123,23 @@ def test_scenario_corpus(kind, tmp_path):
             b"a: &a [1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nsalvo: *b\n",
             "salvo: Input should be a valid dictionary",
         ),
+        (
+            b"name: x\nlayers: [unclosed\n",
+            "not valid YAML (line 3, column 1: expected ',' or ']', but got '<stream end>')",
+        ),
+        (
+            b"name: a\nnight_h: 8\nname: b\n",
+            "not valid YAML (line 3, column 1: key 'name' given twice)",
+        ),
     ],
-    ids=["not-utf8", "deep-nesting", "python-tag", "alias-expansion"],
+    ids=["not-utf8", "deep-nesting", "python-tag", "alias-expansion", "unclosed", "dup-key"],
 )
 def test_scenario_file_errors_are_clear(tmp_path, text, expected):
     path = tmp_path / "bad.yaml"
     path.write_bytes(text)
     with pytest.raises(InputError, match=re.escape(expected)) as err:
         load_scenario(path)
-    assert str(path) in err.value.message
+    assert str(path) in err.value.message and "\n" not in err.value.message
     assert not Path("/tmp/barrage-pwned").exists()
 
 
@@ -195,3 +203,38 @@ def test_record_header_errors_are_clear(tmp_path, prefix, edit, expected):
     path.write_bytes(prefix + header + b"\n2025-09-30,2025-09-30,Kalibr,,,,1,1,,,,,,,,,,,,,,s\n")
     with pytest.raises(InputError, match=re.escape(expected)):
         ingest_record(path, tmp_path / "r.duckdb")
+
+
+def _ingest_error(tmp_path, data: bytes) -> str:
+    from barrage.record import ingest_record
+
+    path = tmp_path / "r.csv"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as err:
+        ingest_record(path, tmp_path / "r.duckdb")
+    assert not (tmp_path / "r.duckdb").exists()
+    message = err.value.message
+    assert message.startswith(f"{path}: ") and "\n" not in message and len(message) < 1000
+    return message
+
+
+def test_a_header_longer_than_the_head_is_named_not_cut(tmp_path):
+    """A 110 kB header was cut mid-name and reported as repeating column 'c10'."""
+    header = ",".join(f"c{i}" for i in range(20_000)).encode()
+    message = _ingest_error(tmp_path, header + b"\n1\n")
+    assert "the header row is longer than 65,536 bytes" in message
+
+
+def test_long_column_names_are_cut_in_the_message(tmp_path):
+    """The 'found:' list echoed whole names: a 64 kB header made a 64 kB error line."""
+    header = ",".join(["time_start", *("x" * 5000 + str(i) for i in range(10))]).encode()
+    message = _ingest_error(tmp_path, header + b"\n1\n")
+    assert "missing required column(s) time_end" in message and "x" * 40 + "..." in message
+
+
+def test_an_oversized_record_is_refused_before_reading(tmp_path, monkeypatch, record_csv):
+    import barrage.record.ingest as ingest
+
+    monkeypatch.setattr(ingest, "MAX_RECORD_BYTES", 1024)
+    message = _ingest_error(tmp_path, Path(record_csv).read_bytes())
+    assert "bytes is larger than the limit of 1,024; nothing was changed" in message

@@ -199,3 +199,22 @@ def test_utf16_without_a_bom_is_named(record_csv, tmp_path, encoding):
     path.write_bytes("\n".join(record_csv.read_text("utf-8").splitlines()[:5]).encode(encoding))
     with pytest.raises(InputError, match="looks like UTF-16 text"):
         ingest_record(path, tmp_path / "s.duckdb")
+
+
+def test_a_foreign_attacks_table_is_refused_and_left_alone(record_csv, tmp_path):
+    """Another tool's DuckDB file with an ``attacks`` table was a binder or replacement-
+    scan traceback in every command, and ingest's schema step ran against it."""
+    from barrage.errors import InputError
+    from barrage.record.store import connect
+
+    db = tmp_path / "other.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE attacks (a INTEGER)")
+    expected = r"its attacks table lacks column\(s\) time_start, .*; expected a store made by"
+    with pytest.raises(InputError, match=expected):
+        connect(db, read_only=True)
+    with pytest.raises(InputError, match=expected):
+        ingest_record(record_csv, db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    assert tables == [("attacks",)]

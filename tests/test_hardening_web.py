@@ -95,6 +95,24 @@ def test_limits_have_safe_defaults():
     assert s.max_campaign_run_days == 6_000  # 40 runs x 150 days: seconds, not minutes
 
 
+@pytest.mark.parametrize(
+    "body, detail",
+    [
+        (b"not json", "body: not valid JSON at character 0 (Expecting value)"),
+        (b'{"runs": 1,', "body: not valid JSON at character 11 (Expecting property name"),
+        (b"\xff\xfe", "body: not valid JSON at character 0"),
+    ],
+    ids=["text", "cut-off", "binary"],
+)
+@pytest.mark.parametrize("kind", ["salvo", "strike", "campaign"])
+def test_a_body_that_is_not_json_is_named_as_such(client, kind, body, detail):
+    """It was answered 'body.0: JSON decode error (got dict)': no what, no expected."""
+    r = client.post(f"/api/jobs/{kind}", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(detail)
+    assert r.json()["detail"].endswith("; expected a JSON object")
+
+
 def test_runs_over_the_limit_are_refused_by_the_schema(store):
     with TestClient(create_app(Settings(db=store, max_runs=100, warm=False))) as c:
         r = c.post("/api/jobs/salvo", json={"runs": 101})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,3 +82,50 @@ def test_percentile_of_last():
 def test_as_of_before_record_is_input_error(record):
     with pytest.raises(InputError, match="before the record starts"):
         record.panel("2020-01-01")
+
+
+_WEATHER = "date,avg_night_cloudcover,avg_precipitation,avg_windspeed\n2025-01-01,50,0.5,12\n"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (b"", "empty file (expected a CSV with a header row)"),
+        (b"date,x\n\xd0\x00\n", "not UTF-8 text (byte 0xd0 at line 2)"),
+        (_WEATHER.encode() + b"2025-01-02,abc,0,1\n", "line 3, avg_night_cloudcover: expected"),
+        (_WEATHER.encode() + b"2025-01-02,inf,0,1\n", "expected a number 0..100 (%), got 'inf'"),
+        (_WEATHER.encode() + b"2025-01-02,5,-1,1\n", "avg_precipitation: expected a number >= 0"),
+        (_WEATHER.encode() + b"2024-02-30,5,0,1\n", "line 3, date: expected a date YYYY-MM-DD"),
+        (_WEATHER.encode() + b"02/01/2025,5,0,1\n", "got '02/01/2025'"),
+    ],
+    ids=["empty", "not-utf8", "text", "inf", "negative", "no-such-day", "not-iso"],
+)
+def test_bad_weather_is_one_line_naming_line_and_column(tmp_path, text, expected):
+    """Junk was a pandas traceback; 'abc' a TypeError, 'inf' a scikit-learn NaN error;
+    a bad date or a negative value passed silently."""
+    from barrage.indicators.weather import load_weather
+
+    path = tmp_path / "w.csv"
+    path.write_bytes(text)
+    with pytest.raises(InputError, match=re.escape(expected)) as err:
+        load_weather(path)
+    assert err.value.message.startswith(str(path)) and "\n" not in err.value.message
+
+
+def test_weather_size_is_bounded_before_reading(tmp_path, monkeypatch):
+    import barrage.indicators.weather as weather
+
+    path = tmp_path / "w.csv"
+    path.write_text(_WEATHER + "#" * 2048)
+    monkeypatch.setattr(weather, "MAX_WEATHER_BYTES", 1024)
+    with pytest.raises(InputError, match=r"larger than the limit of 1,024"):
+        weather.load_weather(path)
+
+
+def test_empty_weather_values_are_missing_observations(tmp_path):
+    from barrage.indicators.weather import load_weather
+
+    path = tmp_path / "w.csv"
+    path.write_text(_WEATHER + "2025-01-02,,0,\n")
+    out = load_weather(path)
+    assert out["cloud_night_pct"].tolist()[0] == 50 and np.isnan(out["cloud_night_pct"].iloc[1])

@@ -84,6 +84,9 @@ def test_parser_never_raises_anything_but_input_error(text):
         ("(" * 50 + "missiles" + ")" * 50 + " >= 1", "brackets nested deeper than 10"),
         ("-" * 490 + "missiles >= 1", "expression longer than 500 characters"),
         ("not " * 120 + "x", "unknown variable 'x'"),
+        # inf made a target no night meets (exit 0); a huge integer an OverflowError
+        ("missiles >= 1e400", "expected finite numbers, got inf"),
+        ("missiles >= 1" + "0" * 400, "expected finite numbers, got 1000"),
     ],
 )
 def test_hostile_nesting_is_a_clear_error_not_a_crash(expr, message):

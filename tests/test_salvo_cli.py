@@ -98,6 +98,10 @@ def _bad(tmp_path: Path, mutate) -> Path:
             lambda d: d["layers"][0].update(doctrine="spray"),
             "layers[0].doctrine: Input should be 'salvo' or 'shoot_look_shoot' (got 'spray')",
         ),
+        (  # an infinite aim weight simulated to garbage with exit 0
+            lambda d: d["assets"][0].update(value_weight=float("inf")),
+            "assets[0].value_weight: Input should be a finite number (got inf)",
+        ),
     ],
 )
 def test_bad_scenario_names_the_field_and_exits_2(runner, tmp_path, mutate, expected):
@@ -117,6 +121,37 @@ def test_missing_file_and_bad_yaml_exit_2(runner, tmp_path):
     bad.write_text("salvo: [unclosed\n")
     res = runner.invoke(app, ["simulate", "salvo", str(bad)])
     assert res.exit_code == 2 and "not valid YAML" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--sizes", "1000000000"], "error: --sizes: 1,000,000,000 shahed weapons do not make"),
+        (["--sizes", "100,200,100"], "error: --sizes: expected distinct salvo sizes, got 100"),
+        (["--family", "nosuch"], "error: --family: the scenario has no 'nosuch' group"),
+        (["--runs", "0"], "error: --runs: expected a positive number of runs, got 0"),
+    ],
+    ids=["size-over-schema", "repeated-size", "unknown-family", "no-runs"],
+)
+def test_salvo_curve_bad_flags_are_one_line_exit_2(runner, args, expected):
+    """Each was a traceback (pydantic, pandas reshape, KeyError) after simulating."""
+    res = runner.invoke(app, ["simulate", "salvo-curve", str(EXAMPLE), "--runs", "50", *args])
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith(expected) and res.stderr.count("\n") == 1
+
+
+def test_salvo_curve_memory_is_checked_before_simulating(runner, monkeypatch):
+    """``--runs 10**12`` ran past a minute: the largest size's cost is now checked first
+    (here against a 1 MB budget, which 2,000 runs of 400 weapons exceed)."""
+    import barrage.salvo.saturation as saturation
+
+    monkeypatch.setattr(saturation, "DEFAULT_MAX_MEMORY_MB", 1.0)
+    monkeypatch.setattr(saturation, "simulate", None)  # a simulation would now fail loudly
+    res = runner.invoke(
+        app, ["simulate", "salvo-curve", str(EXAMPLE), "--runs", "2000", "--sizes", "100,400"]
+    )
+    assert res.exit_code == 2, res.output
+    assert res.stderr.startswith("error: --runs: ") and "over the limit of 1 MB" in res.stderr
 
 
 def test_help_for_every_simulate_command(runner):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from barrage.cli import app
@@ -68,6 +69,23 @@ def test_bad_inputs_exit_2_with_one_line(record_db: Path, tmp_path: Path):
     res = runner.invoke(app, ["stockpile", "--db", str(tmp_path / "none.duckdb")])
     assert res.exit_code == 2
     assert res.stderr.startswith("error: no store at ")
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--samples", str(10**12)], "error: --samples: 1,000,000,000,000 draws x "),
+        (["--seed", "-1"], "error: --seed: expected a non-negative integer, got -1\n"),
+        (["--samples", "10"], "error: --samples: expected at least 100, got 10\n"),
+    ],
+    ids=["samples-huge", "seed-negative", "samples-few"],
+)
+def test_draws_and_seed_are_checked_before_fitting(record_db: Path, extra, message):
+    """``--samples 10**12`` was numpy's 116 TiB MemoryError, ``--seed -1`` numpy's
+    ValueError: both tracebacks, exit 1; ``n_samples:`` did not name the flag."""
+    res = runner.invoke(app, ["stockpile", "--db", str(record_db), *extra])
+    assert res.exit_code == 2, res.output
+    assert res.stdout == "" and res.stderr.startswith(message) and res.stderr.count("\n") == 1
 
 
 def test_help_text():

@@ -75,6 +75,14 @@ def test_user_file_adds_and_overrides(tmp_path: Path):
          "line 3 (statement 'x'): family: 'drones' is not one of attack_drones"),
         ("x,kh101,stockpile,upper_bound,part,5,6,2023-04-14,,2023-04-14,yes",
          "line 3 (statement 'x'): coverage: a ceiling on part of a family bounds nothing"),
+        # NaN passed every check (exit 0); NaN or inf in high was a scipy traceback
+        ("x,kh101,stockpile,estimate,family,nan,6,2023-04-14,,2023-04-14,yes",
+         "line 3 (statement 'x'): low: Input should be a finite number (got 'nan')"),
+        ("x,kh101,stockpile,estimate,family,5,inf,2023-04-14,,2023-04-14,yes",
+         "line 3 (statement 'x'): high: Input should be a finite number (got 'inf')"),
+        # the same id twice: the second silently replaced the first
+        ("ok,kalibr,stockpile,estimate,family,100,150,2024-05-01,,2024-05-01,yes",
+         "line 3 (statement 'ok'): statement_id: 'ok' is given 2 times: expected each id once"),
     ],
 )  # fmt: skip
 def test_bad_user_rows_name_line_and_field(tmp_path: Path, row: str, message: str):
@@ -84,7 +92,7 @@ def test_bad_user_rows_name_line_and_field(tmp_path: Path, row: str, message: st
     with pytest.raises(InputError) as err:
         load_statements(f)
     assert message in err.value.message
-    assert err.value.message.startswith(f"{f} line 3 (statement 'x'): ")
+    assert err.value.message.startswith(f"{f} line 3 (statement ")
     assert "\n" not in err.value.message
 
 
@@ -122,6 +130,20 @@ def test_a_bad_row_loads_nothing_and_the_fit_refuses_a_period_before_the_record(
         f"{early} line 2 (statement 'early'): refers_to: 2022-05-01 is before the record's "
         "first night 2022-09-27"
     )
+
+
+def test_a_file_that_is_not_utf8_or_too_large_is_one_line(tmp_path: Path, monkeypatch):
+    """Binary junk was a UnicodeDecodeError traceback; the size was not bounded."""
+    import barrage.stockpile.statements as statements
+
+    f = tmp_path / "bad.csv"
+    f.write_bytes(HEADER.encode() + b"\xd0\x00junk\n")
+    with pytest.raises(InputError, match=r"bad.csv: not UTF-8 text \(byte 0xd0 at line 2\)$"):
+        load_statements(f)
+    f.write_text(HEADER + "#" * 2048)
+    monkeypatch.setattr(statements, "MAX_STATEMENTS_BYTES", 1024)
+    with pytest.raises(InputError, match=r"larger than the limit of 1,024$"):
+        load_statements(f)
 
 
 def test_missing_file_and_missing_columns(tmp_path: Path):

@@ -29,7 +29,7 @@ KYIV_NORMALS_C = (-3.2, -2.3, 1.9, 9.4, 15.4, 19.2, 21.0, 20.1, 14.6, 8.6, 2.8, 
 class Range(BaseModel):
     """A quantity known only as a range: each run draws uniformly in ``[low, high]``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     low: float = Field(ge=0)
     high: float = Field(ge=0)
 
@@ -43,7 +43,7 @@ class Range(BaseModel):
 class Attacker(BaseModel):
     """Stock, production and stated doctrine (all in weapons of the strike's mix)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     stock_start: Range
     production_per_day: Range
     strike_rate_per_day: float = Field(gt=0, le=1)
@@ -56,7 +56,7 @@ class Attacker(BaseModel):
 class LayerStock(BaseModel):
     """A defender layer's interceptors at the start and delivered per day."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     stock: float = Field(ge=0)
     resupply_per_day: float = Field(default=0.0, ge=0)
 
@@ -64,7 +64,7 @@ class LayerStock(BaseModel):
 class Climate(BaseModel):
     """Daily mean temperature: a supplied series from the start date, else the normals."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     temperature_c: list[float] = Field(default_factory=list, max_length=MAX_SEASON_DAYS)
     monthly_normals_c: tuple[float, ...] = Field(
         default=KYIV_NORMALS_C, min_length=12, max_length=12
@@ -74,7 +74,7 @@ class Climate(BaseModel):
 class Package(BaseModel):
     """A defence package for ``plan-defence --campaign``: what it adds and its cost."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     name: str = Field(min_length=1)
     cost_usd: float = Field(gt=0)
     interceptors: dict[str, NonNegative] = Field(default_factory=dict)
@@ -94,7 +94,7 @@ class Package(BaseModel):
 class CampaignScenario(BaseModel):
     """A season of strikes; see docs/campaign.md for every field."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     name: str = "campaign"
     strike: str = Field(min_length=1)
     start: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2200, 12, 31))

@@ -198,18 +198,35 @@ class CampaignSummary(BaseModel):
         return self.model_dump(exclude_unset=True)
 
 
+MAX_SUMMARY_BYTES = 16 * 2**20
+"""Larger saved summaries are refused before reading (a 150-day season's is about 50 kB,
+whatever the runs: it holds day-by-day quantiles, not runs)."""
+
+
 def read_summary(path: str | Path) -> CampaignSummary:
     """A saved ``barrage simulate campaign --json`` summary, checked whole before anything
     is drawn; one line naming the file (and the field) when it is not one."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        if p.exists() and not p.is_file():  # /dev/zero read for ever, a FIFO blocked
+            raise InputError(f"{p}: cannot read the campaign summary (not a regular file)")
+        with p.open("rb") as f:
+            raw = f.read(MAX_SUMMARY_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{p}: cannot read the campaign summary ({exc.strerror})") from None
+    if len(raw) > MAX_SUMMARY_BYTES:
+        raise InputError(
+            f"{p}: campaign summary of {p.stat().st_size:,} bytes is larger than the limit "
+            f"of {MAX_SUMMARY_BYTES:,}"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(
             f"{p}: expected the JSON of `barrage simulate campaign --json` ({exc})"
         ) from None
+    except RecursionError:
+        raise InputError(f"{p}: JSON nested too deeply to be a campaign summary") from None
     try:
         return CampaignSummary.model_validate(data)
     except ValidationError as exc:

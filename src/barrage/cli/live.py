@@ -68,7 +68,7 @@ def update(
     to: ToOption = Path("data"),
     db: DbOption = Path("barrage.duckdb"),
     url: UrlOption = None,
-    wait: Annotated[
+    wait_s: Annotated[
         float,
         typer.Option("--wait", help="Seconds to wait for a running update (then exit 3)."),
     ] = 0.0,
@@ -88,7 +88,7 @@ def update(
     """
     handlers = _configure_logging(db)
     try:
-        _update(to, db, url, wait, as_of, target, weather, json_out)
+        _update(to, db, url, wait_s, as_of, target, weather, json_out)
     except (typer.Exit, SystemExit, KeyboardInterrupt):
         raise
     except Exception as exc:  # noqa: BLE001 - a cron job must leave a trace, not a crash
@@ -235,8 +235,11 @@ def replay(
     """Rebuild what the live log would have said each day from only the rows known then."""
     import pandas as pd
 
+    from barrage.errors import check_output_file
     from barrage.warning.scorecard import replay_store
 
+    if out is not None:  # before the replay, not after it
+        check_output_file(out, param="out")
     fc, result = replay_store(
         db,
         start,

@@ -88,7 +88,7 @@ def stockpile(
         Path | None,
         typer.Option("--statements", help="Your CSV of extra or overriding statements."),
     ] = None,
-    samples: Annotated[int, typer.Option("--samples", help="Posterior draws.")] = 2000,
+    n_samples: Annotated[int, typer.Option("--samples", help="Posterior draws.")] = 2000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object on stdout.")
@@ -102,7 +102,7 @@ def stockpile(
         as_of,
         statements=statements,
         family=family,
-        n_samples=samples,
+        n_samples=n_samples,
         seed=seed,
         status=stderr_console().status,
     )

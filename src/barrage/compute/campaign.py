@@ -26,6 +26,8 @@ from barrage.compute.executor import (
     resolve_auto,
 )
 from barrage.errors import InputError
+from barrage.grid.network import PRIORITY_CLASSES
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB
 
 CHUNK_RUNS = 25
 AUTO_LOCAL_MIN_RUNS = 200
@@ -44,6 +46,28 @@ def campaign_chunks(runs: int, seed: int) -> list[tuple[int, Any]]:
         raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
     ranges = plan_chunks(runs, CHUNK_RUNS)
     return [(len(r), s) for r, s in zip(ranges, chunk_seeds(seed, len(ranges)), strict=True)]
+
+
+def check_campaign_memory(
+    runs: int, days: int, n_layers: int, *, max_memory_mb: float | None = None
+) -> None:
+    """Refuse, naming ``runs``, a campaign whose per-run outputs would pass the memory
+    budget, before a season is played. Every run-day keeps four float64 values a layer
+    (interceptors held, used, available, kills), five a day (stock, launched, units out,
+    crew-days, spares), the load shed (two plus one a priority class) and an int32 key;
+    twice while the chunks are stacked. (``--runs 100000`` over 366 days would have
+    needed some 25 GB, found only after hours.)"""
+    if max_memory_mb is None:
+        max_memory_mb = DEFAULT_MAX_MEMORY_MB
+    per_run_day_b = 8 * (4 * n_layers + 7 + len(PRIORITY_CLASSES)) + 4
+    need_mb = 2 * runs * days * per_run_day_b / 2**20
+    if need_mb > max_memory_mb:
+        most = int(max_memory_mb * 2**20 // (2 * days * per_run_day_b))
+        raise InputError(
+            f"runs: {runs:,} seasons x {days} days x {n_layers} layers needs about "
+            f"{need_mb:,.0f} MB, over the limit of {max_memory_mb:,.0f} MB; ask for at most "
+            f"{most:,} runs"
+        )
 
 
 def simulate_campaign(
@@ -65,6 +89,7 @@ def simulate_campaign(
     scheduler = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
     with dask_client(scheduler, workers=workers) as client:
         ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
+        check_campaign_memory(runs, ctx.scenario.days, len(ctx.layer_names))
         return ctx, _play_and_price(client, ctx, chunks, on_progress)
 
 
@@ -103,6 +128,7 @@ def plan_campaign(
 
     chunks = campaign_chunks(runs, seed)
     ctx = build_context(scenario, grid_dir=grid_dir)
+    check_campaign_memory(runs, scenario.days, len(ctx.layer_names))  # per package, in turn
     budget = budget_usd if budget_usd is not None else scenario.budget_usd
     if budget is None:
         raise InputError(f"budget_usd: {scenario.source} gives no budget_usd; give one")

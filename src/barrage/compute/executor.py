@@ -58,12 +58,34 @@ def check_scheduler(scheduler: Any) -> Any:
         if hasattr(scheduler, "submit") and hasattr(scheduler, "scheduler_info"):
             return scheduler  # a distributed.Client
         raise InputError(f"scheduler: expected a string or a Dask Client, got {scheduler!r}")
-    if scheduler in ("sync", "local", "auto") or scheduler.startswith(_REMOTE_PREFIXES):
+    if scheduler in ("sync", "local", "auto"):
+        return scheduler
+    if scheduler.startswith(_REMOTE_PREFIXES):
+        _check_address(scheduler)
         return scheduler
     raise InputError(
         f"scheduler: expected 'local', 'sync', 'auto' or a scheduler address like "
         f"'tcp://HOST:8786', got {scheduler!r}"
     )
+
+
+def _check_address(address: str) -> None:
+    """A remote address names a host and, if any, a valid port: ``tcp://`` alone was a
+    traceback from Dask after a 20 s time-out."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    try:
+        parts.port  # noqa: B018 (raises on a port that is not 0..65535)
+    except ValueError as exc:
+        raise InputError(
+            f"scheduler: {address!r} has a bad port ({exc}); expected an address like "
+            "'tcp://HOST:8786'"
+        ) from None
+    if not parts.hostname:
+        raise InputError(
+            f"scheduler: {address!r} names no host; expected an address like 'tcp://HOST:8786'"
+        )
 
 
 def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
@@ -73,10 +95,23 @@ def resolve_auto(scheduler: Any, work: int, threshold: int) -> Any:
     return scheduler
 
 
+WORKERS_PER_CORE = 4
+"""Most local worker processes per core: each starts an interpreter with numpy and the
+library (about 350 MB) before any work, so ``--workers 10**6`` would fork until the
+machine ran out of memory."""
+
+
 def check_workers(workers: int | None) -> int | None:
-    """Validate ``workers`` (``None``: one per core)."""
+    """Validate ``workers`` (``None``: one per core): positive, and at most
+    :data:`WORKERS_PER_CORE` per core of this machine."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers: expected a positive number of workers, got {workers!r}")
+    most = WORKERS_PER_CORE * max(1, os.cpu_count() or 1)
+    if workers is not None and workers > most:
+        raise InputError(
+            f"workers: expected at most {most} worker processes ({WORKERS_PER_CORE} per core "
+            f"of this machine; each holds its own interpreter), got {workers:,}"
+        )
     return workers
 
 

@@ -158,11 +158,30 @@ def parse_matpower(text: str, *, source: str = "<text>") -> dict[str, object]:
     return out
 
 
+MAX_NETWORK_BYTES = 64 * 2**20
+"""Larger network files are refused before reading: parsing holds several copies of the
+numbers (the shared PGLib cases are up to 1.5 MB; PGLib's largest tens of MB)."""
+
+
+def check_network_file(path: Path) -> None:
+    """A regular file within :data:`MAX_NETWORK_BYTES` (a 300 MB JSON was read whole and
+    handed to pandapower; a folder was 'not found')."""
+    if not path.exists():
+        raise InputError(f"{path}: network file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file (expected a network file)")
+    size = path.stat().st_size
+    if size > MAX_NETWORK_BYTES:
+        raise InputError(
+            f"{path}: network file of {size:,} bytes is larger than the limit of "
+            f"{MAX_NETWORK_BYTES:,}"
+        )
+
+
 def read_matpower(path: str | Path) -> Network:
     """Read a MATPOWER ``.m`` case file (e.g. a PGLib-OPF case) into a :class:`Network`."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: network file not found")
+    check_network_file(path)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -195,6 +214,7 @@ def from_arrays(
     bus = np.asarray(bus, float)
     gen = np.asarray(gen, float)
     branch = np.asarray(branch, float)
+    _check_numbers(source, {"mpc.bus": bus, "mpc.gen": gen, "mpc.branch": branch})
     bus_ids = bus[:, 0].astype(np.int64)
     _check_topology(source, bus_ids, gen, branch)
     buses = pd.DataFrame(
@@ -223,6 +243,41 @@ def from_arrays(
         generators=_generators_table(gen, _poly_costs(gencost, len(gen), source), source),
         loads=_default_load_tags(loads),
     )
+
+
+MAX_MAGNITUDE = 1e9
+"""Largest magnitude of a number read (MW, MVAr, kV, p.u.): a real case's largest is a
+'no limit' rating of 99,999; -1e300 MW of load left the OPF solver an empty model."""
+
+#: The MATPOWER columns read (0-based, with their MATPOWER names); ``True`` marks a
+#: bus number, which must be whole.
+USED_COLUMNS = {
+    "mpc.bus": {0: ("BUS_I", True), 1: ("BUS_TYPE", True), 2: ("PD", False),
+                3: ("QD", False), 4: ("GS", False), 9: ("BASE_KV", False)},
+    "mpc.gen": {0: ("GEN_BUS", True), 1: ("PG", False), 7: ("GEN_STATUS", False),
+                8: ("PMAX", False), 9: ("PMIN", False)},
+    "mpc.branch": {0: ("F_BUS", True), 1: ("T_BUS", True), 2: ("BR_R", False),
+                   3: ("BR_X", False), 5: ("RATE_A", False), 8: ("TAP", False),
+                   9: ("SHIFT", False), 10: ("BR_STATUS", False)},
+}  # fmt: skip
+
+
+def _check_numbers(source: str, matrices: dict[str, np.ndarray]) -> None:
+    """Every column read is finite, and bus numbers are whole: a NaN load made the OPF
+    report an empty model, an infinite Pmax made it run for ever, a bus 1.5 was bus 1."""
+    for label, arr in matrices.items():
+        for col, (name, whole) in USED_COLUMNS[label].items():
+            v = arr[:, col]
+            bad = ~(np.abs(v) <= MAX_MAGNITUDE) | ((v != np.round(v)) if whole else False)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                what = (
+                    "a whole bus number" if whole else f"a finite number within ±{MAX_MAGNITUDE:g}"
+                )
+                raise InputError(
+                    f"{source}: {label} row {k + 1}, column {col + 1} ({name}): expected "
+                    f"{what}, got {v[k]:g}"
+                )
 
 
 def _check_topology(source: str, bus_ids: np.ndarray, gen: np.ndarray, branch: np.ndarray) -> None:
@@ -299,6 +354,10 @@ def _poly_costs(
                 c1[k] = coeffs[1]
             if ncost > 2:
                 c2[k] = coeffs[2]
+    bad = ~np.isfinite(np.stack([c2, c1, c0])).all(axis=0)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(f"{source}: mpc.gencost row {k + 1}: expected finite cost coefficients")
     if np.any(c2 < 0):
         raise InputError(f"{source}: a generator has a concave cost (c2 < 0)")
     return c2, c1, c0
@@ -413,8 +472,7 @@ def read_network(path: str | Path) -> Network:
     if path.suffix.lower() == ".m":
         return read_matpower(path)
     if path.suffix.lower() == ".json":
-        if not path.is_file():
-            raise InputError(f"{path}: network file not found")
+        check_network_file(path)
         import pandapower as pp
 
         try:

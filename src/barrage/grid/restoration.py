@@ -54,7 +54,7 @@ _TOL_MW = 1e-6
 class RepairSpec(BaseModel):
     """A lognormal duration: median (days) and log-standard deviation."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     median_days: float = Field(gt=0, le=3650)
     sigma: float = Field(default=0.5, ge=0, le=3)
 
@@ -78,7 +78,7 @@ def default_repair() -> dict[str, RepairSpec]:
 class Winter(BaseModel):
     """Daily mean temperatures from the strike day, and how demand and harm follow them."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     temperature_c: list[float] = Field(default_factory=list, max_length=3650)
     reference_temperature_c: float = 12.0
     heating_sensitivity_per_degc: float = Field(default=0.01, ge=0, le=0.2)

@@ -100,7 +100,7 @@ DEFAULT_DAMAGE_PROBABILITY: dict[str, dict[str, float]] = {
 class GridSection(BaseModel):
     """The ``grid:`` section of a strike scenario."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     network: str = Field(min_length=1)
     targets: dict[str, list[str]] = Field(min_length=1)
     damage_probability: dict[str, dict[AssetKind, float]] = Field(default_factory=dict)
@@ -162,7 +162,7 @@ class Candidate(BaseModel):
     targets (their damage probability times ``factor``), spares (of ``unit_type``, else
     every pool), crews, mobile substations or mobile generation (``mw`` per unit)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     kind: Literal[
         "air_defence",
@@ -203,7 +203,7 @@ class Candidate(BaseModel):
 class Planning(BaseModel):
     """The ``planning:`` section: what the defender may add, and the budget."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     budget: float = Field(default=2.0, ge=0)
     cost_unit: str = Field(default="cost unit", min_length=1, max_length=20)
     candidates: list[Candidate] = Field(min_length=1)

@@ -40,7 +40,7 @@ DEFAULT_COST_USD_PER_MWH = {
 class Stylise(BaseModel):
     """The ``grid.stylise`` section: the public aggregates a test case is scaled to."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     peak_demand_mw: float = Field(gt=0, le=1e6)
     capacity_mw: dict[str, float] = Field(min_length=1)
     default_type: str = "thermal"

@@ -61,7 +61,7 @@ _AT_REACTANCE_PU = 0.02
 class SubstationUnits(BaseModel):
     """A substation's units: ``autotransformers`` in parallel, and its line bays."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     autotransformers: int = Field(ge=1, le=32)
     voltage_kv: float = Field(default=330.0, gt=0, le=1200)
     line_bays: bool = True
@@ -71,7 +71,7 @@ class SubstationUnits(BaseModel):
 class PlantUnits(BaseModel):
     """A plant's generating units: how many, and their type."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     units: int = Field(ge=1, le=64)
     type: Literal["thermal", "chp", "hydro", "nuclear"]
 

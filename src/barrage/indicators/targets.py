@@ -9,6 +9,7 @@ ever passed to ``eval``. The compiled target evaluates on whole arrays at once.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,12 +121,24 @@ def _compile(node: ast.AST, expr: str) -> Callable[[Mapping[str, np.ndarray]], o
         name = node.id
         return lambda env: env[name]
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        value = float(node.value)
+        value = _finite(node.value, expr)
         return lambda env: value
     raise InputError(
         f"target {expr!r}: {type(node).__name__} is not allowed (use variables, numbers, "
         "+ - * /, comparisons, and/or/not)"
     )
+
+
+def _finite(number: int | float, expr: str) -> float:
+    """A constant of the expression as a finite float: ``1e400`` (inf) made a target no
+    night meets, with exit 0; a 400-digit integer was an OverflowError traceback."""
+    try:
+        value = float(number)
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise InputError(f"target {expr[:60]!r}: expected finite numbers, got {str(number)[:20]}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -39,21 +39,100 @@ def default_weather_path() -> Path | None:
     return None
 
 
+MAX_WEATHER_BYTES = 16 * 2**20
+"""Larger weather files are refused before reading (the shared one is 126 kB; ten years
+of daily rows with fifty columns is under 2 MB)."""
+
+WEATHER_BOUNDS = {
+    "avg_night_cloudcover": (0.0, 100.0, "%"),
+    "avg_precipitation": (0.0, np.inf, "mm"),
+    "avg_windspeed": (0.0, np.inf, "km/h"),
+}
+"""Each column's physical range and unit: a value outside is a broken row, not weather."""
+
+
 def load_weather(path: str | os.PathLike[str] | None) -> pd.DataFrame | None:
-    """Daily weather (date index; cloud_night_pct, precipitation_mm, wind_max_kmh)."""
+    """Daily weather (date index; cloud_night_pct, precipitation_mm, wind_max_kmh).
+
+    The whole file or nothing: a bad date or value is an :class:`InputError` naming the
+    line, the column and what was expected (an empty value is a missing observation)."""
     if path is None:
         return None
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: weather file not found")
-    df = pd.read_csv(path)
+    df = _read_weather_csv(path)
     missing = [c for c in ["date", *WEATHER_COLUMNS] if c not in df.columns]
     if missing:
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    out = df[["date", *WEATHER_COLUMNS]].rename(columns=WEATHER_COLUMNS)
-    out["date"] = pd.to_datetime(out["date"], errors="coerce")
-    out = out.dropna(subset=["date"]).groupby("date").mean()
-    return out
+    out = pd.DataFrame({"date": _checked_dates(path, df["date"])})
+    for col, name in WEATHER_COLUMNS.items():
+        out[name] = _checked_values(path, df[col])
+    return out.groupby("date").mean()
+
+
+def _read_weather_csv(path: Path) -> pd.DataFrame:
+    """The file as text columns, its size bounded before it is read."""
+    import io
+
+    if not path.is_file():
+        raise InputError(f"{path}: weather file not found")
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_WEATHER_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read weather file ({exc.strerror})") from None
+    if len(raw) > MAX_WEATHER_BYTES:
+        raise InputError(
+            f"{path}: weather file of {path.stat().st_size:,} bytes is larger than the limit "
+            f"of {MAX_WEATHER_BYTES:,}"
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
+        ) from None
+    try:
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file (expected a CSV with a header row)") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(f"{path}: not a readable CSV ({' '.join(str(exc).split())})") from None
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "...")
+
+
+def _checked_dates(path: Path, dates: pd.Series) -> pd.Series:
+    """ISO dates (YYYY-MM-DD); the first other names its line (the header is line 1)."""
+    text = dates.str.strip()
+    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    bad = np.flatnonzero(parsed.isna().to_numpy())
+    if len(bad):
+        k = int(bad[0])
+        raise InputError(
+            f"{path}: line {k + 2}, date: expected a date YYYY-MM-DD, got {_shown(text.iloc[k])}"
+        )
+    return parsed
+
+
+def _checked_values(path: Path, values: pd.Series) -> np.ndarray:
+    """A column's numbers in its physical range; empty is missing (NaN)."""
+    text = values.str.strip()
+    num = pd.to_numeric(text.where(text != ""), errors="coerce").to_numpy(float)
+    low, high, unit = WEATHER_BOUNDS[str(values.name)]
+    bad = np.flatnonzero(
+        ((text != "").to_numpy() & np.isnan(num)) | (num < low) | (num > high) | np.isinf(num)
+    )
+    if len(bad):
+        k = int(bad[0])
+        span = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
+        raise InputError(
+            f"{path}: line {k + 2}, {values.name}: expected a number {span} ({unit}), "
+            f"got {_shown(text.iloc[k])}"
+        )
+    return num
 
 
 def recent_weather(

@@ -14,6 +14,7 @@ from typing import Any
 
 from barrage.compute import run_backtest_on
 from barrage.compute.executor import check_run
+from barrage.errors import check_output_file
 from barrage.record import open_store
 from barrage.warning.assess import inputs_from_store
 from barrage.warning.backtest_store import backtest_fingerprint, save_backtest
@@ -38,6 +39,8 @@ def backtest_main(
     with ``csv`` when the forecasts were written to ``out`` and ``run_id`` when ``save``
     kept the run in the store."""
     check_run(scheduler, workers)
+    if out is not None:
+        check_output_file(out, param="out")
     inputs = inputs_from_store(db, target, weather)
     plan = default_plan(inputs.record, start=start, end=end, horizons=horizons)
     result = run_backtest_on(

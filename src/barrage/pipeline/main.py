@@ -16,7 +16,7 @@ from typing import Any
 from barrage.campaign import read_summary
 from barrage.compute import backtest_reused_or_run
 from barrage.compute.backtest import StoredBacktestRun
-from barrage.errors import InputError
+from barrage.errors import InputError, check_output_file
 from barrage.grid.replay import last_strike_impact_from_store
 from barrage.record import ingest_record, locate_record, open_store
 from barrage.record import summary as record_summary
@@ -105,6 +105,7 @@ def run_main(
     With no record to find but a store at ``db``, it works from the store; the backtest
     is reused while the record and the code are unchanged. ``notify`` hears what is
     being ingested; ``on_progress(done, total)`` the backtest's refits when it runs."""
+    check_output_file(out, param="out")
     ingested = ingest_or_use_store(record, db, notify)
     summary = record_summary(db)
     inputs = inputs_from_store(db, None, None)
@@ -144,6 +145,7 @@ def report_main(
     """Write the HTML report: the stored backtest (run when stale) and the live
     scorecard beside it, so both speak of the same backtest; with ``campaign`` (a saved
     ``simulate campaign --json``, checked first) its fan charts too."""
+    check_output_file(out, param="out")
     saved = None if campaign is None else read_summary(campaign).as_json()
     inputs = inputs_from_store(db, target, weather)
     stored = stored_backtest(db, inputs, on_progress)

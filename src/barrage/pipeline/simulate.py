@@ -26,7 +26,7 @@ from barrage.compute.campaign import plan_campaign, simulate_campaign
 from barrage.compute.executor import check_run
 from barrage.compute.salvo import command_scheduler, summarise_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
-from barrage.errors import InputError
+from barrage.errors import InputError, check_output_file
 from barrage.grid.replay import replay_from_store
 from barrage.grid.strike import StrikeSummary, example_strike_scenarios
 from barrage.indicators import to_day
@@ -207,6 +207,8 @@ def campaign_job(
     to ``html_out`` when given); the attacker from the store's models as of ``start``
     when ``db`` is given."""
     check_run(scheduler, workers)
+    if html_out is not None:
+        check_output_file(html_out, param="html_out")
     first = None if start is None else pd.Timestamp(to_day(start, "start")).date()
     scn = with_overrides(load_campaign(scenario), start=first, days=days)
     with progress(f"playing {runs} seasons") as on_progress:

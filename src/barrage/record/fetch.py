@@ -20,7 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from barrage.errors import BarrageError, InputError
-from barrage.record.ingest import _read_and_check, file_sha256, ingest_record
+
+# MAX_RECORD_BYTES also bounds a record unpacked from a zip: the download cap bounds the
+# compressed size only, and a zip bomb unpacks 1,000-fold.
+from barrage.record.ingest import MAX_RECORD_BYTES, _read_and_check, file_sha256, ingest_record
 from barrage.record.locate import RECORD_FILENAME
 from barrage.record.scratch import scratch_dir, scratch_folder
 
@@ -31,9 +34,6 @@ KAGGLE_DATASET = "piterfm/massive-missile-attacks-on-ukraine"
 #: Exit code for "could not download" (offline, refused, unauthorised).
 EXIT_FETCH_FAILED = 4
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
-#: Most bytes of the record unpacked from a zip (the record is about 0.6 MB): the
-#: download cap bounds the compressed size only, and a zip bomb unpacks 1,000-fold.
-MAX_RECORD_BYTES = 256 * 1024 * 1024
 URL_SCHEMES = ("http", "https", "file")
 
 
@@ -189,6 +189,17 @@ def _check_complete(path: Path, data: bytes) -> None:
         )
 
 
+def _check_folder(to: Path) -> None:
+    """``to`` is (or can become) the folder of the record, checked before downloading: a
+    file there was a FileExistsError traceback after the download."""
+    if to.exists() and not to.is_dir():
+        raise InputError(f"to: {to} is a file; expected the folder to write {RECORD_FILENAME} into")
+    if (to / RECORD_FILENAME).is_dir():
+        raise InputError(
+            f"to: {to / RECORD_FILENAME} is a folder; expected the record file or nothing"
+        )
+
+
 def fetch_record(
     to: str | os.PathLike[str] = "data",
     *,
@@ -203,6 +214,7 @@ def fetch_record(
     ``db``, the report says what ingesting it would change (a dry-run ingest).
     """
     to = Path(to)
+    _check_folder(to)
     url = check_url(url or os.environ.get("BARRAGE_RECORD_URL") or DEFAULT_URL)
     # scratch beside the store (or the record): swept if a killed fetch leaves it
     with scratch_dir(scratch_folder(db if db is not None else to / RECORD_FILENAME)) as tmp_dir:

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -73,6 +74,10 @@ def file_sha256(data: bytes) -> str:
 
 
 HEAD_BYTES = 1 << 16
+"""The header must end within this many bytes (the record's is under 300)."""
+#: Most bytes of a record file read or unpacked (the record is about 0.6 MB): a larger
+#: file is refused before it is read.
+MAX_RECORD_BYTES = 256 * 1024 * 1024
 
 
 def _utf8_problem(path: Path, data: bytes) -> str | None:
@@ -106,9 +111,15 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_RECORD_BYTES:
+        raise InputError(
+            f"{path}: record file of {path.stat().st_size:,} bytes is larger than the limit "
+            f"of {MAX_RECORD_BYTES:,}; nothing was changed"
+        )
     if not data.strip():
         raise InputError(f"{path}: empty file (expected a CSV with a header row)")
     # The header needs only the head; the whole file's encoding is checked by
@@ -118,8 +129,13 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
         raise InputError(
             f"{path}: looks like UTF-16 text (every other byte is 0); save the record as UTF-8"
         )
-    if len(data) > HEAD_BYTES and b"\n" in head:
-        head = head[: head.rindex(b"\n")]
+    if len(data) > HEAD_BYTES:
+        if not any(end in head for end in (b"\n", b"\r")):  # cut mid-name, it misled
+            raise InputError(
+                f"{path}: the header row is longer than {HEAD_BYTES:,} bytes (expected the "
+                f"record's header: {', '.join(REQUIRED_CSV_COLUMNS)}, ...)"
+            )
+        head = head[: max(head.rfind(b"\n"), head.rfind(b"\r"))]
     problem = _utf8_problem(path, head)
     if problem:
         raise InputError(problem)
@@ -135,17 +151,22 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     except csv.Error as exc:
         raise InputError(f"{path}: header row cannot be read as CSV ({exc})") from None
     header = [h.strip() for h in header]
-    dupes = sorted({h for h in header if header.count(h) > 1})
+    dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
-        raise InputError(f"{path}: header repeats column(s) {', '.join(dupes)}")
+        raise InputError(f"{path}: header repeats column(s) {_names(dupes)}")
     missing = [c for c in REQUIRED_CSV_COLUMNS if c not in header]
     if missing:
         raise InputError(
             f"{path}: missing required column(s) {', '.join(missing)} "
-            f"(expected at least: {', '.join(REQUIRED_CSV_COLUMNS)}; found: {', '.join(header[:8])}"
-            f"{', ...' if len(header) > 8 else ''})"
+            f"(expected at least: {', '.join(REQUIRED_CSV_COLUMNS)}; found: {_names(header)})"
         )
     return data, header
+
+
+def _names(names: list[str], *, most: int = 8, width: int = 40) -> str:
+    """Column names for a one-line message: the first ``most``, each cut to ``width``."""
+    shown = [n if len(n) <= width else n[:width] + "..." for n in names[:most]]
+    return ", ".join(shown) + (", ..." if len(names) > most else "")
 
 
 def _q(name: str) -> str:

@@ -118,6 +118,7 @@ def connect(
             raise InputError(
                 f"cannot open store {path}: not a barrage DuckDB file ({exc})"
             ) from None
+    _check_attacks_columns(con, path)
     if not read_only:
         for statement in SCHEMA_SQL:
             con.execute(statement)
@@ -134,6 +135,28 @@ def connect(
                 f"store {path} holds no attack record: run `barrage ingest PATH --db {path}`"
             )
     return con
+
+
+def _check_attacks_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A DuckDB file whose ``attacks`` table is not barrage's is refused before any read
+    or write (another tool's table was a DuckDB binder traceback in every command)."""
+    found = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'attacks'"
+        ).fetchall()
+    }
+    if not found:
+        return
+    expected = [c.store_name for c in RECORD_COLUMNS] + [name for name, *_ in DERIVED_COLUMNS]
+    missing = [c for c in expected if c not in found]
+    if missing:
+        con.close()
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        raise InputError(
+            f"store {path}: its attacks table lacks column(s) {shown}; expected a store made "
+            "by `barrage ingest` (nothing was changed)"
+        )
 
 
 @contextmanager

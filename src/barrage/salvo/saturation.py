@@ -11,11 +11,15 @@ is what the waves do.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from barrage.errors import InputError
 from barrage.salvo.compile import compile_scenario
+from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB, salvo_cost
 from barrage.salvo.engine import simulate
 from barrage.salvo.scenario import Scenario, load_families
 
@@ -51,7 +55,29 @@ def scale_salvo(scenario: Scenario, family: str, size: int, *, spread: bool = Fa
                     w["arrival_h"] = (0.0, scenario.night_h)
         elif spread:
             g["arrival_h"] = (0.0, scenario.night_h)
-    return Scenario.model_validate(data)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise InputError(
+            f"sizes: {size:,} {family} weapons do not make a valid salvo "
+            f"({'.'.join(map(str, problem['loc']))}: {problem['msg']})"
+        ) from None
+
+
+def _checked_request(scenario: Scenario, sizes: list[int], family: str, runs: int) -> None:
+    """Sizes positive and distinct, the family in the scenario, and the largest size's
+    memory within the budget: all before the first simulation (``--runs 10**12`` ran
+    past a minute, a repeated size or an unknown family was a traceback at the end)."""
+    if not sizes or min(sizes) < 1:
+        raise InputError(f"sizes: expected positive salvo sizes, got {sizes}")
+    if len(set(sizes)) < len(sizes):
+        twice = min(s for s, n in Counter(sizes).items() if n > 1)
+        raise InputError(f"sizes: expected distinct salvo sizes, got {twice:,} more than once")
+    if runs < 1:
+        raise InputError(f"runs: expected a positive number of runs, got {runs}")
+    largest = scale_salvo(scenario, family, max(sizes))
+    salvo_cost(largest, runs).check(max_memory_mb=DEFAULT_MAX_MEMORY_MB)
 
 
 def leak_rate_curve(
@@ -68,8 +94,7 @@ def leak_rate_curve(
     launched; ``p05``/``p95`` are quantiles of the per-run rate. Each size and profile
     has its own seed from ``SeedSequence(seed)``.
     """
-    if not sizes or min(sizes) < 1:
-        raise InputError(f"sizes: expected positive salvo sizes, got {sizes}")
+    _checked_request(scenario, sizes, family, runs)
     cls = load_families()[family].weapon_class
     seeds = np.random.SeedSequence(seed).spawn(2 * len(sizes))
     rows = []

@@ -77,7 +77,7 @@ def _allowed(values: list[str]) -> str:
 class BetaPrior(BaseModel):
     """A probability that varies from run to run as Beta(alpha, beta)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     alpha: float = Field(gt=0)
     beta: float = Field(gt=0)
 
@@ -99,7 +99,7 @@ class Wave(BaseModel):
     """A burst of a weapon group: ``count`` weapons arriving uniformly within
     ``arrival_h``, through ``corridor`` (a direction; ``None``: any)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     count: int = Field(ge=0)
     arrival_h: tuple[float, float]
     corridor: str | None = Field(default=None, min_length=1)
@@ -121,7 +121,7 @@ class WeaponGroup(BaseModel):
     """``count`` weapons of one family arriving uniformly within ``arrival_h``, or in
     ``waves`` (bursts with their own timing and corridor) that sum to ``count``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     family: str
     count: int = Field(ge=0, le=MAX_GROUP_WEAPONS, strict=True)
     arrival_h: tuple[float, float] = (0.0, 8.0)
@@ -170,7 +170,7 @@ class WeaponGroup(BaseModel):
 class Salvo(BaseModel):
     """The strike: weapon groups and the share of attack drones that are decoys."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     weapons: list[WeaponGroup] = Field(min_length=1)
     decoy_share: Annotated[float, Field(ge=0.0)] | BetaPrior = 0.0
 
@@ -186,7 +186,7 @@ class Salvo(BaseModel):
 
 
 class Asset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     value_weight: float = Field(default=1.0, ge=0)
     region: str = ""
@@ -195,7 +195,7 @@ class Asset(BaseModel):
 class Layer(BaseModel):
     """One defence layer, engaging in scenario order (outermost first)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = Field(min_length=1)
     type: LayerType
     engages: list[str] = Field(min_length=1)
@@ -250,7 +250,7 @@ class Weather(BaseModel):
     10``. Defaults: fitted on the record's nights before 2025-04-01
     (:func:`barrage.salvo.weather.fit_weather_effect`; docs/salvo.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     cloud_pct: float = Field(ge=0, le=100)
     wind_kmh: float = Field(ge=0, le=200)
     logit_per_100pct_cloud: float = -0.359
@@ -266,7 +266,7 @@ class Weather(BaseModel):
 class Aim(BaseModel):
     """How the attacker spreads the salvo over the assets."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     mode: Literal["value_weighted", "uniform", "weights"] = "value_weighted"
     weights: dict[str, float] = Field(default_factory=dict)
 
@@ -274,7 +274,7 @@ class Aim(BaseModel):
 class Scenario(BaseModel):
     """A full salvo scenario; build it from YAML with :func:`load_scenario`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     name: str = "salvo"
     description: str = ""
     night_h: float = Field(default=12.0, gt=0, le=48)
@@ -432,6 +432,38 @@ def scenario_from_dict(data: Any, *, source: str = "scenario") -> Scenario:
 MAX_SCENARIO_BYTES = 1024 * 1024
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """A YAML error on one line: where (line, column) and what, without the parser's
+    multi-line excerpt of the text."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    """A SafeLoader that refuses a key given twice in one mapping: plain YAML keeps the
+    last and drops the first without a word (a second ``layers:`` lost the first)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = set()
+            for key_node, _ in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if key is None or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} given twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_scenario_yaml(path: str | Path) -> Any:
     """A scenario file's YAML, parsed safely (no tags that build Python objects).
 
@@ -463,9 +495,9 @@ def read_scenario_yaml(path: str | Path) -> Any:
             f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
         ) from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({exc})") from None
+        raise InputError(f"{path}: not valid YAML ({_yaml_problem(exc)})") from None
     except RecursionError:
         raise InputError(f"{path}: YAML nested too deeply to be a scenario") from None
 

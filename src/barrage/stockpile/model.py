@@ -52,6 +52,13 @@ QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 QUANTILE_NAMES: tuple[str, ...] = ("p05", "p25", "p50", "p75", "p95")
 _Z90 = 1.6448536269514722
 MIN_ESS_FRACTION = 0.15
+BYTES_PER_DRAW_DAY = 12
+"""Peak bytes a fit holds per draw, grid day and family (tracemalloc, as of the record's
+end: about 10.5 for one family and 8.4 a family for all eight, from 1,000 to 4,000
+draws), with a margin."""
+MAX_FIT_MEMORY_MB = 640.0
+"""The fit's memory budget: the simulations' (``barrage.salvo.cost``), under 1 GB with
+the interpreter."""
 MAX_EXTRA_ROUNDS = 4
 #: The random walk's step sd (log-rate change a quarter) and the statements' source sd,
 #: chosen by the evidence rule of :mod:`barrage.stockpile.evidence` (fixed 5 x 4 grid, one
@@ -75,6 +82,19 @@ MAX_AHEAD_D = 366
 
 def _day_number(d: pd.Timestamp | dt.date) -> int:
     return (np.datetime64(d, "D") - np.datetime64("1970-01-01", "D")).astype(int).item()
+
+
+def check_fit_memory(n_samples: int, n_days: int, n_families: int) -> None:
+    """Refuse, naming ``n_samples``, a fit whose draws would pass the memory budget,
+    before any is drawn (``--samples 10**12`` was numpy's 116 TiB MemoryError)."""
+    need_mb = BYTES_PER_DRAW_DAY * n_samples * n_days * n_families / 2**20
+    if need_mb > MAX_FIT_MEMORY_MB:
+        most = int(MAX_FIT_MEMORY_MB * 2**20 // (BYTES_PER_DRAW_DAY * n_days * n_families))
+        raise InputError(
+            f"n_samples: {n_samples:,} draws x {n_days:,} days x {n_families} families needs "
+            f"about {need_mb:,.0f} MB, over the limit of {MAX_FIT_MEMORY_MB:,.0f} MB; ask for "
+            f"at most {most:,} draws"
+        )
 
 
 def interp_weights(days: np.ndarray, knots: np.ndarray) -> np.ndarray:
@@ -379,6 +399,8 @@ class StockpileModel:
                 raise InputError(f"{name}: expected a positive integer, got {v!r}")
         if self.n_samples < 100:
             raise InputError(f"n_samples: expected at least 100, got {self.n_samples}")
+        if not isinstance(self.seed, int) or self.seed < 0:  # was numpy's ValueError
+            raise InputError(f"seed: expected a non-negative integer, got {self.seed!r}")
         for name in ("level_sd", "step_sd", "stock_sd", "source_sd", "plan_sd", "part_sd"):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and v > 0):
@@ -434,6 +456,7 @@ class StockpileModel:
         massive = massive[massive < horizon_ts]  # the anchor of a day D-1 is a night < D
 
         days = pd.date_range(start, horizon_ts - pd.Timedelta(days=1), freq="D")
+        check_fit_memory(self.n_samples, len(days), len(families))
         launch_grid = launches.reindex(days, fill_value=0.0)
         out_rows = None
         if output_as_of is not None:

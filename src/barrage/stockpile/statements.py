@@ -24,6 +24,7 @@ import csv
 import datetime as dt
 import io
 import os
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -67,7 +68,8 @@ LATEST = dt.date(2030, 12, 31)
 class Statement(BaseModel):
     """One dated statement about a family's production or stock (units, units/month)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # NaN passed every check below (comparisons are false) and inf reached the fit
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
     statement_id: str
     family: str
@@ -190,11 +192,41 @@ def load_statements(path: str | os.PathLike[str] | None = None) -> list[Statemen
     base = {s.statement_id: s for s in packaged_statements()}
     if path is not None:
         p = Path(path)
-        if not p.is_file():
-            raise InputError(f"statements file {p} not found")
-        for s in _parse(p.read_text("utf-8"), str(p)):
-            base[s.statement_id] = s
+        own = _parse(_read_text(p), str(p))
+        ids = Counter(s.statement_id for s in own)
+        twice = [s for s in own if ids[s.statement_id] > 1]
+        if twice:  # the last one replaced the first without a word
+            raise InputError(
+                f"{twice[-1].origin}: statement_id: {twice[-1].statement_id!r} is given "
+                f"{ids[twice[-1].statement_id]} times: expected each id once"
+            )
+        base.update((s.statement_id, s) for s in own)
     return list(base.values())
+
+
+MAX_STATEMENTS_BYTES = 4 * 2**20
+"""A statements file larger than this is refused before reading (the packaged table of
+about a hundred rows is 21 kB)."""
+
+
+def _read_text(p: Path) -> str:
+    """A user's statements file as text, its size bounded and its encoding checked."""
+    if not p.is_file():
+        raise InputError(f"statements file {p} not found")
+    with p.open("rb") as f:
+        raw = f.read(MAX_STATEMENTS_BYTES + 1)
+    if len(raw) > MAX_STATEMENTS_BYTES:
+        raise InputError(
+            f"{p}: statements file of {p.stat().st_size:,} bytes is larger than the limit of "
+            f"{MAX_STATEMENTS_BYTES:,}"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
+        ) from None
 
 
 def statements_frame(statements: list[Statement]):

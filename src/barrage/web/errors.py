@@ -59,11 +59,27 @@ def library_error(exc: BarrageError) -> JSONResponse:
     return error_response(400, public_message(exc.message))
 
 
+def _json_problem(error: dict) -> str:
+    """A body that is not JSON: where the parser stopped, why, and what was expected."""
+    loc = error.get("loc", ())
+    at = f" at character {loc[1]}" if len(loc) > 1 else ""
+    why = (error.get("ctx") or {}).get("error", "")
+    return (
+        f"body: not valid JSON{at}"
+        + (f" ({shown(str(why), limit=80)})" if why else "")
+        + ("; expected a JSON object")
+    )
+
+
 def validation_error(exc: RequestValidationError) -> JSONResponse:
     """422 naming each bad field, what was wrong, and (shortened) what was given."""
     errors = []
     parts = []
     for e in exc.errors():
+        if e.get("type") == "json_invalid":  # was "body.0: JSON decode error (got dict)"
+            parts.append(_json_problem(e))
+            errors.append({"loc": ["body"], "msg": parts[-1]})
+            continue
         loc = ".".join(str(x) for x in e.get("loc", ()))
         msg = e.get("msg", "invalid")
         value = e.get("input")

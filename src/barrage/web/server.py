@@ -11,7 +11,8 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from barrage.errors import InputError
+from barrage.errors import InputError, StoreBusyError
+from barrage.record.store import connect
 from barrage.web.app import create_app
 from barrage.web.limits import header_timeout_protocol
 from barrage.web.settings import Settings
@@ -41,6 +42,20 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def check_store(db: Path) -> None:
+    """An existing ``db`` must open as a DuckDB store: a text file or a folder was served,
+    every answer a 400 or 503. A missing one is fine (503 until an upload makes it) and
+    so is a busy one (a writer holds it)."""
+    if not Path(db).exists():
+        return
+    try:
+        connect(db, read_only=True, lock_timeout_s=0.0).close()
+    except StoreBusyError:
+        return
+    except InputError as exc:
+        raise InputError(f"db: {exc.message}") from None
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -56,6 +71,7 @@ def serve(
 
     settings = Settings() if db is None else Settings(db=db)
     check_port_free(host, port)
+    check_store(settings.db)
     if host not in settings.allowed_hosts:
         settings = settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, host]})
     if host not in LOOPBACK:
