@@ -149,8 +149,11 @@ def main() -> None:
     rest = [s for s in statements if s.statement_id not in kn23]
     for label, stmts, params in (
         ("held out with the two KN-23 floors too", rest, {}),
-        ("hand-set step sd 0.35, source sd 0.35 (before the evidence rule)", statements,
-         {"step_sd": 0.35, "source_sd": 0.35}),
+        (
+            "hand-set step sd 0.35, source sd 0.35 (before the evidence rule)",
+            statements,
+            {"step_sd": 0.35, "source_sd": 0.35},
+        ),
     ):
         samples = args.samples if params else max(args.samples // 2, 500)
         fit = StockpileModel(n_samples=samples, **params).fit(
