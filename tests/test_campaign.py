@@ -117,7 +117,10 @@ def test_campaign_memory_is_checked_before_a_season_is_played(shared_data, monke
         check_campaign_memory(100_000, 366, 5)
     check_campaign_memory(200, 150, 5)  # the shipped example's size passes
     monkeypatch.setattr(campaign, "DEFAULT_MAX_MEMORY_MB", 0.001)
-    monkeypatch.setattr(campaign, "play_chunk", None)  # playing would now fail loudly
+    # playing, binding the network (and a --db fit) or starting a cluster would now fail
+    # loudly: the size is checked before any of them
+    for name in ("play_chunk", "build_context", "dask_client"):
+        monkeypatch.setattr(campaign, name, None)
     grid = str(shared_data / "grid" / "pglib-opf")
     for command in (["simulate", "campaign"], ["plan-defence", "--campaign"]):
         res = CliRunner().invoke(

@@ -155,6 +155,10 @@ def test_local_workers_are_bounded_by_the_cores(monkeypatch):
         check_workers(9)
     with pytest.raises(InputError, match=r"got 1,000,000$"):
         check_workers(10**6)
+    # a remote cluster is its own size: nothing is forked here
+    assert check_workers(16, "tcp://scheduler:8786") == 16
+    with pytest.raises(InputError, match=r"got 16$"):
+        check_workers(16, "auto")
 
 
 def draw_blocks(chunk: range) -> np.ndarray:

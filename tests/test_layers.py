@@ -14,7 +14,7 @@ _spec = importlib.util.spec_from_file_location(
 )
 graph = sys.modules.setdefault("import_graph", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(graph)
-SHARED = {"errors"}  # modules every part may use, besides the package root
+SHARED = {"errors", "files", "budget"}  # modules every part may use, besides the package root
 _SIMULATION = {"record", "indicators", "stockpile", "warning", "salvo", "grid"}
 _BELOW_REPORT = _SIMULATION | {"campaign", "compute"}
 ALLOWED: dict[str, set[str]] = {

@@ -82,7 +82,12 @@ def test_the_assessment_dumps_as_the_library_wrote_it():
                 "measured": True,
                 "aim_coverage": [0.75, 0.85],
                 "statement": "held 80%",
+                "period": "registered_last_12m",
+                "origins": 359,
                 "coverage_80": 0.8,
+                "coverage_in_aim": True,
+                "pinball": 7.79,
+                "naive_pinball": 7.76,
                 "beats_naive": False,
             }
         },

@@ -173,6 +173,12 @@ def _resolve_strike(scenario: CampaignScenario):
     return load_strike_scenario(path)
 
 
+def layer_count(scenario: CampaignScenario) -> int:
+    """How many layers a season of ``scenario`` plays (its strike scenario's and its extra
+    ones), read from the files alone, so a size check can run before any cluster or fit."""
+    return len(_resolve_strike(scenario).salvo.layers) + len(scenario.extra_layers)
+
+
 def _check_layers(scenario: CampaignScenario, names: list[str]) -> None:
     for name in scenario.defender:
         if name not in names:

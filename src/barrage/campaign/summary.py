@@ -12,6 +12,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from barrage.errors import InputError
+from barrage.files import read_bounded
 from barrage.grid.network import PRIORITY_CLASSES
 from barrage.grid.strike import Stats, summarise_tail
 from barrage.salvo.scenario import format_validation_error
@@ -207,18 +208,7 @@ def read_summary(path: str | Path) -> CampaignSummary:
     """A saved ``barrage simulate campaign --json`` summary, checked whole before anything
     is drawn; one line naming the file (and the field) when it is not one."""
     p = Path(path)
-    try:
-        if p.exists() and not p.is_file():  # /dev/zero read for ever, a FIFO blocked
-            raise InputError(f"{p}: cannot read the campaign summary (not a regular file)")
-        with p.open("rb") as f:
-            raw = f.read(MAX_SUMMARY_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{p}: cannot read the campaign summary ({exc.strerror})") from None
-    if len(raw) > MAX_SUMMARY_BYTES:
-        raise InputError(
-            f"{p}: campaign summary of {p.stat().st_size:,} bytes is larger than the limit "
-            f"of {MAX_SUMMARY_BYTES:,}"
-        )
+    raw = read_bounded(p, MAX_SUMMARY_BYTES, "the campaign summary")
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

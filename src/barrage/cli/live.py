@@ -233,14 +233,9 @@ def replay(
     json_out: JsonOption = False,
 ) -> None:
     """Rebuild what the live log would have said each day from only the rows known then."""
-    import pandas as pd
+    from barrage.pipeline.backtest import replay_main
 
-    from barrage.errors import check_output_file
-    from barrage.warning.scorecard import replay_store
-
-    if out is not None:  # before the replay, not after it
-        check_output_file(out, param="out")
-    fc, result = replay_store(
+    result = replay_main(
         db,
         start,
         end,
@@ -248,14 +243,8 @@ def replay(
         compare_backtest=compare_backtest,
         target=target,
         weather=weather,
+        out=out,
     )
-    if out is not None:
-        df = fc.copy()
-        for c in ("as_of", "refit_on"):
-            df[c] = pd.to_datetime(df[c]).dt.date.astype(str)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        df[["as_of", "model", "horizon_days", "p", "refit_on"]].to_csv(out, index=False)
-        result["csv"] = str(out)
     if json_out:
         emit_json(result)
         return

@@ -15,6 +15,7 @@ from barrage.cli._common import (
     UrlOption,
     clean_errors,
     emit_json,
+    print_credit,
     stderr_console,
     stdout_console,
 )
@@ -71,9 +72,7 @@ def _render_summary(s: dict) -> None:
         f"rows stored {s['rows_stored']:,} (regional duplicates left out of totals: "
         f"{s['rows_regional_duplicate']}), quarantined {s['rows_quarantined']:,}"
     )
-    from barrage import ATTRIBUTION
-
-    console.print(f"[dim]{ATTRIBUTION}[/]")
+    print_credit()
 
 
 @app.command()

@@ -70,9 +70,7 @@ def render_assessment(a: dict) -> None:
     for d in a["drivers"]:
         console.print(f" {'+' if d['effect'] > 0 else '-'} {d['sentence']}")
     _render_stock_trend(a["indicators"])
-    from barrage import ATTRIBUTION
-
-    console.print(f"[dim]{ATTRIBUTION}[/]")
+    print_credit()
 
 
 def _launch_table(a: dict):
@@ -100,7 +98,7 @@ def _launch_skill_table(skills: dict):
         if measured
         else "unmeasured: no stored backtest"
     )
-    lo, hi = next(iter(skills.values()), {}).get("aim_coverage", (0.75, 0.85))
+    lo, hi = next(iter(skills.values()))["aim_coverage"]  # the registered aim, one for all
     table = Table(title=f"the 7-day intervals, measured ({where})")
     for col in ("group", "model", f"held (aim {lo:.0%}-{hi:.0%})", "pinball", "naive"):
         table.add_column(col, justify="left" if col in ("group", "model") else "right")

@@ -88,7 +88,7 @@ def run_backtest_on(
     one place that chooses; the CLI and the report call it.
     """
     scheduler = check_scheduler(scheduler)
-    check_workers(workers)
+    check_workers(workers, scheduler)
     if isinstance(scheduler, str) and scheduler == "auto":
         scheduler = "local" if len(plan.horizons) > 1 else "sync"
     if isinstance(scheduler, str) and scheduler == "sync":

@@ -15,8 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from barrage.budget import check_memory
 from barrage.campaign import CampaignRuns, CampaignScenario, build_context
-from barrage.campaign.engine import CampaignContext, play_chunk, price_played, solve_piece
+from barrage.campaign.engine import (
+    CampaignContext,
+    layer_count,
+    play_chunk,
+    price_played,
+    solve_piece,
+)
 from barrage.compute.executor import (
     chunk_seeds,
     dask_client,
@@ -55,19 +62,17 @@ def check_campaign_memory(
     budget, before a season is played. Every run-day keeps four float64 values a layer
     (interceptors held, used, available, kills), five a day (stock, launched, units out,
     crew-days, spares), the load shed (two plus one a priority class) and an int32 key;
-    twice while the chunks are stacked. (``--runs 100000`` over 366 days would have
-    needed some 25 GB, found only after hours.)"""
-    if max_memory_mb is None:
-        max_memory_mb = DEFAULT_MAX_MEMORY_MB
+    twice while the chunks are stacked. (``--runs 100000`` over 366 days with 5 layers
+    would have needed some 18 GB, found only after hours.)"""
     per_run_day_b = 8 * (4 * n_layers + 7 + len(PRIORITY_CLASSES)) + 4
-    need_mb = 2 * runs * days * per_run_day_b / 2**20
-    if need_mb > max_memory_mb:
-        most = int(max_memory_mb * 2**20 // (2 * days * per_run_day_b))
-        raise InputError(
-            f"runs: {runs:,} seasons x {days} days x {n_layers} layers needs about "
-            f"{need_mb:,.0f} MB, over the limit of {max_memory_mb:,.0f} MB; ask for at most "
-            f"{most:,} runs"
-        )
+    check_memory(
+        "runs",
+        runs,
+        2 * days * per_run_day_b,
+        f"{runs:,} seasons x {days} days x {n_layers} layers",
+        "runs",
+        max_memory_mb=DEFAULT_MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb,
+    )
 
 
 def simulate_campaign(
@@ -86,10 +91,11 @@ def simulate_campaign(
     ``db``: take the attacker as of the start date from this store. A local cluster's
     workers are forked first, before any thread of ours (:func:`worker_start_method`)."""
     chunks = campaign_chunks(runs, seed)
+    played = context.scenario if context is not None else scenario
+    check_campaign_memory(runs, played.days, layer_count(played))  # before cluster and fit
     scheduler = resolve_auto(scheduler, runs, AUTO_LOCAL_MIN_RUNS)
     with dask_client(scheduler, workers=workers) as client:
         ctx = context if context is not None else build_context(scenario, grid_dir=grid_dir, db=db)
-        check_campaign_memory(runs, ctx.scenario.days, len(ctx.layer_names))
         return ctx, _play_and_price(client, ctx, chunks, on_progress)
 
 
@@ -127,8 +133,8 @@ def plan_campaign(
     from barrage.campaign.planning import compare_packages
 
     chunks = campaign_chunks(runs, seed)
+    check_campaign_memory(runs, scenario.days, layer_count(scenario))  # per package, in turn
     ctx = build_context(scenario, grid_dir=grid_dir)
-    check_campaign_memory(runs, scenario.days, len(ctx.layer_names))  # per package, in turn
     budget = budget_usd if budget_usd is not None else scenario.budget_usd
     if budget is None:
         raise InputError(f"budget_usd: {scenario.source} gives no budget_usd; give one")

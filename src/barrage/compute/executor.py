@@ -101,13 +101,15 @@ library (about 350 MB) before any work, so ``--workers 10**6`` would fork until 
 machine ran out of memory."""
 
 
-def check_workers(workers: int | None) -> int | None:
-    """Validate ``workers`` (``None``: one per core): positive, and at most
-    :data:`WORKERS_PER_CORE` per core of this machine."""
+def check_workers(workers: int | None, scheduler: Any = "local") -> int | None:
+    """Validate ``workers`` (``None``: one per core): positive, and, where they would be
+    forked here (a local or auto scheduler), at most :data:`WORKERS_PER_CORE` per core of
+    this machine; a remote cluster's size is its own."""
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InputError(f"workers: expected a positive number of workers, got {workers!r}")
+    forked_here = isinstance(scheduler, str) and scheduler in ("local", "auto")
     most = WORKERS_PER_CORE * max(1, os.cpu_count() or 1)
-    if workers is not None and workers > most:
+    if forked_here and workers is not None and workers > most:
         raise InputError(
             f"workers: expected at most {most} worker processes ({WORKERS_PER_CORE} per core "
             f"of this machine; each holds its own interpreter), got {workers:,}"
@@ -119,7 +121,7 @@ def check_run(scheduler: Any, workers: int | None) -> Any:
     """Validate where a job runs (:func:`check_scheduler`, :func:`check_workers`) before
     any of its inputs are read, so a bad flag fails first; returns ``scheduler``."""
     check_scheduler(scheduler)
-    check_workers(workers)
+    check_workers(workers, scheduler)
     return scheduler
 
 
@@ -233,7 +235,7 @@ def dask_client(scheduler: Any = "local", *, workers: int | None = None) -> Iter
     passed in is used as it is and left open.
     """
     scheduler = check_scheduler(scheduler)
-    check_workers(workers)
+    check_workers(workers, scheduler)
     if not isinstance(scheduler, str):
         yield scheduler
         return

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from barrage.budget import MAX_MEMORY_MB as DEFAULT_MAX_MEMORY_MB
+from barrage.budget import check_memory
 from barrage.errors import InputError
 from barrage.grid.restoration import SPARE_POOL, default_repair, scaled_network, solve_shed
 from barrage.grid.strike import (
@@ -41,7 +43,6 @@ from barrage.grid.strike import (
 )
 from barrage.record.nights import nightly_by_class
 from barrage.record.store import connect
-from barrage.salvo.cost import DEFAULT_MAX_MEMORY_MB
 
 #: Massive attacks on energy in 2024, by the morning date the press used. Sources:
 #: Liga.net (six massive attacks since March by 1 June), STA (22 June "the eighth"),
@@ -376,13 +377,14 @@ def check_replay_memory(
 ) -> None:
     """Refuse, naming ``runs``, a replay whose arrays would pass the memory budget, before
     any is allocated (``--runs 10**12`` was numpy's 7 TiB MemoryError traceback)."""
-    need_mb = REPLAY_BYTES_PER_RUN_UNIT * runs * units / 2**20
-    if need_mb > max_memory_mb:
-        most = int(max_memory_mb * 2**20 // (REPLAY_BYTES_PER_RUN_UNIT * units))
-        raise InputError(
-            f"runs: {runs:,} runs x {units:,} units needs about {need_mb:,.0f} MB, over the "
-            f"limit of {max_memory_mb:,.0f} MB; ask for at most {most:,} runs"
-        )
+    check_memory(
+        "runs",
+        runs,
+        REPLAY_BYTES_PER_RUN_UNIT * units,
+        f"{runs:,} runs x {units:,} units",
+        "runs",
+        max_memory_mb=max_memory_mb,
+    )
 
 
 def replay_from_store(scenario, db, *, runs: int = 200, seed: int = 0, grid_dir=None) -> dict:

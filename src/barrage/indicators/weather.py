@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
+from barrage.files import decode_utf8, read_bounded
 
 WEATHER_COLUMNS = {
     "avg_night_cloudcover": "cloud_night_pct",
@@ -73,25 +74,7 @@ def _read_weather_csv(path: Path) -> pd.DataFrame:
     """The file as text columns, its size bounded before it is read."""
     import io
 
-    if not path.is_file():
-        raise InputError(f"{path}: weather file not found")
-    try:
-        with path.open("rb") as f:
-            raw = f.read(MAX_WEATHER_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read weather file ({exc.strerror})") from None
-    if len(raw) > MAX_WEATHER_BYTES:
-        raise InputError(
-            f"{path}: weather file of {path.stat().st_size:,} bytes is larger than the limit "
-            f"of {MAX_WEATHER_BYTES:,}"
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
-        ) from None
+    text = decode_utf8(path, read_bounded(path, MAX_WEATHER_BYTES, "weather file"))
     try:
         return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from barrage.compute import run_backtest_on
 from barrage.compute.executor import check_run
-from barrage.errors import check_output_file
+from barrage.files import check_output_file
 from barrage.record import open_store
 from barrage.warning.assess import inputs_from_store
 from barrage.warning.backtest_store import backtest_fingerprint, save_backtest
 from barrage.warning.evaluate import default_plan, forecasts_csv, score_summary
+from barrage.warning.scorecard import replay_store
 
 
 def backtest_main(
@@ -55,3 +58,38 @@ def backtest_main(
         with open_store(db, read_only=False) as con:
             summary["run_id"] = save_backtest(con, result, summary, fingerprint=fingerprint)
     return summary
+
+
+def replay_main(
+    db: str | Path,
+    start: str | None,
+    end: str | None,
+    *,
+    refit_every_d: int,
+    compare_backtest: bool,
+    target: str | None = None,
+    weather: str | Path | None = None,
+    out: str | Path | None = None,
+) -> dict:
+    """``barrage replay``: what the live log would have said each day from only the rows
+    known then (:func:`barrage.warning.scorecard.replay_store`), with every forecast
+    written to the CSV ``out`` when given (its path checked before the replay)."""
+    if out is not None:
+        check_output_file(out, param="out")
+    fc, result = replay_store(
+        db,
+        start,
+        end,
+        refit_every_d=refit_every_d,
+        compare_backtest=compare_backtest,
+        target=target,
+        weather=weather,
+    )
+    if out is not None:
+        df = fc.copy()
+        for c in ("as_of", "refit_on"):
+            df[c] = pd.to_datetime(df[c]).dt.date.astype(str)
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        df[["as_of", "model", "horizon_days", "p", "refit_on"]].to_csv(out, index=False)
+        result["csv"] = str(out)
+    return result

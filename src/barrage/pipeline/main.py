@@ -16,7 +16,8 @@ from typing import Any
 from barrage.campaign import read_summary
 from barrage.compute import backtest_reused_or_run
 from barrage.compute.backtest import StoredBacktestRun
-from barrage.errors import InputError, check_output_file
+from barrage.errors import InputError
+from barrage.files import check_output_file
 from barrage.grid.replay import last_strike_impact_from_store
 from barrage.record import ingest_record, locate_record, open_store
 from barrage.record import summary as record_summary

@@ -26,7 +26,8 @@ from barrage.compute.campaign import plan_campaign, simulate_campaign
 from barrage.compute.executor import check_run
 from barrage.compute.salvo import command_scheduler, summarise_salvo
 from barrage.compute.strike import plan_defence_chunked, simulate_strike_chunked
-from barrage.errors import InputError, check_output_file
+from barrage.errors import InputError
+from barrage.files import check_output_file
 from barrage.grid.replay import replay_from_store
 from barrage.grid.strike import StrikeSummary, example_strike_scenarios
 from barrage.indicators import to_day

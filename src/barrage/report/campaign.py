@@ -121,5 +121,6 @@ def write_campaign_report(summary: dict, path: str | Path) -> Path:
         "<!doctype html><html><head><meta charset='utf-8'><title>barrage campaign</title>"
         f"<script>{get_plotlyjs()}</script></head><body>{body}</body></html>"
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from barrage.budget import MAX_MEMORY_MB
 from barrage.errors import InputError
 from barrage.salvo.scenario import Scenario, load_families
 
@@ -52,8 +53,8 @@ SLOT_STEPS_PER_S = 2.0e8
 BASE_MEMORY_MB = 350.0
 """The interpreter with numpy, pandas, DuckDB and the web stack loaded, before a job."""
 
-DEFAULT_MAX_MEMORY_MB = 640.0
-"""The library's and CLI's budget for a simulation's arrays: with the base, under 1 GB."""
+DEFAULT_MAX_MEMORY_MB = MAX_MEMORY_MB
+"""The library's and CLI's budget for a simulation's arrays (:mod:`barrage.budget`)."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from barrage.errors import InputError
+from barrage.files import decode_utf8, read_bounded
 
 LayerType = Literal[
     "mobile_fire_group", "gun", "shorad", "mrad", "long_range", "interceptor_drone", "helicopter"
@@ -474,26 +475,7 @@ def read_scenario_yaml(path: str | Path) -> Any:
     import yaml
 
     path = Path(path)
-    try:
-        if not path.is_file():  # /dev/zero reads forever, a FIFO blocks: regular files only
-            what = "no such file" if not path.exists() else "not a regular file"
-            raise InputError(f"{path}: cannot read scenario file ({what})")
-        with path.open("rb") as f:
-            raw = f.read(MAX_SCENARIO_BYTES + 1)  # bounded whatever st_size says
-        if len(raw) > MAX_SCENARIO_BYTES:
-            raise InputError(
-                f"{path}: scenario file of {path.stat().st_size:,} bytes is larger than the "
-                f"limit of {MAX_SCENARIO_BYTES:,}"
-            )
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read scenario file ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
-        ) from None
+    text = decode_utf8(path, read_bounded(path, MAX_SCENARIO_BYTES, "scenario file"), bom=False)
     try:
         return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:

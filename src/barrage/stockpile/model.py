@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from barrage.budget import check_memory
 from barrage.errors import InputError
 from barrage.stockpile.families import STOCK_ESTIMABLE, STOCK_FAMILIES
 
@@ -56,9 +57,6 @@ BYTES_PER_DRAW_DAY = 12
 """Peak bytes a fit holds per draw, grid day and family (tracemalloc, as of the record's
 end: about 10.5 for one family and 8.4 a family for all eight, from 1,000 to 4,000
 draws), with a margin."""
-MAX_FIT_MEMORY_MB = 640.0
-"""The fit's memory budget: the simulations' (``barrage.salvo.cost``), under 1 GB with
-the interpreter."""
 MAX_EXTRA_ROUNDS = 4
 #: The random walk's step sd (log-rate change a quarter) and the statements' source sd,
 #: chosen by the evidence rule of :mod:`barrage.stockpile.evidence` (fixed 5 x 4 grid, one
@@ -87,14 +85,13 @@ def _day_number(d: pd.Timestamp | dt.date) -> int:
 def check_fit_memory(n_samples: int, n_days: int, n_families: int) -> None:
     """Refuse, naming ``n_samples``, a fit whose draws would pass the memory budget,
     before any is drawn (``--samples 10**12`` was numpy's 116 TiB MemoryError)."""
-    need_mb = BYTES_PER_DRAW_DAY * n_samples * n_days * n_families / 2**20
-    if need_mb > MAX_FIT_MEMORY_MB:
-        most = int(MAX_FIT_MEMORY_MB * 2**20 // (BYTES_PER_DRAW_DAY * n_days * n_families))
-        raise InputError(
-            f"n_samples: {n_samples:,} draws x {n_days:,} days x {n_families} families needs "
-            f"about {need_mb:,.0f} MB, over the limit of {MAX_FIT_MEMORY_MB:,.0f} MB; ask for "
-            f"at most {most:,} draws"
-        )
+    check_memory(
+        "n_samples",
+        n_samples,
+        BYTES_PER_DRAW_DAY * n_days * n_families,
+        f"{n_samples:,} draws x {n_days:,} days x {n_families} families",
+        "draws",
+    )
 
 
 def interp_weights(days: np.ndarray, knots: np.ndarray) -> np.ndarray:

@@ -32,6 +32,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from barrage.errors import InputError
+from barrage.files import decode_utf8, read_bounded
 
 METRICS = ("monthly_production", "stockpile", "total_supplied")
 KINDS = ("estimate", "plan", "upper_bound", "lower_bound")
@@ -211,22 +212,7 @@ about a hundred rows is 21 kB)."""
 
 def _read_text(p: Path) -> str:
     """A user's statements file as text, its size bounded and its encoding checked."""
-    if not p.is_file():
-        raise InputError(f"statements file {p} not found")
-    with p.open("rb") as f:
-        raw = f.read(MAX_STATEMENTS_BYTES + 1)
-    if len(raw) > MAX_STATEMENTS_BYTES:
-        raise InputError(
-            f"{p}: statements file of {p.stat().st_size:,} bytes is larger than the limit of "
-            f"{MAX_STATEMENTS_BYTES:,}"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{p}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at line {line})"
-        ) from None
+    return decode_utf8(p, read_bounded(p, MAX_STATEMENTS_BYTES, "statements file"))
 
 
 def statements_frame(statements: list[Statement]):

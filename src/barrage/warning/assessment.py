@@ -39,17 +39,24 @@ class Skill(BaseModel):
 
 
 class LaunchSkill(BaseModel):
-    """What one group's expected-launch interval is worth (from a stored backtest). When
-    measured, it also carries ``period``, ``origins``, ``coverage_80`` (share of outcomes
-    inside 10-90%), ``coverage_in_aim``, ``pinball`` and ``naive_pinball`` (mean 10/50/90%
-    quantile loss, launches) and ``beats_naive`` (False on a tie)."""
+    """What one group's expected-launch interval is worth, from a stored backtest: the
+    registered launch model's 10-90% coverage against the aim and its mean pinball loss
+    beside the naive recent quantiles' (:func:`barrage.warning.verdict.launch_skill`).
+    The figures are None when no stored backtest scored it."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(frozen=True)
     model: str = Field(description="The registered launch model of the group.")
     horizon_d: int
     measured: bool = Field(description="False when no stored backtest scored it.")
-    aim_coverage: list[float] = Field(description="The registered 10-90% coverage aim.")
+    aim_coverage: tuple[float, float] = Field(description="The registered 10-90% coverage aim.")
     statement: str = Field(description="Shown beside the expected launches, always.")
+    period: str | None = Field(None, description="The scored period read.")
+    origins: int | None = None
+    coverage_80: float | None = Field(None, description="Share of outcomes inside 10-90%.")
+    coverage_in_aim: bool | None = None
+    pinball: float | None = Field(None, description="Mean 10/50/90% quantile loss, launches.")
+    naive_pinball: float | None = Field(None, description="The naive recent quantiles' loss.")
+    beats_naive: bool | None = Field(None, description="Pinball below the naive's (not a tie).")
 
 
 class Assessment(BaseModel):

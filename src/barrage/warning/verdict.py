@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from barrage.errors import InputError
+from barrage.warning.assessment import LaunchSkill
 from barrage.warning.backtest import BacktestResult
 from barrage.warning.models import BASELINES, BASELINES_V2, MODELS
 from barrage.warning.registration import REGISTRATION
@@ -530,46 +531,57 @@ def launch_skill(
     return out
 
 
-def _launch_skill_entry(group, model, horizon_d, own, naive, band) -> dict:
-    """One group's launch skill: figures and the sentence shown beside the interval."""
+def _launch_skill_entry(
+    group: str,
+    model: str,
+    horizon_d: int,
+    own: dict | None,
+    naive: dict | None,
+    band: tuple[float, float],
+) -> dict:
+    """One group's launch skill (:class:`~barrage.warning.assessment.LaunchSkill`, as a
+    mapping): figures and the sentence shown beside the interval."""
     head = f"{horizon_d}-day {group.replace('_', ' ')} ({model})"
     if own is None or naive is None:
-        return {
-            "model": model,
-            "horizon_d": horizon_d,
-            "measured": False,
-            "aim_coverage": list(band),
-            "statement": f"{head}: unmeasured (no stored backtest scored it)",
-        }
+        return LaunchSkill(
+            model=model,
+            horizon_d=horizon_d,
+            measured=False,
+            aim_coverage=band,
+            statement=f"{head}: unmeasured (no stored backtest scored it)",
+        ).model_dump(mode="json")
     cov, pin, ref = own["coverage_80"], own["pinball_mean"], naive["pinball_mean"]
     in_band = band[0] <= cov <= band[1]
-    change = pin / ref - 1.0 if ref else float("nan")
-    versus = (
-        "it is the naive recent quantiles"
-        if model == NAIVE_LAUNCH_MODEL
-        else f"{abs(change):.1%} {'better' if change < 0 else 'worse'} than the naive recent "
-        f"quantiles' {ref:.2f}"
-    )
+    if model == NAIVE_LAUNCH_MODEL:
+        versus = "it is the naive recent quantiles"
+    elif ref > 0:
+        change = pin / ref - 1.0
+        versus = (
+            f"{abs(change):.1%} {'better' if change < 0 else 'worse'} than the naive recent "
+            f"quantiles' {ref:.2f}"
+        )
+    else:  # a group with nothing launched in the window: no loss to be relative to
+        versus = f"against the naive recent quantiles' {ref:.2f}"
     statement = (
         f"{head}: the 10-90% interval held {cov:.0%} of outcomes "
         f"({'inside' if in_band else 'outside'} the aim {band[0]:.0%}-{band[1]:.0%}); "
         f"pinball loss {pin:.2f}, {versus}; on {own['origins']} origins "
         f"({own['period'].replace('_', ' ')})"
     )
-    return {
-        "model": model,
-        "horizon_d": horizon_d,
-        "measured": True,
-        "aim_coverage": list(band),
-        "statement": statement,
-        "period": own["period"],
-        "origins": own["origins"],
-        "coverage_80": cov,
-        "coverage_in_aim": in_band,
-        "pinball": pin,
-        "naive_pinball": ref,
-        "beats_naive": model != NAIVE_LAUNCH_MODEL and pin < ref,
-    }
+    return LaunchSkill(
+        model=model,
+        horizon_d=horizon_d,
+        measured=True,
+        aim_coverage=band,
+        statement=statement,
+        period=own["period"],
+        origins=own["origins"],
+        coverage_80=cov,
+        coverage_in_aim=in_band,
+        pinball=pin,
+        naive_pinball=ref,
+        beats_naive=model != NAIVE_LAUNCH_MODEL and pin < ref,
+    ).model_dump(mode="json")
 
 
 __all__ = [
