@@ -356,3 +356,16 @@ def test_the_launch_skill_is_the_registered_model_against_the_naive():
     # no stored backtest: every group is said to be unmeasured, never left out
     for skill in launch_skill(None, primaries).values():
         assert skill["measured"] is False and "unmeasured" in skill["statement"]
+
+
+def test_the_launch_skill_of_a_quiet_group_says_no_nan():
+    """A group with nothing launched in the window: the naive loss is 0, no ratio."""
+    from barrage.warning.verdict import launch_skill
+
+    rows = [
+        _launch_row("kinzhal", "nightly_draws_90", "registered_last_12m", 0.5, 1.0),
+        _launch_row("kinzhal", "recent_quantiles", "registered_last_12m", 0.0, 1.0),
+    ]
+    s = launch_skill(rows, {"kinzhal": "nightly_draws_90"})["kinzhal"]
+    assert "nan" not in s["statement"] and s["beats_naive"] is False
+    assert "against the naive recent quantiles' 0.00" in s["statement"]
