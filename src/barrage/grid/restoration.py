@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from barrage.grid.batch import shed_load_batch
+from barrage.grid.batch import row_sum, shed_load_batch
 from barrage.grid.network import PRIORITY_CLASSES, Network, assets
 
 ASSET_KINDS = ("substation", "plant", "line", "transformer")
@@ -127,12 +127,13 @@ def solve_shed(scaled: Network, full_masks: np.ndarray) -> list[ShedValue]:
     res = shed_load_batch(scaled, full_masks, warm_start="intact")
     p = np.clip(scaled.loads["p_mw"].to_numpy(), 0.0, None)
     frac = np.divide(res.shed_by_load_mw, p, out=np.zeros_like(res.shed_by_load_mw), where=p > 0)
-    # a row-wise sum, not a matrix product: BLAS may round a row differently with the
-    # number of rows solved together, and a cache filled in chunks must not depend on it
+    # sums in order along each row (row_sum): neither a matrix product nor sum(axis=1)
+    # rounds a row the same whatever the other rows solved with it, and a cache filled in
+    # chunks on many processes must hold the same values as one filled here
     people = scaled.loads["population"].to_numpy(dtype=float)
-    pop = np.ascontiguousarray(np.clip(frac, 0.0, 1.0) * people[None, :]).sum(axis=1)
+    pop = row_sum(np.clip(frac, 0.0, 1.0) * people[None, :])
     by_class = res.shed_by_class_mw()
-    nuclear = res.gen_mw[:, nuclear_rows(scaled)].sum(axis=1)
+    nuclear = row_sum(res.gen_mw[:, nuclear_rows(scaled)])
     return [
         (
             float(res.load_shed_mw[j]),
@@ -534,11 +535,11 @@ def restoration_outcomes(
     people = cache.people
     return Restoration(
         shed_mw=shed,
-        unserved_energy_mwh=_row_sum(shed) * _HOURS_PER_DAY,
+        unserved_energy_mwh=row_sum(shed) * _HOURS_PER_DAY,
         unserved_energy_by_class_mwh=by_class,
-        customer_hours=_row_sum(customer_h),
-        cold_customer_hours=_row_sum(customer_h[:, cold]),
-        harm_weighted_customer_hours=_row_sum(customer_h * weight[None, :]),
+        customer_hours=row_sum(customer_h),
+        cold_customer_hours=row_sum(customer_h[:, cold]),
+        harm_weighted_customer_hours=row_sum(customer_h * weight[None, :]),
         peak_shed_mw=shed.max(axis=1),
         shed_hours=shedding.sum(axis=1) * _HOURS_PER_DAY,
         restoration_days=np.where(
@@ -552,19 +553,6 @@ def restoration_outcomes(
         customers_off_share=pop / people if people > 0 else np.zeros_like(pop),
         nuclear_curtailed_mw=nuc,
     )
-
-
-def _row_sum(x: np.ndarray) -> np.ndarray:
-    """Each row's sum, added day after day, the same however the runs are chunked.
-
-    Not ``x.sum(axis=1)``: numpy sums a single row pairwise but several rows of a
-    Fortran-ordered array (such as ``customer_h[:, cold]``) one element after another, so
-    a run's total could change in the last bit when its chunk held one run, or with the
-    array's layout. ``np.add.accumulate`` along the row always adds in order.
-    """
-    if x.shape[1] == 0:
-        return np.zeros(len(x))
-    return np.add.accumulate(x, axis=1)[:, -1]
 
 
 def simulate_restoration(
