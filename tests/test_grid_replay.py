@@ -244,3 +244,25 @@ def test_replay_text_gives_the_model_in_the_public_figures_unit(capsys):
     _render_replay({"scenario": "s", "runs": 5, "kappa": 4.0, "rows": [row]})
     text = " ".join(capsys.readouterr().out.split())
     assert "9,200 MW 9,127 MW 8,352-9,776 hit" in text
+
+
+def test_the_run_impact_names_what_got_through_in_words(capsys):
+    from barrage.cli.strike import render_impact
+
+    stat = {"median": 1.0, "p05": 0.5, "p95": 2.0}
+    impact = {
+        "night": "2025-09-28",
+        "demand_mw": 18500.0,
+        "leakers": {"attack_drone": 27, "cruise_missile": 3, "mixed_missile": 0},
+        "days_to_restore_capacity": {"50%": stat},
+        "illustrative": "a stylised system",
+    }
+    for key in ("shed_gw", "shed_percent_of_demand", "hours_without_power_per_day",
+                "generation_lost_gw", "nuclear_curtailed_mw"):  # fmt: skip
+        impact[key] = stat
+    render_impact(impact)
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "night of 2025-09-28: got through (launched - destroyed) 27 attack drones, "
+        "3 cruise missiles; winter peak 18,500 MW" in text
+    )

@@ -353,8 +353,12 @@ def render_impact(impact: dict) -> None:
     def line(label: str, v: dict, unit: str) -> None:
         out.print(f"  {label}: {_num(v['median'])} {unit} (90%: {_num(v['p05'])}-{_num(v['p95'])})")
 
+    got_through = ", ".join(
+        f"{n:,} {cls.replace('_', ' ')}s" for cls, n in d["leakers"].items() if n
+    )
     out.print(
-        f"night of {d['night']}, leakers {d['leakers']}, winter peak {d['demand_mw']:,.0f} MW"
+        f"night of {d['night']}: got through (launched - destroyed) {got_through or 'none'}; "
+        f"winter peak {d['demand_mw']:,.0f} MW"
     )
     line("shortfall", d["shed_gw"], "GW")
     line("  share of demand", d["shed_percent_of_demand"], "%")
