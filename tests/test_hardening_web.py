@@ -282,3 +282,22 @@ def test_serve_keeps_an_idle_connection_open_past_a_client_keep_alive(store):
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_serve_checks_an_existing_store_but_starts_on_a_missing_or_busy_one(tmp_path, monkeypatch):
+    """A text file as --db was served with every answer an error; a missing store (made
+    by an upload later) and a busy one (a writer holds it) must still start."""
+    import barrage.web.server as server
+    from barrage.errors import InputError, StoreBusyError
+
+    server.check_store(tmp_path / "missing.duckdb")  # no error: 503 until an upload
+    text = tmp_path / "notes.duckdb"
+    text.write_text("not a store")
+    with pytest.raises(InputError, match=r"^db: "):
+        server.check_store(text)
+
+    def busy(*args, **kwargs):
+        raise StoreBusyError("store is locked by another barrage process")
+
+    monkeypatch.setattr(server, "connect", busy)
+    server.check_store(text)  # busy: starts, answers 503 while the writer holds it
