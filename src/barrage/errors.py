@@ -31,3 +31,21 @@ class StoreBusyError(BarrageError):
     """Another process holds the store for writing (exit code 3)."""
 
     exit_code = 3
+
+
+def shown(text: str | bytes, limit: int = 60) -> str:
+    """``text`` safe to put in a message: non-printable characters (terminal escapes)
+    escaped and cut to ``limit`` characters (a 64 KB header used to be echoed whole)."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    cut = text[:limit]
+    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return safe + ("..." if len(text) > limit else "")
+
+
+def listed(values: list[str], *, most: int = 8, limit: int = 40) -> str:
+    """Names for a one-line message: the first ``most``, each :func:`shown` within
+    ``limit`` characters, and "..." when there are more."""
+    return ", ".join(shown(v, limit) for v in values[:most]) + (
+        ", ..." if len(values) > most else ""
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from barrage.errors import InputError
+from barrage.errors import InputError, shown
 from barrage.files import decode_utf8, read_bounded
 
 WEATHER_COLUMNS = {
@@ -83,10 +83,6 @@ def _read_weather_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV ({' '.join(str(exc).split())})") from None
 
 
-def _shown(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:40] + "...")
-
-
 def _checked_dates(path: Path, dates: pd.Series) -> pd.Series:
     """ISO dates (YYYY-MM-DD); the first other names its line (the header is line 1)."""
     text = dates.str.strip()
@@ -95,7 +91,7 @@ def _checked_dates(path: Path, dates: pd.Series) -> pd.Series:
     if len(bad):
         k = int(bad[0])
         raise InputError(
-            f"{path}: line {k + 2}, date: expected a date YYYY-MM-DD, got {_shown(text.iloc[k])}"
+            f"{path}: line {k + 2}, date: expected a date YYYY-MM-DD, got {shown(text.iloc[k], 40)!r}"
         )
     return parsed
 
@@ -113,7 +109,7 @@ def _checked_values(path: Path, values: pd.Series) -> np.ndarray:
         span = f"{low:g}..{high:g}" if np.isfinite(high) else f">= {low:g}"
         raise InputError(
             f"{path}: line {k + 2}, {values.name}: expected a number {span} ({unit}), "
-            f"got {_shown(text.iloc[k])}"
+            f"got {shown(text.iloc[k], 40)!r}"
         )
     return num
 

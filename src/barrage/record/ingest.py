@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from barrage.errors import InputError
+from barrage.errors import InputError, listed
 from barrage.record.locate import locate_record
 from barrage.record.lock import writer_lock
 from barrage.record.schema import RECORD_COLUMNS, REQUIRED_CSV_COLUMNS, WEAPON_COUNT_COLUMNS
@@ -153,20 +153,14 @@ def _read_and_check(path: Path) -> tuple[bytes, list[str]]:
     header = [h.strip() for h in header]
     dupes = sorted(h for h, n in Counter(header).items() if n > 1)
     if dupes:
-        raise InputError(f"{path}: header repeats column(s) {_names(dupes)}")
+        raise InputError(f"{path}: header repeats column(s) {listed(dupes)}")
     missing = [c for c in REQUIRED_CSV_COLUMNS if c not in header]
     if missing:
         raise InputError(
             f"{path}: missing required column(s) {', '.join(missing)} "
-            f"(expected at least: {', '.join(REQUIRED_CSV_COLUMNS)}; found: {_names(header)})"
+            f"(expected at least: {', '.join(REQUIRED_CSV_COLUMNS)}; found: {listed(header)})"
         )
     return data, header
-
-
-def _names(names: list[str], *, most: int = 8, width: int = 40) -> str:
-    """Column names for a one-line message: the first ``most``, each cut to ``width``."""
-    shown = [n if len(n) <= width else n[:width] + "..." for n in names[:most]]
-    return ", ".join(shown) + (", ..." if len(names) > most else "")
 
 
 def _q(name: str) -> str:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from barrage.errors import InputError, StoreBusyError
+from barrage.errors import InputError, StoreBusyError, listed
 from barrage.record.schema import DERIVED_COLUMNS, RECORD_COLUMNS
 
 if TYPE_CHECKING:
@@ -152,10 +152,9 @@ def _check_attacks_columns(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     missing = [c for c in expected if c not in found]
     if missing:
         con.close()
-        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
         raise InputError(
-            f"store {path}: its attacks table lacks column(s) {shown}; expected a store made "
-            "by `barrage ingest` (nothing was changed)"
+            f"store {path}: its attacks table lacks column(s) {listed(missing, most=5)}; "
+            "expected a store made by `barrage ingest` (nothing was changed)"
         )
 
 

@@ -16,10 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from barrage.errors import BarrageError, StoreBusyError
+from barrage.errors import BarrageError, StoreBusyError, shown
 from barrage.warning.backtest_store import BacktestMissing
 from barrage.web.jobs import QueueFull
-from barrage.web.limits import shown
 from barrage.web.models import ErrorResponse
 from barrage.web.queries import NotAvailable
 from barrage.web.store import StoreMissing

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from barrage.errors import shown
+
 Scope = dict[str, Any]
 
 
@@ -79,16 +81,6 @@ class BodyLimit:
             await send(message)
 
         await self.app(scope, counted_receive, tracked_send)
-
-
-def shown(text: str | bytes, limit: int = 60) -> str:
-    """``text`` safe to put in a message: non-printable characters (terminal escapes)
-    escaped and cut to ``limit`` characters (a 64 KB header used to be echoed whole)."""
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    cut = text[:limit]
-    safe = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
-    return safe + ("..." if len(text) > limit else "")
 
 
 def _host_name(value: str) -> str:
