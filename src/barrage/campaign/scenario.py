@@ -15,6 +15,9 @@ from barrage.errors import InputError
 from barrage.salvo.scenario import Layer, format_validation_error, read_scenario_yaml
 
 MAX_SEASON_DAYS = 366
+#: The earliest and latest first day of a season: the season's dates stay in pandas'
+#: range (2300-01-01 crashed the CLI).
+START_RANGE = (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
 NonNegative = Annotated[float, Field(ge=0)]
 
 #: Monthly mean air temperature at Kyiv, deg C, January first. January (-3.2), February
@@ -97,8 +100,7 @@ class CampaignScenario(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     name: str = "campaign"
     strike: str = Field(min_length=1)
-    start: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2200, 12, 31))
-    """Bounded so the season's dates stay in pandas' range (2300-01-01 crashed the CLI)."""
+    start: dt.date = Field(ge=START_RANGE[0], le=START_RANGE[1])
     days: int = Field(ge=1, le=MAX_SEASON_DAYS)
     attacker: Attacker
     defender: dict[str, LayerStock] = Field(default_factory=dict)

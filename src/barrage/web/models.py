@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 # declared once, in the library; the API answers with it
+from barrage.campaign.scenario import MAX_SEASON_DAYS, START_RANGE
 from barrage.campaign.summary import CampaignSummary
 from barrage.grid.strike import StrikeSummary
 from barrage.salvo.result import SalvoSummary
@@ -181,12 +182,16 @@ class CampaignJobRequest(BaseModel):
     )
     start: dt.date | None = Field(
         default=None,
-        ge=dt.date(1900, 1, 1),
-        le=dt.date(2200, 12, 31),
+        ge=START_RANGE[0],
+        le=START_RANGE[1],
         description="First day (default: the file's).",
     )
     days: int | None = Field(
-        default=None, ge=1, le=366, strict=True, description="Season length (default: the file's)."
+        default=None,
+        ge=1,
+        le=MAX_SEASON_DAYS,
+        strict=True,
+        description="Season length (default: the file's).",
     )
     runs: int = Field(default=40, ge=1, strict=True, description="Monte Carlo runs (seasons).")
     seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True)
