@@ -192,6 +192,17 @@ def _failed(d, status_id: str):
     return False
 
 
+def _fill(browser, values: dict[str, str]) -> None:
+    for field, value in values.items():
+        box = browser.find_element("id", field)
+        box.clear()
+        box.send_keys(value)
+
+
+def _status(driver) -> str | None:
+    return driver.find_element("id", "camp-status").get_attribute("data-state")
+
+
 def test_campaign_panel_draws_fan_charts_offline(server, browser):
     """A small campaign from the page: one fan chart per series (hours without power,
     each tracked layer, the attacker's stock), each with axis titles and a legend, the
@@ -199,16 +210,20 @@ def test_campaign_panel_draws_fan_charts_offline(server, browser):
     url, _ = server
     sent_requests(browser)  # drop anything logged before
     browser.get(url + "/")
-    for field, value in (("camp-runs", "3"), ("camp-days", "6"), ("camp-seed", "2")):
-        box = browser.find_element("id", field)
-        box.clear()
-        box.send_keys(value)
+    # too big for this server (100 x 150 run-days): the server's refusal is shown whole
+    _fill(browser, {"camp-runs": "100", "camp-days": "150"})
+    browser.find_element("id", "camp-submit").click()
+    wait(browser, 30, lambda d: _status(d) == "refused" or _failed(d, "camp-status"))
+    status = browser.find_element("id", "camp-status").text
+    assert status.startswith("refused: runs x days: 100 x 150 = 15,000 run-days"), status
+    assert browser.find_element("id", "camp-submit").is_enabled()
+    _fill(browser, {"camp-runs": "3", "camp-days": "6", "camp-seed": "2"})
     browser.find_element("id", "camp-submit").click()
     wait(
         browser,
         90,  # a hang guard: 3 runs x 6 days take seconds
         lambda d: (
-            d.find_element("id", "camp-status").get_attribute("data-state") == "done"
+            _status(d) == "done"
             and d.execute_script(
                 "const p = document.querySelectorAll('#camp-figures .js-plotly-plot');"
                 "return p.length > 0 && Array.from(p).every(gd => gd.querySelector('.main-svg'))"

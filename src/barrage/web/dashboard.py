@@ -11,6 +11,7 @@ from typing import Any
 
 from barrage import ATTRIBUTION, __version__
 from barrage.campaign import example_campaigns
+from barrage.campaign.scenario import MAX_SEASON_DAYS
 from barrage.errors import BarrageError
 from barrage.grid.strike import example_strike_scenarios
 from barrage.record import MASSIVE_MISSILES, massive_nights, nightly_by_class
@@ -395,7 +396,7 @@ def campaign_panel(settings: Settings) -> str:
         "<label>Runs <input type='number' name='runs' id='camp-runs' value='40' min='1' "
         f"max='{limit}' step='1'></label>"
         "<label>Days <input type='number' name='days' id='camp-days' value='150' min='1' "
-        "max='366' step='1'></label>"
+        f"max='{MAX_SEASON_DAYS}' step='1'></label>"
         "<label>Seed <input type='number' name='seed' id='camp-seed' value='0' min='0'></label>"
         "<button type='submit' id='camp-submit'>Run</button></form>"
         "<div id='camp-status' class='note' aria-live='polite'></div>"

@@ -149,13 +149,21 @@
     submit.disabled = false;
   }
 
-  async function draw(jobId) {
-    let resp, figs;
+  // The JSON answer of a request, or null once the failure is shown (no answer at all:
+  // "failed"; an error answer: failState with the server's detail).
+  async function answer(url, init, failState) {
+    let resp, body;
     try {
-      resp = await fetch("/api/jobs/" + jobId + "/figures");
-      figs = await resp.json();
-    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
-    if (!resp.ok) { fail("failed", figs.detail); return; }
+      resp = await fetch(url, init);
+      body = await resp.json();
+    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return null; }
+    if (!resp.ok) { fail(failState, body.detail); return null; }
+    return body;
+  }
+
+  async function draw(jobId) {
+    const figs = await answer("/api/jobs/" + jobId + "/figures", undefined, "failed");
+    if (figs === null) return;
     out.innerHTML = "";
     figs.forEach(function (fig, i) {
       const div = document.createElement("div");
@@ -169,12 +177,8 @@
   }
 
   async function poll(jobId) {
-    let resp, job;
-    try {
-      resp = await fetch("/api/jobs/" + jobId);
-      job = await resp.json();
-    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
-    if (!resp.ok) { fail("failed", job.detail); return; }
+    const job = await answer("/api/jobs/" + jobId, undefined, "failed");
+    if (job === null) return;
     bar.max = Math.max(job.progress.total, 1);
     bar.value = job.progress.done;
     status.textContent = job.state + ": " + job.progress.done + " / " + job.progress.total +
@@ -203,14 +207,10 @@
     }
     submit.disabled = true;
     status.textContent = "submitting…"; status.dataset.state = "submitting";
-    let resp, job;
-    try {
-      resp = await fetch("/api/jobs/campaign", {
-        method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
-      });
-      job = await resp.json();
-    } catch (err) { fail("failed", "the server did not answer (" + err + ")"); return; }
-    if (!resp.ok) { fail("refused", job.detail); return; }
+    const job = await answer("/api/jobs/campaign", {
+      method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body),
+    }, "refused");
+    if (job === null) return;
     bar.hidden = false;
     poll(job.id);
   });
