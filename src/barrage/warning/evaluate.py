@@ -24,6 +24,7 @@ from barrage.warning.scores import (  # noqa: F401 - the period and reference na
     PROSPECTIVE_PERIOD,
     REFERENCE_MODEL,
     forecast_table,
+    registered_period,
     score_with_intervals,
     warning_skill,
 )
@@ -120,7 +121,7 @@ def launch_periods(index: pd.DatetimeIndex, horizon_d: int) -> dict[str, np.ndar
     last = snap - pd.Timedelta(days=horizon_d - 1)
     for months in reg.evaluation_months:
         first = snap - pd.DateOffset(months=months) + pd.Timedelta(days=1)
-        out[f"registered_last_{months}m"] = (index >= first) & (index <= last)
+        out[registered_period(months)] = (index >= first) & (index <= last)
     out[PROSPECTIVE_PERIOD] = index > last
     return out
 

@@ -9,6 +9,13 @@ import pandas as pd
 
 #: The period of origins whose window closes after the snapshot (the prospective test).
 PROSPECTIVE_PERIOD = "after_snapshot"
+
+
+def registered_period(months: int) -> str:
+    """The name of a registered evaluation window: the last ``months`` of the snapshot."""
+    return f"registered_last_{months}m"
+
+
 #: The model skill is measured against.
 REFERENCE_MODEL = "climatology"
 

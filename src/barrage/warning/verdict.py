@@ -37,6 +37,7 @@ from barrage.warning.scores import (
     REFERENCE_MODEL,
     block_bootstrap_indices,
     forecast_table,
+    registered_period,
     roc_auc,
 )
 
@@ -497,12 +498,8 @@ def _launch_period(rows: list[dict]) -> str | None:
     """The period a launch skill is read on: the prospective one once scored, else the
     registered evaluation window (the shortest)."""
     names = {r["period"] for r in rows}
-    if PROSPECTIVE_PERIOD in names:
-        return PROSPECTIVE_PERIOD
-    registered = sorted(
-        (n for n in names if n.startswith("registered_last_")), key=lambda n: int(n[16:-1])
-    )
-    return registered[0] if registered else None
+    windows = [registered_period(m) for m in sorted(REGISTRATION.evaluation_months)]
+    return next((n for n in (PROSPECTIVE_PERIOD, *windows) if n in names), None)
 
 
 def launch_skill(
